@@ -1,0 +1,16 @@
+/*
+ * The gitgate command-line tool: one function per subcommand, each taking the
+ * arguments after its name and returning the process exit code (0 clean,
+ * 1 violations found, 2 usage, configuration or I/O error).
+ */
+#ifndef GITGATE_CLI_H
+#define GITGATE_CLI_H
+
+#define GG_EXIT_OK         0
+#define GG_EXIT_VIOLATIONS 1
+#define GG_EXIT_ERROR      2
+
+/* gitgate.c: the directory holding the running gitgate binary (for relocatable lookups). */
+const char *gg_cli_bindir(void);
+
+#endif

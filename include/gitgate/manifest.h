@@ -1,0 +1,45 @@
+/*
+ * The manifest engine: the policy's manifests: section (paths, exclude, packs,
+ * custom rules, deny_deletion) and the validation of manifest files with it.
+ * One engine serves the pre-receive hook and gitgate check.
+ */
+#ifndef GITGATE_MANIFEST_H
+#define GITGATE_MANIFEST_H
+
+#include "gitgate/policy.h"
+#include "gitgate/report.h"
+#include "gitgate/ytree.h"
+
+#include <git2.h>
+#include <stdbool.h>
+
+/*
+ * Parse the manifests: mapping of a policy file (`file` names it in
+ * messages). On failure returns -1 with every problem in diag as
+ * "FILE:LINE:COL: message". *out is owned by the caller.
+ */
+int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, gg_diag *diag);
+void gg_mpolicy_free(gg_mpolicy *mp);
+
+/* True when `path` matches manifests.paths and no exclude glob. */
+bool gg_mpolicy_selects(const gg_mpolicy *mp, const char *path);
+bool gg_mpolicy_deny_deletion(const gg_mpolicy *mp);
+
+/*
+ * Validate one manifest file (YAML, or JSON for *.json): syntax, duplicate
+ * keys, limits, pack and custom rules. Violations go to r with `path` and the
+ * offending node's line and column. Returns 0, or -1 on an internal error.
+ */
+int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, size_t len,
+                      gg_report *r);
+
+/*
+ * Resource deletions on a ref update: every resource (apiVersion, kind,
+ * namespace, name) found in old_tree's selected manifests and absent from
+ * new_tree's is a "deny-deletion" error in r, naming the resource and where
+ * it was. Only files that differ between the trees are read.
+ */
+int gg_manifest_check_deletions(const gg_mpolicy *mp, git_repository *repo,
+                                const git_tree *old_tree, const git_tree *new_tree, gg_report *r);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * Violations found by the gate and by gitgate check, and their three output
+ * forms: the hook's text lines, a stable JSON array, and SARIF 2.1.0.
+ */
+#ifndef GITGATE_REPORT_H
+#define GITGATE_REPORT_H
+
+#include "gitgate/policy.h"
+
+#include <stdio.h>
+
+typedef struct {
+	char *rule; /* rule id: "deny-force-push", "secret", "syntax", "pinned-images", ... */
+	gg_severity severity;
+	char *path;   /* file path (with line/col), or NULL */
+	char *ref;    /* ref name, for ref rules, or NULL */
+	char *commit; /* short commit id, for commit rules, or NULL */
+	unsigned line, col;
+	char *message;
+} gg_violation;
+
+/* Where a violation is: a file position, a ref, or a commit (unused fields NULL/0). */
+typedef struct {
+	const char *path;
+	unsigned line, col;
+	const char *ref;
+	const char *commit;
+} gg_loc;
+
+typedef struct {
+	gg_violation *v;
+	size_t n, cap;
+	size_t nerrors, nwarnings;
+} gg_report;
+
+#define GG_REPORT_INIT                                                                             \
+	{                                                                                          \
+		NULL, 0, 0, 0, 0                                                                   \
+	}
+
+void gg_report_add(gg_report *r, const char *rule, gg_severity sev, const gg_loc *loc,
+                   const char *fmt, ...) GG_PRINTF(5, 6);
+/* Sort by path, line, column, then rule (refs and commits first, in insertion order). */
+void gg_report_sort(gg_report *r);
+void gg_report_free(gg_report *r);
+
+/*
+ * One line per violation, "error[RULE] PATH:LINE:COL: MESSAGE" (REF or the
+ * commit id in place of the position), each prefixed with `prefix` (e.g.
+ * "GL-HOOK-ERR: ", or ""). At most `cap` lines (0: all), then a line counting
+ * the rest.
+ */
+void gg_report_print_text(const gg_report *r, FILE *out, const char *prefix, size_t cap);
+/* A JSON array of {rule, severity, path, line, column, ref, commit, message}. */
+int gg_report_print_json(const gg_report *r, FILE *out);
+/* SARIF 2.1.0 with one run, rule ids, levels and regions. */
+int gg_report_print_sarif(const gg_report *r, FILE *out);
+
+#endif

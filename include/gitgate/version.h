@@ -1,0 +1,4 @@
+#ifndef GITGATE_VERSION_H
+#define GITGATE_VERSION_H
+#define GITGATE_VERSION "0.1.0"
+#endif

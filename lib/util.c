@@ -1,0 +1,342 @@
+#include "gitgate/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void oom(size_t n)
+{
+	fprintf(stderr, "gitgate: out of memory (%zu bytes)\n", n);
+	abort();
+}
+
+void *gg_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		oom(n);
+	return p;
+}
+
+void *gg_calloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (p == NULL)
+		oom(nmemb * size);
+	return p;
+}
+
+void *gg_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (q == NULL)
+		oom(n);
+	return q;
+}
+
+void *gg_reallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (size && nmemb > SIZE_MAX / size)
+		oom(SIZE_MAX);
+	return gg_realloc(p, nmemb * size);
+}
+
+char *gg_strdup(const char *s)
+{
+	return gg_strndup(s, strlen(s));
+}
+
+char *gg_strndup(const char *s, size_t n)
+{
+	char *p = gg_malloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *gg_vprintf(const char *fmt, va_list ap)
+{
+	char *s;
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom(0);
+	return s;
+}
+
+char *gg_printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = gg_vprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void gg_buf_grow(gg_buf *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->len + extra + 1) {
+		if (cap > SIZE_MAX / 2)
+			oom(SIZE_MAX);
+		cap *= 2;
+	}
+	b->ptr = gg_realloc(b->ptr, cap);
+	b->cap = cap;
+}
+
+void gg_buf_put(gg_buf *b, const void *data, size_t len)
+{
+	gg_buf_grow(b, len);
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	b->ptr[b->len] = '\0';
+}
+
+void gg_buf_puts(gg_buf *b, const char *s)
+{
+	gg_buf_put(b, s, strlen(s));
+}
+
+void gg_buf_putc(gg_buf *b, char c)
+{
+	gg_buf_put(b, &c, 1);
+}
+
+void gg_buf_printf(gg_buf *b, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		va_end(ap2);
+		return;
+	}
+	gg_buf_grow(b, (size_t)n);
+	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	b->len += (size_t)n;
+}
+
+char *gg_buf_detach(gg_buf *b)
+{
+	char *p = b->ptr ? b->ptr : gg_strdup("");
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void gg_buf_clear(gg_buf *b)
+{
+	b->len = 0;
+	if (b->ptr)
+		b->ptr[0] = '\0';
+}
+
+void gg_buf_free(gg_buf *b)
+{
+	free(b->ptr);
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+}
+
+static void diag_push(gg_diag *d, char *msg)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 8;
+		d->msgs = gg_reallocarray(d->msgs, d->cap, sizeof(*d->msgs));
+	}
+	d->msgs[d->n++] = msg;
+}
+
+void gg_diag_add(gg_diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = gg_vprintf(fmt, ap);
+	va_end(ap);
+	diag_push(d, gg_printf("%s:%u:%u: %s", file, line, col, m));
+	free(m);
+}
+
+void gg_diag_addf(gg_diag *d, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	diag_push(d, gg_vprintf(fmt, ap));
+	va_end(ap);
+}
+
+void gg_diag_free(gg_diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->msgs[i]);
+	free(d->msgs);
+	d->msgs = NULL;
+	d->n = d->cap = 0;
+}
+
+static int parse_number_unit(uint64_t *num, const char **unit, const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	uint64_t v = 0;
+	while (isdigit((unsigned char)*s)) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		s++;
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	*num = v;
+	*unit = s;
+	return 0;
+}
+
+static int unit_is(const char *unit, const char *name)
+{
+	size_t n = strlen(name);
+	if (strncasecmp(unit, name, n) != 0)
+		return 0;
+	for (unit += n; *unit; unit++)
+		if (!isspace((unsigned char)*unit))
+			return 0;
+	return 1;
+}
+
+static int mul_checked(uint64_t *out, uint64_t v, uint64_t m)
+{
+	if (m && v > UINT64_MAX / m)
+		return -1;
+	*out = v * m;
+	return 0;
+}
+
+int gg_parse_size(uint64_t *out, const char *s)
+{
+	static const struct {
+		const char *name;
+		uint64_t mult;
+	} units[] = {
+	    {"", 1},
+	    {"b", 1},
+	    {"k", 1000},
+	    {"kb", 1000},
+	    {"kib", 1024},
+	    {"m", 1000 * 1000},
+	    {"mb", 1000 * 1000},
+	    {"mib", 1024 * 1024},
+	    {"g", 1000 * 1000 * 1000},
+	    {"gb", 1000 * 1000 * 1000},
+	    {"gib", 1024 * 1024 * 1024},
+	};
+	uint64_t v;
+	const char *unit;
+	if (parse_number_unit(&v, &unit, s) < 0)
+		return -1;
+	for (size_t i = 0; i < GG_ARRAY_LEN(units); i++)
+		if (unit_is(unit, units[i].name))
+			return mul_checked(out, v, units[i].mult);
+	return -1;
+}
+
+int gg_parse_duration_ms(uint64_t *out, const char *s)
+{
+	static const struct {
+		const char *name;
+		uint64_t mult;
+	} units[] = {
+	    {"", 1000},   {"ms", 1},      {"s", 1000},    {"sec", 1000},
+	    {"m", 60000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000},
+	};
+	uint64_t v;
+	const char *unit;
+	if (parse_number_unit(&v, &unit, s) < 0)
+		return -1;
+	for (size_t i = 0; i < GG_ARRAY_LEN(units); i++)
+		if (unit_is(unit, units[i].name))
+			return mul_checked(out, v, units[i].mult);
+	return -1;
+}
+
+int gg_read_file(char **out, size_t *lenp, const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	gg_buf b = GG_BUF_INIT;
+	int rc = -1;
+	for (;;) {
+		gg_buf_grow(&b, 65536);
+		ssize_t n = read(fd, b.ptr + b.len, b.cap - b.len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto done;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		if (max && b.len > max) {
+			errno = EFBIG;
+			goto done;
+		}
+	}
+	gg_buf_grow(&b, 0);
+	b.ptr[b.len] = '\0';
+	if (lenp)
+		*lenp = b.len;
+	*out = gg_buf_detach(&b);
+	rc = 0;
+done:
+	if (rc < 0) {
+		int e = errno;
+		gg_buf_free(&b);
+		errno = e;
+	}
+	close(fd);
+	return rc;
+}
+
+int gg_secure_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	if (alen != blen)
+		return 0;
+	return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+void gg_hex(char *out, const unsigned char *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+uint64_t gg_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t gg_now_ms(void)
+{
+	return gg_now_us() / 1000u;
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install what gitgate needs to build and test, but only when something is missing:
+# `make` and `make test` call this before anything else, so a fresh Debian machine
+# gets from clone to running with those two commands.
+set -eu
+
+PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent sqlite3"
+TOOLS="cc git curl pkg-config"
+DEBS="build-essential pkg-config git curl ca-certificates libgit2-dev libyaml-dev \
+libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
+
+missing=""
+for t in $TOOLS; do
+	command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+done
+if command -v pkg-config >/dev/null 2>&1; then
+	for p in $PKGS; do
+		pkg-config --exists "$p" || missing="$missing $p"
+	done
+fi
+[ -z "$missing" ] && exit 0
+
+echo "gitgate: missing build dependencies:$missing; installing with apt-get" >&2
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "gitgate: no apt-get here; install the -dev packages of:$missing" >&2
+	exit 2
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $DEBS >&2
