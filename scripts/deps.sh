@@ -5,8 +5,8 @@
 set -eu
 
 PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent sqlite3"
-TOOLS="cc git curl pkg-config"
-DEBS="build-essential pkg-config git curl ca-certificates libgit2-dev libyaml-dev \
+TOOLS="cc git curl pkg-config python3"
+DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
 
 missing=""

@@ -1,0 +1,38 @@
+/*
+ * The dispatcher: runs queued deployments from the store on the daemon's event
+ * loop — at most one per target, newest queued state wins, a global limit on
+ * parallel runs, timeouts, retries, recovery of interrupted runs.
+ */
+#ifndef GITGATED_DISPATCH_H
+#define GITGATED_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+typedef struct gg_store gg_store;
+typedef struct gg_dconfig gg_dconfig;
+typedef struct gg_dispatch gg_dispatch;
+
+/*
+ * Create the dispatcher on `base`. It borrows store and cfg (the caller keeps
+ * them alive, and calls gg_dispatch_reload when cfg is replaced). *out is
+ * owned by the caller (gg_dispatch_free). 0 or -1.
+ */
+int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
+		    const gg_dconfig *cfg);
+/* New deployments were durably queued: look for work now. */
+void gg_dispatch_kick(gg_dispatch *d);
+/* The config was replaced (SIGHUP); cfg is the new one. */
+void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg);
+/*
+ * Stop starting deployments; let running ones finish for up to grace_ms, then
+ * stop them and leave them queued for the next start; call done(arg) once
+ * nothing runs any more.
+ */
+void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *), void *arg);
+/* Deployments running now (for /metrics). */
+size_t gg_dispatch_running(const gg_dispatch *d);
+void gg_dispatch_free(gg_dispatch *d);
+
+#endif
