@@ -324,17 +324,49 @@ static bool match_float(const char *s, double *v)
 static void resolve_plain(gg_ynode *n)
 {
 	const char *s = n->str;
-	if (n->len == 0 || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-	    !strcmp(s, "NULL"))
-		n->type = GG_Y_NULL;
-	else if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-		n->type = GG_Y_BOOL, n->boolean = true;
-	else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-		n->type = GG_Y_BOOL, n->boolean = false;
-	else if (match_int(s, &n->num))
-		n->type = GG_Y_INT;
-	else if (match_float(s, &n->num))
-		n->type = GG_Y_FLOAT;
+	/* Most plain scalars are words: look at the first byte before comparing. */
+	switch (s[0]) {
+	case '\0':
+	case '~':
+		if (n->len <= 1)
+			n->type = GG_Y_NULL;
+		return;
+	case 'n':
+	case 'N':
+		if (!strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
+			n->type = GG_Y_NULL;
+		return;
+	case 't':
+	case 'T':
+		if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+			n->type = GG_Y_BOOL, n->boolean = true;
+		return;
+	case 'f':
+	case 'F':
+		if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+			n->type = GG_Y_BOOL, n->boolean = false;
+		return;
+	case '-':
+	case '+':
+	case '.':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
+		if (match_int(s, &n->num))
+			n->type = GG_Y_INT;
+		else if (match_float(s, &n->num))
+			n->type = GG_Y_FLOAT;
+		return;
+	default:
+		return;
+	}
 }
 
 /* ---- anchors ---- */
