@@ -1,0 +1,133 @@
+/*
+ * The daemon config (YAML, `gitgated -c FILE`; see the contract and
+ * docs/daemon.md): loaded with the positioned YAML tree into a plain struct.
+ * Every problem is reported as "FILE:LINE:COL: message", all of them, then
+ * loading fails. Unknown keys are errors. Secrets named by the config are read
+ * (and checked to be neither group- nor world-readable) at load time, so a
+ * config that loads is one the daemon can run with.
+ */
+#ifndef GITGATED_CONFIG_H
+#define GITGATED_CONFIG_H
+
+#include "gitgate/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Defaults of the named limits. */
+#define GG_DEFAULT_MAX_BODY           (1024 * 1024)
+#define GG_DEFAULT_MAX_HEADER         (16 * 1024)
+#define GG_DEFAULT_MAX_CONNECTIONS    512
+#define GG_DEFAULT_READ_TIMEOUT_MS    10000
+#define GG_DEFAULT_MAX_PARALLEL       4
+#define GG_DEFAULT_SHUTDOWN_GRACE_MS  30000
+#define GG_DEFAULT_LOG_MAX            (1024 * 1024)
+#define GG_DEFAULT_RETRY_BACKOFF_MS   5000
+#define GG_DEFAULT_TIMEOUT_MS         (10 * 60 * 1000)
+#define GG_DEFAULT_KEEP               5
+#define GG_DEFAULT_DELIVERY_RETENTION (7ULL * 24 * 3600 * 1000)
+
+typedef enum {
+	GG_SRC_GITHUB,
+	GG_SRC_GITLAB,
+	GG_SRC_GITEA,
+	GG_SRC_FORGEJO,
+	GG_SRC_GOGS,
+	GG_SRC_BITBUCKET,
+	GG_SRC_GENERIC,
+} gg_source_kind;
+
+/* "github", "gitlab", ...; static. */
+const char *gg_source_kind_name(gg_source_kind k);
+
+typedef struct {
+	char *name; /* served at POST /hooks/NAME */
+	gg_source_kind kind;
+	char *secret_file;
+	char *secret; /* file contents, trailing whitespace stripped */
+	size_t secret_len;
+	char *signing_secret_file;  /* gitlab only; NULL when unset */
+	unsigned char *signing_key; /* base64-decoded text after "whsec_" */
+	size_t signing_key_len;
+	unsigned line, col;
+} gg_dsource;
+
+typedef struct {
+	char *key;
+	char *value;
+} gg_denv;
+
+typedef struct {
+	char *url;
+	char *dir;
+	unsigned keep;    /* releases kept; default GG_DEFAULT_KEEP */
+	uint64_t poll_ms; /* 0: no polling */
+	char *branch;     /* NULL: derived from the target's ref */
+	char **run;       /* argv run after the switch; NULL/0 when unset */
+	size_t nrun;
+	/* Credentials: paths only, read by whoever fetches. NULL when unset. */
+	char *username;
+	char *password_file;
+	char *ssh_key_file;
+	char *ssh_public_key_file;
+	char *ssh_known_hosts_file;
+} gg_dcheckout;
+
+typedef struct {
+	char *name;
+	char *source; /* source name; NULL: any */
+	char *repo;   /* glob over owner/name */
+	char *ref;    /* glob */
+	char **paths; /* globs; NULL/0: any push */
+	size_t npaths;
+	char **run; /* argv; exactly one of run / checkout is set */
+	size_t nrun;
+	gg_denv *env;
+	size_t nenv;
+	uint64_t timeout_ms;    /* default GG_DEFAULT_TIMEOUT_MS */
+	unsigned retries;       /* default 0 */
+	gg_dcheckout *checkout; /* NULL for run targets */
+	unsigned line, col;
+} gg_dtarget;
+
+typedef struct gg_dconfig gg_dconfig;
+struct gg_dconfig {
+	char *path; /* the file it was loaded from */
+	char **listen;
+	size_t nlisten;
+	char *state_dir;
+	uint64_t max_body;
+	uint64_t max_header;      /* request line + headers */
+	uint64_t max_connections; /* open client connections */
+	uint64_t read_timeout_ms; /* whole request must arrive within this */
+	uint64_t max_parallel;    /* running deployments, all targets */
+	uint64_t shutdown_grace_ms;
+	uint64_t log_max; /* per-deployment log cap, bytes */
+	uint64_t retry_backoff_ms;
+	uint64_t delivery_retention_ms; /* delivery ids remembered at least this long */
+	char *api_token_file;           /* NULL: /api/ answers loopback clients only */
+	char *api_token;
+	size_t api_token_len;
+	gg_dsource *sources;
+	size_t nsources;
+	gg_dtarget *targets;
+	size_t ntargets;
+};
+
+/*
+ * Load and validate a daemon config, reading the secret files it names. On
+ * success *out is owned by the caller (gg_dconfig_free). On failure returns -1
+ * with every problem in diag as "FILE:LINE:COL: message" (I/O as "FILE: ...").
+ */
+int gg_dconfig_load(gg_dconfig **out, const char *path, gg_diag *diag);
+/* The same from memory; `file` names the source in messages. */
+int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_t len,
+                     gg_diag *diag);
+void gg_dconfig_free(gg_dconfig *cfg);
+
+/* Borrowed lookups; NULL when there is no such name. */
+const gg_dsource *gg_dconfig_source(const gg_dconfig *cfg, const char *name);
+const gg_dtarget *gg_dconfig_target(const gg_dconfig *cfg, const char *name);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * The durable store and deployment queue: deliveries (remembered so that a
+ * redelivery is recognised) and deployments with their state. SQLite in WAL
+ * mode under state_dir, behind this one interface so that another backend can
+ * replace it without touching the HTTP or dispatch code.
+ *
+ * Threading. Reads are synchronous: they run on the caller's thread on a
+ * read connection (WAL readers never wait for the writer) and are cheap.
+ * Writes never run on the caller's thread when the store was opened with an
+ * event base: they are queued to one writer thread that commits everything
+ * queued so far in one transaction with one fsync (group commit), then calls
+ * each request's callback on the event loop, in request order. A callback's
+ * rc is 0 once the write is durable on disk, -1 when it failed (nothing of
+ * that request was stored). Opened with base == NULL (tools, tests), writes
+ * run synchronously and the callback is called before the function returns.
+ * Writes are applied in the order they were requested.
+ *
+ * Times are Unix milliseconds (0: not set).
+ */
+#ifndef GITGATED_STORE_H
+#define GITGATED_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+typedef struct gg_store gg_store;
+
+#define GG_STORE_NOTFOUND (-2)
+#define GG_STORE_CONFLICT (-3) /* the deployment was not in the state the write expects */
+
+typedef enum {
+	GG_DEP_QUEUED,
+	GG_DEP_RUNNING,
+	GG_DEP_SUCCEEDED,
+	GG_DEP_FAILED,
+	GG_DEP_TIMED_OUT,
+	GG_DEP_SUPERSEDED,
+	GG_DEP_CANCELED,
+} gg_dep_state;
+#define GG_DEP_NSTATES 7
+
+/* "queued", "running", "succeeded", ...; static. */
+const char *gg_dep_state_name(gg_dep_state s);
+/* The state named s; -1 when there is none. */
+int gg_dep_state_parse(gg_dep_state *out, const char *s);
+
+/* One deployment; strings are owned by the struct (NULL when unknown). */
+typedef struct {
+	int64_t id;
+	char *target;
+	char *source; /* source name the push came from */
+	char *repo;   /* repository full name */
+	char *ref;
+	char *before;
+	char *after; /* the commit the push asks for */
+	char *pusher;
+	char *delivery; /* delivery id; NULL when not from a webhook (poll/reconcile) */
+	char *clone_url;
+	gg_dep_state state;
+	int exit_status;  /* -1: none (not finished, or killed by a signal) */
+	char *commit;     /* the commit actually deployed; NULL until known */
+	char *reason;     /* short free text on finish (e.g. "superseded by 42"); may be NULL */
+	unsigned attempt; /* 0 for the first run, +1 per requeue */
+	int64_t created_at, started_at, finished_at;
+	int64_t not_before; /* queued: do not start before this time */
+} gg_deployment;
+
+void gg_deployment_free(gg_deployment *d);
+void gg_deployments_free(gg_deployment *list, size_t n);
+
+/*
+ * Open (creating as needed) the store under dir (dir/gitgated.db). With a
+ * base, writes go to a writer thread and complete on that base's loop. *out is
+ * owned by the caller (gg_store_close). On failure returns -1 and *err holds an
+ * allocated message.
+ */
+int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char **err);
+/* Finish every queued write (callbacks are not called any more), then close. */
+void gg_store_close(gg_store *s);
+
+/*
+ * True when deliveries can be stored now; otherwise *reason (static or owned
+ * by the store, valid until the next call) says why.
+ */
+bool gg_store_healthy(gg_store *s, const char **reason);
+/* Writes queued and not yet committed. */
+size_t gg_store_pending(const gg_store *s);
+
+/* ---- Receiving deliveries ---- */
+
+/* A deployment to create with a delivery; strings borrowed. */
+typedef struct {
+	const char *target;
+	const char *source, *repo, *ref, *before, *after, *pusher, *clone_url;
+} gg_store_newdep;
+
+typedef struct {
+	int rc;         /* 0 stored, -1 failed */
+	bool duplicate; /* the delivery id was already stored: nothing was queued */
+	int64_t *ids;   /* ids of the deployments created, in request order */
+	size_t nids;
+} gg_store_accept_result;
+
+typedef void (*gg_store_accept_cb)(void *arg, const gg_store_accept_result *res);
+
+/*
+ * Durably record delivery `delivery` from source `source` (event names it)
+ * and queue the deployments; all strings are copied. When the source already
+ * has this delivery id, nothing is written and res->duplicate is set.
+ * The result and its ids are borrowed for the callback's duration.
+ */
+void gg_store_accept(gg_store *s, const char *source, const char *delivery, const char *event,
+                     const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb, void *arg);
+
+/* ---- The deployment queue (for the dispatcher) ---- */
+
+/* Write completion: rc is 0, -1, GG_STORE_NOTFOUND or GG_STORE_CONFLICT; id as the call says. */
+typedef void (*gg_store_cb)(void *arg, int rc, int64_t id);
+
+/*
+ * Queue a deployment not tied to a webhook delivery (poll/reconcile):
+ * d->delivery may be NULL. The callback's id is the new deployment's id.
+ * Strings are copied; d's id, state and times are ignored (state queued,
+ * created_at now, not_before as given).
+ */
+void gg_store_insert(gg_store *s, const gg_deployment *d, gg_store_cb cb, void *arg);
+/* queued -> running with started_at now (GG_STORE_CONFLICT if not queued). */
+void gg_store_claim(gg_store *s, int64_t id, gg_store_cb cb, void *arg);
+/*
+ * running (or queued) -> a final state (succeeded, failed, timed_out, superseded,
+ * canceled) with finished_at now. exit_status -1 for none; commit and reason
+ * may be NULL. GG_STORE_CONFLICT when the deployment was already final.
+ */
+void gg_store_finish(gg_store *s, int64_t id, gg_dep_state state, int exit_status,
+                     const char *commit, const char *reason, gg_store_cb cb, void *arg);
+/*
+ * Every queued deployment of target with id < newer_than -> superseded (reason
+ * names newer_than). The callback's id is the number of rows changed.
+ */
+void gg_store_supersede(gg_store *s, const char *target, int64_t newer_than, gg_store_cb cb,
+                        void *arg);
+/* running -> queued again for a retry: attempt + 1, not_before as given. */
+void gg_store_requeue(gg_store *s, int64_t id, int64_t not_before, gg_store_cb cb, void *arg);
+
+/*
+ * Crash recovery, synchronous (call before the event loop runs): every
+ * deployment left `running` goes back to `queued`. *n (may be NULL) gets
+ * the count. Idempotent. gitgated calls it once at start.
+ */
+int gg_store_recover(gg_store *s, size_t *n);
+
+/* ---- Reads (synchronous) ---- */
+
+/* One deployment: 0, GG_STORE_NOTFOUND or -1. *out owned by the caller. */
+int gg_store_get(gg_deployment **out, gg_store *s, int64_t id);
+/*
+ * Queued deployments, oldest first; of one target, or of all when target is
+ * NULL. *out (an array of *n) owned by the caller (gg_deployments_free).
+ */
+int gg_store_list_queued(gg_deployment **out, size_t *n, gg_store *s, const char *target);
+/* Most recent deployments first, at most limit; target NULL for all. */
+int gg_store_list(gg_deployment **out, size_t *n, gg_store *s, const char *target, size_t limit);
+/*
+ * The last deployment of target that succeeded: *commit (owned by the
+ * caller) is its deployed commit (or its `after` when none was recorded).
+ * GG_STORE_NOTFOUND when the target never succeeded.
+ */
+int gg_store_last_deployed(char **commit, gg_store *s, const char *target);
+/* Deployments per target and state, for /metrics: calls fn once per group. */
+int gg_store_count_by_state(gg_store *s,
+                            void (*fn)(void *arg, const char *target, gg_dep_state st, uint64_t n),
+                            void *arg);
+
+/* ---- Maintenance ---- */
+
+/* Forget deliveries older than max_age_ms (queued as a write; no callback). */
+void gg_store_prune(gg_store *s, uint64_t max_age_ms);
+
+#endif
