@@ -1,0 +1,915 @@
+/*
+ * SQLite store: one write connection owned by a writer thread (group commit:
+ * everything queued is written in one transaction, one fsync), one read
+ * connection used on the caller's thread. WAL with synchronous=FULL: a
+ * commit returns only after the WAL is synced, so a callback with rc 0 means
+ * the write survives a crash or power loss; readers never block on it.
+ */
+#include "store.h"
+
+#include "gitgate/util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* How long a connection waits for a lock held by another process before failing. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+/* Queued writes above this make the store report itself unhealthy. */
+#define STORE_MAX_PENDING 100000
+
+typedef enum {
+	OP_ACCEPT,
+	OP_INSERT,
+	OP_CLAIM,
+	OP_FINISH,
+	OP_SUPERSEDE,
+	OP_REQUEUE,
+	OP_PRUNE,
+} op_kind;
+
+typedef struct op op;
+struct op {
+	op *next;
+	op_kind kind;
+	int rc;
+	int64_t id; /* target deployment; result id */
+	/* accept */
+	char *source, *delivery, *event;
+	gg_deployment *deps; /* accept: ndeps to create; insert: one */
+	size_t ndeps;
+	bool duplicate;
+	int64_t *ids;
+	/* finish / supersede / requeue / prune */
+	gg_dep_state state;
+	int exit_status;
+	char *commit, *reason, *target;
+	int64_t when;
+	gg_store_cb cb;
+	gg_store_accept_cb acb;
+	void *arg;
+};
+
+struct gg_store {
+	sqlite3 *wdb; /* writer thread only (or the caller's, without a base) */
+	sqlite3 *rdb; /* caller's thread */
+	struct event_base *base;
+	pthread_t thread;
+	bool threaded;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	op *queue, **queue_tail; /* waiting for the writer */
+	op *done, **done_tail;   /* committed (or failed), waiting for the loop */
+	size_t pending;
+	bool stopping;
+	int pipefd[2];
+	struct event *done_ev;
+	char *error; /* last write failure; NULL when the last commit worked */
+	char reason[256];
+	sqlite3_stmt *ins_delivery, *ins_dep;
+};
+
+static const char *const state_names[GG_DEP_NSTATES] = {
+    "queued", "running", "succeeded", "failed", "timed_out", "superseded", "canceled",
+};
+
+const char *gg_dep_state_name(gg_dep_state s)
+{
+	return (unsigned)s < GG_DEP_NSTATES ? state_names[s] : "unknown";
+}
+
+int gg_dep_state_parse(gg_dep_state *out, const char *s)
+{
+	for (int i = 0; i < GG_DEP_NSTATES; i++) {
+		if (strcmp(state_names[i], s) == 0) {
+			*out = (gg_dep_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static char *dupn(const char *s)
+{
+	return s ? gg_strdup(s) : NULL;
+}
+
+static void dep_clear(gg_deployment *d)
+{
+	free(d->target);
+	free(d->source);
+	free(d->repo);
+	free(d->ref);
+	free(d->before);
+	free(d->after);
+	free(d->pusher);
+	free(d->delivery);
+	free(d->clone_url);
+	free(d->commit);
+	free(d->reason);
+}
+
+void gg_deployment_free(gg_deployment *d)
+{
+	if (d == NULL)
+		return;
+	dep_clear(d);
+	free(d);
+}
+
+void gg_deployments_free(gg_deployment *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dep_clear(&list[i]);
+	free(list);
+}
+
+static void op_free(op *o)
+{
+	free(o->source);
+	free(o->delivery);
+	free(o->event);
+	gg_deployments_free(o->deps, o->ndeps);
+	free(o->ids);
+	free(o->commit);
+	free(o->reason);
+	free(o->target);
+	free(o);
+}
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS deliveries("
+    " source TEXT NOT NULL, id TEXT NOT NULL, event TEXT, received_at INTEGER NOT NULL,"
+    " PRIMARY KEY(source, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS deliveries_time ON deliveries(received_at);"
+    "CREATE TABLE IF NOT EXISTS deployments("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, source TEXT, repo TEXT,"
+    " ref TEXT, before TEXT, after TEXT, pusher TEXT, delivery TEXT, clone_url TEXT,"
+    " state TEXT NOT NULL, exit_status INTEGER, commit_id TEXT, reason TEXT,"
+    " attempt INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER,"
+    " finished_at INTEGER, not_before INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS deployments_target ON deployments(target, id);"
+    "CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state, id);";
+
+static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
+{
+	sqlite3 *db = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		*err = gg_printf("%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	                               "PRAGMA foreign_keys=OFF;"
+	                             : "PRAGMA query_only=1;";
+	if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+	    (writer && sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)) {
+		*err = gg_printf("%s: %s", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
+/* ---- Write operations, run on the write connection inside a transaction ---- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int insert_dep(gg_store *s, const gg_deployment *d, const char *delivery, int64_t now,
+                      int64_t *id)
+{
+	sqlite3_stmt *st = s->ins_dep;
+	sqlite3_reset(st);
+	bind_text(st, 1, d->target);
+	bind_text(st, 2, d->source);
+	bind_text(st, 3, d->repo);
+	bind_text(st, 4, d->ref);
+	bind_text(st, 5, d->before);
+	bind_text(st, 6, d->after);
+	bind_text(st, 7, d->pusher);
+	bind_text(st, 8, delivery);
+	bind_text(st, 9, d->clone_url);
+	sqlite3_bind_int64(st, 10, now);
+	sqlite3_bind_int64(st, 11, d->not_before);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	*id = sqlite3_last_insert_rowid(s->wdb);
+	return 0;
+}
+
+static int run_accept(gg_store *s, op *o, int64_t now)
+{
+	sqlite3_stmt *st = s->ins_delivery;
+	sqlite3_reset(st);
+	bind_text(st, 1, o->source);
+	bind_text(st, 2, o->delivery);
+	bind_text(st, 3, o->event);
+	sqlite3_bind_int64(st, 4, now);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (sqlite3_changes(s->wdb) == 0) {
+		o->duplicate = true;
+		return 0;
+	}
+	o->ids = gg_calloc(o->ndeps, sizeof(*o->ids));
+	for (size_t i = 0; i < o->ndeps; i++)
+		if (insert_dep(s, &o->deps[i], o->delivery, now, &o->ids[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* Run one UPDATE with bound values; the result is the number of rows changed or -1. */
+static int exec_update(gg_store *s, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	int changed = -1;
+	va_list ap;
+	va_start(ap, fmt);
+	if (sqlite3_prepare_v2(s->wdb, sql, -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	for (int i = 1; fmt[i - 1]; i++) {
+		switch (fmt[i - 1]) {
+		case 's':
+			bind_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'i':
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		}
+	}
+	if (sqlite3_step(st) == SQLITE_DONE)
+		changed = sqlite3_changes(s->wdb);
+done:
+	va_end(ap);
+	sqlite3_finalize(st);
+	return changed;
+}
+
+/* Whether deployment id exists: distinguishes not-found from a state conflict. */
+static bool dep_exists(gg_store *s, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+	if (sqlite3_prepare_v2(s->wdb, "SELECT 1 FROM deployments WHERE id=?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		found = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int changed_or_conflict(gg_store *s, int changed, int64_t id)
+{
+	if (changed < 0)
+		return -1;
+	if (changed == 0)
+		return dep_exists(s, id) ? GG_STORE_CONFLICT : GG_STORE_NOTFOUND;
+	return 0;
+}
+
+static int run_op(gg_store *s, op *o)
+{
+	int64_t now = now_ms();
+	int c;
+	switch (o->kind) {
+	case OP_ACCEPT:
+		return run_accept(s, o, now);
+	case OP_INSERT:
+		return insert_dep(s, &o->deps[0], o->deps[0].delivery, now, &o->id);
+	case OP_CLAIM:
+		c = exec_update(s,
+		                "UPDATE deployments SET state='running', started_at=?, "
+		                "finished_at=NULL, exit_status=NULL WHERE id=? AND state='queued'",
+		                "ii", now, o->id);
+		return changed_or_conflict(s, c, o->id);
+	case OP_FINISH:
+		c = exec_update(s,
+		                "UPDATE deployments SET state=?, exit_status=?, "
+		                "commit_id=coalesce(?, commit_id), reason=?, finished_at=? "
+		                "WHERE id=? AND state IN ('queued','running')",
+		                "sisiii", gg_dep_state_name(o->state), (int64_t)o->exit_status,
+		                o->commit, o->reason, now, o->id);
+		if (c > 0 && o->exit_status < 0)
+			exec_update(s, "UPDATE deployments SET exit_status=NULL WHERE id=?", "i",
+			            o->id);
+		return changed_or_conflict(s, c, o->id);
+	case OP_SUPERSEDE:
+		c = exec_update(s,
+		                "UPDATE deployments SET state='superseded', finished_at=?, "
+		                "reason=? WHERE target=? AND state='queued' AND id<?",
+		                "issi", now, o->reason, o->target, o->id);
+		if (c < 0)
+			return -1;
+		o->id = c;
+		return 0;
+	case OP_REQUEUE:
+		c = exec_update(s,
+		                "UPDATE deployments SET state='queued', attempt=attempt+1, "
+		                "not_before=?, started_at=NULL WHERE id=? AND state='running'",
+		                "ii", o->when, o->id);
+		return changed_or_conflict(s, c, o->id);
+	case OP_PRUNE:
+		c = exec_update(s, "DELETE FROM deliveries WHERE received_at<?", "i", o->when);
+		return c < 0 ? -1 : 0;
+	}
+	return -1;
+}
+
+static void set_error(gg_store *s, const char *what)
+{
+	char *msg = gg_printf("%s: %s", what, sqlite3_errmsg(s->wdb));
+	pthread_mutex_lock(&s->mu);
+	free(s->error);
+	s->error = msg;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void clear_error(gg_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	free(s->error);
+	s->error = NULL;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Run a batch in one transaction. Each op gets a savepoint so one failing
+ * request does not take the others down; if the commit fails, all fail.
+ */
+static void run_batch(gg_store *s, op *batch)
+{
+	if (sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		set_error(s, "begin");
+		for (op *o = batch; o; o = o->next)
+			o->rc = -1;
+		return;
+	}
+	bool any_failed = false;
+	for (op *o = batch; o; o = o->next) {
+		sqlite3_exec(s->wdb, "SAVEPOINT op", NULL, NULL, NULL);
+		o->rc = run_op(s, o);
+		if (o->rc == -1) {
+			any_failed = true;
+			set_error(s, "write");
+			sqlite3_exec(s->wdb, "ROLLBACK TO op", NULL, NULL, NULL);
+		}
+		sqlite3_exec(s->wdb, "RELEASE op", NULL, NULL, NULL);
+	}
+	if (sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		set_error(s, "commit");
+		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+		for (op *o = batch; o; o = o->next)
+			o->rc = -1;
+		return;
+	}
+	if (!any_failed)
+		clear_error(s);
+}
+
+static void complete(op *o)
+{
+	if (o->kind == OP_ACCEPT) {
+		gg_store_accept_result res = {
+		    .rc = o->rc < 0 ? -1 : 0,
+		    .duplicate = o->duplicate,
+		    .ids = o->rc == 0 ? o->ids : NULL,
+		    .nids = o->rc == 0 && !o->duplicate ? o->ndeps : 0,
+		};
+		if (o->acb)
+			o->acb(o->arg, &res);
+	} else if (o->cb) {
+		o->cb(o->arg, o->rc, o->id);
+	}
+	op_free(o);
+}
+
+static void *writer_main(void *arg)
+{
+	gg_store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (s->queue == NULL && !s->stopping)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->queue == NULL && s->stopping)
+			break;
+		op *batch = s->queue;
+		s->queue = NULL;
+		s->queue_tail = &s->queue;
+		pthread_mutex_unlock(&s->mu);
+
+		run_batch(s, batch);
+
+		pthread_mutex_lock(&s->mu);
+		*s->done_tail = batch;
+		op *last = batch;
+		while (last->next)
+			last = last->next;
+		s->done_tail = &last->next;
+		pthread_mutex_unlock(&s->mu);
+		char b = 1;
+		/* A full pipe already means a wakeup is pending. */
+		ssize_t w = write(s->pipefd[1], &b, 1);
+		(void)w;
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void drain_done(gg_store *s, bool call)
+{
+	pthread_mutex_lock(&s->mu);
+	op *list = s->done;
+	s->done = NULL;
+	s->done_tail = &s->done;
+	for (op *o = list; o; o = o->next)
+		s->pending--;
+	pthread_mutex_unlock(&s->mu);
+	while (list) {
+		op *next = list->next;
+		list->next = NULL;
+		if (call)
+			complete(list);
+		else
+			op_free(list);
+		list = next;
+	}
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	char buf[256];
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	drain_done(arg, true);
+}
+
+static void submit(gg_store *s, op *o)
+{
+	if (!s->threaded) {
+		s->pending++;
+		run_batch(s, o);
+		s->pending--;
+		complete(o);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	*s->queue_tail = o;
+	s->queue_tail = &o->next;
+	s->pending++;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char **err)
+{
+	gg_store *s = gg_calloc(1, sizeof(*s));
+	char *path = gg_printf("%s/gitgated.db", dir);
+	int rc = -1;
+	*err = NULL;
+	s->pipefd[0] = s->pipefd[1] = -1;
+	s->queue_tail = &s->queue;
+	s->done_tail = &s->done;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		*err = gg_printf("%s: %s", dir, strerror(errno));
+		goto done;
+	}
+	if (open_db(&s->wdb, path, true, err) < 0 || open_db(&s->rdb, path, false, err) < 0)
+		goto done;
+	if (sqlite3_prepare_v3(s->wdb,
+	                       "INSERT OR IGNORE INTO deliveries(source, id, event, received_at) "
+	                       "VALUES (?,?,?,?)",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_delivery,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->wdb,
+	                       "INSERT INTO deployments(target, source, repo, ref, before, after, "
+	                       "pusher, delivery, clone_url, state, created_at, not_before) "
+	                       "VALUES (?,?,?,?,?,?,?,?,?,'queued',?,?)",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_dep, NULL) != SQLITE_OK) {
+		*err = gg_printf("%s: %s", path, sqlite3_errmsg(s->wdb));
+		goto done;
+	}
+	if (base) {
+		if (pipe2(s->pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+			*err = gg_printf("pipe: %s", strerror(errno));
+			goto done;
+		}
+		s->base = base;
+		s->done_ev = event_new(base, s->pipefd[0], EV_READ | EV_PERSIST, on_done, s);
+		event_add(s->done_ev, NULL);
+		if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+			*err = gg_printf("cannot start the store's writer thread");
+			goto done;
+		}
+		s->threaded = true;
+	}
+	rc = 0;
+done:
+	free(path);
+	if (rc < 0) {
+		gg_store_close(s);
+		s = NULL;
+	}
+	*out = s;
+	return rc;
+}
+
+void gg_store_close(gg_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->threaded) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+		drain_done(s, false);
+	}
+	if (s->done_ev)
+		event_free(s->done_ev);
+	if (s->pipefd[0] >= 0)
+		close(s->pipefd[0]);
+	if (s->pipefd[1] >= 0)
+		close(s->pipefd[1]);
+	sqlite3_finalize(s->ins_delivery);
+	sqlite3_finalize(s->ins_dep);
+	sqlite3_close(s->rdb);
+	sqlite3_close(s->wdb);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->error);
+	free(s);
+}
+
+bool gg_store_healthy(gg_store *s, const char **reason)
+{
+	bool ok = true;
+	pthread_mutex_lock(&s->mu);
+	if (s->error) {
+		snprintf(s->reason, sizeof(s->reason), "%s", s->error);
+		ok = false;
+	} else if (s->pending > STORE_MAX_PENDING) {
+		snprintf(s->reason, sizeof(s->reason), "%zu writes waiting for the disk",
+		         s->pending);
+		ok = false;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (ok) {
+		/* The schema must still be readable: a broken database fails here. */
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(s->rdb, "SELECT count(*) FROM deployments WHERE id=0", -1,
+		                       &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW) {
+			snprintf(s->reason, sizeof(s->reason), "database: %s",
+			         sqlite3_errmsg(s->rdb));
+			ok = false;
+		}
+		sqlite3_finalize(st);
+	}
+	if (reason)
+		*reason = ok ? NULL : s->reason;
+	return ok;
+}
+
+size_t gg_store_pending(const gg_store *s)
+{
+	gg_store *m = (gg_store *)s; /* the lock is not part of the value */
+	pthread_mutex_lock(&m->mu);
+	size_t n = m->pending;
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+static void copy_dep(gg_deployment *dst, const gg_deployment *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->target = dupn(src->target);
+	dst->source = dupn(src->source);
+	dst->repo = dupn(src->repo);
+	dst->ref = dupn(src->ref);
+	dst->before = dupn(src->before);
+	dst->after = dupn(src->after);
+	dst->pusher = dupn(src->pusher);
+	dst->delivery = dupn(src->delivery);
+	dst->clone_url = dupn(src->clone_url);
+	dst->not_before = src->not_before;
+}
+
+void gg_store_accept(gg_store *s, const char *source, const char *delivery, const char *event,
+                     const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb, void *arg)
+{
+	op *o = gg_calloc(1, sizeof(*o));
+	o->kind = OP_ACCEPT;
+	o->source = gg_strdup(source);
+	o->delivery = gg_strdup(delivery);
+	o->event = dupn(event);
+	o->ndeps = ndeps;
+	o->deps = gg_calloc(ndeps, sizeof(*o->deps));
+	for (size_t i = 0; i < ndeps; i++) {
+		gg_deployment *d = &o->deps[i];
+		d->target = dupn(deps[i].target);
+		d->source = dupn(deps[i].source);
+		d->repo = dupn(deps[i].repo);
+		d->ref = dupn(deps[i].ref);
+		d->before = dupn(deps[i].before);
+		d->after = dupn(deps[i].after);
+		d->pusher = dupn(deps[i].pusher);
+		d->clone_url = dupn(deps[i].clone_url);
+	}
+	o->acb = cb;
+	o->arg = arg;
+	submit(s, o);
+}
+
+void gg_store_insert(gg_store *s, const gg_deployment *d, gg_store_cb cb, void *arg)
+{
+	op *o = gg_calloc(1, sizeof(*o));
+	o->kind = OP_INSERT;
+	o->ndeps = 1;
+	o->deps = gg_calloc(1, sizeof(*o->deps));
+	copy_dep(o->deps, d);
+	o->cb = cb;
+	o->arg = arg;
+	submit(s, o);
+}
+
+static op *simple_op(op_kind kind, int64_t id, gg_store_cb cb, void *arg)
+{
+	op *o = gg_calloc(1, sizeof(*o));
+	o->kind = kind;
+	o->id = id;
+	o->cb = cb;
+	o->arg = arg;
+	return o;
+}
+
+void gg_store_claim(gg_store *s, int64_t id, gg_store_cb cb, void *arg)
+{
+	submit(s, simple_op(OP_CLAIM, id, cb, arg));
+}
+
+void gg_store_finish(gg_store *s, int64_t id, gg_dep_state state, int exit_status,
+                     const char *commit, const char *reason, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_FINISH, id, cb, arg);
+	o->state = state;
+	o->exit_status = exit_status;
+	o->commit = dupn(commit);
+	o->reason = dupn(reason);
+	submit(s, o);
+}
+
+void gg_store_supersede(gg_store *s, const char *target, int64_t newer_than, gg_store_cb cb,
+                        void *arg)
+{
+	op *o = simple_op(OP_SUPERSEDE, newer_than, cb, arg);
+	o->target = gg_strdup(target);
+	o->reason = gg_printf("superseded by %lld", (long long)newer_than);
+	submit(s, o);
+}
+
+void gg_store_requeue(gg_store *s, int64_t id, int64_t not_before, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_REQUEUE, id, cb, arg);
+	o->when = not_before;
+	submit(s, o);
+}
+
+void gg_store_prune(gg_store *s, uint64_t max_age_ms)
+{
+	op *o = simple_op(OP_PRUNE, 0, NULL, NULL);
+	o->when = now_ms() - (int64_t)max_age_ms;
+	submit(s, o);
+}
+
+int gg_store_recover(gg_store *s, size_t *n)
+{
+	/*
+	 * Called before the loop runs; the writer thread may already exist but
+	 * is idle, and the busy timeout covers the rare overlap.
+	 */
+	sqlite3 *db = s->wdb;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (s->threaded) {
+		char *err = NULL;
+		sqlite3 *tmp = NULL;
+		const char *file = sqlite3_db_filename(s->wdb, "main");
+		if (open_db(&tmp, file, true, &err) < 0) {
+			free(err);
+			return -1;
+		}
+		db = tmp;
+	}
+	if (sqlite3_prepare_v2(db,
+	                       "UPDATE deployments SET state='queued', started_at=NULL "
+	                       "WHERE state='running'",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto done;
+	if (n)
+		*n = (size_t)sqlite3_changes(db);
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	if (db != s->wdb)
+		sqlite3_close(db);
+	return rc;
+}
+
+/* ---- Reads ---- */
+
+#define DEP_COLUMNS                                                                                \
+	"id, target, source, repo, ref, before, after, pusher, delivery, clone_url, state, "       \
+	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, not_before"
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? gg_strdup((const char *)t) : NULL;
+}
+
+static void read_dep(gg_deployment *d, sqlite3_stmt *st)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(st, 0);
+	d->target = col_text(st, 1);
+	d->source = col_text(st, 2);
+	d->repo = col_text(st, 3);
+	d->ref = col_text(st, 4);
+	d->before = col_text(st, 5);
+	d->after = col_text(st, 6);
+	d->pusher = col_text(st, 7);
+	d->delivery = col_text(st, 8);
+	d->clone_url = col_text(st, 9);
+	const char *state = (const char *)sqlite3_column_text(st, 10);
+	if (state == NULL || gg_dep_state_parse(&d->state, state) < 0)
+		d->state = GG_DEP_FAILED;
+	d->exit_status =
+	    sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 11);
+	d->commit = col_text(st, 12);
+	d->reason = col_text(st, 13);
+	d->attempt = (unsigned)sqlite3_column_int(st, 14);
+	d->created_at = sqlite3_column_int64(st, 15);
+	d->started_at = sqlite3_column_int64(st, 16);
+	d->finished_at = sqlite3_column_int64(st, 17);
+	d->not_before = sqlite3_column_int64(st, 18);
+}
+
+/* Run a SELECT of DEP_COLUMNS with bound values, collecting every row. */
+static int select_deps(gg_deployment **out, size_t *n, gg_store *s, const char *sql,
+                       const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	gg_deployment *list = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -1, step;
+	va_list ap;
+	va_start(ap, fmt);
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->rdb, sql, -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	for (int i = 1; fmt[i - 1]; i++) {
+		if (fmt[i - 1] == 's')
+			bind_text(st, i, va_arg(ap, const char *));
+		else
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			list = gg_reallocarray(list, cap, sizeof(*list));
+		}
+		read_dep(&list[len++], st);
+	}
+	if (step != SQLITE_DONE)
+		goto done;
+	*out = list;
+	*n = len;
+	list = NULL;
+	rc = 0;
+done:
+	va_end(ap);
+	gg_deployments_free(list, len);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int gg_store_get(gg_deployment **out, gg_store *s, int64_t id)
+{
+	gg_deployment *list;
+	size_t n;
+	*out = NULL;
+	if (select_deps(&list, &n, s, "SELECT " DEP_COLUMNS " FROM deployments WHERE id=?", "i",
+	                id) < 0)
+		return -1;
+	if (n == 0) {
+		free(list);
+		return GG_STORE_NOTFOUND;
+	}
+	*out = list; /* one element: the array is the struct */
+	return 0;
+}
+
+int gg_store_list_queued(gg_deployment **out, size_t *n, gg_store *s, const char *target)
+{
+	if (target)
+		return select_deps(out, n, s,
+		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
+		                   "AND target=? ORDER BY id",
+		                   "s", target);
+	return select_deps(out, n, s,
+	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
+	                   "ORDER BY id",
+	                   "");
+}
+
+int gg_store_list(gg_deployment **out, size_t *n, gg_store *s, const char *target, size_t limit)
+{
+	if (target)
+		return select_deps(out, n, s,
+		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE target=? "
+		                   "ORDER BY id DESC LIMIT ?",
+		                   "si", target, (int64_t)limit);
+	return select_deps(out, n, s,
+	                   "SELECT " DEP_COLUMNS " FROM deployments ORDER BY id DESC LIMIT ?", "i",
+	                   (int64_t)limit);
+}
+
+int gg_store_last_deployed(char **commit, gg_store *s, const char *target)
+{
+	gg_deployment *list;
+	size_t n;
+	*commit = NULL;
+	if (select_deps(&list, &n, s,
+	                "SELECT " DEP_COLUMNS " FROM deployments WHERE target=? AND "
+	                "state='succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
+	                "s", target) < 0)
+		return -1;
+	if (n == 0) {
+		free(list);
+		return GG_STORE_NOTFOUND;
+	}
+	*commit = list[0].commit ? gg_strdup(list[0].commit) : dupn(list[0].after);
+	gg_deployments_free(list, n);
+	return 0;
+}
+
+int gg_store_count_by_state(gg_store *s,
+                            void (*fn)(void *arg, const char *target, gg_dep_state st, uint64_t n),
+                            void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+	if (sqlite3_prepare_v2(s->rdb,
+	                       "SELECT target, state, count(*) FROM deployments "
+	                       "GROUP BY target, state ORDER BY target, state",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		gg_dep_state ds;
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		if (t && name && gg_dep_state_parse(&ds, name) == 0)
+			fn(arg, t, ds, (uint64_t)sqlite3_column_int64(st, 2));
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
