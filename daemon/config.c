@@ -1,0 +1,597 @@
+/*
+ * The daemon config loader: walks the positioned YAML tree, reports every
+ * problem with its position and keeps going, fails at the end.
+ */
+#include "config.h"
+
+#include "gitgate/ytree.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Secret files are small; anything bigger is a mistake. */
+#define SECRET_MAX 4096
+#define CONFIG_MAX (1024 * 1024)
+
+typedef struct {
+	const char *file;
+	gg_diag *diag;
+	int errors;
+} ctx;
+
+static const char *const kind_names[] = {
+    "github", "gitlab", "gitea", "forgejo", "gogs", "bitbucket", "generic",
+};
+
+const char *gg_source_kind_name(gg_source_kind k)
+{
+	return (unsigned)k < GG_ARRAY_LEN(kind_names) ? kind_names[k] : "unknown";
+}
+
+static void err(ctx *c, const gg_ynode *n, const char *fmt, ...) GG_PRINTF(3, 4);
+static void err(ctx *c, const gg_ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = gg_vprintf(fmt, ap);
+	va_end(ap);
+	gg_diag_add(c->diag, c->file, n ? n->line : 1, n ? n->col : 1, "%s", m);
+	free(m);
+	c->errors++;
+}
+
+/* Refuse keys not in `allowed` (NULL-terminated). */
+static void check_keys(ctx *c, const gg_ynode *map, const char *what, const char *const *allowed)
+{
+	for (uint32_t i = 0; i < map->n; i++) {
+		const gg_ynode *k = map->items[2 * i];
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = gg_yis(k, *a);
+		if (!ok)
+			err(c, k, "unknown key '%s' in %s", gg_yis_scalar(k) ? k->str : "?", what);
+	}
+}
+
+static char *get_str(ctx *c, const gg_ynode *map, const char *key, bool required)
+{
+	const gg_ynode *v = gg_ymap_get(map, key);
+	if (v == NULL || v->type == GG_Y_NULL) {
+		if (required)
+			err(c, map, "missing required key '%s'", key);
+		return NULL;
+	}
+	if (!gg_yis_scalar(v) || v->str == NULL) {
+		err(c, v, "'%s' must be a string, not a %s", key, gg_ytype_name(v->type));
+		return NULL;
+	}
+	if (v->len == 0 || strlen(v->str) != v->len) {
+		err(c, v, "'%s' must be a non-empty string without NUL bytes", key);
+		return NULL;
+	}
+	return gg_strdup(v->str);
+}
+
+static void get_size(ctx *c, const gg_ynode *map, const char *key, uint64_t *out)
+{
+	const gg_ynode *v = gg_ymap_get(map, key);
+	if (v == NULL)
+		return;
+	if (!gg_yis_scalar(v) || v->str == NULL || gg_parse_size(out, v->str) < 0 || *out == 0)
+		err(c, v, "'%s' must be a positive size like 64KiB or 1MiB", key);
+}
+
+static void get_duration(ctx *c, const gg_ynode *map, const char *key, uint64_t *out)
+{
+	const gg_ynode *v = gg_ymap_get(map, key);
+	if (v == NULL)
+		return;
+	if (!gg_yis_scalar(v) || v->str == NULL || gg_parse_duration_ms(out, v->str) < 0 ||
+	    *out == 0)
+		err(c, v, "'%s' must be a positive duration like 30s, 10m or 1h", key);
+}
+
+static void get_uint(ctx *c, const gg_ynode *map, const char *key, uint64_t *out, uint64_t min,
+                     uint64_t max)
+{
+	const gg_ynode *v = gg_ymap_get(map, key);
+	if (v == NULL)
+		return;
+	if (v->type != GG_Y_INT || v->num < (double)min || v->num > (double)max) {
+		err(c, v, "'%s' must be an integer from %llu to %llu", key, (unsigned long long)min,
+		    (unsigned long long)max);
+		return;
+	}
+	*out = (uint64_t)v->num;
+}
+
+/* A string or a list of strings; `nonempty` refuses an empty list. */
+static char **get_list(ctx *c, const gg_ynode *map, const char *key, size_t *n, bool allow_one)
+{
+	const gg_ynode *v = gg_ymap_get(map, key);
+	*n = 0;
+	if (v == NULL)
+		return NULL;
+	if (allow_one && gg_yis_scalar(v) && v->str && v->len) {
+		char **l = gg_calloc(1, sizeof(*l));
+		l[0] = gg_strdup(v->str);
+		*n = 1;
+		return l;
+	}
+	if (v->type != GG_Y_SEQ || v->n == 0) {
+		err(c, v, "'%s' must be a non-empty list of strings", key);
+		return NULL;
+	}
+	char **l = gg_calloc(v->n, sizeof(*l));
+	for (uint32_t i = 0; i < v->n; i++) {
+		const gg_ynode *e = v->items[i];
+		if (!gg_yis_scalar(e) || e->str == NULL || e->type == GG_Y_NULL ||
+		    strlen(e->str) != e->len) {
+			err(c, e, "'%s' entries must be strings", key);
+			l[i] = gg_strdup("");
+		} else {
+			l[i] = gg_strdup(e->str);
+		}
+	}
+	*n = v->n;
+	return l;
+}
+
+static void free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+static bool valid_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 64)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+/*
+ * Read a secret file named at node n: refused when group- or world-readable
+ * (the daemon would leak it to every local user), trailing whitespace and
+ * newlines stripped, empty refused.
+ */
+static int read_secret(ctx *c, const gg_ynode *n, const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t dlen = 0;
+	*out = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err(c, n, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err(c, n, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) {
+		err(c, n, "%s: secret file is group- or world-accessible (mode %04o); chmod 600 it",
+		    path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (gg_read_file(&data, &dlen, path, SECRET_MAX) < 0) {
+		err(c, n, "%s: %s", path,
+		    errno == EFBIG ? "too large for a secret" : strerror(errno));
+		return -1;
+	}
+	while (dlen > 0 && isspace((unsigned char)data[dlen - 1]))
+		data[--dlen] = '\0';
+	if (dlen == 0) {
+		err(c, n, "%s: secret file is empty", path);
+		free(data);
+		return -1;
+	}
+	*out = data;
+	*len = dlen;
+	return 0;
+}
+
+/* Standard Webhooks: the key is the base64 text after "whsec_". */
+static int decode_whsec(unsigned char **key, size_t *klen, const char *s, size_t len)
+{
+	if (len <= 6 || strncmp(s, "whsec_", 6) != 0)
+		return -1;
+	s += 6;
+	len -= 6;
+	unsigned char *k = gg_malloc(len + 3);
+	int n = EVP_DecodeBlock(k, (const unsigned char *)s, (int)len);
+	if (n <= 0 || len % 4 != 0) {
+		free(k);
+		return -1;
+	}
+	/* EVP_DecodeBlock counts padding as data. */
+	if (s[len - 1] == '=')
+		n--;
+	if (s[len - 2] == '=')
+		n--;
+	*key = k;
+	*klen = (size_t)n;
+	return 0;
+}
+
+static const char *const source_keys[] = {"name", "kind", "secret_file", "signing_secret_file",
+                                          NULL};
+
+static void load_source(ctx *c, gg_dsource *s, const gg_ynode *n)
+{
+	s->line = n->line;
+	s->col = n->col;
+	if (n->type != GG_Y_MAP) {
+		err(c, n, "a source must be a map");
+		return;
+	}
+	check_keys(c, n, "source", source_keys);
+	s->name = get_str(c, n, "name", true);
+	if (s->name && !valid_name(s->name))
+		err(c, gg_ymap_get(n, "name"),
+		    "source name '%s' must be 1-64 letters, digits, '.', '-' or '_'", s->name);
+	char *kind = get_str(c, n, "kind", true);
+	if (kind) {
+		size_t i;
+		for (i = 0; i < GG_ARRAY_LEN(kind_names); i++)
+			if (strcmp(kind, kind_names[i]) == 0)
+				break;
+		if (i == GG_ARRAY_LEN(kind_names))
+			err(c, gg_ymap_get(n, "kind"),
+			    "unknown source kind '%s' (github, gitlab, gitea, forgejo, gogs, "
+			    "bitbucket, generic)",
+			    kind);
+		else
+			s->kind = (gg_source_kind)i;
+	}
+	s->secret_file = get_str(c, n, "secret_file", true);
+	if (s->secret_file)
+		read_secret(c, gg_ymap_get(n, "secret_file"), s->secret_file, &s->secret,
+		            &s->secret_len);
+	s->signing_secret_file = get_str(c, n, "signing_secret_file", false);
+	if (s->signing_secret_file) {
+		const gg_ynode *v = gg_ymap_get(n, "signing_secret_file");
+		char *text = NULL;
+		size_t tlen = 0;
+		if (kind && s->kind != GG_SRC_GITLAB)
+			err(c, v, "'signing_secret_file' applies to gitlab sources only");
+		else if (read_secret(c, v, s->signing_secret_file, &text, &tlen) == 0 &&
+		         decode_whsec(&s->signing_key, &s->signing_key_len, text, tlen) < 0)
+			err(c, v, "%s: signing secret must be 'whsec_' followed by base64",
+			    s->signing_secret_file);
+		free(text);
+	}
+	free(kind);
+}
+
+static const char *const checkout_keys[] = {"url",
+                                            "dir",
+                                            "keep",
+                                            "poll",
+                                            "branch",
+                                            "run",
+                                            "username",
+                                            "password_file",
+                                            "ssh_key_file",
+                                            "ssh_public_key_file",
+                                            "ssh_known_hosts_file",
+                                            NULL};
+
+static gg_dcheckout *load_checkout(ctx *c, const gg_ynode *n)
+{
+	if (n->type != GG_Y_MAP) {
+		err(c, n, "'checkout' must be a map");
+		return NULL;
+	}
+	gg_dcheckout *co = gg_calloc(1, sizeof(*co));
+	check_keys(c, n, "checkout", checkout_keys);
+	co->url = get_str(c, n, "url", true);
+	co->dir = get_str(c, n, "dir", true);
+	if (co->dir && co->dir[0] != '/')
+		err(c, gg_ymap_get(n, "dir"), "'dir' must be an absolute path");
+	uint64_t keep = GG_DEFAULT_KEEP;
+	get_uint(c, n, "keep", &keep, 1, 1000);
+	co->keep = (unsigned)keep;
+	get_duration(c, n, "poll", &co->poll_ms);
+	co->branch = get_str(c, n, "branch", false);
+	co->run = get_list(c, n, "run", &co->nrun, false);
+	co->username = get_str(c, n, "username", false);
+	co->password_file = get_str(c, n, "password_file", false);
+	co->ssh_key_file = get_str(c, n, "ssh_key_file", false);
+	co->ssh_public_key_file = get_str(c, n, "ssh_public_key_file", false);
+	co->ssh_known_hosts_file = get_str(c, n, "ssh_known_hosts_file", false);
+	return co;
+}
+
+static void free_checkout(gg_dcheckout *co)
+{
+	if (co == NULL)
+		return;
+	free(co->url);
+	free(co->dir);
+	free(co->branch);
+	free_list(co->run, co->nrun);
+	free(co->username);
+	free(co->password_file);
+	free(co->ssh_key_file);
+	free(co->ssh_public_key_file);
+	free(co->ssh_known_hosts_file);
+	free(co);
+}
+
+static const char *const target_keys[] = {"name", "source",  "repo",    "ref",      "paths", "run",
+                                          "env",  "timeout", "retries", "checkout", NULL};
+
+static void load_target(ctx *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *n)
+{
+	t->line = n->line;
+	t->col = n->col;
+	t->timeout_ms = GG_DEFAULT_TIMEOUT_MS;
+	if (n->type != GG_Y_MAP) {
+		err(c, n, "a target must be a map");
+		return;
+	}
+	check_keys(c, n, "target", target_keys);
+	t->name = get_str(c, n, "name", true);
+	if (t->name && !valid_name(t->name))
+		err(c, gg_ymap_get(n, "name"),
+		    "target name '%s' must be 1-64 letters, digits, '.', '-' or '_'", t->name);
+	t->source = get_str(c, n, "source", false);
+	if (t->source && gg_dconfig_source(cfg, t->source) == NULL)
+		err(c, gg_ymap_get(n, "source"), "no source named '%s'", t->source);
+	t->repo = get_str(c, n, "repo", true);
+	t->ref = get_str(c, n, "ref", true);
+	t->paths = get_list(c, n, "paths", &t->npaths, true);
+	t->run = get_list(c, n, "run", &t->nrun, false);
+	const gg_ynode *env = gg_ymap_get(n, "env");
+	if (env && env->type != GG_Y_MAP) {
+		err(c, env, "'env' must be a map of names to strings");
+	} else if (env) {
+		t->env = gg_calloc(env->n, sizeof(*t->env));
+		for (uint32_t i = 0; i < env->n; i++) {
+			const gg_ynode *k = env->items[2 * i], *v = env->items[2 * i + 1];
+			if (!gg_yis_scalar(k) || k->str == NULL || k->len == 0 ||
+			    strchr(k->str, '=') || !gg_yis_scalar(v) || v->type == GG_Y_NULL ||
+			    v->str == NULL) {
+				err(c, k, "'env' entries must be NAME: string");
+				continue;
+			}
+			t->env[t->nenv].key = gg_strdup(k->str);
+			t->env[t->nenv].value = gg_strdup(v->str);
+			t->nenv++;
+		}
+	}
+	get_duration(c, n, "timeout", &t->timeout_ms);
+	uint64_t retries = 0;
+	get_uint(c, n, "retries", &retries, 0, 100);
+	t->retries = (unsigned)retries;
+	const gg_ynode *co = gg_ymap_get(n, "checkout");
+	if (co)
+		t->checkout = load_checkout(c, co);
+	if (co && gg_ymap_get(n, "run"))
+		err(c, gg_ymap_get(n, "run"),
+		    "a target has either 'run' or 'checkout', not both (use checkout.run)");
+	else if (!co && !gg_ymap_get(n, "run"))
+		err(c, n, "target needs 'run' or 'checkout'");
+}
+
+static void free_target(gg_dtarget *t)
+{
+	free(t->name);
+	free(t->source);
+	free(t->repo);
+	free(t->ref);
+	free_list(t->paths, t->npaths);
+	free_list(t->run, t->nrun);
+	for (size_t i = 0; i < t->nenv; i++) {
+		free(t->env[i].key);
+		free(t->env[i].value);
+	}
+	free(t->env);
+	free_checkout(t->checkout);
+}
+
+static const char *const top_keys[] = {"listen",
+                                       "state_dir",
+                                       "max_body",
+                                       "max_header",
+                                       "max_connections",
+                                       "read_timeout",
+                                       "max_parallel",
+                                       "shutdown_grace",
+                                       "log_max",
+                                       "retry_backoff",
+                                       "delivery_retention",
+                                       "api_token_file",
+                                       "sources",
+                                       "targets",
+                                       NULL};
+
+static bool valid_listen(const char *s)
+{
+	if (strncmp(s, "unix:", 5) == 0)
+		return s[5] == '/';
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s || colon[1] == '\0')
+		return false;
+	if (s[0] == '[' && colon[-1] != ']')
+		return false;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536;
+}
+
+int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_t len,
+                     gg_diag *diag)
+{
+	ctx c = {file, diag, 0};
+	gg_yfile *yf = NULL;
+	gg_dconfig *cfg = gg_calloc(1, sizeof(*cfg));
+	*out = NULL;
+	cfg->path = gg_strdup(file);
+	cfg->max_body = GG_DEFAULT_MAX_BODY;
+	cfg->max_header = GG_DEFAULT_MAX_HEADER;
+	cfg->max_connections = GG_DEFAULT_MAX_CONNECTIONS;
+	cfg->read_timeout_ms = GG_DEFAULT_READ_TIMEOUT_MS;
+	cfg->max_parallel = GG_DEFAULT_MAX_PARALLEL;
+	cfg->shutdown_grace_ms = GG_DEFAULT_SHUTDOWN_GRACE_MS;
+	cfg->log_max = GG_DEFAULT_LOG_MAX;
+	cfg->retry_backoff_ms = GG_DEFAULT_RETRY_BACKOFF_MS;
+	cfg->delivery_retention_ms = GG_DEFAULT_DELIVERY_RETENTION;
+
+	gg_yparse(&yf, data, len, GG_YFMT_YAML, &gg_ylimits_default);
+	for (size_t i = 0; i < gg_yfile_nproblems(yf); i++) {
+		const gg_yproblem *p = gg_yfile_problem(yf, i);
+		gg_diag_add(diag, file, p->line, p->col, "%s", p->msg);
+		c.errors++;
+	}
+	if (c.errors)
+		goto done;
+	const gg_ynode *root = gg_yfile_ndocs(yf) == 1 ? gg_yfile_doc(yf, 0) : NULL;
+	if (root == NULL || root->type != GG_Y_MAP) {
+		err(&c, root, "the config must be one YAML mapping");
+		goto done;
+	}
+	check_keys(&c, root, "the daemon config", top_keys);
+
+	cfg->listen = get_list(&c, root, "listen", &cfg->nlisten, true);
+	const gg_ynode *ln = gg_ymap_get(root, "listen");
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (!valid_listen(cfg->listen[i]))
+			err(&c, ln->type == GG_Y_SEQ ? ln->items[i] : ln,
+			    "listen address '%s' must be host:port, [v6addr]:port or unix:/path",
+			    cfg->listen[i]);
+	cfg->state_dir = get_str(&c, root, "state_dir", true);
+	get_size(&c, root, "max_body", &cfg->max_body);
+	get_size(&c, root, "max_header", &cfg->max_header);
+	get_uint(&c, root, "max_connections", &cfg->max_connections, 1, 1000000);
+	get_duration(&c, root, "read_timeout", &cfg->read_timeout_ms);
+	get_uint(&c, root, "max_parallel", &cfg->max_parallel, 1, 10000);
+	get_duration(&c, root, "shutdown_grace", &cfg->shutdown_grace_ms);
+	get_size(&c, root, "log_max", &cfg->log_max);
+	get_duration(&c, root, "retry_backoff", &cfg->retry_backoff_ms);
+	get_duration(&c, root, "delivery_retention", &cfg->delivery_retention_ms);
+	cfg->api_token_file = get_str(&c, root, "api_token_file", false);
+	if (cfg->api_token_file)
+		read_secret(&c, gg_ymap_get(root, "api_token_file"), cfg->api_token_file,
+		            &cfg->api_token, &cfg->api_token_len);
+
+	const gg_ynode *srcs = gg_ymap_get(root, "sources");
+	if (srcs == NULL || srcs->type != GG_Y_SEQ || srcs->n == 0) {
+		err(&c, srcs ? srcs : root, "'sources' must be a non-empty list");
+	} else {
+		cfg->sources = gg_calloc(srcs->n, sizeof(*cfg->sources));
+		for (uint32_t i = 0; i < srcs->n; i++) {
+			gg_dsource *s = &cfg->sources[cfg->nsources];
+			load_source(&c, s, srcs->items[i]);
+			cfg->nsources++;
+			for (size_t j = 0; s->name && j + 1 < cfg->nsources; j++)
+				if (cfg->sources[j].name &&
+				    strcmp(cfg->sources[j].name, s->name) == 0)
+					err(&c, gg_ymap_get(srcs->items[i], "name"),
+					    "duplicate source name '%s' (first at line %u)",
+					    s->name, cfg->sources[j].line);
+		}
+	}
+	const gg_ynode *tgts = gg_ymap_get(root, "targets");
+	if (tgts && tgts->type != GG_Y_SEQ) {
+		err(&c, tgts, "'targets' must be a list");
+	} else if (tgts) {
+		cfg->targets = gg_calloc(tgts->n, sizeof(*cfg->targets));
+		for (uint32_t i = 0; i < tgts->n; i++) {
+			gg_dtarget *t = &cfg->targets[cfg->ntargets];
+			load_target(&c, cfg, t, tgts->items[i]);
+			cfg->ntargets++;
+			for (size_t j = 0; t->name && j + 1 < cfg->ntargets; j++)
+				if (cfg->targets[j].name &&
+				    strcmp(cfg->targets[j].name, t->name) == 0)
+					err(&c, gg_ymap_get(tgts->items[i], "name"),
+					    "duplicate target name '%s' (first at line %u)",
+					    t->name, cfg->targets[j].line);
+		}
+	}
+done:
+	gg_yfile_free(yf);
+	if (c.errors) {
+		gg_dconfig_free(cfg);
+		return -1;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int gg_dconfig_load(gg_dconfig **out, const char *path, gg_diag *diag)
+{
+	char *data = NULL;
+	size_t len = 0;
+	*out = NULL;
+	if (gg_read_file(&data, &len, path, CONFIG_MAX) < 0) {
+		gg_diag_addf(diag, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = gg_dconfig_parse(out, path, data, len, diag);
+	free(data);
+	return rc;
+}
+
+void gg_dconfig_free(gg_dconfig *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free_list(cfg->listen, cfg->nlisten);
+	free(cfg->state_dir);
+	free(cfg->api_token_file);
+	if (cfg->api_token)
+		OPENSSL_cleanse(cfg->api_token, cfg->api_token_len);
+	free(cfg->api_token);
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		gg_dsource *s = &cfg->sources[i];
+		free(s->name);
+		free(s->secret_file);
+		if (s->secret)
+			OPENSSL_cleanse(s->secret, s->secret_len);
+		free(s->secret);
+		free(s->signing_secret_file);
+		if (s->signing_key)
+			OPENSSL_cleanse(s->signing_key, s->signing_key_len);
+		free(s->signing_key);
+	}
+	free(cfg->sources);
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		free_target(&cfg->targets[i]);
+	free(cfg->targets);
+	free(cfg);
+}
+
+const gg_dsource *gg_dconfig_source(const gg_dconfig *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (cfg->sources[i].name && strcmp(cfg->sources[i].name, name) == 0)
+			return &cfg->sources[i];
+	return NULL;
+}
+
+const gg_dtarget *gg_dconfig_target(const gg_dconfig *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		if (cfg->targets[i].name && strcmp(cfg->targets[i].name, name) == 0)
+			return &cfg->targets[i];
+	return NULL;
+}
