@@ -1,0 +1,507 @@
+/*
+ * Checkout targets with libgit2. This code blocks (network, disk) and runs
+ * only in the `gitgated --deploy-checkout` child, never on the event loop.
+ */
+#include "checkout.h"
+
+#include "gitgate/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <git2.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECKOUT_MAX_SECRET  4096
+#define CHECKOUT_MAX_RELEASE 1024 /* entries looked at when pruning */
+
+char *gg_checkout_mirror_path(const char *state_dir, const char *url)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)url, strlen(url), md);
+	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+	gg_hex(hex, md, sizeof(md));
+	/* A readable hint plus a hash: distinct URLs never share a mirror. */
+	const char *base = strrchr(url, '/');
+	base = base ? base + 1 : url;
+	gg_buf b = GG_BUF_INIT;
+	for (const char *p = base; *p && b.len < 40; p++)
+		gg_buf_putc(&b, (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		                               (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
+		                           ? *p
+		                           : '_'));
+	char *hint = gg_buf_detach(&b);
+	char *path = gg_printf("%s/mirrors/%s-%.16s.git", state_dir, hint, hex);
+	free(hint);
+	return path;
+}
+
+char *gg_checkout_full_ref(const char *branch)
+{
+	if (!strncmp(branch, "refs/", 5))
+		return gg_strdup(branch);
+	return gg_printf("refs/heads/%s", branch);
+}
+
+static char *git_err(const char *what)
+{
+	const git_error *e = git_error_last();
+	return gg_printf("%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = gg_strdup(path);
+	int rc = 0;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+/* ---- credentials ---- */
+
+static int read_secret(char **out, const char *path)
+{
+	size_t len;
+	if (gg_read_file(out, &len, path, CHECKOUT_MAX_SECRET) < 0)
+		return -1;
+	while (len > 0 && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
+		(*out)[--len] = '\0';
+	return 0;
+}
+
+static int cred_cb(git_credential **out, const char *url, const char *user_from_url,
+                   unsigned int allowed, void *payload)
+{
+	(void)url;
+	const gg_checkout_opts *o = payload;
+	const char *user = o->username ? o->username : user_from_url;
+	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && o->ssh_key_file)
+		return git_credential_ssh_key_new(out, user ? user : "git", o->ssh_public_key_file,
+		                                  o->ssh_key_file, NULL);
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && o->password_file && user) {
+		char *pw = NULL;
+		if (read_secret(&pw, o->password_file) < 0) {
+			git_error_set_str(GIT_ERROR_NET, "cannot read the password file");
+			return -1;
+		}
+		int rc = git_credential_userpass_plaintext_new(out, user, pw);
+		OPENSSL_cleanse(pw, strlen(pw));
+		free(pw);
+		return rc;
+	}
+	if ((allowed & GIT_CREDENTIAL_USERNAME) && user)
+		return git_credential_username_new(out, user);
+	/* No credentials configured for what the server asks: fail instead of prompting. */
+	return GIT_PASSTHROUGH;
+}
+
+/* An SSH host key is accepted when its raw key appears in the known-hosts file. */
+static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
+{
+	const gg_checkout_opts *o = payload;
+	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2 || o->ssh_known_hosts_file == NULL)
+		return valid ? 0 : GIT_PASSTHROUGH;
+	const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
+	if (!(hk->type & GIT_CERT_SSH_RAW))
+		return GIT_ECERTIFICATE;
+	char *text = NULL;
+	size_t len;
+	if (gg_read_file(&text, &len, o->ssh_known_hosts_file, 1 << 20) < 0)
+		return GIT_ECERTIFICATE;
+	int rc = GIT_ECERTIFICATE;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		/* HOSTS KEYTYPE BASE64 [comment] */
+		char *f[3] = {NULL, NULL, NULL};
+		char *s2 = NULL;
+		char *tok = strtok_r(line, " \t", &s2);
+		for (int i = 0; i < 3 && tok; i++, tok = strtok_r(NULL, " \t", &s2))
+			f[i] = tok;
+		if (f[2] == NULL || f[0][0] == '#')
+			continue;
+		size_t b64 = strlen(f[2]);
+		unsigned char *raw = gg_malloc(b64);
+		int n = EVP_DecodeBlock(raw, (const unsigned char *)f[2], (int)b64);
+		if (n > 0) {
+			while (b64 > 0 && f[2][b64 - 1] == '=') {
+				b64--;
+				n--;
+			}
+			if ((size_t)n == hk->hostkey_len &&
+			    !memcmp(raw, hk->hostkey, hk->hostkey_len))
+				rc = 0;
+		}
+		free(raw);
+		if (rc == 0)
+			break;
+	}
+	free(text);
+	if (rc != 0)
+		fprintf(stdout, "host key of %s is not in %s\n", host, o->ssh_known_hosts_file);
+	return rc;
+}
+
+/* ---- fetch ---- */
+
+int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err)
+{
+	int rc = -1, lockfd = -1;
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+	char *full = gg_checkout_full_ref(o->branch);
+	char *spec = gg_printf("+%s:%s", full, full);
+	char *lock = gg_printf("%s.lock", o->mirror);
+	char *parent = gg_strdup(o->mirror);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	*err = NULL;
+
+	if (mkdir_p(parent) < 0) {
+		*err = gg_printf("cannot create %s: %s", parent, strerror(errno));
+		goto done;
+	}
+	/* Targets sharing a repository share its mirror: one fetch at a time. */
+	lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
+		*err = gg_printf("cannot lock %s: %s", lock, strerror(errno));
+		goto done;
+	}
+	if (git_repository_open_bare(&repo, o->mirror) < 0 &&
+	    git_repository_init(&repo, o->mirror, 1) < 0) {
+		*err = git_err("cannot create the mirror");
+		goto done;
+	}
+	if (git_remote_create_anonymous(&remote, repo, o->url) < 0) {
+		*err = git_err("bad url");
+		goto done;
+	}
+	git_fetch_options fo;
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fo.callbacks.credentials = cred_cb;
+	fo.callbacks.certificate_check = cert_cb;
+	fo.callbacks.payload = (void *)o;
+	fo.prune = GIT_FETCH_NO_PRUNE;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	char *specs[] = {spec};
+	git_strarray refspecs = {specs, 1};
+	printf("fetching %s from %s\n", full, o->url);
+	fflush(stdout);
+	if (git_remote_fetch(remote, &refspecs, &fo, "gitgated fetch") < 0) {
+		*err = git_err("fetch failed");
+		goto done;
+	}
+	if (git_reference_lookup(&ref, repo, full) < 0 ||
+	    git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0) {
+		*err = gg_printf("%s does not exist in %s", full, o->url);
+		goto done;
+	}
+	git_oid_tostr(commit, 41, git_object_id(obj));
+	printf("%s is at %s\n", full, commit);
+	rc = 0;
+done:
+	fflush(stdout);
+	git_object_free(obj);
+	git_reference_free(ref);
+	git_remote_free(remote);
+	git_repository_free(repo);
+	if (lockfd >= 0)
+		close(lockfd); /* releases the lock */
+	free(parent);
+	free(lock);
+	free(spec);
+	free(full);
+	return rc;
+}
+
+/* ---- releases ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int rm_rf(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *dir_parent(const char *dir)
+{
+	char *p = gg_strdup(dir);
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	char *slash = strrchr(p, '/');
+	if (slash == NULL) {
+		free(p);
+		return gg_strdup(".");
+	}
+	if (slash == p)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return p;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+struct release {
+	char *name;
+	struct timespec mtime;
+};
+
+static int release_newer_first(const void *a, const void *b)
+{
+	const struct release *x = a, *y = b;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? 1 : -1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* Keep the newest `keep` releases (the live one always); remove the rest. */
+static void prune_releases(const char *releases, const char *live, unsigned keep)
+{
+	DIR *d = opendir(releases);
+	if (d == NULL)
+		return;
+	struct release *list = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && n < CHECKOUT_MAX_RELEASE) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *path = gg_printf("%s/%s", releases, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			list = gg_reallocarray(list, n + 1, sizeof(*list));
+			list[n].name = gg_strdup(e->d_name);
+			list[n].mtime = st.st_mtim;
+			n++;
+		}
+		free(path);
+	}
+	closedir(d);
+	qsort(list, n, sizeof(*list), release_newer_first);
+	/* The live release counts against keep and is never removed. */
+	unsigned budget = keep ? keep : 1, kept = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(list[i].name, live) || kept < budget) {
+			if (strcmp(list[i].name, live) != 0)
+				kept++;
+			free(list[i].name);
+			continue;
+		}
+		char *path = gg_printf("%s/%s", releases, list[i].name);
+		if (rm_rf(path) == 0)
+			printf("removed old release %s\n", list[i].name);
+		free(path);
+		free(list[i].name);
+	}
+	free(list);
+}
+
+int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **err)
+{
+	int rc = -1;
+	git_repository *repo = NULL;
+	git_object *obj = NULL;
+	git_oid oid;
+	char *parent = dir_parent(o->dir);
+	char *releases = gg_printf("%s/releases", parent);
+	char *rel = gg_printf("%s/%s", releases, commit);
+	char *tmp = gg_printf("%s/.%s.tmp-%ld", releases, commit, (long)getpid());
+	char *target = gg_printf("releases/%s", commit);
+	char *link = gg_printf("%s.tmp-%ld-%lx", o->dir, (long)getpid(), (unsigned long)time(NULL));
+	*err = NULL;
+
+	if (git_oid_fromstr(&oid, commit) < 0) {
+		*err = gg_printf("not a commit id: %s", commit);
+		goto done;
+	}
+	struct stat st;
+	if (lstat(o->dir, &st) == 0 && !S_ISLNK(st.st_mode)) {
+		*err = gg_printf(
+		    "%s exists and is not a symlink; move it away so that releases can be "
+		    "switched atomically",
+		    o->dir);
+		goto done;
+	}
+	if (mkdir_p(releases) < 0) {
+		*err = gg_printf("cannot create %s: %s", releases, strerror(errno));
+		goto done;
+	}
+	if (lstat(rel, &st) == 0) {
+		printf("release %s is already checked out\n", commit);
+	} else {
+		if (git_repository_open_bare(&repo, o->mirror) < 0 ||
+		    git_object_lookup(&obj, repo, &oid, GIT_OBJECT_COMMIT) < 0) {
+			*err = git_err("cannot find the commit in the mirror");
+			goto done;
+		}
+		rm_rf(tmp);
+		if (mkdir(tmp, 0755) < 0) {
+			*err = gg_printf("cannot create %s: %s", tmp, strerror(errno));
+			goto done;
+		}
+		git_checkout_options co;
+		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+		co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+		co.target_directory = tmp;
+		if (git_checkout_tree(repo, obj, &co) < 0) {
+			*err = git_err("checkout failed");
+			rm_rf(tmp);
+			goto done;
+		}
+		if (rename(tmp, rel) < 0) {
+			*err = gg_printf("cannot rename %s to %s: %s", tmp, rel, strerror(errno));
+			rm_rf(tmp);
+			goto done;
+		}
+		printf("checked out %s into %s\n", commit, rel);
+	}
+	/* The mtime orders releases for pruning: a redeployed release counts as new. */
+	utimensat(AT_FDCWD, rel, NULL, 0);
+	unlink(link);
+	if (symlink(target, link) < 0) {
+		*err = gg_printf("cannot create %s: %s", link, strerror(errno));
+		goto done;
+	}
+	if (rename(link, o->dir) < 0) {
+		*err = gg_printf("cannot switch %s: %s", o->dir, strerror(errno));
+		unlink(link);
+		goto done;
+	}
+	fsync_dir(parent);
+	printf("switched %s to %s\n", o->dir, target);
+	prune_releases(releases, commit, o->keep);
+	rc = 0;
+done:
+	fflush(stdout);
+	git_object_free(obj);
+	git_repository_free(repo);
+	free(link);
+	free(target);
+	free(tmp);
+	free(rel);
+	free(releases);
+	free(parent);
+	return rc;
+}
+
+/* ---- the child process ---- */
+
+int gg_checkout_main(int argc, char **argv)
+{
+	gg_checkout_opts o;
+	memset(&o, 0, sizeof(o));
+	const char *result = NULL, *want = NULL;
+	o.keep = 5;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char **slot = NULL;
+		if (!strcmp(a, "--url"))
+			slot = &o.url;
+		else if (!strcmp(a, "--branch"))
+			slot = &o.branch;
+		else if (!strcmp(a, "--mirror"))
+			slot = &o.mirror;
+		else if (!strcmp(a, "--dir"))
+			slot = &o.dir;
+		else if (!strcmp(a, "--result"))
+			slot = &result;
+		else if (!strcmp(a, "--want"))
+			slot = &want;
+		else if (!strcmp(a, "--username"))
+			slot = &o.username;
+		else if (!strcmp(a, "--password-file"))
+			slot = &o.password_file;
+		else if (!strcmp(a, "--ssh-key"))
+			slot = &o.ssh_key_file;
+		else if (!strcmp(a, "--ssh-public-key"))
+			slot = &o.ssh_public_key_file;
+		else if (!strcmp(a, "--known-hosts"))
+			slot = &o.ssh_known_hosts_file;
+		else if (!strcmp(a, "--keep") && v) {
+			o.keep = (unsigned)strtoul(v, NULL, 10);
+			i++;
+			continue;
+		}
+		if (slot == NULL || v == NULL) {
+			fprintf(stderr, "gitgated %s: bad option %s\n", GG_CHECKOUT_OPTION, a);
+			return 2;
+		}
+		*slot = v;
+		i++;
+	}
+	if (o.url == NULL || o.branch == NULL || o.mirror == NULL || result == NULL) {
+		fprintf(stderr,
+		        "gitgated %s: --url, --branch, --mirror and --result are required\n",
+		        GG_CHECKOUT_OPTION);
+		return 2;
+	}
+	git_libgit2_init();
+	int code = 1;
+	char commit[41];
+	char *err = NULL;
+	if (gg_checkout_fetch(commit, &o, &err) < 0)
+		goto done;
+	if (want && *want && strcmp(want, commit) != 0)
+		printf("the push named %s; deploying what the branch holds now, %s\n", want,
+		       commit);
+	if (o.dir && gg_checkout_release(&o, commit, &err) < 0)
+		goto done;
+	FILE *f = fopen(result, "w");
+	if (f == NULL || fprintf(f, "%s\n", commit) < 0 || fclose(f) != 0) {
+		err = gg_printf("cannot write %s: %s", result, strerror(errno));
+		goto done;
+	}
+	code = 0;
+done:
+	if (err)
+		printf("error: %s\n", err);
+	fflush(stdout);
+	free(err);
+	git_libgit2_shutdown();
+	return code;
+}

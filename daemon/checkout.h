@@ -1,0 +1,63 @@
+/*
+ * Checkout targets: a bare mirror per repository under state_dir/mirrors/,
+ * fetched with libgit2; each release a fresh checkout in
+ * <parent of dir>/releases/<commit>; `dir` a symlink switched with rename(2).
+ * All of it blocks, so the daemon runs it in a child process:
+ * `gitgated --deploy-checkout ...` (gg_checkout_main) started by the
+ * dispatcher like any deployment command.
+ */
+#ifndef GITGATED_CHECKOUT_H
+#define GITGATED_CHECKOUT_H
+
+#include <stddef.h>
+
+#define GG_CHECKOUT_OPTION "--deploy-checkout"
+
+typedef struct {
+	const char *url;
+	const char *branch; /* "main" or "refs/heads/main" */
+	const char *mirror; /* the bare mirror's directory */
+	const char *dir;    /* the live symlink; NULL to fetch only */
+	unsigned keep;      /* releases kept, the live one included; 0 means 1 */
+	/* Credentials from the config's files; NULL when unset. */
+	const char *username;
+	const char *password_file;
+	const char *ssh_key_file;
+	const char *ssh_public_key_file;
+	const char *ssh_known_hosts_file;
+} gg_checkout_opts;
+
+/* The mirror directory for url under state_dir: an allocated string the caller frees. */
+char *gg_checkout_mirror_path(const char *state_dir, const char *url);
+
+/* "refs/heads/main" for "main"; refs/... as given. Allocated. */
+char *gg_checkout_full_ref(const char *branch);
+
+/*
+ * Fetch the branch into the mirror (created on first use; one fetch per
+ * mirror at a time) and put the commit the branch points at, as hex, in
+ * commit (41 bytes). Progress goes to stdout. 0, or -1 with an allocated
+ * message in *err.
+ */
+int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err);
+
+/*
+ * Check commit out from the mirror into releases/<commit> (reused when it is
+ * already there), switch o->dir to it atomically and prune releases beyond
+ * o->keep. A failure leaves the live release as it was. 0, or -1 with *err.
+ */
+int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **err);
+
+/*
+ * The child's main, for argv starting at GG_CHECKOUT_OPTION:
+ *   --deploy-checkout --url URL --branch REF --mirror DIR --result FILE
+ *                     [--dir DIR --keep N] [--want COMMIT] [--username U]
+ *                     [--password-file F] [--ssh-key F] [--ssh-public-key F]
+ *                     [--known-hosts F]
+ * Without --dir it only fetches. Writes the commit (fetched or deployed) to
+ * FILE. Returns the exit code: 0, 1 when the fetch or checkout failed, 2 on
+ * usage errors.
+ */
+int gg_checkout_main(int argc, char **argv);
+
+#endif
