@@ -1,36 +1,340 @@
-/* Placeholder until the manifest engine lands: a manifests: section is refused. */
 #include "gitgate/manifest.h"
+#include "gitgate/glob.h"
+#include "gitgate/mrule.h"
+#include "gitgate/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_GLOBS 1000
+
+/* One rule of the policy, from a pack or written in the policy, as tuned by overrides. */
+struct entry {
+	gg_mrule *rule;
+	gg_severity sev;
+	bool off;
+	const char *pack; /* pack name (static), NULL for the policy's own rules */
+};
+
+struct gg_mpolicy {
+	char **paths;
+	size_t npaths;
+	char **exclude;
+	size_t nexclude;
+	bool deny_deletion;
+	struct entry *rules;
+	size_t nrules;
+};
+
+static const char *const default_paths[] = {"**/*.yaml", "**/*.yml", "**/*.json"};
+
+struct loader {
+	const char *file;
+	gg_diag *diag;
+	int errors;
+};
+
+static void lerr(struct loader *l, const gg_ynode *n, const char *fmt, ...) GG_PRINTF(3, 4);
+
+static void lerr(struct loader *l, const gg_ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = gg_vprintf(fmt, ap);
+	va_end(ap);
+	gg_diag_add(l->diag, l->file, n ? n->line : 1, n ? n->col : 1, "%s", m);
+	free(m);
+	l->errors++;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A glob or a list of globs. */
+static int load_globs(struct loader *l, char ***out, size_t *nout, const gg_ynode *n,
+                      const char *name)
+{
+	uint32_t count = n->type == GG_Y_SEQ ? n->n : 1;
+	if (n->type == GG_Y_MAP || count > MAX_GLOBS) {
+		lerr(l, n, "%s must be a glob or a list of globs", name);
+		return -1;
+	}
+	char **v = gg_calloc(count ? count : 1, sizeof(*v));
+	size_t k = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		const gg_ynode *g = n->type == GG_Y_SEQ ? n->items[i] : n;
+		if (g->type != GG_Y_STRING || !g->str || !g->len) {
+			lerr(l, g, "%s: expected a glob such as \"clusters/**/*.yaml\"", name);
+			continue;
+		}
+		v[k++] = gg_strdup(g->str);
+	}
+	*out = v;
+	*nout = k;
+	return k == count ? 0 : -1;
+}
+
+static bool is_pack_name(const gg_ynode *n)
+{
+	return n && n->type == GG_Y_STRING && n->str;
+}
+
+static const gg_mpack_src *find_pack(const char *name)
+{
+	for (size_t i = 0; i < gg_nmpacks; i++)
+		if (gg_mpacks[i].name && !strcmp(gg_mpacks[i].name, name))
+			return &gg_mpacks[i];
+	return NULL;
+}
+
+static struct entry *find_rule(gg_mpolicy *mp, const char *id)
+{
+	for (size_t i = 0; i < mp->nrules; i++)
+		if (!strcmp(gg_mrule_id(mp->rules[i].rule), id))
+			return &mp->rules[i];
+	return NULL;
+}
+
+static void add_rule(gg_mpolicy *mp, gg_mrule *rule, const char *pack)
+{
+	mp->rules = gg_reallocarray(mp->rules, mp->nrules + 1, sizeof(*mp->rules));
+	mp->rules[mp->nrules++] = (struct entry){rule, gg_mrule_severity(rule), false, pack};
+}
+
+/* Rules from a `rules:` list; ids must be unique across packs and the policy. */
+static void load_rules(struct loader *l, gg_mpolicy *mp, const gg_ynode *n, const char *pack)
+{
+	if (n->type != GG_Y_SEQ) {
+		lerr(l, n, "rules must be a list of rules");
+		return;
+	}
+	for (uint32_t i = 0; i < n->n; i++) {
+		gg_mrule *rule;
+		if (gg_mrule_parse(&rule, l->file, n->items[i], l->diag) < 0) {
+			l->errors++;
+			continue;
+		}
+		struct entry *prev = find_rule(mp, gg_mrule_id(rule));
+		if (prev) {
+			if (prev->pack)
+				lerr(l, n->items[i], "rule id \"%s\" is already used by pack %s",
+				     gg_mrule_id(rule), prev->pack);
+			else
+				lerr(l, n->items[i], "duplicate rule id \"%s\" (first at line %u)",
+				     gg_mrule_id(rule), gg_mrule_line(prev->rule));
+			gg_mrule_free(rule);
+			continue;
+		}
+		add_rule(mp, rule, pack);
+	}
+}
+
+/* A pack is a YAML file with `rules:` (and descriptive keys) compiled into the program. */
+static void load_pack(struct loader *l, gg_mpolicy *mp, const gg_ynode *name_node)
+{
+	const gg_mpack_src *src = is_pack_name(name_node) ? find_pack(name_node->str) : NULL;
+	if (src == NULL) {
+		gg_buf known = GG_BUF_INIT;
+		for (size_t i = 0; i < gg_nmpacks; i++)
+			if (gg_mpacks[i].name)
+				gg_buf_printf(&known, "%s%s", known.len ? ", " : "",
+				              gg_mpacks[i].name);
+		lerr(l, name_node, "unknown pack \"%s\" (built in: %s)",
+		     gg_yis_scalar(name_node) && name_node->str ? name_node->str : "?",
+		     known.ptr ? known.ptr : "none");
+		gg_buf_free(&known);
+		return;
+	}
+	for (size_t i = 0; i < mp->nrules; i++)
+		if (mp->rules[i].pack == src->name) {
+			lerr(l, name_node, "pack %s is listed twice", src->name);
+			return;
+		}
+	char *file = gg_printf("packs/%s.yaml", src->name);
+	struct loader pl = {file, l->diag, 0};
+	gg_yfile *f;
+	gg_yparse(&f, (const char *)src->data, src->len, GG_YFMT_YAML, NULL);
+	for (size_t i = 0; i < gg_yfile_nproblems(f); i++) {
+		const gg_yproblem *p = gg_yfile_problem(f, i);
+		gg_diag_add(l->diag, file, p->line, p->col, "%s", p->msg);
+		pl.errors++;
+	}
+	const gg_ynode *root = gg_yfile_doc(f, 0);
+	const gg_ynode *rules = gg_ymap_get(root, "rules");
+	if (!pl.errors && rules == NULL)
+		lerr(&pl, root, "a pack needs a rules: list");
+	else if (!pl.errors)
+		load_rules(&pl, mp, rules, src->name);
+	l->errors += pl.errors;
+	gg_yfile_free(f);
+	free(file);
+}
+
+static void load_overrides(struct loader *l, gg_mpolicy *mp, const gg_ynode *n)
+{
+	if (n->type != GG_Y_MAP) {
+		lerr(l, n, "overrides must map rule ids to off, warning or error");
+		return;
+	}
+	for (uint32_t i = 0; i < n->n; i++) {
+		const gg_ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
+		struct entry *e = gg_yis_scalar(k) && k->str ? find_rule(mp, k->str) : NULL;
+		if (e == NULL) {
+			lerr(l, k, "overrides: unknown rule id \"%s\"", k->str ? k->str : "?");
+			continue;
+		}
+		if (gg_yis(v, "off")) {
+			e->off = true;
+		} else if (gg_yis(v, "warning")) {
+			e->off = false;
+			e->sev = GG_SEV_WARNING;
+		} else if (gg_yis(v, "error")) {
+			e->off = false;
+			e->sev = GG_SEV_ERROR;
+		} else {
+			lerr(l, v, "override for %s must be off, warning or error", k->str);
+		}
+	}
+}
 
 int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, gg_diag *diag)
 {
+	struct loader l = {file, diag, 0};
+	gg_mpolicy *mp = gg_calloc(1, sizeof(*mp));
 	*out = NULL;
-	gg_diag_add(diag, file, node ? node->line : 1, node ? node->col : 1,
-	            "manifests: is not supported by this build");
-	return -1;
+	if (node == NULL || node->type != GG_Y_MAP) {
+		lerr(&l, node,
+		     "manifests must be a map (paths, exclude, packs, rules, overrides, "
+		     "deny_deletion)");
+		goto done;
+	}
+	const gg_ynode *paths = NULL, *exclude = NULL, *packs = NULL, *rules = NULL,
+	               *overrides = NULL;
+	for (uint32_t i = 0; i < node->n; i++) {
+		const gg_ynode *k = node->items[2 * i], *v = node->items[2 * i + 1];
+		if (gg_yis(k, "paths")) {
+			paths = v;
+		} else if (gg_yis(k, "exclude")) {
+			exclude = v;
+		} else if (gg_yis(k, "packs")) {
+			packs = v;
+		} else if (gg_yis(k, "rules")) {
+			rules = v;
+		} else if (gg_yis(k, "overrides")) {
+			overrides = v;
+		} else if (gg_yis(k, "deny_deletion")) {
+			if (v->type != GG_Y_BOOL)
+				lerr(&l, v, "deny_deletion must be true or false");
+			else
+				mp->deny_deletion = v->boolean;
+		} else {
+			lerr(&l, k,
+			     "unknown key \"%s\" in manifests (expected paths, exclude, packs, "
+			     "rules, overrides, deny_deletion)",
+			     k->str ? k->str : "?");
+		}
+	}
+	if (paths) {
+		(void)load_globs(&l, &mp->paths, &mp->npaths, paths, "paths");
+	} else {
+		mp->npaths = GG_ARRAY_LEN(default_paths);
+		mp->paths = gg_calloc(mp->npaths, sizeof(*mp->paths));
+		for (size_t i = 0; i < mp->npaths; i++)
+			mp->paths[i] = gg_strdup(default_paths[i]);
+	}
+	if (exclude)
+		(void)load_globs(&l, &mp->exclude, &mp->nexclude, exclude, "exclude");
+	if (packs && packs->type == GG_Y_SEQ) {
+		for (uint32_t i = 0; i < packs->n; i++)
+			load_pack(&l, mp, packs->items[i]);
+	} else if (packs && gg_yis_scalar(packs)) {
+		load_pack(&l, mp, packs);
+	} else if (packs) {
+		lerr(&l, packs, "packs must be a list of pack names");
+	}
+	if (rules)
+		load_rules(&l, mp, rules, NULL);
+	if (overrides)
+		load_overrides(&l, mp, overrides);
+done:
+	if (l.errors) {
+		gg_mpolicy_free(mp);
+		return -1;
+	}
+	*out = mp;
+	return 0;
 }
 
 void gg_mpolicy_free(gg_mpolicy *mp)
 {
-	(void)mp;
+	if (mp == NULL)
+		return;
+	free_strv(mp->paths, mp->npaths);
+	free_strv(mp->exclude, mp->nexclude);
+	for (size_t i = 0; i < mp->nrules; i++)
+		gg_mrule_free(mp->rules[i].rule);
+	free(mp->rules);
+	free(mp);
 }
 
 bool gg_mpolicy_selects(const gg_mpolicy *mp, const char *path)
 {
-	(void)mp;
-	(void)path;
-	return false;
+	if (mp == NULL || path == NULL)
+		return false;
+	bool hit = false;
+	for (size_t i = 0; i < mp->npaths && !hit; i++)
+		hit = gg_glob_match(mp->paths[i], path);
+	for (size_t i = 0; i < mp->nexclude && hit; i++)
+		if (gg_glob_match(mp->exclude[i], path))
+			hit = false;
+	return hit;
 }
 
 bool gg_mpolicy_deny_deletion(const gg_mpolicy *mp)
 {
-	(void)mp;
-	return false;
+	return mp && mp->deny_deletion;
+}
+
+/* Parser messages may quote a key from the file: keep them on one line. */
+static char *one_line(const char *s)
+{
+	gg_buf b = GG_BUF_INIT;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f)
+			gg_buf_printf(&b, "\\x%02x", c);
+		else
+			gg_buf_putc(&b, (char)c);
+	}
+	return gg_buf_detach(&b);
 }
 
 int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, size_t len,
                       gg_report *r)
 {
-	(void)mp, (void)path, (void)data, (void)len, (void)r;
+	gg_yfile *f;
+	gg_yparse(&f, data ? data : "", data ? len : 0, gg_yformat_for_path(path), NULL);
+	for (size_t i = 0; i < gg_yfile_nproblems(f); i++) {
+		const gg_yproblem *p = gg_yfile_problem(f, i);
+		gg_loc loc = {path, p->line, p->col, NULL, NULL};
+		char *msg = one_line(p->msg);
+		gg_report_add(r, p->rule, GG_SEV_ERROR, &loc, "%s", msg);
+		free(msg);
+	}
+	/* Documents read whole before a syntax error are still checked. */
+	for (size_t d = 0; mp && d < gg_yfile_ndocs(f); d++) {
+		const gg_ynode *doc = gg_yfile_doc(f, d);
+		if (doc == NULL)
+			continue;
+		for (size_t i = 0; i < mp->nrules; i++)
+			if (!mp->rules[i].off)
+				gg_mrule_check(mp->rules[i].rule, mp->rules[i].sev, doc, path, r);
+	}
+	gg_yfile_free(f);
 	return 0;
 }
 
