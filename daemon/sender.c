@@ -1,0 +1,640 @@
+/*
+ * Sender kinds: authentication schemes and payload readers. Signatures are
+ * decoded to bytes and compared in constant time with CRYPTO_memcmp on equal
+ * lengths; the payload is parsed only after authentication succeeded.
+ */
+#include "sender.h"
+
+#include "gitgate/glob.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SHA256_LEN 32
+
+static const char zero_hex[] = "0000000000000000000000000000000000000000"
+                               "000000000000000000000000";
+
+const char *gg_header_get(const gg_header *hdrs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(hdrs[i].name, name) == 0)
+			return hdrs[i].value;
+	return NULL;
+}
+
+bool gg_is_zero_id(const char *id)
+{
+	if (id == NULL || *id == '\0')
+		return false;
+	for (; *id; id++)
+		if (*id != '0')
+			return false;
+	return true;
+}
+
+static void set_error(gg_sender_result *res, const char *fmt, ...) GG_PRINTF(2, 3);
+static void set_error(gg_sender_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(res->error);
+	res->error = gg_vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void push_clear(gg_push *p)
+{
+	free(p->ref);
+	free(p->before);
+	free(p->after);
+	free(p->repo);
+	free(p->clone_url);
+	free(p->pusher);
+	for (size_t i = 0; i < p->npaths; i++)
+		free(p->paths[i]);
+	free(p->paths);
+}
+
+void gg_sender_result_free(gg_sender_result *res)
+{
+	free(res->delivery);
+	free(res->event);
+	for (size_t i = 0; i < res->npushes; i++)
+		push_clear(&res->pushes[i]);
+	free(res->pushes);
+	free(res->error);
+	memset(res, 0, sizeof(*res));
+}
+
+/* ---- Signatures ---- */
+
+static int unhex(unsigned char *out, size_t outlen, const char *s, size_t len)
+{
+	if (len != 2 * outlen)
+		return -1;
+	for (size_t i = 0; i < outlen; i++) {
+		int v = 0;
+		for (int j = 0; j < 2; j++) {
+			char c = s[2 * i + j];
+			int d = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			                               : -1;
+			if (d < 0)
+				return -1;
+			v = v * 16 + d;
+		}
+		out[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+static void hmac256(unsigned char out[SHA256_LEN], const void *key, size_t klen, const void *data,
+                    size_t len)
+{
+	unsigned int olen = SHA256_LEN;
+	HMAC(EVP_sha256(), key, (int)klen, data, len, out, &olen);
+}
+
+/* Whether hexsig (64 hex digits) is the HMAC-SHA256 of data under the source's secret. */
+static bool hex_sig_ok(const gg_dsource *src, const char *hexsig, const void *data, size_t len)
+{
+	unsigned char want[SHA256_LEN], got[SHA256_LEN];
+	if (hexsig == NULL || unhex(got, sizeof(got), hexsig, strlen(hexsig)) < 0)
+		return false;
+	hmac256(want, src->secret, src->secret_len, data, len);
+	return CRYPTO_memcmp(want, got, SHA256_LEN) == 0;
+}
+
+/* "sha256=HEX" header form. */
+static bool prefixed_sig_ok(const gg_dsource *src, const char *hdr, const void *data, size_t len)
+{
+	if (hdr == NULL || strncmp(hdr, "sha256=", 7) != 0)
+		return false;
+	return hex_sig_ok(src, hdr + 7, data, len);
+}
+
+/*
+ * Standard Webhooks (GitLab): "v1,BASE64" entries separated by spaces over
+ * "ID.TIMESTAMP.BODY"; any one matching entry is enough (key rotation).
+ */
+static bool stdwebhook_ok(gg_sender_result *res, const gg_dsource *src, const char *id,
+                          const char *ts, const char *sigs, const char *body, size_t len,
+                          time_t now)
+{
+	if (id == NULL || ts == NULL || sigs == NULL) {
+		set_error(res, "missing webhook-id, webhook-timestamp or webhook-signature");
+		return false;
+	}
+	char *end;
+	long long t = strtoll(ts, &end, 10);
+	if (*ts == '\0' || *end != '\0' || t < (long long)now - GG_SENDER_WEBHOOK_SKEW ||
+	    t > (long long)now + GG_SENDER_WEBHOOK_SKEW) {
+		set_error(res, "webhook-timestamp outside the allowed %d seconds",
+		          GG_SENDER_WEBHOOK_SKEW);
+		return false;
+	}
+	unsigned char want[SHA256_LEN];
+	unsigned int olen = SHA256_LEN;
+	gg_buf msg = GG_BUF_INIT;
+	gg_buf_printf(&msg, "%s.%s.", id, ts);
+	gg_buf_put(&msg, body, len);
+	HMAC(EVP_sha256(), src->signing_key, (int)src->signing_key_len,
+	     (const unsigned char *)msg.ptr, msg.len, want, &olen);
+	gg_buf_free(&msg);
+
+	bool ok = false;
+	const char *p = sigs;
+	while (*p && !ok) {
+		while (*p == ' ')
+			p++;
+		const char *e = p;
+		while (*e && *e != ' ')
+			e++;
+		size_t n = (size_t)(e - p);
+		if (n > 3 && strncmp(p, "v1,", 3) == 0 && n - 3 <= 88 && (n - 3) % 4 == 0) {
+			unsigned char dec[96];
+			int dl = EVP_DecodeBlock(dec, (const unsigned char *)p + 3, (int)(n - 3));
+			if (dl >= 0 && p[n - 1] == '=')
+				dl--;
+			if (dl >= 0 && p[n - 2] == '=')
+				dl--;
+			if (dl == SHA256_LEN && CRYPTO_memcmp(dec, want, SHA256_LEN) == 0)
+				ok = true;
+		}
+		p = e;
+	}
+	if (!ok)
+		set_error(res, "no matching webhook-signature");
+	return ok;
+}
+
+/* ---- Form bodies ---- */
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+/* The url-decoded value of `payload=` in a form body, or NULL. */
+static char *form_payload(const char *body, size_t len, size_t *outlen)
+{
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *fe = amp ? amp : end;
+		if ((size_t)(fe - p) >= 8 && memcmp(p, "payload=", 8) == 0) {
+			char *out = gg_malloc((size_t)(fe - p));
+			size_t n = 0;
+			for (const char *q = p + 8; q < fe; q++) {
+				if (*q == '+') {
+					out[n++] = ' ';
+				} else if (*q == '%' && fe - q >= 3 && hexval(q[1]) >= 0 &&
+				           hexval(q[2]) >= 0) {
+					out[n++] = (char)(hexval(q[1]) * 16 + hexval(q[2]));
+					q += 2;
+				} else {
+					out[n++] = *q;
+				}
+			}
+			out[n] = '\0';
+			*outlen = n;
+			return out;
+		}
+		p = fe + 1;
+	}
+	return NULL;
+}
+
+static bool is_form(const gg_header *h, size_t nh)
+{
+	const char *ct = gg_header_get(h, nh, "Content-Type");
+	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+/* ---- Payload readers ---- */
+
+static const char *jstr(json_t *obj, const char *key)
+{
+	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static const char *jpath(json_t *obj, const char *a, const char *b)
+{
+	json_t *o = json_is_object(obj) ? json_object_get(obj, a) : NULL;
+	return jstr(o, b);
+}
+
+static bool valid_hex_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n != 40 && n != 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool valid_ref(const char *s)
+{
+	return s && strncmp(s, "refs/", 5) == 0 && strlen(s) <= 1024 && !strchr(s, '\n');
+}
+
+static char *dupn(const char *s)
+{
+	return s ? gg_strdup(s) : NULL;
+}
+
+static gg_push *add_push(gg_sender_result *res)
+{
+	res->pushes = gg_reallocarray(res->pushes, res->npushes + 1, sizeof(*res->pushes));
+	gg_push *p = &res->pushes[res->npushes++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+static void add_path(gg_push *p, const char *path)
+{
+	if (!p->paths_known)
+		return;
+	if (p->npaths >= GG_SENDER_MAX_PATHS) {
+		p->paths_known = false;
+		return;
+	}
+	if (p->npaths % 16 == 0)
+		p->paths = gg_reallocarray(p->paths, p->npaths + 16, sizeof(*p->paths));
+	p->paths[p->npaths++] = gg_strdup(path);
+}
+
+/* commits[].added/modified/removed; an absent, empty or truncated list leaves paths unknown. */
+static void read_commits(gg_push *p, json_t *root, const char *total_key)
+{
+	json_t *commits = json_object_get(root, "commits");
+	p->paths_known = json_is_array(commits) && json_array_size(commits) > 0;
+	if (!p->paths_known)
+		return;
+	json_t *total = total_key ? json_object_get(root, total_key) : NULL;
+	if (json_is_integer(total) &&
+	    json_integer_value(total) > (json_int_t)json_array_size(commits)) {
+		p->paths_known = false;
+		return;
+	}
+	size_t i;
+	json_t *c;
+	static const char *const lists[] = {"added", "modified", "removed"};
+	json_array_foreach(commits, i, c)
+	{
+		for (size_t k = 0; k < GG_ARRAY_LEN(lists); k++) {
+			json_t *l = json_object_get(c, lists[k]);
+			size_t j;
+			json_t *e;
+			if (!json_is_array(l)) {
+				p->paths_known = false;
+				continue;
+			}
+			json_array_foreach(l, j, e)
+			{
+				if (json_is_string(e))
+					add_path(p, json_string_value(e));
+			}
+		}
+	}
+	if (!p->paths_known) {
+		for (size_t k = 0; k < p->npaths; k++)
+			free(p->paths[k]);
+		free(p->paths);
+		p->paths = NULL;
+		p->npaths = 0;
+	}
+}
+
+static gg_sender_rc check_push(gg_sender_result *res, const gg_push *p)
+{
+	if (!valid_ref(p->ref))
+		set_error(res, "payload: missing or invalid 'ref'");
+	else if (!valid_hex_id(p->before) || !valid_hex_id(p->after))
+		set_error(res, "payload: missing or invalid 'before'/'after' commit ids");
+	else if (p->repo == NULL || *p->repo == '\0')
+		set_error(res, "payload: missing repository name");
+	else
+		return GG_SENDER_OK;
+	return GG_SENDER_BAD_REQUEST;
+}
+
+/* GitHub, generic, Gitea, Forgejo, Gogs: GitHub's push shape. */
+static gg_sender_rc parse_github_shape(gg_sender_result *res, json_t *root)
+{
+	gg_push *p = add_push(res);
+	json_t *repo = json_object_get(root, "repository");
+	json_t *pusher = json_object_get(root, "pusher");
+	p->ref = dupn(jstr(root, "ref"));
+	p->before = dupn(jstr(root, "before"));
+	p->after = dupn(jstr(root, "after"));
+	p->repo = dupn(jstr(repo, "full_name"));
+	p->clone_url = dupn(jstr(repo, "clone_url"));
+	const char *who = jstr(pusher, "name");
+	if (who == NULL)
+		who = jstr(pusher, "login");
+	if (who == NULL)
+		who = jstr(pusher, "username");
+	p->pusher = dupn(who);
+	read_commits(p, root, "total_commits");
+	return check_push(res, p);
+}
+
+static gg_sender_rc parse_gitlab(gg_sender_result *res, json_t *root)
+{
+	gg_push *p = add_push(res);
+	json_t *project = json_object_get(root, "project");
+	p->ref = dupn(jstr(root, "ref"));
+	p->before = dupn(jstr(root, "before"));
+	p->after = dupn(jstr(root, "after"));
+	p->repo = dupn(jstr(project, "path_with_namespace"));
+	p->clone_url = dupn(jstr(project, "git_http_url"));
+	p->pusher = dupn(jstr(root, "user_username"));
+	read_commits(p, root, "total_commits_count");
+	return check_push(res, p);
+}
+
+/* Bitbucket Cloud repo:push: one push per change (at most GG_SENDER_MAX_CHANGES). */
+static gg_sender_rc parse_bitbucket_cloud(gg_sender_result *res, json_t *root)
+{
+	json_t *repo = json_object_get(root, "repository");
+	json_t *changes = json_object_get(json_object_get(root, "push"), "changes");
+	const char *full = jstr(repo, "full_name");
+	const char *html = jpath(json_object_get(repo, "links"), "html", "href");
+	json_t *actor = json_object_get(root, "actor");
+	const char *who = jstr(actor, "nickname");
+	if (who == NULL)
+		who = jstr(actor, "display_name");
+	if (!json_is_array(changes) || json_array_size(changes) == 0) {
+		set_error(res, "payload: missing 'push.changes'");
+		return GG_SENDER_BAD_REQUEST;
+	}
+	if (json_array_size(changes) > GG_SENDER_MAX_CHANGES) {
+		set_error(res, "payload: more than %d changes", GG_SENDER_MAX_CHANGES);
+		return GG_SENDER_BAD_REQUEST;
+	}
+	size_t i;
+	json_t *c;
+	json_array_foreach(changes, i, c)
+	{
+		json_t *nw = json_object_get(c, "new"), *old = json_object_get(c, "old");
+		json_t *named = json_is_object(nw) ? nw : old;
+		const char *name = jstr(named, "name"), *type = jstr(named, "type");
+		gg_push *p = add_push(res);
+		if (name && type)
+			p->ref = strcmp(type, "tag") == 0 ? gg_printf("refs/tags/%s", name)
+			                                  : gg_printf("refs/heads/%s", name);
+		const char *b = json_is_object(old) ? jpath(old, "target", "hash") : NULL;
+		const char *a = json_is_object(nw) ? jpath(nw, "target", "hash") : NULL;
+		p->before = gg_strdup(b ? b : zero_hex + 24);
+		p->after = gg_strdup(a ? a : zero_hex + 24);
+		p->repo = dupn(full);
+		p->clone_url = html ? gg_printf("%s.git", html) : NULL;
+		p->pusher = dupn(who);
+		p->paths_known = false; /* Bitbucket sends no file lists */
+		gg_sender_rc rc = check_push(res, p);
+		if (rc != GG_SENDER_OK)
+			return rc;
+	}
+	return GG_SENDER_OK;
+}
+
+/* Bitbucket Data Center repo:refs_changed: changes[].refId fromHash toHash. */
+static gg_sender_rc parse_bitbucket_dc(gg_sender_result *res, json_t *root)
+{
+	json_t *repo = json_object_get(root, "repository");
+	json_t *changes = json_object_get(root, "changes");
+	const char *slug = jstr(repo, "slug");
+	const char *key = jpath(repo, "project", "key");
+	const char *clone = NULL;
+	json_t *clones = json_object_get(json_object_get(repo, "links"), "clone");
+	size_t i;
+	json_t *c;
+	json_array_foreach(clones, i, c)
+	{
+		const char *n = jstr(c, "name");
+		if (n && strcmp(n, "http") == 0)
+			clone = jstr(c, "href");
+	}
+	json_t *actor = json_object_get(root, "actor");
+	if (!json_is_array(changes) || json_array_size(changes) == 0) {
+		set_error(res, "payload: missing 'changes'");
+		return GG_SENDER_BAD_REQUEST;
+	}
+	if (json_array_size(changes) > GG_SENDER_MAX_CHANGES) {
+		set_error(res, "payload: more than %d changes", GG_SENDER_MAX_CHANGES);
+		return GG_SENDER_BAD_REQUEST;
+	}
+	json_array_foreach(changes, i, c)
+	{
+		gg_push *p = add_push(res);
+		p->ref = dupn(jstr(c, "refId"));
+		p->before = dupn(jstr(c, "fromHash"));
+		p->after = dupn(jstr(c, "toHash"));
+		p->repo = slug && key ? gg_printf("%s/%s", key, slug) : NULL;
+		p->clone_url = dupn(clone);
+		p->pusher = dupn(jstr(actor, "name"));
+		p->paths_known = false;
+		gg_sender_rc rc = check_push(res, p);
+		if (rc != GG_SENDER_OK)
+			return rc;
+	}
+	return GG_SENDER_OK;
+}
+
+static bool event_is_push(gg_source_kind kind, const char *event)
+{
+	switch (kind) {
+	case GG_SRC_GITLAB:
+		return strcmp(event, "Push Hook") == 0 || strcmp(event, "Tag Push Hook") == 0;
+	case GG_SRC_BITBUCKET:
+		return strcmp(event, "repo:push") == 0 || strcmp(event, "repo:refs_changed") == 0;
+	default:
+		return strcmp(event, "push") == 0;
+	}
+}
+
+gg_sender_rc gg_sender_parse(gg_sender_result *res, gg_source_kind kind, const char *event,
+                             const char *jsontext, size_t len)
+{
+	json_error_t jerr;
+	gg_sender_rc rc = GG_SENDER_BAD_REQUEST;
+	json_t *root = json_loadb(jsontext, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		set_error(res, "payload is not a JSON object%s%s", root ? "" : ": ",
+		          root ? "" : jerr.text);
+		goto done;
+	}
+	if (event == NULL && kind == GG_SRC_GITLAB) {
+		/* No X-Gitlab-Event: fall back to the body's own kind. */
+		const char *ok = jstr(root, "object_kind");
+		event = ok && strcmp(ok, "push") == 0       ? "Push Hook"
+		        : ok && strcmp(ok, "tag_push") == 0 ? "Tag Push Hook"
+		                                            : "unknown";
+	}
+	if (event == NULL)
+		event = "push";
+	free(res->event);
+	res->event = gg_strdup(event);
+	res->is_push = event_is_push(kind, event);
+	if (!res->is_push) {
+		rc = GG_SENDER_OK;
+		goto done;
+	}
+	switch (kind) {
+	case GG_SRC_GITLAB:
+		rc = parse_gitlab(res, root);
+		break;
+	case GG_SRC_BITBUCKET:
+		rc = strcmp(event, "repo:push") == 0 ? parse_bitbucket_cloud(res, root)
+		                                     : parse_bitbucket_dc(res, root);
+		break;
+	default:
+		rc = parse_github_shape(res, root);
+		break;
+	}
+done:
+	json_decref(root);
+	return rc;
+}
+
+static bool printable_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > GG_SENDER_MAX_DELIVERY)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+gg_sender_rc gg_sender_handle(gg_sender_result *res, const gg_dsource *src, const gg_header *h,
+                              size_t nh, const char *body, size_t len, time_t now)
+{
+	const char *delivery = NULL, *event = NULL;
+	char *form = NULL;
+	size_t flen = 0;
+	const char *json = body;
+	size_t jlen = len;
+	gg_sender_rc rc = GG_SENDER_UNAUTHORIZED;
+	memset(res, 0, sizeof(*res));
+
+	if (is_form(h, nh) && src->kind != GG_SRC_GITLAB && src->kind != GG_SRC_BITBUCKET) {
+		form = form_payload(body, len, &flen);
+		if (form) {
+			json = form;
+			jlen = flen;
+		}
+	}
+	/* Authentication first: nothing of an unauthenticated body is looked at. */
+	switch (src->kind) {
+	case GG_SRC_GITHUB:
+		if (!prefixed_sig_ok(src, gg_header_get(h, nh, "X-Hub-Signature-256"), body, len))
+			goto unauthorized;
+		delivery = gg_header_get(h, nh, "X-GitHub-Delivery");
+		event = gg_header_get(h, nh, "X-GitHub-Event");
+		break;
+	case GG_SRC_GENERIC:
+		if (!prefixed_sig_ok(src, gg_header_get(h, nh, "X-Gitgate-Signature"), body, len))
+			goto unauthorized;
+		delivery = gg_header_get(h, nh, "X-Gitgate-Delivery");
+		event = gg_header_get(h, nh, "X-Gitgate-Event");
+		break;
+	case GG_SRC_GITEA:
+	case GG_SRC_FORGEJO:
+	case GG_SRC_GOGS: {
+		const char *prefix = src->kind == GG_SRC_GITEA     ? "Gitea"
+		                     : src->kind == GG_SRC_FORGEJO ? "Forgejo"
+		                                                   : "Gogs";
+		char name[64];
+		snprintf(name, sizeof(name), "X-%s-Signature", prefix);
+		/* With form bodies these sign the JSON payload, not the form. */
+		if (!hex_sig_ok(src, gg_header_get(h, nh, name), json, jlen))
+			goto unauthorized;
+		snprintf(name, sizeof(name), "X-%s-Delivery", prefix);
+		delivery = gg_header_get(h, nh, name);
+		snprintf(name, sizeof(name), "X-%s-Event", prefix);
+		event = gg_header_get(h, nh, name);
+		break;
+	}
+	case GG_SRC_BITBUCKET:
+		if (!prefixed_sig_ok(src, gg_header_get(h, nh, "X-Hub-Signature"), body, len))
+			goto unauthorized;
+		delivery = gg_header_get(h, nh, "X-Request-UUID");
+		if (delivery == NULL)
+			delivery = gg_header_get(h, nh, "X-Request-Id");
+		event = gg_header_get(h, nh, "X-Event-Key");
+		if (event == NULL) {
+			set_error(res, "missing X-Event-Key header");
+			rc = GG_SENDER_BAD_REQUEST;
+			goto done;
+		}
+		break;
+	case GG_SRC_GITLAB: {
+		const char *tok = gg_header_get(h, nh, "X-Gitlab-Token");
+		if (tok == NULL || !gg_secure_equal(tok, strlen(tok), src->secret, src->secret_len))
+			goto unauthorized;
+		const char *wid = gg_header_get(h, nh, "webhook-id");
+		if (src->signing_key &&
+		    !stdwebhook_ok(res, src, wid, gg_header_get(h, nh, "webhook-timestamp"),
+		                   gg_header_get(h, nh, "webhook-signature"), body, len, now)) {
+			rc = GG_SENDER_UNAUTHORIZED;
+			goto done;
+		}
+		delivery = gg_header_get(h, nh, "Idempotency-Key");
+		if (delivery == NULL)
+			delivery = wid;
+		event = gg_header_get(h, nh, "X-Gitlab-Event");
+		break;
+	}
+	}
+	if (delivery == NULL || !printable_id(delivery)) {
+		if (delivery)
+			set_error(res, "delivery id must be 1-%d printable characters",
+			          GG_SENDER_MAX_DELIVERY);
+		else
+			set_error(res, "missing delivery id header");
+		rc = GG_SENDER_BAD_REQUEST;
+		goto done;
+	}
+	res->delivery = gg_strdup(delivery);
+	rc = gg_sender_parse(res, src->kind, event, json, jlen);
+	goto done;
+unauthorized:
+	set_error(res, "missing or wrong signature");
+done:
+	free(form);
+	return rc;
+}
+
+bool gg_push_matches(const gg_dtarget *t, const char *source, const gg_push *p)
+{
+	if (t->source && strcmp(t->source, source) != 0)
+		return false;
+	if (!gg_glob_match(t->repo, p->repo) || !gg_glob_match(t->ref, p->ref))
+		return false;
+	if (t->npaths == 0 || !p->paths_known)
+		return true;
+	for (size_t i = 0; i < p->npaths; i++)
+		for (size_t j = 0; j < t->npaths; j++)
+			if (gg_glob_match(t->paths[j], p->paths[i]))
+				return true;
+	return false;
+}
