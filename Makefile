@@ -15,6 +15,7 @@ LIBEXEC  ?= $(PREFIX)/libexec/gitgate
 DATADIR  ?= $(PREFIX)/share/gitgate
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -154,19 +155,24 @@ fuzz: $(FUZZ_BIN)
 			|| { tail -50 build/fuzz/$$n.log; exit 1; }; \
 	done
 
+# The units are written with @SBINDIR@ replaced: they name the daemon where it is installed.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXEC) \
 		$(DESTDIR)$(DATADIR)/packs $(DESTDIR)$(DATADIR)/examples \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(GITGATE) $(DESTDIR)$(BINDIR)/gitgate
 	$(if $(wildcard daemon/gitgated.c),install -m 755 $(GITGATED) $(DESTDIR)$(SBINDIR)/gitgated)
 	$(if $(HOOKS),install -m 755 $(HOOKS) $(DESTDIR)$(LIBEXEC)/)
-	for f in packs/*.yaml; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/packs/; done; true
-	for f in examples/*; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/examples/; done; true
-	for f in systemd/*.service systemd/*.socket; do [ -e "$$f" ] && \
-		sed 's|@SBINDIR@|$(SBINDIR)|g' "$$f" > $(DESTDIR)$(UNITDIR)/$$(basename $$f); done; true
-	for s in 1 5 8; do for f in man/*.$$s; do [ -e "$$f" ] && \
-		install -m 644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; done; done; true
+	$(if $(wildcard packs/*.yaml),install -m 644 $(wildcard packs/*.yaml) $(DESTDIR)$(DATADIR)/packs/)
+	$(if $(wildcard examples/*),install -m 644 $(wildcard examples/*) $(DESTDIR)$(DATADIR)/examples/)
+	for f in systemd/gitgated.service systemd/gitgated.socket; do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' "$$f" > $(DESTDIR)$(UNITDIR)/$$(basename $$f) && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$f) || exit 1; done
+	install -m 644 systemd/gitgated.sysusers $(DESTDIR)$(SYSUSERSDIR)/gitgated.conf
+	install -m 644 man/gitgate.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/gitgate-policy.5 man/gitgated.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/gitgated.8 $(DESTDIR)$(MANDIR)/man8/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

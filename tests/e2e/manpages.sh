@@ -1,0 +1,101 @@
+#!/bin/sh
+# The man pages render without a warning, and they cover what the programs
+# and the example files really offer: every option the programs print in
+# their usage, every key the example configs use, every exit code and signal.
+. "$(dirname "$0")/../lib.sh"
+
+MAN="$GG_TOP/man"
+PAGES="gitgate.1 gitgated.8 gitgate-policy.5 gitgated.yaml.5"
+
+t_pages_lint_without_warnings() {
+	for p in $PAGES; do
+		[ -f "$MAN/$p" ] || fail "missing man page $p"
+		expect_status 0 mandoc -T lint -W warning "$MAN/$p" >lint.out 2>&1
+		[ ! -s lint.out ] || {
+			cat lint.out
+			fail "mandoc warns about $p"
+		}
+		groff -man -ww -z "$MAN/$p" >groff.out 2>&1
+		[ ! -s groff.out ] || {
+			cat groff.out
+			fail "groff warns about $p"
+		}
+	done
+}
+
+# The lint above must be able to fail.
+t_lint_catches_a_broken_page() {
+	sed 's/^\.SH DESCRIPTION/.SH DESCRIPTION\n.BOGUS macro\n.B/' "$MAN/gitgate.1" >broken.1
+	expect_status 3 mandoc -T lint -W warning broken.1 >lint.out 2>&1
+	expect_contains lint.out "BOGUS"
+}
+
+# The page, rendered as a user reads it, with hyphenation and justification off.
+rendered() {
+	MANWIDTH=200 man --nh --nj -l "$MAN/$1" 2>/dev/null | col -b
+}
+
+# Each long option, and each subcommand, that a program's usage prints.
+t_gitgate_usage_is_documented() {
+	"$GITGATE" --help >usage.txt
+	rendered gitgate.1 >page.txt
+	grep -oE -- '--[a-z][a-z-]*' usage.txt | sort -u >opts.txt
+	[ -s opts.txt ] || fail "gitgate --help printed no options"
+	while read -r o; do
+		expect_contains page.txt "$o"
+	done <opts.txt
+	sed -n -E 's/^(usage:)? *gitgate ([a-z][a-z-]*( [a-z]+)?).*/\2/p' usage.txt |
+		sed -E 's/ (FILE|REPO|PATH|OLD).*//' | sort -u >cmds.txt
+	[ -s cmds.txt ] || fail "gitgate --help printed no commands"
+	while read -r c; do
+		expect_contains page.txt "gitgate $c"
+	done <cmds.txt
+}
+
+t_gitgated_options_are_documented() {
+	[ -x "$GITGATED" ] || fail "no daemon built at $GITGATED"
+	"$GITGATED" --help >usage.txt 2>&1 || true
+	rendered gitgated.8 >page.txt
+	grep -oE -- '(^| |\[)-(-[a-z][a-z-]*|[a-zA-Z])\b' usage.txt | tr -d ' [' | sort -u >opts.txt
+	[ -s opts.txt ] || fail "gitgated --help printed no options"
+	while read -r o; do
+		expect_contains page.txt "$o"
+	done <opts.txt
+}
+
+t_exit_codes_and_signals_are_documented() {
+	rendered gitgate.1 >g.txt
+	rendered gitgated.8 >d.txt
+	for f in g.txt d.txt; do
+		expect_contains $f "EXIT STATUS"
+		for c in 0 2; do
+			grep -qE "^ {7}$c( |$)" $f || fail "$f does not explain exit code $c"
+		done
+	done
+	grep -qE "^ {7}1( |$)" g.txt || fail "gitgate(1) does not explain exit code 1"
+	for s in SIGTERM SIGINT SIGHUP LISTEN_FDS; do
+		expect_contains d.txt "$s"
+	done
+}
+
+# Every key the commented examples use has its entry in the page of its format.
+t_example_keys_are_documented() {
+	rendered gitgate-policy.5 >policy.txt
+	rendered gitgated.yaml.5 >daemon.txt
+	n=0
+	for f in "$GG_TOP"/examples/*.yaml; do
+		case $(basename "$f") in
+		*policy*) page=policy.txt ;;
+		*) page=daemon.txt ;;
+		esac
+		# Mapping keys at the start of a line or after "- ", comments skipped.
+		sed -e 's/#.*//' "$f" | grep -oE '^[ -]*[a-z_]+:' | sed -E 's/^[ -]*//' | sort -u >keys.txt
+		while read -r k; do
+			grep -qE "(^| )$k( |$)" $page || fail "$(basename "$f") uses '$k', undocumented in $page"
+			n=$((n + 1))
+		done <keys.txt
+	done
+	[ $n -gt 20 ] || fail "only $n keys found in examples/"
+}
+
+run_cases
