@@ -1,0 +1,108 @@
+/*
+ * logfmt lines, written with one fputs so concurrent writers (the store's
+ * thread, child processes sharing stderr) do not interleave within a line.
+ */
+#include "log.h"
+
+#include "gitgate/util.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define LOG_LINE_MAX 4096
+
+static gg_log_level min_level = GG_LOG_INFO;
+static FILE *stream;
+
+void gg_log_set_level(gg_log_level lvl)
+{
+	min_level = lvl;
+}
+
+void gg_log_set_stream(FILE *f)
+{
+	stream = f;
+}
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static bool needs_quotes(const char *v)
+{
+	if (*v == '\0')
+		return true;
+	for (; *v; v++)
+		if ((unsigned char)*v <= ' ' || *v == '"' || *v == '=' || *v == '\\' ||
+		    (unsigned char)*v == 0x7f)
+			return true;
+	return false;
+}
+
+static void put_value(gg_buf *b, const char *v)
+{
+	if (!needs_quotes(v)) {
+		gg_buf_puts(b, v);
+		return;
+	}
+	gg_buf_putc(b, '"');
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		if (c == '"' || c == '\\') {
+			gg_buf_putc(b, '\\');
+			gg_buf_putc(b, (char)c);
+		} else if (c == '\n') {
+			gg_buf_puts(b, "\\n");
+		} else if (c < ' ' || c == 0x7f) {
+			gg_buf_printf(b, "\\x%02x", c);
+		} else {
+			gg_buf_putc(b, (char)c);
+		}
+	}
+	gg_buf_putc(b, '"');
+}
+
+void gg_log_quote(char *out, size_t outlen, const char *value)
+{
+	gg_buf b = GG_BUF_INIT;
+	put_value(&b, value);
+	snprintf(out, outlen, "%s", b.ptr);
+	gg_buf_free(&b);
+}
+
+void gg_log(gg_log_level lvl, const char *msg, ...)
+{
+	if (lvl < min_level)
+		return;
+	struct timeval tv;
+	struct tm tm;
+	char ts[64];
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (int)(tv.tv_usec / 1000));
+	gg_buf b = GG_BUF_INIT;
+	gg_buf_printf(&b, "ts=%s level=%s msg=", ts, level_names[lvl]);
+	put_value(&b, msg);
+	va_list ap;
+	va_start(ap, msg);
+	for (;;) {
+		const char *k = va_arg(ap, const char *);
+		if (k == NULL)
+			break;
+		const char *v = va_arg(ap, const char *);
+		if (v == NULL)
+			break;
+		gg_buf_printf(&b, " %s=", k);
+		put_value(&b, v);
+		if (b.len > LOG_LINE_MAX)
+			break;
+	}
+	va_end(ap);
+	gg_buf_putc(&b, '\n');
+	fputs(b.ptr, stream ? stream : stderr);
+	gg_buf_free(&b);
+}
