@@ -6,8 +6,11 @@ set -eu
 
 PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent sqlite3"
 TOOLS="cc git curl pkg-config python3"
+# What the tests of the man pages and systemd units run.
+TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
 DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
+DEBS="$DEBS mandoc groff-base man-db bsdextrautils systemd"
 
 missing=""
 for t in $TOOLS; do
