@@ -13,4 +13,9 @@
 /* gitgate.c: the directory holding the running gitgate binary (for relocatable lookups). */
 const char *gg_cli_bindir(void);
 
+/* Subcommands: argv[0] is the subcommand's name. */
+int gg_cmd_policy(int argc, char **argv);       /* cmd_policy.c: policy lint FILE */
+int gg_cmd_install_hook(int argc, char **argv); /* cmd_install_hook.c */
+int gg_cmd_check(int argc, char **argv);        /* cmd_check.c */
+
 #endif

@@ -44,6 +44,9 @@ static const struct {
 	int (*fn)(int, char **);
 } commands[] = {
     {"version", cmd_version},
+    {"policy", gg_cmd_policy},
+    {"check", gg_cmd_check},
+    {"install-hook", gg_cmd_install_hook},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,268 @@
+/*
+ * gitgate install-hook: each repository gets a small /bin/sh wrapper that
+ * execs the gate installed beside this gitgate binary. The wrapper carries a
+ * marker line, so installing again replaces our own hook and never a foreign
+ * one (unless --force, which keeps the old hook as NAME.orig).
+ */
+#include "cli.h"
+#include "gitgate/policy.h"
+#include "gitgate/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HOOK_MARKER   "# installed by gitgate install-hook"
+#define MAX_HOOK_READ (1024 * 1024)
+
+struct opts {
+	const char *policy, *notify, *secret_file;
+	bool force;
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: gitgate install-hook [--policy FILE] [--notify URL --secret-file "
+	                "FILE] [--force] REPO.git...\n");
+	return GG_EXIT_ERROR;
+}
+
+/* The program libexec/gitgate/NAME beside bin/gitgate, as an absolute path. */
+static char *find_program(const char *name)
+{
+	char *rel = gg_printf("%s/../libexec/gitgate/%s", gg_cli_bindir(), name);
+	char abs[PATH_MAX];
+	char *out = NULL;
+	if (realpath(rel, abs) && access(abs, X_OK) == 0)
+		out = gg_strdup(abs);
+	else
+		fprintf(stderr, "gitgate: %s: %s\n", rel, strerror(errno ? errno : ENOENT));
+	free(rel);
+	return out;
+}
+
+static char *absolute(const char *path)
+{
+	char abs[PATH_MAX];
+	if (realpath(path, abs) == NULL) {
+		fprintf(stderr, "gitgate: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	return gg_strdup(abs);
+}
+
+static void sh_quote(gg_buf *b, const char *s)
+{
+	gg_buf_putc(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			gg_buf_puts(b, "'\\''");
+		else
+			gg_buf_putc(b, *s);
+	}
+	gg_buf_putc(b, '\'');
+}
+
+/* Write hooks/NAME atomically. Returns 0, or -1 after saying why. */
+static int install_one(const char *repo, const char *hooks, const char *name, const char *prog,
+                       bool force)
+{
+	char *path = gg_printf("%s/%s", hooks, name);
+	char *tmp = gg_printf("%s/.%s.gitgate-tmp", hooks, name);
+	char *old = NULL;
+	gg_buf text = GG_BUF_INIT;
+	int rc = -1, fd = -1;
+	size_t len;
+	if (gg_read_file(&old, &len, path, MAX_HOOK_READ) == 0) {
+		if (strstr(old, HOOK_MARKER) == NULL) {
+			if (!force) {
+				fprintf(stderr,
+				        "gitgate: %s: hooks/%s exists and was not installed by "
+				        "gitgate; use --force to replace it\n",
+				        repo, name);
+				goto done;
+			}
+			char *keep = gg_printf("%s.orig", path);
+			int r = rename(path, keep);
+			if (r == 0)
+				printf("gitgate: %s: kept the previous hooks/%s as hooks/%s.orig\n",
+				       repo, name, name);
+			free(keep);
+			if (r < 0) {
+				fprintf(stderr, "gitgate: %s: %s\n", path, strerror(errno));
+				goto done;
+			}
+		}
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "gitgate: %s: %s\n", path, strerror(errno));
+		goto done;
+	}
+	gg_buf_puts(&text, "#!/bin/sh\n" HOOK_MARKER "\nexec ");
+	sh_quote(&text, prog);
+	gg_buf_puts(&text, " \"$@\"\n");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (fd < 0 || write(fd, text.ptr, text.len) != (ssize_t)text.len || fchmod(fd, 0755) < 0 ||
+	    close(fd) < 0) {
+		fprintf(stderr, "gitgate: %s: %s\n", tmp, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+		fd = -1;
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		fprintf(stderr, "gitgate: %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(old);
+	free(path);
+	free(tmp);
+	gg_buf_free(&text);
+	return rc;
+}
+
+static int git_say(const char *repo, const char *what)
+{
+	const git_error *e = git_error_last();
+	fprintf(stderr, "gitgate: %s: %s: %s\n", repo, what, e ? e->message : "unknown error");
+	return -1;
+}
+
+static int install_repo(const char *repo_path, const struct opts *o, const char *pre,
+                        const char *post, const char *policy, const char *secret)
+{
+	git_repository *repo = NULL;
+	git_config *cfg = NULL;
+	char *hooks = NULL;
+	int rc = -1;
+	if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		git_say(repo_path, "not a git repository");
+		goto done;
+	}
+	hooks = gg_printf("%shooks", git_repository_path(repo));
+	if (mkdir(hooks, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "gitgate: %s: %s\n", hooks, strerror(errno));
+		goto done;
+	}
+	if (install_one(repo_path, hooks, "pre-receive", pre, o->force) < 0)
+		goto done;
+	if (post && install_one(repo_path, hooks, "post-receive", post, o->force) < 0)
+		goto done;
+	if (git_repository_config(&cfg, repo) < 0) {
+		git_say(repo_path, "cannot open the repository's config");
+		goto done;
+	}
+	/* Without it git drops `push -o` options and the bypass never reaches the hook. */
+	if (git_config_set_bool(cfg, "receive.advertisePushOptions", 1) < 0 ||
+	    (policy && git_config_set_string(cfg, "gitgate.policy", policy) < 0) ||
+	    (post && git_config_set_string(cfg, "gitgate.notifyUrl", o->notify) < 0) ||
+	    (post && git_config_set_string(cfg, "gitgate.notifySecretFile", secret) < 0)) {
+		git_say(repo_path, "cannot write the repository's config");
+		goto done;
+	}
+	printf("gitgate: %s: installed pre-receive%s\n", repo_path,
+	       post ? " and post-receive" : "");
+	rc = 0;
+done:
+	free(hooks);
+	git_config_free(cfg);
+	git_repository_free(repo);
+	return rc;
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n) != 0)
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	if (a[n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		return "";
+	return argv[++*i];
+}
+
+int gg_cmd_install_hook(int argc, char **argv)
+{
+	struct opts o = {NULL, NULL, NULL, false};
+	int first = argc, rc = GG_EXIT_ERROR;
+	char *pre = NULL, *post = NULL, *policy = NULL, *secret = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if (!strcmp(argv[i], "--force"))
+			o.force = true;
+		else if ((v = opt_value(argc, argv, &i, "--policy")))
+			o.policy = v;
+		else if ((v = opt_value(argc, argv, &i, "--notify")))
+			o.notify = v;
+		else if ((v = opt_value(argc, argv, &i, "--secret-file")))
+			o.secret_file = v;
+		else if (!strcmp(argv[i], "--")) {
+			first = i + 1;
+			break;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "gitgate: install-hook: unknown option '%s'\n", argv[i]);
+			return usage();
+		} else {
+			first = i;
+			break;
+		}
+	}
+	if (first >= argc || (o.policy && !*o.policy) || (o.notify && !*o.notify) ||
+	    (o.secret_file && !*o.secret_file) || (!o.notify != !o.secret_file)) {
+		if (!o.notify != !o.secret_file)
+			fprintf(stderr, "gitgate: install-hook: --notify and --secret-file go "
+			                "together\n");
+		return usage();
+	}
+	for (int i = first; i < argc; i++)
+		if (argv[i][0] == '-') {
+			fprintf(stderr,
+			        "gitgate: install-hook: options go before the repositories\n");
+			return usage();
+		}
+	git_libgit2_init();
+	if ((pre = find_program("pre-receive")) == NULL)
+		goto done;
+	if (o.notify && (post = find_program("post-receive")) == NULL)
+		goto done;
+	if (o.policy) {
+		/* A policy that does not load would reject every push: refuse it now. */
+		gg_policy *p = NULL;
+		gg_diag d = GG_DIAG_INIT;
+		if (gg_policy_load(&p, o.policy, &d) < 0) {
+			for (size_t i = 0; i < d.n; i++)
+				fprintf(stderr, "%s\n", d.msgs[i]);
+			gg_diag_free(&d);
+			goto done;
+		}
+		gg_policy_free(p);
+		if ((policy = absolute(o.policy)) == NULL)
+			goto done;
+	}
+	if (o.secret_file && (secret = absolute(o.secret_file)) == NULL)
+		goto done;
+	rc = GG_EXIT_OK;
+	for (int i = first; i < argc; i++)
+		if (install_repo(argv[i], &o, pre, post, policy, secret) < 0)
+			rc = GG_EXIT_ERROR;
+done:
+	free(pre);
+	free(post);
+	free(policy);
+	free(secret);
+	git_libgit2_shutdown();
+	return rc;
+}

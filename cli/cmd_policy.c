@@ -1,0 +1,30 @@
+/* gitgate policy lint FILE: every problem of a policy file with its position. */
+#include "cli.h"
+#include "gitgate/policy.h"
+#include "gitgate/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: gitgate policy lint FILE\n");
+	return GG_EXIT_ERROR;
+}
+
+int gg_cmd_policy(int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[1], "lint") != 0)
+		return usage();
+	gg_policy *p = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	int rc = GG_EXIT_OK;
+	if (gg_policy_load(&p, argv[2], &diag) < 0) {
+		for (size_t i = 0; i < diag.n; i++)
+			fprintf(stderr, "%s\n", diag.msgs[i]);
+		rc = GG_EXIT_ERROR;
+	}
+	gg_policy_free(p);
+	gg_diag_free(&diag);
+	return rc;
+}

@@ -1,0 +1,292 @@
+/*
+ * The pre-receive gate: reads git's "OLD NEW REF" lines, checks every update
+ * against the policy with the gate engine, prints one line per violation and
+ * a summary, and exits non-zero to reject the whole push. Fails closed: a bad
+ * policy, an unreadable object or an internal error rejects the push.
+ */
+#include "gitgate/gate.h"
+#include "gitgate/policy.h"
+#include "gitgate/report.h"
+#include "gitgate/util.h"
+
+#include <errno.h>
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define SYSTEM_POLICY    "/etc/gitgate/policy.yaml"
+#define MAX_SHOWN        100
+#define MAX_INPUT_LINE   8192 /* two ids and a ref name; git caps ref names far below this */
+#define MAX_REASON_CHARS 200
+
+static const char *prefix = "";
+
+static void say(const char *fmt, ...) GG_PRINTF(1, 2);
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* Git does not mind a hook that stops reading early, but a pipe full of unread lines is rude. */
+static void drain_stdin(void)
+{
+	char buf[4096];
+	while (fread(buf, 1, sizeof(buf), stdin) > 0)
+		;
+}
+
+/*
+ * First found wins: $GITGATE_POLICY, git config gitgate.policy, the system
+ * file. A configured path that does not exist is an error, never "no policy":
+ * an administrator who set one meant the gate to run.
+ */
+static int find_policy(char **out, git_repository *repo)
+{
+	*out = NULL;
+	const char *env = getenv("GITGATE_POLICY");
+	if (env && *env) {
+		*out = gg_strdup(env);
+		return 0;
+	}
+	git_config *cfg = NULL;
+	if (git_repository_config_snapshot(&cfg, repo) == 0) {
+		git_buf b = GIT_BUF_INIT_CONST(NULL, 0);
+		if (git_config_get_path(&b, cfg, "gitgate.policy") == 0 && b.ptr && *b.ptr) {
+			if (b.ptr[0] == '/')
+				*out = gg_strdup(b.ptr);
+			else /* relative to the repository, wherever git runs the hook from */
+				*out = gg_printf("%s%s", git_repository_path(repo), b.ptr);
+		}
+		git_buf_dispose(&b);
+		git_config_free(cfg);
+		if (*out)
+			return 0;
+	}
+	struct stat st;
+	if (stat(SYSTEM_POLICY, &st) == 0) {
+		*out = gg_strdup(SYSTEM_POLICY);
+		return 0;
+	}
+	return -1;
+}
+
+static const char *pusher(void)
+{
+	static const char *const vars[] = {
+	    "GITGATE_USER", "GL_USERNAME", "GITHUB_USER_LOGIN", "GITEA_PUSHER_NAME", "GL_USER",
+	    "REMOTE_USER",  "USER"};
+	for (size_t i = 0; i < GG_ARRAY_LEN(vars); i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+struct push_opts {
+	char *bypass; /* the reason, or NULL */
+	bool allow_deletion;
+};
+
+static void read_push_options(struct push_opts *o)
+{
+	const char *cnt = getenv("GIT_PUSH_OPTION_COUNT");
+	long n = cnt ? strtol(cnt, NULL, 10) : 0;
+	for (long i = 0; i < n && i < 1000; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "GIT_PUSH_OPTION_%ld", i);
+		const char *v = getenv(name);
+		if (v == NULL)
+			continue;
+		if (!strncmp(v, "gitgate.bypass", 14) && (v[14] == '=' || v[14] == '\0')) {
+			const char *reason = v[14] ? v + 15 : "";
+			size_t len = strlen(reason);
+			free(o->bypass);
+			o->bypass = gg_gate_sanitize(
+			    reason, len > MAX_REASON_CHARS ? MAX_REASON_CHARS : len);
+		} else if (!strcmp(v, "gitgate.allow=deletion")) {
+			o->allow_deletion = true;
+		}
+	}
+}
+
+static bool listed(const gg_policy *p, const char *user)
+{
+	for (size_t i = 0; user && i < p->nbypass_users; i++)
+		if (!strcmp(p->bypass_users[i], user))
+			return true;
+	return false;
+}
+
+struct update {
+	char *old, *new, *ref;
+};
+
+/* Parse git's input; a malformed line is an error, not something to skip. */
+static int read_updates(struct update **out, size_t *nout, char **err)
+{
+	struct update *u = NULL;
+	size_t n = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = -1;
+	while ((len = getline(&line, &cap, stdin)) >= 0) {
+		if (len > MAX_INPUT_LINE) {
+			*err = gg_strdup("an input line is too long");
+			goto done;
+		}
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		char *sp1 = strchr(line, ' ');
+		char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+		if (sp2 == NULL || sp2[1] == '\0') {
+			*err = gg_strdup("malformed input line (want \"OLD NEW REF\")");
+			goto done;
+		}
+		u = gg_reallocarray(u, n + 1, sizeof(*u));
+		u[n].old = gg_strndup(line, (size_t)(sp1 - line));
+		u[n].new = gg_strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+		u[n].ref = gg_strdup(sp2 + 1);
+		n++;
+	}
+	rc = 0;
+done:
+	free(line);
+	*out = u;
+	*nout = n;
+	return rc;
+}
+
+static void free_updates(struct update *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(u[i].old);
+		free(u[i].new);
+		free(u[i].ref);
+	}
+	free(u);
+}
+
+int main(void)
+{
+	git_repository *repo = NULL;
+	gg_policy *policy = NULL;
+	gg_gate *gate = NULL;
+	gg_report report = GG_REPORT_INIT;
+	gg_diag diag = GG_DIAG_INIT;
+	struct push_opts opts = {NULL, false};
+	struct update *ups = NULL;
+	size_t nups = 0;
+	char *path = NULL, *err = NULL;
+	int rc = 1;
+
+	const char *glid = getenv("GL_ID");
+	if (glid && *glid)
+		prefix = "GL-HOOK-ERR: ";
+	git_libgit2_init();
+
+	/* FROM_ENV honours GIT_DIR, GIT_OBJECT_DIRECTORY and the quarantine's alternates. */
+	if (git_repository_open_ext(&repo, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL) < 0) {
+		const git_error *e = git_error_last();
+		say("gitgate: cannot open the repository: %s", e ? e->message : "unknown error");
+		say("gitgate: push rejected: internal error");
+		drain_stdin();
+		goto done;
+	}
+	if (find_policy(&path, repo) < 0) {
+		say("gitgate: no policy found ($GITGATE_POLICY, git config gitgate.policy, %s); "
+		    "push accepted without checks",
+		    SYSTEM_POLICY);
+		drain_stdin();
+		rc = 0;
+		goto done;
+	}
+	if (gg_policy_load(&policy, path, &diag) < 0) {
+		for (size_t i = 0; i < diag.n; i++)
+			say("error[policy] %s", diag.msgs[i]);
+		say("gitgate: push rejected: the policy %s is invalid", path);
+		drain_stdin();
+		goto done;
+	}
+	if (read_updates(&ups, &nups, &err) < 0) {
+		say("gitgate: %s", err);
+		say("gitgate: push rejected: internal error");
+		goto done;
+	}
+	read_push_options(&opts);
+	if (opts.bypass) {
+		const char *user = pusher();
+		if (listed(policy, user)) {
+			openlog("gitgate", LOG_PID, LOG_AUTH);
+			syslog(LOG_NOTICE, "bypass by %s in %s (%zu ref updates): %s", user,
+			       git_repository_path(repo), nups, opts.bypass);
+			closelog();
+			say("gitgate: bypass by %s: %s", user, opts.bypass);
+			say("gitgate: push accepted without checks (bypass logged)");
+			rc = 0;
+			goto done;
+		}
+		say("gitgate: bypass refused: user '%s' is not in bypass.users; checking the push",
+		    user ? user : "(unknown)");
+	}
+	if (gg_gate_new(&gate, repo, policy, &report, &err) < 0) {
+		say("gitgate: %s", err);
+		say("gitgate: push rejected: internal error");
+		goto done;
+	}
+	gg_gate_allow_deletion(gate, opts.allow_deletion);
+	for (size_t i = 0; i < nups; i++) {
+		if (gg_gate_check_update(gate, ups[i].old, ups[i].new, ups[i].ref, &err) < 0) {
+			char *ref = gg_gate_sanitize(ups[i].ref, strlen(ups[i].ref));
+			say("gitgate: %s: %s", ref, err);
+			free(ref);
+			say("gitgate: push rejected: internal error");
+			goto done;
+		}
+	}
+	gg_gate_apply_mode(policy, &report);
+	gg_report_sort(&report);
+	gg_report_print_text(&report, stderr, prefix, MAX_SHOWN);
+	if (report.nerrors) {
+		say("gitgate: push rejected: %zu %s, %zu %s", report.nerrors,
+		    plural(report.nerrors, "error", "errors"), report.nwarnings,
+		    plural(report.nwarnings, "warning", "warnings"));
+		goto done;
+	}
+	if (report.nwarnings)
+		say("gitgate: push accepted%s: %zu %s",
+		    policy->mode == GG_MODE_WARN ? " (mode: warn)" : "", report.nwarnings,
+		    plural(report.nwarnings, "warning", "warnings"));
+	else
+		say("gitgate: push accepted");
+	rc = 0;
+done:
+	free_updates(ups, nups);
+	free(opts.bypass);
+	free(err);
+	free(path);
+	gg_gate_free(gate);
+	gg_report_free(&report);
+	gg_diag_free(&diag);
+	gg_policy_free(policy);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}
