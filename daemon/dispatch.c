@@ -1,48 +1,855 @@
 /*
- * Placeholder dispatcher until deployments are run: queued deployments stay
- * queued in the store.
+ * The dispatcher. The store is the queue: a scan reads the queued
+ * deployments, and for every idle target takes the newest one (the older ones
+ * end superseded), claims it and starts it, up to max_parallel at once.
+ *
+ * A run starts before its claim is on disk, so that a push turns into a
+ * running deployment without waiting for an fsync; the claim and every later
+ * write of that target are ordered by the store, and a target is not scanned
+ * again while any of its writes is still in flight, so a scan never sees a
+ * deployment that is running as if it were still queued. A crash between the
+ * start and the claim leaves the deployment queued: it runs again after the
+ * restart (at least once).
  */
 #include "dispatch.h"
 
+#include "checkout.h"
+#include "config.h"
+#include "runner.h"
+#include "store.h"
+
+#include "gitgate/glob.h"
 #include "gitgate/util.h"
 
+#include <errno.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-struct gg_dispatch {
-	int unused;
+#define DISPATCH_POLL_PUSHER    "gitgated (poll)"
+#define DISPATCH_MAX_BACKOFF_MS (3600ULL * 1000)
+
+typedef struct job job;
+typedef struct tstate tstate;
+
+struct tstate {
+	gg_dispatch *d;
+	char *name;
+	bool configured; /* false once a reload dropped it; freed when idle */
+	job *job;        /* the deployment running now, or NULL */
+	unsigned inflight;
+	struct event *poll_ev;
+	uint64_t poll_ms;
+	gg_run *poll_run;
+	char *poll_result;
 };
 
-int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
-		    const gg_dconfig *cfg)
+typedef enum { PHASE_CHECKOUT, PHASE_COMMAND } job_phase;
+
+struct job {
+	gg_dispatch *d;
+	tstate *t;
+	gg_deployment *dep;
+	job_phase phase;
+	gg_run *run;
+	char *log_path;
+	char *result_path;
+	char *commit; /* checkout targets: the commit deployed */
+	/* What the job needs from its target, copied: a reload may free the config. */
+	char **run_tmpl;
+	char **env_keys, **env_vals;
+	size_t nenv;
+	char *dir;
+	uint64_t timeout_ms, started_ms;
+	unsigned retries;
+	bool claim_failed;
+};
+
+struct gg_dispatch {
+	struct event_base *base;
+	gg_store *store;
+	const gg_dconfig *cfg;
+	gg_runner *runner;
+	tstate **ts;
+	size_t nts;
+	size_t running;
+	char *self_exe;
+	char *logs_dir;
+	struct event *scan_ev;
+	struct event *wake_ev;
+	bool shutting_down;
+	struct event *grace_ev;
+	void (*shutdown_done)(void *);
+	void *shutdown_arg;
+};
+
+static void schedule_scan(gg_dispatch *d);
+static void job_start_command(job *j);
+
+static int64_t now_unix_ms(void)
 {
-	(void)base, (void)store, (void)cfg;
-	*out = gg_calloc(1, sizeof(**out));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void strv_dup(char ***out, char *const *v, size_t n)
+{
+	char **r = gg_calloc(n + 1, sizeof(*r));
+	for (size_t i = 0; i < n; i++)
+		r[i] = gg_strdup(v[i]);
+	*out = r;
+}
+
+/* ---- target states ---- */
+
+static tstate *tstate_find(gg_dispatch *d, const char *name)
+{
+	for (size_t i = 0; i < d->nts; i++)
+		if (!strcmp(d->ts[i]->name, name))
+			return d->ts[i];
+	return NULL;
+}
+
+static void tstate_free(tstate *t)
+{
+	if (t->poll_ev)
+		event_free(t->poll_ev);
+	free(t->poll_result);
+	free(t->name);
+	free(t);
+}
+
+/* Drop states of targets the config no longer has, once nothing of theirs is in progress. */
+static void tstates_gc(gg_dispatch *d)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < d->nts; i++) {
+		tstate *t = d->ts[i];
+		if (!t->configured && t->job == NULL && t->inflight == 0 && t->poll_run == NULL)
+			tstate_free(t);
+		else
+			d->ts[w++] = t;
+	}
+	d->nts = w;
+}
+
+/* ---- store write completions ---- */
+
+struct wctx {
+	gg_dispatch *d;
+	char *target;
+	bool kick;
+};
+
+static struct wctx *wctx_new(gg_dispatch *d, tstate *t, bool kick)
+{
+	struct wctx *w = gg_calloc(1, sizeof(*w));
+	w->d = d;
+	w->target = gg_strdup(t->name);
+	w->kick = kick;
+	t->inflight++;
+	return w;
+}
+
+static void write_done(void *arg, int rc, int64_t id)
+{
+	(void)id;
+	struct wctx *w = arg;
+	tstate *t = tstate_find(w->d, w->target);
+	if (rc != 0 && rc != GG_STORE_CONFLICT)
+		fprintf(stderr, "gitgated: storing a deployment update of %s failed (%d)\n",
+		        w->target, rc);
+	if (t && t->inflight > 0 && --t->inflight == 0)
+		schedule_scan(w->d);
+	else if (w->kick)
+		schedule_scan(w->d);
+	free(w->target);
+	free(w);
+}
+
+static void claim_done(void *arg, int rc, int64_t id)
+{
+	struct wctx *w = arg;
+	tstate *t = tstate_find(w->d, w->target);
+	if (rc != 0 && t && t->job && t->job->dep->id == id) {
+		/* Canceled or finished meanwhile by someone else: it must not run. */
+		t->job->claim_failed = true;
+		if (t->job->run)
+			gg_run_stop(t->job->run);
+	}
+	write_done(arg, rc == GG_STORE_CONFLICT ? 0 : rc, id);
+}
+
+/* ---- jobs ---- */
+
+static void job_free(job *j)
+{
+	if (j == NULL)
+		return;
+	gg_deployment_free(j->dep);
+	free(j->log_path);
+	if (j->result_path) {
+		unlink(j->result_path);
+		free(j->result_path);
+	}
+	free(j->commit);
+	gg_runner_strv_free(j->run_tmpl);
+	gg_runner_strv_free(j->env_keys);
+	gg_runner_strv_free(j->env_vals);
+	free(j->dir);
+	free(j);
+}
+
+static void vars_of(gg_runner_vars *v, const job *j)
+{
+	const gg_deployment *dep = j->dep;
+	memset(v, 0, sizeof(*v));
+	v->after = j->commit ? j->commit : dep->after;
+	v->before = dep->before;
+	v->ref = dep->ref;
+	v->repo = dep->repo;
+	v->delivery = dep->delivery;
+	v->target = dep->target;
+	v->source = dep->source;
+	v->pusher = dep->pusher;
+	v->dir = j->dir;
+	v->deployment = dep->id;
+}
+
+static void maybe_shutdown_done(gg_dispatch *d)
+{
+	if (!d->shutting_down || d->running > 0 || d->shutdown_done == NULL)
+		return;
+	for (size_t i = 0; i < d->nts; i++)
+		if (d->ts[i]->poll_run)
+			return;
+	if (d->grace_ev)
+		event_del(d->grace_ev);
+	void (*done)(void *) = d->shutdown_done;
+	d->shutdown_done = NULL;
+	done(d->shutdown_arg);
+}
+
+/* The job is over: record how, free it, look for more work. */
+static void job_end(job *j, gg_dep_state st, int exit_status, const char *commit,
+                    const char *reason)
+{
+	gg_dispatch *d = j->d;
+	tstate *t = j->t;
+	gg_runner_log_line(j->log_path, "deployment %lld %s%s%s", (long long)j->dep->id,
+	                   gg_dep_state_name(st), reason ? ": " : "", reason ? reason : "");
+	gg_store_finish(d->store, j->dep->id, st, exit_status, commit, reason, write_done,
+	                wctx_new(d, t, true));
+	t->job = NULL;
+	d->running--;
+	job_free(j);
+	tstates_gc(d);
+	schedule_scan(d);
+	maybe_shutdown_done(d);
+}
+
+/* Queue j's deployment again (a retry, or a run handed back at shutdown). */
+static void job_requeue(job *j, int64_t not_before, const char *why)
+{
+	gg_dispatch *d = j->d;
+	tstate *t = j->t;
+	gg_runner_log_line(j->log_path, "deployment %lld queued again: %s", (long long)j->dep->id,
+	                   why);
+	gg_store_requeue(d->store, j->dep->id, not_before, write_done, wctx_new(d, t, true));
+	t->job = NULL;
+	d->running--;
+	job_free(j);
+	tstates_gc(d);
+	schedule_scan(d);
+	maybe_shutdown_done(d);
+}
+
+static bool newer_queued(gg_dispatch *d, const job *j)
+{
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	bool newer = false;
+	if (gg_store_list_queued(&list, &n, d->store, j->dep->target) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (list[i].id > j->dep->id)
+				newer = true;
+	gg_deployments_free(list, n);
+	return newer;
+}
+
+static void job_failed(job *j, int code, const char *reason)
+{
+	gg_dispatch *d = j->d;
+	if (!d->shutting_down && j->dep->attempt < j->retries && !newer_queued(d, j)) {
+		uint64_t backoff = d->cfg->retry_backoff_ms;
+		for (unsigned i = 0; i < j->dep->attempt && backoff < DISPATCH_MAX_BACKOFF_MS; i++)
+			backoff *= 2;
+		if (backoff > DISPATCH_MAX_BACKOFF_MS)
+			backoff = DISPATCH_MAX_BACKOFF_MS;
+		char *why = gg_printf("%s; retry %u of %u in %llums", reason, j->dep->attempt + 1,
+		                      j->retries, (unsigned long long)backoff);
+		job_requeue(j, now_unix_ms() + (int64_t)backoff, why);
+		free(why);
+		return;
+	}
+	job_end(j, GG_DEP_FAILED, code, j->commit, reason);
+}
+
+static char *read_result(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+	if (gg_read_file(&text, &len, path, 256) < 0)
+		return NULL;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	if (len != 40 && len != 64) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
+{
+	job *j = arg;
+	j->run = NULL;
+	double secs = (double)(gg_now_ms() - j->started_ms) / 1000.0;
+	if (how == GG_RUN_EXITED)
+		gg_run_log(r, "exited %d after %.1fs", code, secs);
+	else
+		gg_run_log(r, "killed by signal %d after %.1fs", code, secs);
+
+	if (j->claim_failed) {
+		/* Someone else finished it (e.g. canceled): leave its state alone. */
+		gg_dispatch *d = j->d;
+		j->t->job = NULL;
+		d->running--;
+		job_free(j);
+		schedule_scan(d);
+		maybe_shutdown_done(d);
+		return;
+	}
+	if (how == GG_RUN_STOPPED) {
+		job_requeue(j, 0, "the daemon is stopping");
+		return;
+	}
+	if (how == GG_RUN_TIMED_OUT) {
+		char *why =
+		    gg_printf("ran over its timeout of %llums", (unsigned long long)j->timeout_ms);
+		job_end(j, GG_DEP_TIMED_OUT, -1, j->commit, why);
+		free(why);
+		return;
+	}
+	if (how == GG_RUN_SIGNALED) {
+		char *why = gg_printf("killed by signal %d", code);
+		job_failed(j, -1, why);
+		free(why);
+		return;
+	}
+	if (code != 0) {
+		char *why = gg_printf(
+		    j->phase == PHASE_CHECKOUT ? "checkout failed (exit %d)" : "exited %d", code);
+		job_failed(j, code, why);
+		free(why);
+		return;
+	}
+	if (j->phase == PHASE_CHECKOUT) {
+		j->commit = read_result(j->result_path);
+		if (j->commit == NULL) {
+			job_failed(j, -1, "checkout did not report a commit");
+			return;
+		}
+		if (j->run_tmpl && j->run_tmpl[0]) {
+			j->phase = PHASE_COMMAND;
+			job_start_command(j);
+			return;
+		}
+	}
+	job_end(j, GG_DEP_SUCCEEDED, 0, j->commit ? j->commit : j->dep->after, NULL);
+}
+
+static int job_spawn(job *j, char **argv, char **env, uint64_t timeout_ms)
+{
+	gg_dispatch *d = j->d;
+	gg_run_spec spec = {.argv = (const char *const *)argv,
+	                    .envp = (const char *const *)env,
+	                    .cwd = NULL,
+	                    .log_path = j->log_path,
+	                    .log_max = d->cfg->log_max,
+	                    .timeout_ms = timeout_ms};
+	char *err = NULL;
+	gg_buf line = GG_BUF_INIT;
+	for (size_t i = 0; argv[i]; i++)
+		gg_buf_printf(&line, "%s%s", i ? " " : "", argv[i]);
+	gg_runner_log_line(j->log_path, "running %s", line.ptr);
+	gg_buf_free(&line);
+	int rc = gg_run_start(&j->run, d->runner, &spec, on_job_done, j, &err);
+	if (rc < 0) {
+		gg_runner_log_line(j->log_path, "%s", err);
+		job_failed(j, -1, err);
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static void job_start_command(job *j)
+{
+	gg_runner_vars v;
+	vars_of(&v, j);
+	char **argv = NULL, **env = NULL;
+	gg_runner_expand_argv(&argv, (const char *const *)j->run_tmpl, &v);
+	gg_runner_build_env(&env, &v, (const char *const *)j->env_keys,
+	                    (const char *const *)j->env_vals, j->nenv);
+	uint64_t timeout = j->timeout_ms;
+	uint64_t spent = gg_now_ms() - j->started_ms;
+	/* A checkout's command gets what is left of the target's timeout. */
+	if (timeout > 0)
+		timeout = spent < timeout ? timeout - spent : 1;
+	job_spawn(j, argv, env, timeout);
+	gg_runner_strv_free(argv);
+	gg_runner_strv_free(env);
+}
+
+static char *checkout_branch(const gg_dtarget *tg, const gg_deployment *dep)
+{
+	if (tg->checkout->branch)
+		return gg_checkout_full_ref(tg->checkout->branch);
+	if (tg->ref && !strpbrk(tg->ref, "*?["))
+		return gg_checkout_full_ref(tg->ref);
+	return gg_checkout_full_ref(dep->ref ? dep->ref : "main");
+}
+
+static void argv_add(char ***argv, size_t *n, const char *a, const char *b)
+{
+	*argv = gg_reallocarray(*argv, *n + 3, sizeof(**argv));
+	(*argv)[(*n)++] = gg_strdup(a);
+	if (b)
+		(*argv)[(*n)++] = gg_strdup(b);
+	(*argv)[*n] = NULL;
+}
+
+/* argv of `gitgated --deploy-checkout` for target tg; dir NULL to fetch only. */
+static char **checkout_argv(gg_dispatch *d, const gg_dtarget *tg, const char *branch,
+                            const char *dir, const char *want, const char *result)
+{
+	const gg_dcheckout *co = tg->checkout;
+	char **argv = NULL;
+	size_t n = 0;
+	char *mirror = gg_checkout_mirror_path(d->cfg->state_dir, co->url);
+	argv_add(&argv, &n, d->self_exe, NULL);
+	argv_add(&argv, &n, GG_CHECKOUT_OPTION, NULL);
+	argv_add(&argv, &n, "--url", co->url);
+	argv_add(&argv, &n, "--branch", branch);
+	argv_add(&argv, &n, "--mirror", mirror);
+	argv_add(&argv, &n, "--result", result);
+	if (dir) {
+		char keep[16];
+		snprintf(keep, sizeof(keep), "%u", co->keep ? co->keep : GG_DEFAULT_KEEP);
+		argv_add(&argv, &n, "--dir", dir);
+		argv_add(&argv, &n, "--keep", keep);
+	}
+	if (want && *want)
+		argv_add(&argv, &n, "--want", want);
+	if (co->username)
+		argv_add(&argv, &n, "--username", co->username);
+	if (co->password_file)
+		argv_add(&argv, &n, "--password-file", co->password_file);
+	if (co->ssh_key_file)
+		argv_add(&argv, &n, "--ssh-key", co->ssh_key_file);
+	if (co->ssh_public_key_file)
+		argv_add(&argv, &n, "--ssh-public-key", co->ssh_public_key_file);
+	if (co->ssh_known_hosts_file)
+		argv_add(&argv, &n, "--known-hosts", co->ssh_known_hosts_file);
+	free(mirror);
+	return argv;
+}
+
+/* Start dep on target t (already claimed or being claimed). */
+static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deployment *dep)
+{
+	job *j = gg_calloc(1, sizeof(*j));
+	j->d = d;
+	j->t = t;
+	j->dep = dep;
+	j->log_path = gg_printf("%s/%lld.log", d->logs_dir, (long long)dep->id);
+	j->timeout_ms = tg->timeout_ms;
+	j->retries = tg->retries;
+	j->started_ms = gg_now_ms();
+	j->env_keys = gg_calloc(tg->nenv + 1, sizeof(char *));
+	j->env_vals = gg_calloc(tg->nenv + 1, sizeof(char *));
+	for (size_t i = 0; i < tg->nenv; i++) {
+		j->env_keys[i] = gg_strdup(tg->env[i].key);
+		j->env_vals[i] = gg_strdup(tg->env[i].value ? tg->env[i].value : "");
+	}
+	j->nenv = tg->nenv;
+	t->job = j;
+	d->running++;
+	gg_runner_log_line(j->log_path, "deployment %lld of %s: %s %s (attempt %u)",
+	                   (long long)dep->id, dep->target, dep->ref ? dep->ref : "-",
+	                   dep->after ? dep->after : "-", dep->attempt + 1);
+	if (tg->checkout) {
+		j->phase = PHASE_CHECKOUT;
+		j->dir = gg_strdup(tg->checkout->dir);
+		if (tg->checkout->run)
+			strv_dup(&j->run_tmpl, tg->checkout->run, tg->checkout->nrun);
+		j->result_path = gg_printf("%s/%lld.commit", d->logs_dir, (long long)dep->id);
+		char *branch = checkout_branch(tg, dep);
+		char **argv = checkout_argv(d, tg, branch, j->dir, dep->after, j->result_path);
+		char **env = NULL;
+		gg_runner_vars v;
+		vars_of(&v, j);
+		gg_runner_build_env(&env, &v, (const char *const *)j->env_keys,
+		                    (const char *const *)j->env_vals, j->nenv);
+		job_spawn(j, argv, env, j->timeout_ms);
+		gg_runner_strv_free(argv);
+		gg_runner_strv_free(env);
+		free(branch);
+	} else {
+		j->phase = PHASE_COMMAND;
+		strv_dup(&j->run_tmpl, tg->run, tg->nrun);
+		job_start_command(j);
+	}
+}
+
+/* ---- the scan ---- */
+
+static void arm_wake(gg_dispatch *d, int64_t at_ms)
+{
+	int64_t delay = at_ms - now_unix_ms();
+	if (delay < 1)
+		delay = 1;
+	struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
+	/* Only ever bring the wake-up earlier. */
+	struct timeval cur;
+	if (event_pending(d->wake_ev, EV_TIMEOUT, &cur)) {
+		struct timeval now;
+		event_base_gettimeofday_cached(d->base, &now);
+		int64_t cur_ms = ((int64_t)cur.tv_sec - now.tv_sec) * 1000 +
+		                 ((int64_t)cur.tv_usec - now.tv_usec) / 1000;
+		if (cur_ms <= delay)
+			return;
+	}
+	evtimer_add(d->wake_ev, &tv);
+}
+
+static void scan(gg_dispatch *d)
+{
+	if (d->shutting_down)
+		return;
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	if (gg_store_list_queued(&list, &n, d->store, NULL) < 0) {
+		fprintf(stderr, "gitgated: cannot read the deployment queue\n");
+		return;
+	}
+	int64_t now = now_unix_ms();
+	/* Oldest waiting target first; for each target its newest queued deployment. */
+	for (size_t i = 0;
+	     i < n && (d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel); i++) {
+		if (list[i].target == NULL)
+			continue;
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = list[k].target && !strcmp(list[k].target, list[i].target);
+		if (seen)
+			continue;
+		size_t newest = i;
+		for (size_t k = i + 1; k < n; k++)
+			if (list[k].target && !strcmp(list[k].target, list[i].target) &&
+			    list[k].id > list[newest].id)
+				newest = k;
+		const gg_dtarget *tg = gg_dconfig_target(d->cfg, list[i].target);
+		tstate *t = tstate_find(d, list[i].target);
+		if (tg == NULL) {
+			if (t && (t->job || t->inflight))
+				continue;
+			/* No such target any more (config reloaded): nothing will run these. */
+			for (size_t k = i; k < n; k++) {
+				if (!list[k].target || strcmp(list[k].target, list[i].target))
+					continue;
+				gg_store_finish(d->store, list[k].id, GG_DEP_CANCELED, -1, NULL,
+				                "the target is not configured", NULL, NULL);
+			}
+			continue;
+		}
+		if (t == NULL || t->job || t->inflight > 0)
+			continue;
+		if (list[newest].not_before > now) {
+			arm_wake(d, list[newest].not_before);
+			continue;
+		}
+		bool older = false;
+		for (size_t k = i; k < n; k++)
+			if (k != newest && list[k].target && !strcmp(list[k].target, t->name))
+				older = true;
+		if (older)
+			gg_store_supersede(d->store, t->name, list[newest].id, write_done,
+			                   wctx_new(d, t, false));
+		gg_store_claim(d->store, list[newest].id, claim_done, wctx_new(d, t, false));
+		gg_deployment *dep = gg_malloc(sizeof(*dep));
+		*dep = list[newest];
+		memset(&list[newest], 0, sizeof(list[newest]));
+		job_start(d, t, tg, dep);
+	}
+	gg_deployments_free(list, n);
+}
+
+static void on_scan(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	scan(arg);
+}
+
+static void schedule_scan(gg_dispatch *d)
+{
+	if (!d->shutting_down)
+		event_active(d->scan_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- poll: reconcile checkout targets with what their branch holds ---- */
+
+static void poll_insert_done(void *arg, int rc, int64_t id)
+{
+	write_done(arg, rc, id);
+}
+
+static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
+{
+	(void)r;
+	tstate *t = arg;
+	gg_dispatch *d = t->d;
+	t->poll_run = NULL;
+	char *path = gg_strdup(t->poll_result);
+	char *commit = how == GG_RUN_EXITED && code == 0 ? read_result(path) : NULL;
+	unlink(path);
+	free(path);
+	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->name) : NULL;
+	if (commit && tg && tg->checkout && !d->shutting_down && t->job == NULL &&
+	    t->inflight == 0) {
+		gg_deployment *q = NULL;
+		size_t nq = 0;
+		char *last = NULL;
+		int lrc = gg_store_last_deployed(&last, d->store, t->name);
+		if (gg_store_list_queued(&q, &nq, d->store, t->name) == 0 && nq == 0 &&
+		    (lrc == GG_STORE_NOTFOUND || (lrc == 0 && strcmp(last, commit) != 0))) {
+			char *branch = checkout_branch(tg, &(gg_deployment){.ref = NULL});
+			gg_deployment dep;
+			memset(&dep, 0, sizeof(dep));
+			dep.target = t->name;
+			dep.repo = tg->repo;
+			dep.ref = branch;
+			dep.before = last;
+			dep.after = commit;
+			dep.pusher = DISPATCH_POLL_PUSHER;
+			dep.clone_url = tg->checkout->url;
+			fprintf(stderr,
+			        "gitgated: %s: %s moved to %s without a webhook; deploying\n",
+			        t->name, branch, commit);
+			gg_store_insert(d->store, &dep, poll_insert_done, wctx_new(d, t, true));
+			free(branch);
+		}
+		gg_deployments_free(q, nq);
+		free(last);
+	}
+	free(commit);
+	tstates_gc(d);
+	maybe_shutdown_done(d);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	tstate *t = arg;
+	gg_dispatch *d = t->d;
+	if (d->shutting_down || t->poll_run || t->job || t->inflight)
+		return;
+	const gg_dtarget *tg = gg_dconfig_target(d->cfg, t->name);
+	if (tg == NULL || tg->checkout == NULL)
+		return;
+	char *branch = checkout_branch(tg, &(gg_deployment){.ref = NULL});
+	char **argv = checkout_argv(d, tg, branch, NULL, NULL, t->poll_result);
+	char **env = NULL;
+	gg_runner_build_env(&env, &(gg_runner_vars){.target = t->name}, NULL, NULL, 0);
+	char *log = gg_printf("%s/poll-%s.log", d->logs_dir, t->name);
+	gg_run_spec spec = {.argv = (const char *const *)argv,
+	                    .envp = (const char *const *)env,
+	                    .log_path = log,
+	                    .log_max = d->cfg->log_max ? d->cfg->log_max : GG_DEFAULT_LOG_MAX,
+	                    .timeout_ms = tg->timeout_ms};
+	char *err = NULL;
+	if (gg_run_start(&t->poll_run, d->runner, &spec, on_poll_done, t, &err) < 0) {
+		fprintf(stderr, "gitgated: %s: cannot poll: %s\n", t->name, err);
+		free(err);
+	}
+	free(log);
+	free(branch);
+	gg_runner_strv_free(argv);
+	gg_runner_strv_free(env);
+}
+
+static void tstate_set_poll(gg_dispatch *d, tstate *t, uint64_t poll_ms)
+{
+	if (t->poll_ev && t->poll_ms == poll_ms)
+		return;
+	if (t->poll_ev) {
+		event_free(t->poll_ev);
+		t->poll_ev = NULL;
+	}
+	t->poll_ms = poll_ms;
+	if (poll_ms == 0)
+		return;
+	t->poll_ev = event_new(d->base, -1, EV_PERSIST, on_poll, t);
+	struct timeval tv = {(time_t)(poll_ms / 1000), (suseconds_t)(poll_ms % 1000) * 1000};
+	event_add(t->poll_ev, &tv);
+}
+
+static tstate *tstate_new(gg_dispatch *d, const char *name)
+{
+	tstate *t = gg_calloc(1, sizeof(*t));
+	t->d = d;
+	t->name = gg_strdup(name);
+	t->configured = true;
+	t->poll_result = gg_printf("%s/poll-%s.commit", d->logs_dir, name);
+	return t;
+}
+
+static void sync_targets(gg_dispatch *d)
+{
+	for (size_t i = 0; i < d->nts; i++)
+		d->ts[i]->configured = false;
+	for (size_t i = 0; i < d->cfg->ntargets; i++) {
+		const gg_dtarget *tg = &d->cfg->targets[i];
+		tstate *t = tstate_find(d, tg->name);
+		if (t == NULL) {
+			t = tstate_new(d, tg->name);
+			d->ts = gg_reallocarray(d->ts, d->nts + 1, sizeof(*d->ts));
+			d->ts[d->nts++] = t;
+		}
+		t->configured = true;
+		tstate_set_poll(d, t, tg->checkout ? tg->checkout->poll_ms : 0);
+	}
+	for (size_t i = 0; i < d->nts; i++)
+		if (!d->ts[i]->configured)
+			tstate_set_poll(d, d->ts[i], 0);
+	tstates_gc(d);
+}
+
+/* ---- the interface ---- */
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	scan(arg);
+}
+
+int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
+                    const gg_dconfig *cfg)
+{
+	gg_dispatch *d = gg_calloc(1, sizeof(*d));
+	*out = NULL;
+	d->base = base;
+	d->store = store;
+	d->cfg = cfg;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		free(d);
+		return -1;
+	}
+	exe[n] = '\0';
+	d->self_exe = gg_strdup(exe);
+	d->logs_dir = gg_printf("%s/logs", cfg->state_dir);
+	if (mkdir(d->logs_dir, 0750) < 0 && errno != EEXIST) {
+		fprintf(stderr, "gitgated: cannot create %s: %s\n", d->logs_dir, strerror(errno));
+		free(d->logs_dir);
+		free(d->self_exe);
+		free(d);
+		return -1;
+	}
+	if (gg_runner_new(&d->runner, base) < 0) {
+		free(d->logs_dir);
+		free(d->self_exe);
+		free(d);
+		return -1;
+	}
+	d->scan_ev = event_new(base, -1, 0, on_scan, d);
+	d->wake_ev = evtimer_new(base, on_wake, d);
+	sync_targets(d);
+	*out = d;
+	/* Whatever is queued (recovered or accepted before a restart) runs now. */
+	schedule_scan(d);
 	return 0;
 }
 
 void gg_dispatch_kick(gg_dispatch *d)
 {
-	(void)d;
+	schedule_scan(d);
 }
 
 void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg)
 {
-	(void)d, (void)cfg;
+	d->cfg = cfg;
+	sync_targets(d);
+	schedule_scan(d);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	gg_dispatch *d = arg;
+	for (size_t i = 0; i < d->nts; i++) {
+		if (d->ts[i]->job && d->ts[i]->job->run)
+			gg_run_stop(d->ts[i]->job->run);
+		if (d->ts[i]->poll_run)
+			gg_run_stop(d->ts[i]->poll_run);
+	}
 }
 
 void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *), void *arg)
 {
-	(void)d, (void)grace_ms;
-	done(arg);
+	d->shutting_down = true;
+	d->shutdown_done = done;
+	d->shutdown_arg = arg;
+	event_del(d->wake_ev);
+	for (size_t i = 0; i < d->nts; i++)
+		tstate_set_poll(d, d->ts[i], 0);
+	d->grace_ev = evtimer_new(d->base, on_grace, d);
+	struct timeval tv = {(time_t)(grace_ms / 1000), (suseconds_t)(grace_ms % 1000) * 1000};
+	evtimer_add(d->grace_ev, &tv);
+	maybe_shutdown_done(d);
 }
 
 size_t gg_dispatch_running(const gg_dispatch *d)
 {
-	(void)d;
-	return 0;
+	return d->running;
 }
 
 void gg_dispatch_free(gg_dispatch *d)
 {
+	if (d == NULL)
+		return;
+	/* Runs still alive are killed; their deployments stay running and are recovered at start.
+	 */
+	gg_runner_free(d->runner);
+	for (size_t i = 0; i < d->nts; i++) {
+		job_free(d->ts[i]->job);
+		tstate_free(d->ts[i]);
+	}
+	free(d->ts);
+	event_free(d->scan_ev);
+	event_free(d->wake_ev);
+	if (d->grace_ev)
+		event_free(d->grace_ev);
+	free(d->logs_dir);
+	free(d->self_exe);
 	free(d);
 }
