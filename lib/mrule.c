@@ -916,6 +916,24 @@ static bool valid_id(const char *s, size_t len)
 	return true;
 }
 
+/* path: PATH | [PATH...] */
+static void load_rule_paths(struct loader *l, gg_mrule *r, const gg_ynode *n)
+{
+	uint32_t count = n->type == GG_Y_SEQ ? n->n : 1;
+	if (r->paths) {
+		lerr(l, n, "path is given twice");
+		return;
+	}
+	if (count == 0) {
+		lerr(l, n, "path needs at least one entry");
+		return;
+	}
+	r->paths = gg_calloc(count, sizeof(*r->paths));
+	for (uint32_t i = 0; i < count; i++)
+		if (load_path(l, &r->paths[r->npaths], n->type == GG_Y_SEQ ? n->items[i] : n) == 0)
+			r->npaths++;
+}
+
 int gg_mrule_parse(gg_mrule **out, const char *file, const gg_ynode *node, gg_diag *diag)
 {
 	struct loader l = {file, diag, 0};
@@ -945,7 +963,12 @@ int gg_mrule_parse(gg_mrule **out, const char *file, const gg_ynode *node, gg_di
 			(void)load_within(&l, r, v);
 		} else if (gg_yis(k, "path")) {
 			path = v;
+			load_rule_paths(&l, r, v);
 		} else if (gg_yis(k, "assert")) {
+			if (as)
+				lerr(&l, k, "assert is given twice");
+			else
+				(void)load_assert(&l, &r->a, v);
 			as = v;
 		} else if (gg_yis(k, "message")) {
 			msg = v;
@@ -964,24 +987,10 @@ int gg_mrule_parse(gg_mrule **out, const char *file, const gg_ynode *node, gg_di
 		     MAX_ID_LEN);
 	else
 		r->id = gg_strdup(id->str);
-	if (path == NULL) {
+	if (path == NULL)
 		lerr(&l, node, "a rule needs a path");
-	} else if (path->type == GG_Y_SEQ) {
-		if (path->n == 0)
-			lerr(&l, path, "path needs at least one entry");
-		r->paths = gg_calloc(path->n ? path->n : 1, sizeof(*r->paths));
-		for (uint32_t i = 0; i < path->n; i++)
-			if (load_path(&l, &r->paths[r->npaths], path->items[i]) == 0)
-				r->npaths++;
-	} else {
-		r->paths = gg_calloc(1, sizeof(*r->paths));
-		if (load_path(&l, &r->paths[0], path) == 0)
-			r->npaths = 1;
-	}
 	if (as == NULL)
 		lerr(&l, node, "a rule needs an assert");
-	else
-		(void)load_assert(&l, &r->a, as);
 	if (msg && (!gg_yis_scalar(msg) || !msg->str || msg->type == GG_Y_NULL || !msg->len)) {
 		lerr(&l, msg, "message must be text");
 	} else if (msg) {
