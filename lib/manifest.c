@@ -338,9 +338,231 @@ int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, 
 	return 0;
 }
 
+/* ---- deletions ---- */
+
+/* A resource seen in the old tree: its identity and where it was. */
+struct resource {
+	char *key; /* apiVersion \x1f kind \x1f namespace \x1f name */
+	char *path;
+	unsigned line, col;
+};
+
+struct resources {
+	struct resource *v;
+	size_t n, cap;
+};
+
+/* The new tree's resource keys: an open-addressing set. */
+struct keyset {
+	char **slots;
+	size_t cap, n;
+};
+
+static uint64_t hash_key(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void keyset_add(struct keyset *ks, char *key)
+{
+	if (2 * (ks->n + 1) > ks->cap) {
+		size_t cap = ks->cap ? 2 * ks->cap : 64;
+		char **slots = gg_calloc(cap, sizeof(*slots));
+		for (size_t i = 0; i < ks->cap; i++) {
+			if (!ks->slots[i])
+				continue;
+			size_t j = hash_key(ks->slots[i]) & (cap - 1);
+			while (slots[j])
+				j = (j + 1) & (cap - 1);
+			slots[j] = ks->slots[i];
+		}
+		free(ks->slots);
+		ks->slots = slots;
+		ks->cap = cap;
+	}
+	size_t j = hash_key(key) & (ks->cap - 1);
+	while (ks->slots[j]) {
+		if (!strcmp(ks->slots[j], key)) {
+			free(key);
+			return;
+		}
+		j = (j + 1) & (ks->cap - 1);
+	}
+	ks->slots[j] = key;
+	ks->n++;
+}
+
+static bool keyset_has(const struct keyset *ks, const char *key)
+{
+	if (ks->cap == 0)
+		return false;
+	size_t j = hash_key(key) & (ks->cap - 1);
+	while (ks->slots[j]) {
+		if (!strcmp(ks->slots[j], key))
+			return true;
+		j = (j + 1) & (ks->cap - 1);
+	}
+	return false;
+}
+
+static void keyset_free(struct keyset *ks)
+{
+	for (size_t i = 0; i < ks->cap; i++)
+		free(ks->slots[i]);
+	free(ks->slots);
+}
+
+static const char *scalar_text(const gg_ynode *n)
+{
+	return gg_yis_scalar(n) && n->str && n->type != GG_Y_NULL ? n->str : "";
+}
+
+/* The identity of a document, or NULL when it names no resource (no kind or name). */
+static char *resource_key(const gg_ynode *doc)
+{
+	const gg_ynode *kind = gg_ymap_get(doc, "kind");
+	const gg_ynode *meta = gg_ymap_get(doc, "metadata");
+	const gg_ynode *name = gg_ymap_get(meta, "name");
+	if (!*scalar_text(kind) || !*scalar_text(name))
+		return NULL;
+	return gg_printf("%s\x1f%s\x1f%s\x1f%s", scalar_text(gg_ymap_get(doc, "apiVersion")),
+	                 scalar_text(kind), scalar_text(gg_ymap_get(meta, "namespace")),
+	                 scalar_text(name));
+}
+
+typedef void (*resource_fn)(void *ctx, char *key, const gg_ynode *doc);
+
+/* Parse one blob and hand each resource's key (owned by fn) to fn. */
+static int blob_resources(git_repository *repo, const git_diff_file *file, resource_fn fn,
+                          void *ctx)
+{
+	if (file->mode != GIT_FILEMODE_BLOB && file->mode != GIT_FILEMODE_BLOB_EXECUTABLE)
+		return 0;
+	git_blob *b = NULL;
+	if (git_blob_lookup(&b, repo, &file->id) < 0)
+		return -1;
+	gg_yfile *f;
+	gg_yparse(&f, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b),
+	          gg_yformat_for_path(file->path), NULL);
+	for (size_t d = 0; d < gg_yfile_ndocs(f); d++) {
+		const gg_ynode *doc = gg_yfile_doc(f, d);
+		char *key = doc ? resource_key(doc) : NULL;
+		if (key)
+			fn(ctx, key, doc);
+	}
+	gg_yfile_free(f);
+	git_blob_free(b);
+	return 0;
+}
+
+struct old_ctx {
+	struct resources *res;
+	const char *path;
+};
+
+static void add_old(void *arg, char *key, const gg_ynode *doc)
+{
+	struct old_ctx *c = arg;
+	struct resources *res = c->res;
+	if (res->n == res->cap) {
+		res->cap = res->cap ? 2 * res->cap : 16;
+		res->v = gg_reallocarray(res->v, res->cap, sizeof(*res->v));
+	}
+	res->v[res->n++] = (struct resource){key, gg_strdup(c->path), doc->line, doc->col};
+}
+
+static void add_new(void *arg, char *key, const gg_ynode *doc)
+{
+	(void)doc;
+	keyset_add(arg, key);
+}
+
+/* "Deployment \"web\" (apps/v1, namespace \"prod\")", quoted safely. */
+static char *describe_resource(const char *key)
+{
+	char *parts[4] = {NULL, NULL, NULL, NULL};
+	const char *s = key;
+	for (int i = 0; i < 4; i++) {
+		const char *e = strchr(s, '\x1f');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		char *raw = gg_strndup(s, n);
+		parts[i] = one_line(raw);
+		free(raw);
+		s = e ? e + 1 : s + n;
+	}
+	char *out;
+	if (*parts[2])
+		out = gg_printf("%s \"%s\" (%s, namespace \"%s\")", parts[1], parts[3],
+		                *parts[0] ? parts[0] : "no apiVersion", parts[2]);
+	else
+		out = gg_printf("%s \"%s\" (%s)", parts[1], parts[3],
+		                *parts[0] ? parts[0] : "no apiVersion");
+	for (int i = 0; i < 4; i++)
+		free(parts[i]);
+	return out;
+}
+
 int gg_manifest_check_deletions(const gg_mpolicy *mp, git_repository *repo,
                                 const git_tree *old_tree, const git_tree *new_tree, gg_report *r)
 {
-	(void)mp, (void)repo, (void)old_tree, (void)new_tree, (void)r;
-	return 0;
+	git_diff *diff = NULL;
+	git_diff_options opts;
+	struct resources old = {NULL, 0, 0};
+	struct keyset now = {NULL, 0, 0};
+	int rc = -1;
+	if (mp == NULL)
+		return 0;
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	/* Tree to tree without rename detection: a moved file is a delete and an add, and the
+	 * resources it holds are matched by identity across all changed files. */
+	if (git_diff_tree_to_tree(&diff, repo, (git_tree *)old_tree, (git_tree *)new_tree, &opts) <
+	    0)
+		goto done;
+	size_t n = git_diff_num_deltas(diff);
+	/* The old side first: most pushes delete nothing, and then the new side is not read. */
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		if (d->status == GIT_DELTA_ADDED || !gg_mpolicy_selects(mp, d->old_file.path))
+			continue;
+		struct old_ctx c = {&old, d->old_file.path};
+		if (blob_resources(repo, &d->old_file, add_old, &c) < 0)
+			goto done;
+	}
+	if (old.n == 0) {
+		rc = 0;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		if (d->status == GIT_DELTA_DELETED || !gg_mpolicy_selects(mp, d->new_file.path))
+			continue;
+		if (blob_resources(repo, &d->new_file, add_new, &now) < 0)
+			goto done;
+	}
+	for (size_t i = 0; i < old.n; i++) {
+		if (keyset_has(&now, old.v[i].key))
+			continue;
+		char *what = describe_resource(old.v[i].key);
+		char *where = one_line(old.v[i].path);
+		gg_loc loc = {old.v[i].path, old.v[i].line, old.v[i].col, NULL, NULL};
+		gg_report_add(r, "deny-deletion", GG_SEV_ERROR, &loc,
+		              "%s was deleted (it was at %s:%u); push with -o "
+		              "gitgate.allow=deletion to allow it",
+		              what, where, old.v[i].line);
+		free(what);
+		free(where);
+	}
+	rc = 0;
+done:
+	for (size_t i = 0; i < old.n; i++) {
+		free(old.v[i].key);
+		free(old.v[i].path);
+	}
+	free(old.v);
+	keyset_free(&now);
+	git_diff_free(diff);
+	return rc;
 }
