@@ -98,4 +98,20 @@ t_example_keys_are_documented() {
 	[ $n -gt 20 ] || fail "only $n keys found in examples/"
 }
 
+# Every built-in pack and each of its rule ids.
+t_pack_rules_are_documented() {
+	rendered gitgate-policy.5 >policy.txt
+	n=0
+	for f in "$GG_TOP"/packs/*.yaml; do
+		name=$(sed -n 's/^name: *//p' "$f")
+		[ -n "$name" ] || fail "$f has no name"
+		expect_contains policy.txt "$name"
+		for id in $(sed -n 's/^ *- id: *//p' "$f"); do
+			grep -qE "(^| )$id([ ,.)]|$)" policy.txt || fail "rule $id of $name is undocumented"
+			n=$((n + 1))
+		done
+	done
+	[ $n -gt 0 ] || fail "no pack rules found"
+}
+
 run_cases
