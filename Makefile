@@ -8,6 +8,9 @@
 #   make fuzz            every libFuzzer target for FUZZ_TIME seconds each (clang)
 #   make install PREFIX=/usr/local DESTDIR=
 
+# The config.mk rule below comes first; `make` alone still means `make all`.
+.DEFAULT_GOAL := all
+
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 SBINDIR  ?= $(PREFIX)/sbin
