@@ -78,7 +78,7 @@ void gg_log(gg_log_level lvl, const char *msg, ...)
 		return;
 	struct timeval tv;
 	struct tm tm;
-	char ts[64];
+	char ts[96];
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,

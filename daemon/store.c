@@ -821,6 +821,7 @@ static int select_deps(gg_deployment **out, size_t *n, gg_store *s, const char *
 	*out = list;
 	*n = len;
 	list = NULL;
+	len = 0;
 	rc = 0;
 done:
 	va_end(ap);
