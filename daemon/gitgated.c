@@ -7,6 +7,7 @@
  * invalid config, 1 when the daemon cannot start (store, listeners).
  */
 #include "gitgated.h"
+#include "checkout.h"
 
 #include "gitgate/version.h"
 #include "log.h"
@@ -144,6 +145,8 @@ int main(int argc, char **argv)
 	char *err = NULL;
 	gg_diag diag = GG_DIAG_INIT;
 
+	if (argc > 1 && !strcmp(argv[1], GG_CHECKOUT_OPTION))
+		return gg_checkout_main(argc - 1, argv + 1); /* the dispatcher's checkout child */
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
