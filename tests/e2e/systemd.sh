@@ -87,11 +87,19 @@ t_daemon_serves_socket_from_systemd() {
 	port=$(free_port)
 	other=$(free_port)
 	mkdir state
+	(umask 077 && echo "s3cret" >secret)
 	cat >gitgated.yaml <<YAML
 listen: ["127.0.0.1:$other"]
 state_dir: $T/state
-sources: []
-targets: []
+sources:
+  - name: git
+    kind: generic
+    secret_file: $T/secret
+targets:
+  - name: t
+    repo: "**"
+    ref: refs/heads/main
+    run: ["/bin/true"]
 YAML
 	systemd-socket-activate -l "127.0.0.1:$port" "$GITGATED" -c gitgated.yaml \
 		>daemon.log 2>&1 &
