@@ -316,7 +316,7 @@ static int run_op(gg_store *s, op *o)
 		                "UPDATE deployments SET state=?, exit_status=?, "
 		                "commit_id=coalesce(?, commit_id), reason=?, finished_at=? "
 		                "WHERE id=? AND state IN ('queued','running')",
-		                "sisiii", gg_dep_state_name(o->state), (int64_t)o->exit_status,
+		                "sissii", gg_dep_state_name(o->state), (int64_t)o->exit_status,
 		                o->commit, o->reason, now, o->id);
 		if (c > 0 && o->exit_status < 0)
 			exec_update(s, "UPDATE deployments SET exit_status=NULL WHERE id=?", "i",
