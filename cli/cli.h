@@ -17,5 +17,7 @@ const char *gg_cli_bindir(void);
 int gg_cmd_policy(int argc, char **argv);       /* cmd_policy.c: policy lint FILE */
 int gg_cmd_install_hook(int argc, char **argv); /* cmd_install_hook.c */
 int gg_cmd_check(int argc, char **argv);        /* cmd_check.c */
+int gg_cmd_notify(int argc, char **argv);       /* cmd_notify.c: notify --flush REPO.git... */
+int gg_cmd_status(int argc, char **argv);       /* cmd_status.c: status [--url URL] [--json] */
 
 #endif

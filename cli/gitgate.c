@@ -47,6 +47,8 @@ static const struct {
     {"policy", gg_cmd_policy},
     {"check", gg_cmd_check},
     {"install-hook", gg_cmd_install_hook},
+    {"notify", gg_cmd_notify},
+    {"status", gg_cmd_status},
 };
 
 static void usage(FILE *f)

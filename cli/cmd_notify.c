@@ -1,0 +1,108 @@
+/*
+ * gitgate notify --flush [--url URL] [--secret-file FILE] REPO.git...:
+ * send the push events the post-receive notifier spooled while gitgated was
+ * unreachable, oldest first, with their original delivery ids.
+ */
+#include "cli.h"
+#include "gitgate/notify.h"
+#include "gitgate/util.h"
+
+#include <git2.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTIFY_FLUSH_TIMEOUT_MS 30000
+
+static void notify_usage(FILE *f)
+{
+	fprintf(f, "usage: gitgate notify --flush [--url URL] [--secret-file FILE] REPO.git...\n");
+}
+
+static int flush_repo(const char *path, const char *url_opt, const char *secret_opt)
+{
+	int rc = GG_EXIT_ERROR;
+	git_repository *repo = NULL;
+	gg_notify_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	char *secret = NULL, *err = NULL;
+	size_t secret_len = 0;
+
+	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		const git_error *e = git_error_last();
+		fprintf(stderr, "gitgate: %s: %s\n", path, e && e->message ? e->message : "?");
+		goto done;
+	}
+	if (gg_notify_config_load(&cfg, repo, &err) < 0) {
+		fprintf(stderr, "gitgate: %s: %s\n", path, err);
+		goto done;
+	}
+	const char *url = url_opt ? url_opt : cfg.url;
+	const char *secret_file = secret_opt ? secret_opt : cfg.secret_file;
+	if (url == NULL || secret_file == NULL) {
+		fprintf(stderr,
+		        "gitgate: %s: gitgate.notifyUrl and gitgate.notifySecretFile must be set "
+		        "(or give --url and --secret-file)\n",
+		        path);
+		goto done;
+	}
+	if (gg_notify_read_secret(&secret, &secret_len, secret_file, &err) < 0) {
+		fprintf(stderr, "gitgate: %s\n", err);
+		goto done;
+	}
+	gg_notify_flush_stats st;
+	int frc = gg_notify_flush(&st, cfg.spool_dir, url, secret, secret_len,
+	                          gg_now_ms() + NOTIFY_FLUSH_TIMEOUT_MS);
+	printf("%s: sent %zu, rejected %zu, still spooled %zu\n", path, st.sent, st.rejected,
+	       st.left);
+	if (st.last_error)
+		fprintf(stderr, "gitgate: %s: %s\n", path, st.last_error);
+	free(st.last_error);
+	rc = frc == 0 && st.rejected == 0 ? GG_EXIT_OK : GG_EXIT_ERROR;
+done:
+	if (secret) {
+		OPENSSL_cleanse(secret, secret_len);
+		free(secret);
+	}
+	free(err);
+	gg_notify_config_clear(&cfg);
+	git_repository_free(repo);
+	return rc;
+}
+
+int gg_cmd_notify(int argc, char **argv)
+{
+	bool flush = false;
+	const char *url = NULL, *secret_file = NULL;
+	int i = 1;
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--flush"))
+			flush = true;
+		else if (!strcmp(argv[i], "--url") && i + 1 < argc)
+			url = argv[++i];
+		else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc)
+			secret_file = argv[++i];
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			notify_usage(stdout);
+			return GG_EXIT_OK;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "gitgate notify: unknown option %s\n", argv[i]);
+			notify_usage(stderr);
+			return GG_EXIT_ERROR;
+		} else
+			break;
+	}
+	if (!flush || i >= argc) {
+		notify_usage(stderr);
+		return GG_EXIT_ERROR;
+	}
+	git_libgit2_init();
+	int rc = GG_EXIT_OK;
+	for (; i < argc; i++)
+		if (flush_repo(argv[i], url, secret_file) != GG_EXIT_OK)
+			rc = GG_EXIT_ERROR;
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -1,0 +1,257 @@
+/*
+ * gitgate status [--url URL] [--token-file FILE] [--json] [--target T] [--limit N]:
+ * every target's deployed commit and state, then the latest deployments, from
+ * gitgated's /api/v1/. Exit 2 when the daemon cannot be reached or refuses.
+ */
+#include "cli.h"
+#include "gitgate/httpc.h"
+#include "gitgate/notify.h"
+#include "gitgate/util.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATUS_DEFAULT_URL   "http://127.0.0.1:8080"
+#define STATUS_TIMEOUT_MS    10000
+#define STATUS_DEFAULT_LIMIT 10
+#define STATUS_SHORT_COMMIT  12
+
+static void status_usage(FILE *f)
+{
+	fprintf(f, "usage: gitgate status [--url URL] [--token-file FILE] [--json] [--target NAME]"
+	           " [--limit N]\n"
+	           "  URL defaults to $GITGATE_URL, else " STATUS_DEFAULT_URL "\n");
+}
+
+/* GET path; *out is the parsed JSON document. 0, or -1 after saying why. */
+static int api_get(json_t **out, const char *url, const char *path, const char *auth)
+{
+	gg_httpc_header h[] = {{"Accept", "application/json"}, {"Authorization", auth}};
+	gg_httpc_response *r = NULL;
+	char *err = NULL;
+	*out = NULL;
+	int rc = gg_httpc_request(&r, "GET", url, path, h, auth ? 2 : 1, NULL, 0, STATUS_TIMEOUT_MS,
+	                          &err);
+	if (rc < 0) {
+		fprintf(stderr, "gitgate: cannot reach gitgated at %s: %s\n", url, err);
+		free(err);
+		return -1;
+	}
+	json_error_t jerr;
+	json_t *doc = json_loadb(r->body, r->body_len, 0, &jerr);
+	if (r->status != 200) {
+		const char *msg = doc ? json_string_value(json_object_get(doc, "error")) : NULL;
+		fprintf(stderr, "gitgate: %s%s answered %d%s%s\n", url, path, r->status,
+		        msg ? ": " : "", msg ? msg : "");
+		json_decref(doc);
+		gg_httpc_response_free(r);
+		return -1;
+	}
+	gg_httpc_response_free(r);
+	if (doc == NULL) {
+		fprintf(stderr, "gitgate: %s%s: not JSON: %s\n", url, path, jerr.text);
+		return -1;
+	}
+	*out = doc;
+	return 0;
+}
+
+static const char *field(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_string(v))
+		return json_string_value(v);
+	return "-";
+}
+
+static char *short_commit(const char *c)
+{
+	if (c == NULL || !strcmp(c, "-"))
+		return gg_strdup("-");
+	return gg_strndup(c, STATUS_SHORT_COMMIT);
+}
+
+/* A table: rows of cells, printed with every column as wide as its widest cell. */
+typedef struct {
+	char **cells;
+	size_t ncols, nrows;
+} table;
+
+static void table_add(table *t, const char **row)
+{
+	t->cells = gg_reallocarray(t->cells, (t->nrows + 1) * t->ncols, sizeof(char *));
+	for (size_t c = 0; c < t->ncols; c++)
+		t->cells[t->nrows * t->ncols + c] = gg_strdup(row[c] ? row[c] : "-");
+	t->nrows++;
+}
+
+static void table_print(table *t)
+{
+	size_t *w = gg_calloc(t->ncols, sizeof(*w));
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			size_t l = strlen(t->cells[r * t->ncols + c]);
+			if (l > w[c])
+				w[c] = l;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *cell = t->cells[r * t->ncols + c];
+			if (c + 1 == t->ncols)
+				printf("%s\n", cell);
+			else
+				printf("%-*s  ", (int)w[c], cell);
+		}
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(w);
+}
+
+static void print_targets(json_t *targets)
+{
+	table t = {NULL, 5, 0};
+	const char *head[] = {"TARGET", "KIND", "STATE", "DEPLOYED", "LAST DEPLOYMENT"};
+	table_add(&t, head);
+	size_t i;
+	json_t *o;
+	json_array_foreach(targets, i, o)
+	{
+		json_t *last = json_object_get(o, "last_deployment");
+		char *commit = short_commit(field(o, "deployed_commit"));
+		char *lastdesc =
+		    json_is_object(last)
+		        ? gg_printf("#%lld %s",
+		                    (long long)json_integer_value(json_object_get(last, "id")),
+		                    field(last, "created_at"))
+		        : gg_strdup("-");
+		const char *row[] = {field(o, "name"), field(o, "kind"), field(o, "state"), commit,
+		                     lastdesc};
+		table_add(&t, row);
+		free(commit);
+		free(lastdesc);
+	}
+	table_print(&t);
+}
+
+static void print_deployments(json_t *deps)
+{
+	table t = {NULL, 7, 0};
+	const char *head[] = {"ID", "TARGET", "STATE", "COMMIT", "ATTEMPT", "CREATED", "REASON"};
+	table_add(&t, head);
+	size_t i;
+	json_t *o;
+	json_array_foreach(deps, i, o)
+	{
+		char id[32], attempt[32];
+		snprintf(id, sizeof(id), "%lld",
+		         (long long)json_integer_value(json_object_get(o, "id")));
+		snprintf(attempt, sizeof(attempt), "%lld",
+		         (long long)json_integer_value(json_object_get(o, "attempt")) + 1);
+		const char *c = field(o, "commit");
+		char *commit = short_commit(strcmp(c, "-") ? c : field(o, "after"));
+		const char *row[] = {id,      field(o, "target"),     field(o, "state"), commit,
+		                     attempt, field(o, "created_at"), field(o, "reason")};
+		table_add(&t, row);
+		free(commit);
+	}
+	table_print(&t);
+}
+
+int gg_cmd_status(int argc, char **argv)
+{
+	const char *url = getenv("GITGATE_URL");
+	const char *token_file = NULL, *target = NULL;
+	bool as_json = false;
+	long limit = STATUS_DEFAULT_LIMIT;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--url") && i + 1 < argc)
+			url = argv[++i];
+		else if (!strcmp(argv[i], "--token-file") && i + 1 < argc)
+			token_file = argv[++i];
+		else if (!strcmp(argv[i], "--target") && i + 1 < argc)
+			target = argv[++i];
+		else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			char *end;
+			limit = strtol(argv[++i], &end, 10);
+			if (*end || limit <= 0 || limit > 1000) {
+				fprintf(stderr, "gitgate status: --limit takes 1 to 1000\n");
+				return GG_EXIT_ERROR;
+			}
+		} else if (!strcmp(argv[i], "--json"))
+			as_json = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			status_usage(stdout);
+			return GG_EXIT_OK;
+		} else {
+			fprintf(stderr, "gitgate status: unexpected argument %s\n", argv[i]);
+			status_usage(stderr);
+			return GG_EXIT_ERROR;
+		}
+	}
+	if (url == NULL || *url == '\0')
+		url = STATUS_DEFAULT_URL;
+
+	int rc = GG_EXIT_ERROR;
+	char *auth = NULL, *token = NULL, *err = NULL, *q = NULL;
+	size_t token_len = 0;
+	json_t *targets = NULL, *deps = NULL, *all = NULL;
+	if (token_file) {
+		if (gg_notify_read_secret(&token, &token_len, token_file, &err) < 0) {
+			fprintf(stderr, "gitgate: %s\n", err);
+			goto done;
+		}
+		auth = gg_printf("Bearer %s", token);
+	}
+	if (api_get(&targets, url, "/api/v1/targets", auth) < 0)
+		goto done;
+	gg_buf b = GG_BUF_INIT;
+	gg_buf_printf(&b, "/api/v1/deployments?limit=%ld", limit);
+	if (target) {
+		/* Target names are plain; anything else is escaped. */
+		gg_buf_puts(&b, "&target=");
+		for (const char *p = target; *p; p++) {
+			unsigned char ch = (unsigned char)*p;
+			if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
+				gg_buf_putc(&b, (char)ch);
+			else
+				gg_buf_printf(&b, "%%%02X", ch);
+		}
+	}
+	q = gg_buf_detach(&b);
+	if (api_get(&deps, url, q, auth) < 0)
+		goto done;
+	if (as_json) {
+		all = json_pack("{s:O,s:O}", "targets", json_object_get(targets, "targets"),
+		                "deployments", json_object_get(deps, "deployments"));
+		char *text = json_dumps(all, JSON_INDENT(2));
+		printf("%s\n", text);
+		free(text);
+	} else {
+		print_targets(json_object_get(targets, "targets"));
+		printf("\n");
+		print_deployments(json_object_get(deps, "deployments"));
+	}
+	rc = GG_EXIT_OK;
+done:
+	if (token) {
+		OPENSSL_cleanse(token, token_len);
+		free(token);
+	}
+	if (auth) {
+		OPENSSL_cleanse(auth, strlen(auth));
+		free(auth);
+	}
+	free(err);
+	free(q);
+	json_decref(targets);
+	json_decref(deps);
+	json_decref(all);
+	return rc;
+}
