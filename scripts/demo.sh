@@ -142,7 +142,7 @@ sources:
 targets:
   - name: demo
     source: git
-    repo: "**"
+    repo: platform
     ref: refs/heads/main
     checkout:
       url: file://$repo
