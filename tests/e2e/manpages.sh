@@ -38,8 +38,12 @@ rendered() {
 # Each long option, and each subcommand, that a program's usage prints.
 t_gitgate_usage_is_documented() {
 	"$GITGATE" --help >usage.txt
+	# Each subcommand's own usage too (some print it on stderr, exit 2).
+	for c in check install-hook policy status notify; do
+		"$GITGATE" $c --help >>sub.txt 2>&1 || true
+	done
 	rendered gitgate.1 >page.txt
-	grep -oE -- '--[a-z][a-z-]*' usage.txt | sort -u >opts.txt
+	cat usage.txt sub.txt | grep -oE -- '--[a-z][a-z-]*' | grep -vx -- '--help' | sort -u >opts.txt
 	[ -s opts.txt ] || fail "gitgate --help printed no options"
 	while read -r o; do
 		expect_contains page.txt "$o"
