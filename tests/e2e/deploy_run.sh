@@ -1,0 +1,175 @@
+#!/bin/sh
+# Deployments of `run` targets through the real daemon: coalescing, timeouts
+# that take the whole process group, retries, argv without a shell, and
+# recovery after the daemon is killed or stopped mid-deployment.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/deploy_common.inc"
+
+c() { # a commit-like id from a number
+	printf '%040d' "$1"
+}
+
+t_quick_pushes_coalesce_to_the_newest() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"echo \$1 >> $T/runs; sleep 1\", \"sh\", \"{after}\"]"
+	start_daemon
+	for n in 1 2 3 4 5; do
+		expect_eq "$(send_event "$(c $n)")" 202 "push $n"
+	done
+	wait_until 30 settled
+	runs=$(wc -l <"$T/runs")
+	[ "$runs" -le 2 ] || fail "five quick pushes ran $runs times"
+	expect_eq "$(tail -n 1 "$T/runs")" "$(c 5)" "the last run"
+	api "deployments?target=app"
+	expect_eq "$(json "$T/api.json" 'sum(1 for x in d["deployments"] if x["state"]=="superseded")')" \
+		$((5 - runs)) "superseded deployments"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "newest state"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$(c 5)" "newest commit"
+}
+
+t_targets_run_in_parallel_one_at_a_time_each() {
+	deploy_config "  - name: a
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"touch $T/a.started; while [ ! -e $T/b.started ]; do sleep 0.05; done\"]
+    timeout: 10s
+  - name: b
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"touch $T/b.started; while [ ! -e $T/a.started ]; do sleep 0.05; done\"]
+    timeout: 10s"
+	start_daemon
+	expect_eq "$(send_event "$(c 1)")" 202 "push"
+	# Each command waits for the other one: both finish only when they run together.
+	wait_until 20 settled
+	api deployments
+	expect_eq "$(json "$T/api.json" '",".join(sorted(x["state"] for x in d["deployments"]))')" \
+		"succeeded,succeeded" "states"
+}
+
+t_timeout_kills_the_command_and_its_children() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    timeout: 1s
+    run: [\"sh\", \"-c\", \"sleep 60 & echo \$! > $T/grandchild.pid; echo \$\$ > $T/child.pid; wait\"]"
+	start_daemon
+	expect_eq "$(send_event "$(c 1)")" 202 "push"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 dep_state_is "$id" timed_out
+	gc=$(cat "$T/grandchild.pid")
+	ch=$(cat "$T/child.pid")
+	gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+	wait_until 5 gone "$ch"
+	wait_until 5 gone "$gc"
+	dep_field "$id" 'd["log"]' >"$T/log"
+	expect_contains "$T/log" "timed out"
+	expect_eq "$(dep_field "$id" 'd["exit_status"]')" None "exit status of a killed run"
+}
+
+t_failing_command_is_retried() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    retries: 2
+    run: [\"sh\", \"-c\", \"echo try >> $T/tries; [ \$(wc -l < $T/tries) -ge 3 ]\"]"
+	start_daemon
+	expect_eq "$(send_event "$(c 7)")" 202 "push"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 dep_state_is "$id" succeeded
+	expect_eq "$(wc -l <"$T/tries")" 3 "attempts"
+	expect_eq "$(dep_field "$id" 'd["attempt"]')" 2 "attempt counter"
+	dep_field "$id" 'd["log"]' >"$T/log"
+	expect_contains "$T/log" "queued again: exited 1; retry 1 of 2"
+}
+
+t_failure_without_retries_ends_failed() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"echo broken >&2; exit 4\"]"
+	start_daemon
+	expect_eq "$(send_event "$(c 8)")" 202 "push"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 dep_state_is "$id" failed
+	expect_eq "$(dep_field "$id" 'd["exit_status"]')" 4 "exit status"
+	dep_field "$id" 'd["log"]' >"$T/log"
+	expect_contains "$T/log" "broken"
+	expect_contains "$T/log" "exited 4"
+}
+
+t_branch_name_reaches_the_command_literally() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: \"refs/heads/**\"
+    run: [\"sh\", \"-c\", \"printf '%s|%s|%s\\\\n' \\\"\$1\\\" \\\"\$GITGATE_REF\\\" \\\"\$2\\\" > $T/argv\", \"sh\", \"{branch}\", \"x{ref}y\"]"
+	start_daemon
+	evil="\$(touch $T/pwned)"
+	expect_eq "$(send_event "$(c 9)" "refs/heads/$evil")" 202 "push"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 dep_state_is "$id" succeeded
+	expect_eq "$(cat "$T/argv")" "$evil|refs/heads/$evil|xrefs/heads/${evil}y" "argv"
+	[ ! -e "$T/pwned" ] || fail "the branch name was run by a shell"
+}
+
+t_environment_is_the_contract_s() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    env: {EXTRA: hello}
+    run: [\"sh\", \"-c\", \"env | sort > $T/env\"]"
+	export LEAKED_FROM_DAEMON=1
+	start_daemon
+	expect_eq "$(send_event "$(c 3)" refs/heads/main "$(c 2)" my-delivery)" 202 "push"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 dep_state_is "$id" succeeded
+	for kv in GITGATE_TARGET=app GITGATE_SOURCE=git GITGATE_REPO=acme/app \
+		GITGATE_REF=refs/heads/main "GITGATE_BEFORE=$(c 2)" "GITGATE_AFTER=$(c 3)" \
+		GITGATE_DELIVERY=my-delivery GITGATE_PUSHER=tester "GITGATE_DEPLOYMENT=$id" EXTRA=hello; do
+		grep -qx "$kv" "$T/env" || { cat "$T/env" >&2; fail "missing $kv"; }
+	done
+	expect_not_contains "$T/env" LEAKED_FROM_DAEMON
+	expect_not_contains "$T/env" "HOME="
+}
+
+t_sigkill_mid_deployment_runs_again_after_restart() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"echo start >> $T/starts; sleep 1; echo \$1 > $T/done\", \"sh\", \"{after}\"]"
+	start_daemon
+	expect_eq "$(send_event "$(c 11)")" 202 "push"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 10 test -s "$T/starts"
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null || true
+	DPID=
+	[ ! -e "$T/done" ] || fail "the deployment finished although the daemon was killed"
+	start_daemon
+	wait_until 20 dep_state_is "$id" succeeded
+	expect_eq "$(cat "$T/done")" "$(c 11)" "deployed commit"
+	expect_eq "$(wc -l <"$T/starts")" 2 "runs"
+}
+
+t_sigterm_hands_running_deployments_back() {
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"echo start >> $T/starts; if [ -e $T/fast ]; then exit 0; fi; sleep 60\"]" \
+		"shutdown_grace: 500ms"
+	start_daemon
+	expect_eq "$(send_event "$(c 12)")" 202 "push"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 10 test -s "$T/starts"
+	kill -TERM "$DPID"
+	wait "$DPID" || fail "gitgated exited non-zero on SIGTERM"
+	DPID=
+	touch "$T/fast"
+	start_daemon
+	wait_until 20 dep_state_is "$id" succeeded
+	expect_eq "$(wc -l <"$T/starts")" 2 "runs"
+}
+
+run_cases
