@@ -148,7 +148,7 @@ targets:
       url: file://$repo
       dir: $demo/deployed
       keep: 3
-      poll: 1m
+      poll: 15s
 YAML
 "$gitgated" -c "$demo/gitgated.yaml" --check >/dev/null
 
@@ -156,6 +156,7 @@ cat <<EOF_
 gitgate demo: $repo
   guarded by the pre-receive gate (policy $demo/policy.yaml),
   deployed by gitgated on $url into $demo/deployed
+  (on every push, and every 15 s it also deploys what main holds if a push was missed)
 
 In another terminal, clone, commit a manifest, push:
   \$ cd "\$(mktemp -d)" && git clone $repo work && cd work
