@@ -194,7 +194,7 @@ int main(void)
 	struct push_opts opts = {NULL, false};
 	struct update *ups = NULL;
 	size_t nups = 0;
-	char *path = NULL, *err = NULL;
+	char *path = NULL, *err = NULL, *user = NULL;
 	int rc = 1;
 
 	const char *glid = getenv("GL_ID");
@@ -238,8 +238,9 @@ int main(void)
 	}
 	read_push_options(&opts);
 	if (opts.bypass) {
-		const char *user = pusher();
-		if (listed(policy, user)) {
+		const char *who = pusher();
+		user = who ? gg_gate_sanitize(who, strlen(who)) : NULL;
+		if (listed(policy, who)) {
 			openlog("gitgate", LOG_PID, LOG_AUTH);
 			syslog(LOG_NOTICE, "bypass by %s in %s (%zu ref updates): %s", user,
 			       git_repository_path(repo), nups, opts.bypass);
@@ -286,6 +287,7 @@ int main(void)
 done:
 	free_updates(ups, nups);
 	free(opts.bypass);
+	free(user);
 	free(err);
 	free(path);
 	gg_gate_free(gate);

@@ -255,6 +255,50 @@ static void test_glob_edges(void)
 	CHECK(!gg_glob_match("", "a"));
 }
 
+/* Mangled policies (bytes dropped, swapped or replaced) load or fail with
+ * positioned messages; they never crash (run under ASan by make test SANITIZE=1). */
+static void test_mangled_policies(void)
+{
+	static const char base[] = "version: 1\n"
+	                           "mode: warn\n"
+	                           "refs:\n"
+	                           "  - match: [\"refs/heads/main\", \"refs/tags/*\"]\n"
+	                           "    deny_delete: true\n"
+	                           "    name_pattern: '^refs/heads/[a-z]+$'\n"
+	                           "commits:\n"
+	                           "  message_pattern: '^(feat|fix): .+'\n"
+	                           "  max_subject_length: 72\n"
+	                           "files:\n"
+	                           "  max_size: 1MiB\n"
+	                           "  deny_paths: [\"**/*.pem\"]\n"
+	                           "  secrets: true\n"
+	                           "bypass: {users: [bot]}\n";
+	static const char junk[] = "-:[]{}'\"\t\n #&*!|>%@`0aZ\\(";
+	unsigned seed = 99;
+	bool ok = true;
+	for (int iter = 0; iter < 3000; iter++) {
+		char buf[sizeof(base)];
+		memcpy(buf, base, sizeof(base));
+		size_t len = sizeof(base) - 1;
+		for (int k = 0; k < 3; k++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t at = (seed >> 8) % len;
+			seed = seed * 1103515245u + 12345u;
+			buf[at] = junk[(seed >> 8) % (sizeof(junk) - 1)];
+		}
+		gg_policy *p = NULL;
+		gg_diag d = GG_DIAG_INIT;
+		int rc = gg_policy_parse(&p, "m.yaml", buf, len, &d);
+		if (rc == 0)
+			ok = ok && p != NULL && d.n == 0;
+		else
+			ok = ok && p == NULL && d.n > 0 && !strncmp(d.msgs[0], "m.yaml:", 7);
+		gg_policy_free(p);
+		gg_diag_free(&d);
+	}
+	CHECK(ok);
+}
+
 int main(void)
 {
 	RUN(test_full_policy_loads);
@@ -268,5 +312,6 @@ int main(void)
 	RUN(test_yaml_errors_and_duplicates);
 	RUN(test_load_missing_file);
 	RUN(test_glob_edges);
+	RUN(test_mangled_policies);
 	return TEST_DONE();
 }
