@@ -132,6 +132,100 @@ static bool listed(const gg_policy *p, const char *user)
 	return false;
 }
 
+/*
+ * One entry of GIT_ALTERNATE_OBJECT_DIRECTORIES, as git writes it: a path up
+ * to the next ':', or a C-quoted string when the path holds ':' or starts with
+ * '"'. Returns the position after the entry, or NULL at a malformed quote.
+ */
+static const char *alternate_entry(gg_buf *out, const char *s)
+{
+	gg_buf_clear(out);
+	if (*s != '"') {
+		const char *end = strchrnul(s, ':');
+		gg_buf_put(out, s, (size_t)(end - s));
+		return *end ? end + 1 : end;
+	}
+	for (s++; *s && *s != '"'; s++) {
+		if (*s != '\\') {
+			gg_buf_putc(out, *s);
+			continue;
+		}
+		s++;
+		const char *from = "abfnrtv\\\"", *to = "\a\b\f\n\r\t\v\\\"";
+		const char *hit = *s ? strchr(from, *s) : NULL;
+		if (hit) {
+			gg_buf_putc(out, to[hit - from]);
+		} else if (s[0] >= '0' && s[0] <= '3' && s[1] >= '0' && s[1] <= '7' &&
+		           s[2] >= '0' && s[2] <= '7') {
+			gg_buf_putc(out,
+			            (char)((s[0] - '0') << 6 | (s[1] - '0') << 3 | (s[2] - '0')));
+			s += 2;
+		} else {
+			return NULL;
+		}
+	}
+	if (*s != '"')
+		return NULL;
+	s++;
+	return *s == ':' ? s + 1 : s;
+}
+
+/*
+ * Open the repository git runs the hook for, seeing the quarantined objects.
+ * libgit2's FROM_ENV splits the alternates on ':' without undoing git's
+ * quoting, so when an entry is quoted (a repository path holding ':') the
+ * variable is set aside and its entries are added here, unquoted.
+ */
+static int open_repository(git_repository **out, char **err)
+{
+	const char *env = getenv("GIT_ALTERNATE_OBJECT_DIRECTORIES");
+	char *saved = env && strchr(env, '"') ? gg_strdup(env) : NULL;
+	git_odb *odb = NULL;
+	gg_buf entry = GG_BUF_INIT;
+	int rc = -1;
+	*out = NULL;
+	if (saved)
+		unsetenv("GIT_ALTERNATE_OBJECT_DIRECTORIES");
+	if (git_repository_open_ext(out, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL) < 0) {
+		const git_error *e = git_error_last();
+		*err =
+		    gg_printf("cannot open the repository: %s", e ? e->message : "unknown error");
+		goto done;
+	}
+	if (saved) {
+		if (git_repository_odb(&odb, *out) < 0) {
+			*err = gg_strdup("cannot open the object database");
+			goto done;
+		}
+		for (const char *s = saved; s && *s;) {
+			s = alternate_entry(&entry, s);
+			if (s == NULL) {
+				*err = gg_strdup("malformed GIT_ALTERNATE_OBJECT_DIRECTORIES");
+				goto done;
+			}
+			if (entry.len && entry.ptr[0] != '#' &&
+			    git_odb_add_disk_alternate(odb, entry.ptr) < 0) {
+				const git_error *e = git_error_last();
+				*err = gg_printf("cannot add an object directory: %s",
+				                 e ? e->message : "unknown error");
+				goto done;
+			}
+		}
+	}
+	rc = 0;
+done:
+	if (saved)
+		setenv("GIT_ALTERNATE_OBJECT_DIRECTORIES", saved, 1);
+	if (rc < 0) {
+		git_repository_free(*out);
+		*out = NULL;
+	}
+	git_odb_free(odb);
+	gg_buf_free(&entry);
+	free(saved);
+	return rc;
+}
+
 struct update {
 	char *old, *new, *ref;
 };
@@ -208,10 +302,8 @@ int main(void)
 	 */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 
-	/* FROM_ENV honours GIT_DIR, GIT_OBJECT_DIRECTORY and the quarantine's alternates. */
-	if (git_repository_open_ext(&repo, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL) < 0) {
-		const git_error *e = git_error_last();
-		say("gitgate: cannot open the repository: %s", e ? e->message : "unknown error");
+	if (open_repository(&repo, &err) < 0) {
+		say("gitgate: %s", err);
 		say("gitgate: push rejected: internal error");
 		drain_stdin();
 		goto done;

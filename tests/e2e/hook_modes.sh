@@ -151,4 +151,22 @@ EOF2
 	expect_contains "$T/err" "push accepted"
 }
 
+t_repository_path_with_a_colon() {
+	# git C-quotes such a path in GIT_ALTERNATE_OBJECT_DIRECTORIES; the hook
+	# must still see both the quarantine and the existing objects.
+	mkdir "$T/a:b"
+	printf 'version: 1\nfiles:\n  secrets: true\n' >"$T/policy.yaml"
+	git init -q --bare "$T/a:b/srv.git"
+	"$GITGATE" install-hook --policy "$T/policy.yaml" "$T/a:b/srv.git" >/dev/null
+	git init -q -b main "$T/w"
+	commit a 1 "one"
+	git -C "$T/w" push "$T/a:b/srv.git" main >"$T/out" 2>&1
+	commit b 2 "two"
+	git -C "$T/w" push "$T/a:b/srv.git" main >"$T/out" 2>&1
+	expect_contains "$T/out" "remote: gitgate: push accepted"
+	commit c "t=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe" "three"
+	! git -C "$T/w" push "$T/a:b/srv.git" main >"$T/out" 2>&1 || fail "push accepted"
+	expect_contains "$T/out" "remote: error[secret] c:1:3: possible GitHub token"
+}
+
 run_cases
