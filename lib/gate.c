@@ -278,7 +278,8 @@ static int scan_patch(gg_gate *g, const git_diff_delta *d, git_blob *newb, struc
 		git_fail(err, "cannot read a blob of the push");
 		goto done;
 	}
-	git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+	git_diff_options opts;
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
 	opts.context_lines = 0;
 	opts.flags = GIT_DIFF_FORCE_TEXT;
 	if (git_patch_from_blobs(&patch, oldb, d->old_file.path, newb, d->new_file.path, &opts) <
@@ -473,11 +474,34 @@ static bool needs_diff(const gg_policy *p)
 	return p->files.max_size || p->files.ndeny_paths || p->files.secrets || p->manifests;
 }
 
+/*
+ * A merge's file that is identical to the same path in another parent came
+ * from that side, whose own commits are either on the server already or
+ * introduced by this push and checked there: like `git diff-tree -c`, only
+ * what the merge itself changed (a conflict resolution) is new.
+ */
+static bool from_other_parent(git_tree **others, unsigned n, const git_diff_delta *d)
+{
+	for (unsigned k = 0; k < n; k++) {
+		git_tree_entry *e = NULL;
+		if (git_tree_entry_bypath(&e, others[k], d->new_file.path) < 0)
+			continue;
+		bool same = git_oid_equal(git_tree_entry_id(e), &d->new_file.id) &&
+		            git_tree_entry_filemode(e) == (git_filemode_t)d->new_file.mode;
+		git_tree_entry_free(e);
+		if (same)
+			return true;
+	}
+	return false;
+}
+
 static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 {
 	git_commit *c = NULL, *parent = NULL;
 	git_tree *tree = NULL, *ptree = NULL;
 	git_diff *diff = NULL;
+	git_tree **others = NULL; /* the trees of a merge's other parents */
+	unsigned nothers = 0;
 	int rc = -1;
 	char id[8];
 	git_oid_tostr(id, sizeof(id), oid);
@@ -502,18 +526,39 @@ static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 			goto done;
 		}
 	}
-	git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+	nothers = git_commit_parentcount(c) > 1 ? git_commit_parentcount(c) - 1 : 0;
+	others = gg_calloc(nothers ? nothers : 1, sizeof(*others));
+	for (unsigned k = 0; k < nothers; k++) {
+		git_commit *pk = NULL;
+		int r = git_commit_parent(&pk, c, k + 1);
+		if (r == 0)
+			r = git_commit_tree(&others[k], pk);
+		git_commit_free(pk);
+		if (r < 0) {
+			git_fail(err, "cannot read a parent commit of the push");
+			goto done;
+		}
+	}
+	git_diff_options opts;
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
 	opts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
 	if (git_diff_tree_to_tree(&diff, g->repo, ptree, tree, &opts) < 0) {
 		git_fail(err, "cannot diff a commit of the push");
 		goto done;
 	}
 	size_t n = git_diff_num_deltas(diff);
-	for (size_t i = 0; i < n; i++)
-		if (check_delta(g, git_diff_get_delta(diff, i), id, err) < 0)
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		if (from_other_parent(others, nothers, d))
+			continue;
+		if (check_delta(g, d, id, err) < 0)
 			goto done;
+	}
 	rc = 0;
 done:
+	for (unsigned k = 0; others && k < nothers; k++)
+		git_tree_free(others[k]);
+	free(others);
 	git_diff_free(diff);
 	git_tree_free(ptree);
 	git_tree_free(tree);

@@ -238,6 +238,33 @@ EOF
 	! git -C "$T/srv.git" rev-parse -q --verify two >/dev/null || fail "two was created"
 }
 
+t_merge_checks_only_what_the_merge_changes() {
+	printf 'version: 1\n' | setup
+	commit a "1" "base"
+	push main
+	git -C "$T/w" checkout -q -b topic
+	commit creds "KEY=AKIA2E0A8F3B244C9986" "a secret that predates the rule"
+	push topic
+	printf 'version: 1\nfiles:\n  secrets: true\n' >"$T/policy.yaml"
+	git -C "$T/w" checkout -q main
+	commit b "2" "main moves on"
+	git -C "$T/w" merge -q --no-edit topic
+	push main
+	expect_contains "$T/out" "push accepted"
+	# A merge that adds content of its own (an "evil merge") is checked.
+	git -C "$T/w" checkout -q -b topic2 HEAD~1
+	commit c "3" "clean side"
+	git -C "$T/w" checkout -q main
+	git -C "$T/w" merge -q --no-commit topic2
+	echo "t=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe" >"$T/w/merge-only"
+	git -C "$T/w" add merge-only
+	git -C "$T/w" commit -q --no-edit
+	! push main topic2 || fail "push accepted"
+	expect_contains "$T/out" "remote: error[secret] merge-only:1:3: possible GitHub token (ghp_****) added in commit $(short HEAD)"
+	expect_not_contains "$T/out" "creds"
+	expect_contains "$T/out" "push rejected: 1 error"
+}
+
 t_many_violations_are_capped() {
 	setup <<'EOF'
 version: 1
