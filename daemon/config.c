@@ -455,13 +455,19 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	cfg->retry_backoff_ms = GG_DEFAULT_RETRY_BACKOFF_MS;
 	cfg->delivery_retention_ms = GG_DEFAULT_DELIVERY_RETENTION;
 
-	gg_yparse(&yf, data, len, GG_YFMT_YAML, &gg_ylimits_default);
+	if (data == NULL || len == 0) {
+		gg_diag_add(diag, file, 1, 1, "the config is empty");
+		c.errors++;
+		goto done;
+	}
+	int prc = gg_yparse(&yf, data, len, GG_YFMT_YAML, &gg_ylimits_default);
 	for (size_t i = 0; i < gg_yfile_nproblems(yf); i++) {
 		const gg_yproblem *p = gg_yfile_problem(yf, i);
 		gg_diag_add(diag, file, p->line, p->col, "%s", p->msg);
 		c.errors++;
 	}
-	if (c.errors)
+	/* Duplicate keys still leave a whole tree: report the rest of it too. */
+	if (prc < 0)
 		goto done;
 	const gg_ynode *root = gg_yfile_ndocs(yf) == 1 ? gg_yfile_doc(yf, 0) : NULL;
 	if (root == NULL || root->type != GG_Y_MAP) {

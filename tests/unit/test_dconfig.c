@@ -1,0 +1,247 @@
+/* Unit tests for the daemon config loader: defaults, every key, errors with positions. */
+#include "../../daemon/config.h"
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/gg-dconfig-XXXXXX";
+
+static char *write_secret(const char *name, const char *text, mode_t mode)
+{
+	char *path = gg_printf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+/* Parse text with @S@ replaced by the secrets directory. */
+static int parse(gg_dconfig **cfg, gg_diag *diag, const char *text)
+{
+	gg_buf b = GG_BUF_INIT;
+	for (const char *p = text; *p; p++) {
+		if (strncmp(p, "@S@", 3) == 0) {
+			gg_buf_puts(&b, dir);
+			p += 2;
+		} else {
+			gg_buf_putc(&b, *p);
+		}
+	}
+	int rc = gg_dconfig_parse(cfg, "d.yaml", b.ptr, b.len, diag);
+	gg_buf_free(&b);
+	return rc;
+}
+
+static bool has_msg(const gg_diag *d, const char *s)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strstr(d->msgs[i], s))
+			return true;
+	for (size_t i = 0; i < d->n; i++)
+		printf("#   diag: %s\n", d->msgs[i]);
+	return false;
+}
+
+static void test_full_config(void)
+{
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	int rc = parse(&cfg, &diag,
+	               "listen: [\"127.0.0.1:8080\", \"[::1]:8081\", \"unix:/run/g.sock\"]\n"
+	               "state_dir: /var/lib/gitgated\n"
+	               "max_body: 2MiB\n"
+	               "max_header: 8KiB\n"
+	               "max_connections: 100\n"
+	               "read_timeout: 5s\n"
+	               "max_parallel: 2\n"
+	               "shutdown_grace: 1m\n"
+	               "log_max: 512KiB\n"
+	               "retry_backoff: 10s\n"
+	               "delivery_retention: 14d\n"
+	               "api_token_file: @S@/api\n"
+	               "sources:\n"
+	               "  - {name: github, kind: github, secret_file: @S@/gh}\n"
+	               "  - name: gitlab\n"
+	               "    kind: gitlab\n"
+	               "    secret_file: @S@/gh\n"
+	               "    signing_secret_file: @S@/whsec\n"
+	               "targets:\n"
+	               "  - name: prod\n"
+	               "    source: github\n"
+	               "    repo: acme/platform-config\n"
+	               "    ref: refs/heads/main\n"
+	               "    paths: [\"clusters/prod/**\"]\n"
+	               "    run: [/usr/local/bin/deploy, --commit, \"{after}\"]\n"
+	               "    env: {KUBECONFIG: /etc/k, MODE: fast}\n"
+	               "    timeout: 2m\n"
+	               "    retries: 2\n"
+	               "  - name: docs\n"
+	               "    repo: acme/docs\n"
+	               "    ref: refs/heads/main\n"
+	               "    checkout:\n"
+	               "      url: file:///srv/git/docs.git\n"
+	               "      dir: /srv/www/docs\n"
+	               "      poll: 5m\n"
+	               "      branch: main\n"
+	               "      run: [/bin/true]\n"
+	               "      username: bot\n"
+	               "      password_file: /etc/p\n"
+	               "      ssh_key_file: /etc/k\n"
+	               "      ssh_public_key_file: /etc/k.pub\n"
+	               "      ssh_known_hosts_file: /etc/kh\n");
+	CHECK_INT(rc, 0);
+	for (size_t i = 0; i < diag.n; i++)
+		printf("#   %s\n", diag.msgs[i]);
+	if (cfg == NULL)
+		return;
+	CHECK_INT(cfg->nlisten, 3);
+	CHECK_STR(cfg->listen[2], "unix:/run/g.sock");
+	CHECK_INT(cfg->max_body, 2 * 1024 * 1024);
+	CHECK_INT(cfg->max_header, 8192);
+	CHECK_INT(cfg->max_connections, 100);
+	CHECK_INT(cfg->read_timeout_ms, 5000);
+	CHECK_INT(cfg->max_parallel, 2);
+	CHECK_INT(cfg->shutdown_grace_ms, 60000);
+	CHECK_INT(cfg->log_max, 512 * 1024);
+	CHECK_INT(cfg->retry_backoff_ms, 10000);
+	CHECK_INT(cfg->delivery_retention_ms, 14ULL * 24 * 3600 * 1000);
+	CHECK_STR(cfg->api_token, "api-token");
+	CHECK_INT(cfg->nsources, 2);
+	CHECK_STR(cfg->sources[0].secret, "gh-secret"); /* trailing newline stripped */
+	CHECK_INT(cfg->sources[0].secret_len, 9);
+	CHECK(cfg->sources[1].kind == GG_SRC_GITLAB);
+	CHECK_INT(cfg->sources[1].signing_key_len, 32);
+	if (cfg->sources[1].signing_key)
+		CHECK(memcmp(cfg->sources[1].signing_key, "0123456789abcdef0123456789abcdef", 32) ==
+		      0);
+	const gg_dtarget *t = gg_dconfig_target(cfg, "prod");
+	CHECK(t != NULL);
+	if (t) {
+		CHECK_STR(t->source, "github");
+		CHECK_INT(t->nrun, 3);
+		CHECK_STR(t->run[2], "{after}");
+		CHECK_INT(t->nenv, 2);
+		CHECK_STR(t->env[1].key, "MODE");
+		CHECK_INT(t->timeout_ms, 120000);
+		CHECK_INT(t->retries, 2);
+		CHECK(t->checkout == NULL);
+	}
+	t = gg_dconfig_target(cfg, "docs");
+	CHECK(t && t->checkout);
+	if (t && t->checkout) {
+		CHECK_INT(t->timeout_ms, GG_DEFAULT_TIMEOUT_MS);
+		CHECK_INT(t->checkout->keep, GG_DEFAULT_KEEP);
+		CHECK_INT(t->checkout->poll_ms, 300000);
+		CHECK_STR(t->checkout->ssh_known_hosts_file, "/etc/kh");
+		CHECK_INT(t->checkout->nrun, 1);
+		CHECK(t->nrun == 0);
+	}
+	CHECK(gg_dconfig_source(cfg, "nope") == NULL);
+	gg_dconfig_free(cfg);
+	gg_diag_free(&diag);
+}
+
+static void test_defaults(void)
+{
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	CHECK_INT(
+	    parse(&cfg, &diag,
+	          "state_dir: /s\nsources: [{name: g, kind: generic, secret_file: @S@/gh}]\n"),
+	    0);
+	if (cfg == NULL)
+		return;
+	CHECK_INT(cfg->max_body, GG_DEFAULT_MAX_BODY);
+	CHECK_INT(cfg->max_parallel, GG_DEFAULT_MAX_PARALLEL);
+	CHECK_INT(cfg->shutdown_grace_ms, 30000);
+	CHECK_INT(cfg->delivery_retention_ms, GG_DEFAULT_DELIVERY_RETENTION);
+	CHECK(cfg->api_token == NULL);
+	CHECK_INT(cfg->ntargets, 0);
+	gg_dconfig_free(cfg);
+	gg_diag_free(&diag);
+}
+
+static void test_errors_with_positions(void)
+{
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	int rc =
+	    parse(&cfg, &diag,
+	          "listen: nowhere\n"
+	          "state_dir: /s\n"
+	          "max_connections: -1\n"
+	          "sources:\n"
+	          "  - {name: \"bad name\", kind: github, secret_file: @S@/open}\n"
+	          "  - {name: gl, kind: github, secret_file: @S@/gh, signing_secret_file: @S@/gh}\n"
+	          "  - {name: x, kind: gitlab, secret_file: @S@/gh, signing_secret_file: @S@/gh}\n"
+	          "  - {name: y, kind: github, secret_file: @S@/missing}\n"
+	          "targets:\n"
+	          "  - name: t\n"
+	          "    repo: a/b\n"
+	          "    ref: refs/heads/main\n"
+	          "    run: []\n"
+	          "    retries: many\n"
+	          "    env: {A: [1]}\n"
+	          "    extra: 1\n"
+	          "  - name: t\n"
+	          "    repo: a/b\n"
+	          "    ref: x\n"
+	          "    checkout: {url: u, dir: relative, keep: 0, bogus: 1}\n");
+	CHECK_INT(rc, -1);
+	CHECK(cfg == NULL);
+	CHECK(has_msg(&diag, "d.yaml:1:9: listen address 'nowhere'"));
+	CHECK(has_msg(&diag, "d.yaml:3:18: 'max_connections' must be an integer"));
+	CHECK(has_msg(&diag, "d.yaml:5:12: source name 'bad name'"));
+	CHECK(has_msg(&diag, "d.yaml:5:51: "));
+	CHECK(has_msg(&diag, "secret file is group- or world-accessible (mode 0644)"));
+	CHECK(has_msg(&diag, "d.yaml:6:91: 'signing_secret_file' applies to gitlab sources only"));
+	CHECK(has_msg(&diag, "signing secret must be 'whsec_' followed by base64"));
+	CHECK(has_msg(&diag, "missing: No such file or directory"));
+	CHECK(has_msg(&diag, "d.yaml:13:10: 'run' must be a non-empty list"));
+	CHECK(has_msg(&diag, "d.yaml:14:14: 'retries' must be an integer"));
+	CHECK(has_msg(&diag, "d.yaml:15:11: 'env' entries must be NAME: string"));
+	CHECK(has_msg(&diag, "d.yaml:16:5: unknown key 'extra' in target"));
+	CHECK(has_msg(&diag, "d.yaml:17:11: duplicate target name 't'"));
+	CHECK(has_msg(&diag, "'dir' must be an absolute path"));
+	CHECK(has_msg(&diag, "'keep' must be an integer from 1"));
+	CHECK(has_msg(&diag, "unknown key 'bogus' in checkout"));
+	gg_diag_free(&diag);
+
+	CHECK_INT(parse(&cfg, &diag, "a: [\n"), -1);
+	CHECK(diag.n >= 1 && strncmp(diag.msgs[0], "d.yaml:", 7) == 0);
+	gg_diag_free(&diag);
+	CHECK_INT(parse(&cfg, &diag, "state_dir: /s\nstate_dir: /t\nsources: []\n"), -1);
+	CHECK(has_msg(&diag, "d.yaml:2:1: "));
+	CHECK(has_msg(&diag, "'sources' must be a non-empty list"));
+	gg_diag_free(&diag);
+	CHECK_INT(parse(&cfg, &diag, "- 1\n"), -1);
+	CHECK(has_msg(&diag, "the config must be one YAML mapping"));
+	gg_diag_free(&diag);
+	CHECK_INT(parse(&cfg, &diag, ""), -1);
+	gg_diag_free(&diag);
+}
+
+int main(void)
+{
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	char *paths[] = {
+	    write_secret("gh", "gh-secret\n", 0600),
+	    write_secret("api", "api-token \n\n", 0400),
+	    write_secret("open", "x", 0644),
+	    write_secret("whsec", "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", 0600),
+	};
+	RUN(test_full_config);
+	RUN(test_defaults);
+	RUN(test_errors_with_positions);
+	for (size_t i = 0; i < GG_ARRAY_LEN(paths); i++) {
+		unlink(paths[i]);
+		free(paths[i]);
+	}
+	rmdir(dir);
+	return TEST_DONE();
+}
