@@ -96,6 +96,10 @@ static void get_regex(struct ctx *c, const gg_ynode *n, const char *where, gg_re
 static void get_string_list(struct ctx *c, const gg_ynode *n, const char *where, char ***out,
                             size_t *nout, bool allow_single)
 {
+	if (n->type == GG_Y_STRING && allow_single && n->len == 0) {
+		err(c, n, "%s: expected a non-empty string", where);
+		return;
+	}
 	if (n->type == GG_Y_STRING && allow_single) {
 		*out = gg_calloc(1, sizeof(char *));
 		(*out)[0] = gg_strdup(n->str);

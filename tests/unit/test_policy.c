@@ -207,6 +207,9 @@ static void test_ref_match_required(void)
 	CHECK(has_msg(&d, "policy.yaml:3:5: refs[0]: 'match' is required"));
 	CHECK(has_msg(&d, "policy.yaml:4:12: refs[1].match: needs at least one glob"));
 	gg_diag_free(&d);
+	CHECK_INT(load(&p, &d, "version: 1\nrefs:\n  - match: ''\n"), -1);
+	CHECK(has_msg(&d, "policy.yaml:3:12: refs[0].match: expected a non-empty string"));
+	gg_diag_free(&d);
 }
 
 static void test_yaml_errors_and_duplicates(void)
