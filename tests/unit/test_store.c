@@ -1,0 +1,354 @@
+/* Unit tests for the store: deliveries, duplicates, the deployment queue, group commit. */
+#include "../../daemon/store.h"
+#include "test.h"
+
+#include "gitgate/util.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/gg-store-XXXXXX";
+
+typedef struct {
+	int calls;
+	int rc;
+	bool duplicate;
+	int64_t ids[8];
+	size_t nids;
+	int64_t id;
+	int order[512];
+	int norder;
+} seen;
+
+static void on_accept(void *arg, const gg_store_accept_result *res)
+{
+	seen *s = arg;
+	s->calls++;
+	s->rc = res->rc;
+	s->duplicate = res->duplicate;
+	s->nids = res->nids;
+	for (size_t i = 0; i < res->nids && i < 8; i++)
+		s->ids[i] = res->ids[i];
+}
+
+static void on_done(void *arg, int rc, int64_t id)
+{
+	seen *s = arg;
+	s->calls++;
+	s->rc = rc;
+	s->id = id;
+}
+
+static const gg_store_newdep two[] = {
+    {"prod", "github", "acme/x", "refs/heads/main", "aaaa", "bbbb", "alice", "https://x"},
+    {"docs", "github", "acme/x", "refs/heads/main", "aaaa", "bbbb", "alice", "https://x"},
+};
+
+static void test_accept_and_duplicates(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/a", dir);
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	if (st == NULL) {
+		printf("#   %s\n", err);
+		free(err);
+		free(sub);
+		return;
+	}
+	seen s = {0};
+	gg_store_accept(st, "github", "d-1", "push", two, 2, on_accept, &s);
+	CHECK_INT(s.calls, 1); /* synchronous without an event base */
+	CHECK_INT(s.rc, 0);
+	CHECK(!s.duplicate);
+	CHECK_INT(s.nids, 2);
+	int64_t first = s.ids[0];
+	CHECK(s.ids[1] == first + 1);
+
+	gg_store_accept(st, "github", "d-1", "push", two, 2, on_accept, &s);
+	CHECK_INT(s.calls, 2);
+	CHECK(s.duplicate);
+	CHECK_INT(s.nids, 0);
+	/* The same id from another source is another delivery. */
+	gg_store_accept(st, "gitlab", "d-1", "push", two, 1, on_accept, &s);
+	CHECK(!s.duplicate);
+	CHECK_INT(s.nids, 1);
+	/* A delivery that queues nothing is still remembered. */
+	gg_store_accept(st, "github", "ping-1", "ping", NULL, 0, on_accept, &s);
+	CHECK(!s.duplicate && s.rc == 0 && s.nids == 0);
+	gg_store_accept(st, "github", "ping-1", "ping", NULL, 0, on_accept, &s);
+	CHECK(s.duplicate);
+
+	gg_deployment *d = NULL;
+	CHECK_INT(gg_store_get(&d, st, first), 0);
+	if (d) {
+		CHECK_STR(d->target, "prod");
+		CHECK_STR(d->delivery, "d-1");
+		CHECK_STR(d->after, "bbbb");
+		CHECK_STR(d->clone_url, "https://x");
+		CHECK(d->state == GG_DEP_QUEUED);
+		CHECK_INT(d->exit_status, -1);
+		CHECK(d->created_at > 0 && d->started_at == 0);
+		gg_deployment_free(d);
+	}
+	CHECK_INT(gg_store_get(&d, st, 9999), GG_STORE_NOTFOUND);
+
+	/* Forgotten after pruning: the same id is new again. */
+	usleep(5000);
+	gg_store_prune(st, 0);
+	gg_store_accept(st, "github", "d-1", "push", two, 1, on_accept, &s);
+	CHECK(!s.duplicate);
+	gg_store_close(st);
+
+	/* Everything is still there after reopening. */
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	CHECK_INT(gg_store_list(&list, &n, st, NULL, 100), 0);
+	CHECK_INT(n, 4);
+	if (n == 4)
+		CHECK(list[0].id > list[3].id); /* most recent first */
+	gg_deployments_free(list, n);
+	CHECK_INT(gg_store_list(&list, &n, st, "docs", 100), 0);
+	CHECK_INT(n, 1);
+	gg_deployments_free(list, n);
+	gg_store_close(st);
+	free(sub);
+}
+
+static void test_queue_lifecycle(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/q", dir);
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	free(sub);
+	if (st == NULL) {
+		free(err);
+		return;
+	}
+	seen s = {0};
+	int64_t ids[4];
+	for (int i = 0; i < 4; i++) {
+		char del[16];
+		snprintf(del, sizeof(del), "q-%d", i);
+		gg_store_accept(st, "github", del, "push", two, 1, on_accept, &s);
+		ids[i] = s.ids[0];
+	}
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
+	CHECK_INT(n, 4);
+	if (n == 4)
+		CHECK(list[0].id == ids[0] && list[3].id == ids[3]); /* oldest first */
+	gg_deployments_free(list, n);
+
+	/* Coalesce: everything older than the newest is superseded. */
+	gg_store_supersede(st, "prod", ids[3], on_done, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(s.id, 3);
+	gg_deployment *d = NULL;
+	CHECK_INT(gg_store_get(&d, st, ids[0]), 0);
+	if (d) {
+		CHECK(d->state == GG_DEP_SUPERSEDED);
+		CHECK(d->finished_at > 0);
+		CHECK(d->reason && strstr(d->reason, "superseded by"));
+		gg_deployment_free(d);
+	}
+
+	gg_store_claim(st, ids[3], on_done, &s);
+	CHECK_INT(s.rc, 0);
+	gg_store_claim(st, ids[3], on_done, &s);
+	CHECK_INT(s.rc, GG_STORE_CONFLICT);
+	gg_store_claim(st, 424242, on_done, &s);
+	CHECK_INT(s.rc, GG_STORE_NOTFOUND);
+	CHECK_INT(gg_store_get(&d, st, ids[3]), 0);
+	if (d) {
+		CHECK(d->state == GG_DEP_RUNNING && d->started_at > 0);
+		gg_deployment_free(d);
+	}
+
+	/* A retry goes back to the queue with a later start. */
+	gg_store_requeue(st, ids[3], 12345, on_done, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(gg_store_get(&d, st, ids[3]), 0);
+	if (d) {
+		CHECK(d->state == GG_DEP_QUEUED);
+		CHECK_INT(d->attempt, 1);
+		CHECK_INT(d->not_before, 12345);
+		gg_deployment_free(d);
+	}
+	gg_store_claim(st, ids[3], on_done, &s);
+	gg_store_finish(st, ids[3], GG_DEP_SUCCEEDED, 0, "cafe", NULL, on_done, &s);
+	CHECK_INT(s.rc, 0);
+	gg_store_finish(st, ids[3], GG_DEP_FAILED, 1, NULL, NULL, on_done, &s);
+	CHECK_INT(s.rc, GG_STORE_CONFLICT);
+	CHECK_INT(gg_store_get(&d, st, ids[3]), 0);
+	if (d) {
+		CHECK(d->state == GG_DEP_SUCCEEDED);
+		CHECK_INT(d->exit_status, 0);
+		CHECK_STR(d->commit, "cafe");
+		gg_deployment_free(d);
+	}
+	char *commit = NULL;
+	CHECK_INT(gg_store_last_deployed(&commit, st, "prod"), 0);
+	CHECK_STR(commit, "cafe");
+	free(commit);
+	CHECK_INT(gg_store_last_deployed(&commit, st, "docs"), GG_STORE_NOTFOUND);
+
+	/* A deployment not tied to a delivery, interrupted and recovered. */
+	gg_deployment nd = {.target = "docs",
+	                    .source = "poll",
+	                    .repo = "acme/docs",
+	                    .ref = "refs/heads/main",
+	                    .after = "dddd"};
+	gg_store_insert(st, &nd, on_done, &s);
+	CHECK_INT(s.rc, 0);
+	int64_t pid = s.id;
+	gg_store_claim(st, pid, on_done, &s);
+	size_t recovered = 0;
+	CHECK_INT(gg_store_recover(st, &recovered), 0);
+	CHECK_INT(recovered, 1);
+	CHECK_INT(gg_store_get(&d, st, pid), 0);
+	if (d) {
+		CHECK(d->state == GG_DEP_QUEUED);
+		CHECK(d->delivery == NULL);
+		gg_deployment_free(d);
+	}
+	gg_store_finish(st, pid, GG_DEP_TIMED_OUT, -1, NULL, "timeout", on_done, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(gg_store_get(&d, st, pid), 0);
+	if (d) {
+		CHECK(d->state == GG_DEP_TIMED_OUT);
+		CHECK_INT(d->exit_status, -1);
+		gg_deployment_free(d);
+	}
+	CHECK(gg_store_healthy(st, NULL));
+	gg_store_close(st);
+}
+
+typedef struct {
+	seen *s;
+	int i;
+} order_arg;
+
+static void on_ordered(void *arg, const gg_store_accept_result *res)
+{
+	order_arg *a = arg;
+	if (res->rc == 0 && res->nids == 1)
+		a->s->order[a->s->norder++] = a->i;
+	a->s->calls++;
+}
+
+static void test_threaded_group_commit(void)
+{
+	struct event_base *base = event_base_new();
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/t", dir);
+	CHECK_INT(gg_store_open(&st, base, sub, &err), 0);
+	free(sub);
+	if (st == NULL) {
+		free(err);
+		event_base_free(base);
+		return;
+	}
+	enum { N = 300 };
+	static order_arg args[N];
+	seen s = {0};
+	for (int i = 0; i < N; i++) {
+		char del[16];
+		snprintf(del, sizeof(del), "t-%d", i);
+		args[i] = (order_arg){&s, i};
+		gg_store_accept(st, "github", del, "push", two, 1, on_ordered, &args[i]);
+	}
+	/* Nothing completes before the loop runs: callbacks come from the loop. */
+	CHECK_INT(s.calls, 0);
+	for (int spins = 0; s.calls < N && spins < 100000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(s.calls, N);
+	CHECK_INT(s.norder, N);
+	bool in_order = true;
+	for (int i = 0; i < s.norder; i++)
+		in_order = in_order && s.order[i] == i;
+	CHECK(in_order);
+	CHECK_INT(gg_store_pending(st), 0);
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
+	CHECK_INT(n, N);
+	gg_deployments_free(list, n);
+
+	/* Writes queued at close are finished, not lost. */
+	gg_store_accept(st, "github", "late", "push", two, 1, NULL, NULL);
+	gg_store_close(st);
+	sub = gg_printf("%s/t", dir);
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	free(sub);
+	if (st) {
+		CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
+		CHECK_INT(n, N + 1);
+		gg_deployments_free(list, n);
+		gg_store_close(st);
+	}
+	event_base_free(base);
+}
+
+static int count;
+static void count_cb(void *arg, const char *target, gg_dep_state st, uint64_t n)
+{
+	(void)arg, (void)target, (void)st;
+	count += (int)n;
+}
+
+static void test_counts_and_state_names(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/q", dir);
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	free(sub);
+	if (st == NULL) {
+		free(err);
+		return;
+	}
+	count = 0;
+	CHECK_INT(gg_store_count_by_state(st, count_cb, NULL), 0);
+	CHECK_INT(count, 5);
+	gg_store_close(st);
+	gg_dep_state s;
+	for (int i = 0; i < GG_DEP_NSTATES; i++) {
+		CHECK_INT(gg_dep_state_parse(&s, gg_dep_state_name((gg_dep_state)i)), 0);
+		CHECK_INT(s, i);
+	}
+	CHECK_INT(gg_dep_state_parse(&s, "exploded"), -1);
+	CHECK_STR(gg_dep_state_name(GG_DEP_TIMED_OUT), "timed_out");
+}
+
+static void test_open_failure(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	CHECK_INT(gg_store_open(&st, NULL, "/proc/gitgate-no-such/dir", &err), -1);
+	CHECK(st == NULL);
+	CHECK(err != NULL);
+	free(err);
+}
+
+int main(void)
+{
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	RUN(test_accept_and_duplicates);
+	RUN(test_queue_lifecycle);
+	RUN(test_threaded_group_commit);
+	RUN(test_counts_and_state_names);
+	RUN(test_open_failure);
+	char *cmd = gg_printf("rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("#   could not remove %s\n", dir);
+	free(cmd);
+	return TEST_DONE();
+}
