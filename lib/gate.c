@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Blobs larger than this are not loaded to be scanned for secrets (a warning says so). */
+#define GATE_MAX_SCAN ((size_t)256 << 20)
+
 /* A set of byte strings (open addressing); only ever grows during one push. */
 struct set {
 	struct slot {
@@ -257,7 +260,14 @@ void gg_gate_check_file(const gg_policy *p, const char *display_path, const char
 		report_size(r, p, display_path, size, NULL);
 		return;
 	}
-	if (p->files.secrets && data && !gg_secrets_is_binary(data, len)) {
+	if (p->files.secrets && data == NULL) {
+		gg_loc loc = {.path = display_path, .line = 1, .col = 1};
+		gg_report_add(r, "secret", GG_SEV_WARNING, &loc,
+		              "not scanned for secrets: %llu bytes, too large to read",
+		              (unsigned long long)size);
+		return;
+	}
+	if (p->files.secrets && !gg_secrets_is_binary(data, len)) {
 		struct secret_ctx c = {r, display_path, NULL, 0};
 		scan_text(&c, data, len);
 	}
@@ -351,27 +361,37 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *commit, 
 		rc = 0;
 		goto done;
 	}
-	if (p->files.max_size) {
-		size_t size;
-		git_object_t type;
-		if (git_odb_read_header(&size, &type, g->odb, &d->new_file.id) < 0) {
-			git_fail(err, "cannot read an object of the push");
-			goto done;
-		}
-		if (size > p->files.max_size) {
-			gg_buf key = GG_BUF_INIT;
-			gg_buf_printf(&key, "S%s", d->new_file.path);
-			gg_buf_put(&key, d->new_file.id.id, sizeof(d->new_file.id.id));
-			if (set_add(&g->seen, key.ptr, key.len))
-				report_size(g->r, p, path, size, commit);
-			gg_buf_free(&key);
-			rc = 0;
-			goto done;
-		}
+	if (!p->files.max_size && !p->files.secrets) {
+		rc = 0;
+		goto done;
+	}
+	size_t size;
+	git_object_t type;
+	if (git_odb_read_header(&size, &type, g->odb, &d->new_file.id) < 0) {
+		git_fail(err, "cannot read an object of the push");
+		goto done;
 	}
 	rc = 0;
+	if (p->files.max_size && size > p->files.max_size) {
+		gg_buf key = GG_BUF_INIT;
+		gg_buf_printf(&key, "S%s", d->new_file.path);
+		gg_buf_put(&key, d->new_file.id.id, sizeof(d->new_file.id.id));
+		if (set_add(&g->seen, key.ptr, key.len))
+			report_size(g->r, p, path, size, commit);
+		gg_buf_free(&key);
+		goto done;
+	}
 	if (!p->files.secrets)
 		goto done;
+	if (size > GATE_MAX_SCAN) {
+		/* Said out loud, not skipped in silence; max_size refuses such blobs. */
+		gg_loc loc = {.path = path, .line = 1, .col = 1};
+		gg_report_add(g->r, "secret", GG_SEV_WARNING, &loc,
+		              "not scanned for secrets: %zu bytes, over the %u MiB scanning limit "
+		              "(commit %s)",
+		              size, (unsigned)(GATE_MAX_SCAN >> 20), commit);
+		goto done;
+	}
 	bool whole = d->status == GIT_DELTA_ADDED || !is_blob_mode(d->old_file.mode);
 	unsigned char pair[2 * sizeof(d->new_file.id.id)];
 	memset(pair, 0, sizeof(pair));

@@ -49,7 +49,8 @@ size_t gg_gate_ncommits(const gg_gate *g);
 /*
  * File rules on one file of a working tree: deny_paths against match_path
  * (relative to the repository root), max_size against size, secrets on every
- * line of data (skipped when binary or NULL). Violations name display_path.
+ * line of data (skipped when binary; a warning when data is NULL: too large to
+ * read). Violations name display_path.
  */
 void gg_gate_check_file(const gg_policy *p, const char *display_path, const char *match_path,
                         const char *data, size_t len, uint64_t size, gg_report *r);

@@ -145,4 +145,14 @@ t_warn_mode_is_clean() {
 	expect_contains out "warning[deny-path] a.pem:1:1:"
 }
 
+t_huge_file_is_named_not_skipped_silently() {
+	repo
+	printf 'version: 1\nfiles:\n  secrets: true\n' >p.yaml
+	truncate -s 70M w/huge.img
+	cd w
+	"$GITGATE" check --policy ../p.yaml huge.img >../out 2>&1
+	cd ..
+	expect_contains out "warning[secret] huge.img:1:1: not scanned for secrets: 73400320 bytes, too large to read"
+}
+
 run_cases
