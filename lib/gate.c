@@ -169,7 +169,7 @@ static gg_severity sev(void)
 struct secret_ctx {
 	gg_report *r;
 	const char *path;
-	const char *commit; /* short id, or NULL in a working tree */
+	const char *where; /* "commit 1a2b3c4", or NULL in a working tree */
 	unsigned line;
 };
 
@@ -181,8 +181,8 @@ static void on_secret(void *arg, const gg_secret_hit *h)
 	gg_buf_printf(&m, "possible %s", h->kind);
 	if (h->redacted[0])
 		gg_buf_printf(&m, " (%s)", h->redacted);
-	if (c->commit)
-		gg_buf_printf(&m, " added in commit %s", c->commit);
+	if (c->where)
+		gg_buf_printf(&m, " added in %s", c->where);
 	gg_report_add(c->r, "secret", sev(), &loc, "%s", m.ptr);
 	gg_buf_free(&m);
 }
@@ -225,26 +225,26 @@ static void human_size(char *out, size_t n, uint64_t v)
 }
 
 static void report_size(gg_report *r, const gg_policy *p, const char *path, uint64_t size,
-                        const char *commit)
+                        const char *where)
 {
 	char have[32], lim[32];
 	human_size(have, sizeof(have), size);
 	human_size(lim, sizeof(lim), p->files.max_size);
 	gg_loc loc = {.path = path, .line = 1, .col = 1};
-	if (commit)
-		gg_report_add(r, "max-size", sev(), &loc,
-		              "file is %s, over the %s limit (commit %s)", have, lim, commit);
+	if (where)
+		gg_report_add(r, "max-size", sev(), &loc, "file is %s, over the %s limit (%s)",
+		              have, lim, where);
 	else
 		gg_report_add(r, "max-size", sev(), &loc, "file is %s, over the %s limit", have,
 		              lim);
 }
 
-static void report_denied(gg_report *r, const char *path, const char *glob, const char *commit)
+static void report_denied(gg_report *r, const char *path, const char *glob, const char *where)
 {
 	gg_loc loc = {.path = path, .line = 1, .col = 1};
-	if (commit)
-		gg_report_add(r, "deny-path", sev(), &loc,
-		              "path matches denied pattern '%s' (commit %s)", glob, commit);
+	if (where)
+		gg_report_add(r, "deny-path", sev(), &loc, "path matches denied pattern '%s' (%s)",
+		              glob, where);
 	else
 		gg_report_add(r, "deny-path", sev(), &loc, "path matches denied pattern '%s'",
 		              glob);
@@ -338,7 +338,7 @@ static void note_changed(gg_gate *g, const char *path)
 	g->changed[g->nchanged++] = gg_strdup(path);
 }
 
-static int check_delta(gg_gate *g, const git_diff_delta *d, const char *commit, char **err)
+static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, char **err)
 {
 	const gg_policy *p = g->p;
 	if (d->status == GIT_DELTA_DELETED || d->new_file.mode == GIT_FILEMODE_COMMIT ||
@@ -354,7 +354,7 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *commit, 
 		gg_buf key = GG_BUF_INIT;
 		gg_buf_printf(&key, "D%s", d->new_file.path);
 		if (set_add(&g->seen, key.ptr, key.len))
-			report_denied(g->r, path, glob, commit);
+			report_denied(g->r, path, glob, where);
 		gg_buf_free(&key);
 	}
 	if (!is_blob_mode(d->new_file.mode)) { /* a symlink: only its path matters */
@@ -377,7 +377,7 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *commit, 
 		gg_buf_printf(&key, "S%s", d->new_file.path);
 		gg_buf_put(&key, d->new_file.id.id, sizeof(d->new_file.id.id));
 		if (set_add(&g->seen, key.ptr, key.len))
-			report_size(g->r, p, path, size, commit);
+			report_size(g->r, p, path, size, where);
 		gg_buf_free(&key);
 		goto done;
 	}
@@ -388,8 +388,8 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *commit, 
 		gg_loc loc = {.path = path, .line = 1, .col = 1};
 		gg_report_add(g->r, "secret", GG_SEV_WARNING, &loc,
 		              "not scanned for secrets: %zu bytes, over the %u MiB scanning limit "
-		              "(commit %s)",
-		              size, (unsigned)(GATE_MAX_SCAN >> 20), commit);
+		              "(%s)",
+		              size, (unsigned)(GATE_MAX_SCAN >> 20), where);
 		goto done;
 	}
 	bool whole = d->status == GIT_DELTA_ADDED || !is_blob_mode(d->old_file.mode);
@@ -410,7 +410,7 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *commit, 
 	rc = 0;
 	if (gg_secrets_is_binary(data, len))
 		goto done;
-	struct secret_ctx c = {g->r, path, commit, 0};
+	struct secret_ctx c = {g->r, path, where, 0};
 	if (whole)
 		scan_text(&c, data, len);
 	else
@@ -515,11 +515,37 @@ static bool from_other_parent(git_tree **others, unsigned n, const git_diff_delt
 	return false;
 }
 
+/* File rules on what changed from tree `from` (NULL: the empty tree) to `to`. */
+static int check_trees(gg_gate *g, git_tree *from, git_tree *to, git_tree **others,
+                       unsigned nothers, const char *where, char **err)
+{
+	git_diff *diff = NULL;
+	git_diff_options opts;
+	int rc = -1;
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	opts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
+	if (git_diff_tree_to_tree(&diff, g->repo, from, to, &opts) < 0) {
+		git_fail(err, "cannot diff a commit of the push");
+		goto done;
+	}
+	size_t n = git_diff_num_deltas(diff);
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		if (from_other_parent(others, nothers, d))
+			continue;
+		if (check_delta(g, d, where, err) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	git_diff_free(diff);
+	return rc;
+}
+
 static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 {
 	git_commit *c = NULL, *parent = NULL;
 	git_tree *tree = NULL, *ptree = NULL;
-	git_diff *diff = NULL;
 	git_tree **others = NULL; /* the trees of a merge's other parents */
 	unsigned nothers = 0;
 	int rc = -1;
@@ -559,27 +585,15 @@ static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 			goto done;
 		}
 	}
-	git_diff_options opts;
-	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
-	opts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
-	if (git_diff_tree_to_tree(&diff, g->repo, ptree, tree, &opts) < 0) {
-		git_fail(err, "cannot diff a commit of the push");
+	char where[32];
+	snprintf(where, sizeof(where), "commit %s", id);
+	if (check_trees(g, ptree, tree, others, nothers, where, err) < 0)
 		goto done;
-	}
-	size_t n = git_diff_num_deltas(diff);
-	for (size_t i = 0; i < n; i++) {
-		const git_diff_delta *d = git_diff_get_delta(diff, i);
-		if (from_other_parent(others, nothers, d))
-			continue;
-		if (check_delta(g, d, id, err) < 0)
-			goto done;
-	}
 	rc = 0;
 done:
 	for (unsigned k = 0; others && k < nothers; k++)
 		git_tree_free(others[k]);
 	free(others);
-	git_diff_free(diff);
 	git_tree_free(ptree);
 	git_tree_free(tree);
 	git_commit_free(parent);
@@ -742,6 +756,40 @@ done:
 
 /* ---- ref updates (the hook) ---- */
 
+/*
+ * A ref (a tag, usually) naming a tree or a blob brings content without a
+ * commit: the tree is checked like a root commit's, a blob as a file named
+ * after the ref, so such a push cannot slip a secret past the gate.
+ */
+static int check_non_commit(gg_gate *g, git_object *o, const char *ref, char **err)
+{
+	git_object *target = NULL;
+	char id[8], where[48];
+	int rc = -1;
+	if (git_object_peel(&target, o, GIT_OBJECT_TREE) == 0) {
+		git_oid_tostr(id, sizeof(id), git_object_id(target));
+		snprintf(where, sizeof(where), "tagged tree %s", id);
+		if (check_trees(g, NULL, (git_tree *)target, NULL, 0, where, err) < 0 ||
+		    manifests_of_update(g, git_object_id(target), err) < 0)
+			goto done;
+	} else if (git_object_peel(&target, o, GIT_OBJECT_BLOB) == 0) {
+		git_diff_delta d;
+		memset(&d, 0, sizeof(d));
+		d.status = GIT_DELTA_ADDED;
+		git_oid_cpy(&d.new_file.id, git_object_id(target));
+		d.new_file.path = ref;
+		d.new_file.mode = GIT_FILEMODE_BLOB;
+		git_oid_tostr(id, sizeof(id), git_object_id(target));
+		snprintf(where, sizeof(where), "tagged blob %s", id);
+		if (check_delta(g, &d, where, err) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	git_object_free(target);
+	return rc;
+}
+
 static bool is_zero_hex(const char *s)
 {
 	size_t n = strlen(s);
@@ -839,12 +887,12 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 	git_object *o = NULL;
 	if (git_object_lookup(&o, g->repo, &new, GIT_OBJECT_ANY) < 0)
 		return git_fail(err, "cannot read the pushed object");
-	int peeled = git_object_peel(&tip, o, GIT_OBJECT_COMMIT);
-	git_object_free(o);
-	if (peeled < 0) {
-		rc = 0; /* a tag of a tree or blob: no commits to check */
+	if (git_object_peel(&tip, o, GIT_OBJECT_COMMIT) < 0) {
+		rc = check_non_commit(g, o, ref, err);
+		git_object_free(o);
 		goto done;
 	}
+	git_object_free(o);
 	if (!g->hide_loaded) {
 		if (git_reference_foreach(g->repo, add_hidden, g) < 0) {
 			git_fail(err, "cannot list the existing refs");

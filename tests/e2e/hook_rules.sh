@@ -265,6 +265,26 @@ t_merge_checks_only_what_the_merge_changes() {
 	expect_contains "$T/out" "push rejected: 1 error"
 }
 
+t_tags_of_trees_and_blobs_are_checked() {
+	setup <<'EOF'
+version: 1
+files:
+  deny_paths: ["**/*.pem"]
+  secrets: true
+EOF
+	commit a "1" "base"
+	push main
+	blob=$(printf 'key=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe\n' | git -C "$T/w" hash-object -w --stdin)
+	git -C "$T/w" tag loose "$blob"
+	! push loose || fail "a tag of a blob with a secret was accepted"
+	expect_contains "$T/out" "remote: error[secret] refs/tags/loose:1:5: possible GitHub token (ghp_****) added in tagged blob $(git -C "$T/w" rev-parse --short=7 "$blob")"
+	pem=$(echo x | git -C "$T/w" hash-object -w --stdin)
+	tree=$(printf '100644 blob %s\tserver.pem\n' "$pem" | git -C "$T/w" mktree)
+	git -C "$T/w" tag -a -m "a tree" treetag "$tree"
+	! push treetag || fail "a tag of a tree with a denied path was accepted"
+	expect_contains "$T/out" "remote: error[deny-path] server.pem:1:1: path matches denied pattern '**/*.pem' (tagged tree $(git -C "$T/w" rev-parse --short=7 "$tree"))"
+}
+
 t_many_violations_are_capped() {
 	setup <<'EOF'
 version: 1
