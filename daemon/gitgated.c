@@ -249,6 +249,9 @@ done:
 		event_free(m.prune);
 	if (m.drain)
 		event_free(m.drain);
+	/* Writes still in flight complete while their requesters exist. */
+	if (d->store)
+		gg_store_flush(d->store);
 	if (d->dispatch)
 		gg_dispatch_free(d->dispatch);
 	gg_server_free(d->server);

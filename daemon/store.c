@@ -546,6 +546,19 @@ done:
 	return rc;
 }
 
+void gg_store_flush(gg_store *s)
+{
+	if (!s->threaded)
+		return;
+	for (;;) {
+		drain_done(s, true);
+		if (gg_store_pending(s) == 0)
+			break;
+		/* Shutdown only: a short sleep beats another condition variable. */
+		usleep(1000);
+	}
+}
+
 void gg_store_close(gg_store *s)
 {
 	if (s == NULL)

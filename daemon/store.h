@@ -79,6 +79,12 @@ void gg_deployments_free(gg_deployment *list, size_t n);
 int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char **err);
 /* Finish every queued write (callbacks are not called any more), then close. */
 void gg_store_close(gg_store *s);
+/*
+ * Wait until every write requested so far (and any a callback requests in
+ * turn) is committed, calling the callbacks on this thread. For shutdown,
+ * after the event loop stopped and while the callbacks' owners still exist.
+ */
+void gg_store_flush(gg_store *s);
 
 /*
  * True when deliveries can be stored now; otherwise *reason (static or owned
