@@ -173,7 +173,8 @@ static int read_secret(ctx *c, const gg_ynode *n, const char *path, char **out, 
 	size_t dlen = 0;
 	*out = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the loader. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		err(c, n, "%s: %s", path, strerror(errno));
 		return -1;
