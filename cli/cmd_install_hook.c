@@ -137,6 +137,30 @@ static int git_say(const char *repo, const char *what)
 	return -1;
 }
 
+/*
+ * With core.hooksPath set git runs hooks from there, not from hooks/: the gate
+ * would look installed and never run. Refused unless --force.
+ */
+static int check_hooks_path(git_repository *repo, const char *repo_path, bool force)
+{
+	git_config *cfg = NULL;
+	git_buf b = GIT_BUF_INIT_CONST(NULL, 0);
+	int rc = 0;
+	if (git_repository_config_snapshot(&cfg, repo) < 0)
+		return git_say(repo_path, "cannot read the repository's config");
+	if (git_config_get_path(&b, cfg, "core.hooksPath") == 0 && b.ptr && *b.ptr) {
+		fprintf(stderr,
+		        "gitgate: %s: core.hooksPath is set to %s, so git would not run "
+		        "hooks/pre-receive%s\n",
+		        repo_path, b.ptr,
+		        force ? "; installing anyway (--force)" : "; unset it, or use --force");
+		rc = force ? 0 : -1;
+	}
+	git_buf_dispose(&b);
+	git_config_free(cfg);
+	return rc;
+}
+
 static int install_repo(const char *repo_path, const struct opts *o, const char *pre,
                         const char *post, const char *policy, const char *secret)
 {
@@ -149,6 +173,8 @@ static int install_repo(const char *repo_path, const struct opts *o, const char 
 		goto done;
 	}
 	hooks = gg_printf("%shooks", git_repository_path(repo));
+	if (check_hooks_path(repo, repo_path, o->force) < 0)
+		goto done;
 	if (mkdir(hooks, 0755) < 0 && errno != EEXIST) {
 		fprintf(stderr, "gitgate: %s: %s\n", hooks, strerror(errno));
 		goto done;

@@ -64,6 +64,17 @@ t_usage_errors() {
 	[ ! -e r.git/hooks/pre-receive ] || fail "hook installed on a usage error"
 }
 
+t_hooks_path_elsewhere_is_refused() {
+	git init -q --bare r.git
+	git -C r.git config core.hooksPath /srv/shared-hooks
+	expect_status 2 "$GITGATE" install-hook r.git 2>err
+	expect_contains err "r.git: core.hooksPath is set to /srv/shared-hooks, so git would not run hooks/pre-receive; unset it, or use --force"
+	[ ! -e r.git/hooks/pre-receive ] || fail "hook installed"
+	"$GITGATE" install-hook --force r.git >out 2>err
+	expect_contains err "installing anyway (--force)"
+	expect_contains r.git/hooks/pre-receive "# installed by gitgate install-hook"
+}
+
 t_broken_policy_refused_at_install() {
 	git init -q --bare r.git
 	printf 'version: 1\nfiles:\n  secret: true\n' >p.yaml
