@@ -74,8 +74,10 @@ static char *find_policy(const char *opt, git_repository *repo)
 	git_config *cfg = NULL;
 	if (repo && git_repository_config_snapshot(&cfg, repo) == 0) {
 		git_buf b = GIT_BUF_INIT_CONST(NULL, 0);
+		/* Relative to the repository directory, as the hook reads it. */
 		if (git_config_get_path(&b, cfg, "gitgate.policy") == 0 && b.ptr && *b.ptr)
-			out = gg_strdup(b.ptr);
+			out = b.ptr[0] == '/' ? gg_strdup(b.ptr)
+			                      : gg_printf("%s%s", git_repository_path(repo), b.ptr);
 		git_buf_dispose(&b);
 		git_config_free(cfg);
 	}

@@ -145,6 +145,17 @@ t_warn_mode_is_clean() {
 	expect_contains out "warning[deny-path] a.pem:1:1:"
 }
 
+t_policy_from_git_config() {
+	git init -q -b main w
+	printf 'version: 1\nfiles:\n  deny_paths: ["*.key"]\n' >w/.git/gate.yaml
+	git -C w config gitgate.policy gate.yaml
+	echo x >w/a.key
+	cd w
+	expect_status 1 "$GITGATE" check >../out
+	cd ..
+	expect_contains out "error[deny-path] a.key:1:1:"
+}
+
 t_huge_file_is_named_not_skipped_silently() {
 	repo
 	printf 'version: 1\nfiles:\n  secrets: true\n' >p.yaml
