@@ -15,6 +15,7 @@
 
 #include "checkout.h"
 #include "config.h"
+#include "log.h"
 #include "runner.h"
 #include "store.h"
 
@@ -81,6 +82,8 @@ struct gg_dispatch {
 	size_t running;
 	char *self_exe;
 	char *logs_dir;
+	int64_t *pending;
+	size_t npending;
 	struct event *scan_ev;
 	struct event *wake_ev;
 	bool shutting_down;
@@ -142,10 +145,41 @@ static void tstates_gc(gg_dispatch *d)
 
 /* ---- store write completions ---- */
 
+/*
+ * Deployments whose move out of `queued` (claim, supersede, cancel) is
+ * requested but not yet on disk: a scan reading the queue meanwhile still
+ * sees them queued and must leave them alone.
+ */
+static void pending_add(gg_dispatch *d, int64_t id)
+{
+	d->pending = gg_reallocarray(d->pending, d->npending + 1, sizeof(*d->pending));
+	d->pending[d->npending++] = id;
+}
+
+static void pending_remove(gg_dispatch *d, int64_t id)
+{
+	for (size_t i = 0; i < d->npending; i++) {
+		if (d->pending[i] == id) {
+			d->pending[i] = d->pending[--d->npending];
+			return;
+		}
+	}
+}
+
+static bool pending_has(const gg_dispatch *d, int64_t id)
+{
+	for (size_t i = 0; i < d->npending; i++)
+		if (d->pending[i] == id)
+			return true;
+	return false;
+}
+
 struct wctx {
 	gg_dispatch *d;
 	char *target;
-	bool kick;
+	bool kick;    /* look for work once the write is on disk */
+	int64_t *ids; /* pending ids this write settles */
+	size_t nids;
 };
 
 static struct wctx *wctx_new(gg_dispatch *d, tstate *t, bool kick)
@@ -158,18 +192,28 @@ static struct wctx *wctx_new(gg_dispatch *d, tstate *t, bool kick)
 	return w;
 }
 
+static void wctx_pend(struct wctx *w, int64_t id)
+{
+	w->ids = gg_reallocarray(w->ids, w->nids + 1, sizeof(*w->ids));
+	w->ids[w->nids++] = id;
+	pending_add(w->d, id);
+}
+
 static void write_done(void *arg, int rc, int64_t id)
 {
 	(void)id;
 	struct wctx *w = arg;
 	tstate *t = tstate_find(w->d, w->target);
 	if (rc != 0 && rc != GG_STORE_CONFLICT)
-		fprintf(stderr, "gitgated: storing a deployment update of %s failed (%d)\n",
-		        w->target, rc);
-	if (t && t->inflight > 0 && --t->inflight == 0)
+		gg_log(GG_LOG_ERROR, "storing a deployment update failed", "target", w->target,
+		       NULL);
+	for (size_t i = 0; i < w->nids; i++)
+		pending_remove(w->d, w->ids[i]);
+	if (t && t->inflight > 0)
+		t->inflight--;
+	if (w->kick)
 		schedule_scan(w->d);
-	else if (w->kick)
-		schedule_scan(w->d);
+	free(w->ids);
 	free(w->target);
 	free(w);
 }
@@ -245,6 +289,11 @@ static void job_end(job *j, gg_dep_state st, int exit_status, const char *commit
 	tstate *t = j->t;
 	gg_runner_log_line(j->log_path, "deployment %lld %s%s%s", (long long)j->dep->id,
 	                   gg_dep_state_name(st), reason ? ": " : "", reason ? reason : "");
+	char idtext[32];
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)j->dep->id);
+	gg_log(st == GG_DEP_SUCCEEDED ? GG_LOG_INFO : GG_LOG_WARN, "deployment finished", "id",
+	       idtext, "target", j->dep->target, "state", gg_dep_state_name(st), "commit",
+	       commit ? commit : "-", "reason", reason ? reason : "-", NULL);
 	gg_store_finish(d->store, j->dep->id, st, exit_status, commit, reason, write_done,
 	                wctx_new(d, t, true));
 	t->job = NULL;
@@ -522,6 +571,12 @@ static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deploy
 
 /* ---- the scan ---- */
 
+static void cancel_done(void *arg, int rc, int64_t id)
+{
+	(void)rc;
+	pending_remove(arg, id);
+}
+
 static void arm_wake(gg_dispatch *d, int64_t at_ms)
 {
 	int64_t delay = at_ms - now_unix_ms();
@@ -548,9 +603,26 @@ static void scan(gg_dispatch *d)
 	gg_deployment *list = NULL;
 	size_t n = 0;
 	if (gg_store_list_queued(&list, &n, d->store, NULL) < 0) {
-		fprintf(stderr, "gitgated: cannot read the deployment queue\n");
+		gg_log(GG_LOG_ERROR, "cannot read the deployment queue", NULL);
 		return;
 	}
+	/* Rows on their way out of the queue are not work. */
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (pending_has(d, list[i].id)) {
+			gg_deployment *gone = gg_malloc(sizeof(*gone));
+			*gone = list[i];
+			memset(&list[i], 0, sizeof(list[i]));
+			gg_deployment_free(gone);
+			continue;
+		}
+		if (w != i) {
+			list[w] = list[i];
+			memset(&list[i], 0, sizeof(list[i]));
+		}
+		w++;
+	}
+	n = w;
 	int64_t now = now_unix_ms();
 	/* Oldest waiting target first; for each target its newest queued deployment. */
 	for (size_t i = 0;
@@ -570,31 +642,36 @@ static void scan(gg_dispatch *d)
 		const gg_dtarget *tg = gg_dconfig_target(d->cfg, list[i].target);
 		tstate *t = tstate_find(d, list[i].target);
 		if (tg == NULL) {
-			if (t && (t->job || t->inflight))
+			if (t && t->job)
 				continue;
 			/* No such target any more (config reloaded): nothing will run these. */
 			for (size_t k = i; k < n; k++) {
 				if (!list[k].target || strcmp(list[k].target, list[i].target))
 					continue;
+				pending_add(d, list[k].id);
 				gg_store_finish(d->store, list[k].id, GG_DEP_CANCELED, -1, NULL,
-				                "the target is not configured", NULL, NULL);
+				                "the target is not configured", cancel_done, d);
 			}
 			continue;
 		}
-		if (t == NULL || t->job || t->inflight > 0)
+		if (t == NULL || t->job)
 			continue;
 		if (list[newest].not_before > now) {
 			arm_wake(d, list[newest].not_before);
 			continue;
 		}
-		bool older = false;
+		/*
+		 * Everything older of this target ends superseded — also a retry
+		 * whose requeue is still on its way to disk, hence always.
+		 */
+		struct wctx *sw = wctx_new(d, t, false);
 		for (size_t k = i; k < n; k++)
 			if (k != newest && list[k].target && !strcmp(list[k].target, t->name))
-				older = true;
-		if (older)
-			gg_store_supersede(d->store, t->name, list[newest].id, write_done,
-			                   wctx_new(d, t, false));
-		gg_store_claim(d->store, list[newest].id, claim_done, wctx_new(d, t, false));
+				wctx_pend(sw, list[k].id);
+		gg_store_supersede(d->store, t->name, list[newest].id, write_done, sw);
+		struct wctx *cw = wctx_new(d, t, false);
+		wctx_pend(cw, list[newest].id);
+		gg_store_claim(d->store, list[newest].id, claim_done, cw);
 		gg_deployment *dep = gg_malloc(sizeof(*dep));
 		*dep = list[newest];
 		memset(&list[newest], 0, sizeof(list[newest]));
@@ -651,9 +728,8 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 			dep.after = commit;
 			dep.pusher = DISPATCH_POLL_PUSHER;
 			dep.clone_url = tg->checkout->url;
-			fprintf(stderr,
-			        "gitgated: %s: %s moved to %s without a webhook; deploying\n",
-			        t->name, branch, commit);
+			gg_log(GG_LOG_INFO, "branch moved without a webhook", "target", t->name,
+			       "ref", branch, "commit", commit, NULL);
 			gg_store_insert(d->store, &dep, poll_insert_done, wctx_new(d, t, true));
 			free(branch);
 		}
@@ -671,7 +747,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	tstate *t = arg;
 	gg_dispatch *d = t->d;
 	if (d->shutting_down || t->poll_run || t->job || t->inflight)
-		return;
+		return; /* busy: what it deploys next is decided without a poll */
 	const gg_dtarget *tg = gg_dconfig_target(d->cfg, t->name);
 	if (tg == NULL || tg->checkout == NULL)
 		return;
@@ -687,7 +763,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	                    .timeout_ms = tg->timeout_ms};
 	char *err = NULL;
 	if (gg_run_start(&t->poll_run, d->runner, &spec, on_poll_done, t, &err) < 0) {
-		fprintf(stderr, "gitgated: %s: cannot poll: %s\n", t->name, err);
+		gg_log(GG_LOG_ERROR, "cannot poll", "target", t->name, "error", err, NULL);
 		free(err);
 	}
 	free(log);
@@ -769,7 +845,8 @@ int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
 	d->self_exe = gg_strdup(exe);
 	d->logs_dir = gg_printf("%s/logs", cfg->state_dir);
 	if (mkdir(d->logs_dir, 0750) < 0 && errno != EEXIST) {
-		fprintf(stderr, "gitgated: cannot create %s: %s\n", d->logs_dir, strerror(errno));
+		gg_log(GG_LOG_ERROR, "cannot create the log directory", "dir", d->logs_dir, "error",
+		       strerror(errno), NULL);
 		free(d->logs_dir);
 		free(d->self_exe);
 		free(d);
@@ -849,6 +926,7 @@ void gg_dispatch_free(gg_dispatch *d)
 	event_free(d->wake_ev);
 	if (d->grace_ev)
 		event_free(d->grace_ev);
+	free(d->pending);
 	free(d->logs_dir);
 	free(d->self_exe);
 	free(d);
