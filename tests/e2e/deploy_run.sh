@@ -172,4 +172,29 @@ t_sigterm_hands_running_deployments_back() {
 	expect_eq "$(wc -l <"$T/starts")" 2 "runs"
 }
 
+t_reload_keeps_running_and_cancels_removed_targets() {
+	deploy_config "  - name: old
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"touch $T/old.started; sleep 1; echo \$1 >> $T/old\", \"sh\", \"{after}\"]"
+	start_daemon
+	expect_eq "$(send_event "$(c 21)")" 202 "push 1"
+	first=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 10 test -e "$T/old.started"
+	expect_eq "$(send_event "$(c 22)")" 202 "push 2"
+	second=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	deploy_config "  - name: new
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"echo \$1 >> $T/new\", \"sh\", \"{after}\"]"
+	kill -HUP "$DPID"
+	wait_until 20 dep_state_is "$second" canceled
+	wait_until 20 dep_state_is "$first" succeeded
+	expect_eq "$(cat "$T/old")" "$(c 21)" "the run that was going on"
+	reloaded() { [ "$(send_event "$(c 23)")" = 202 ] && [ "$(json "$T/resp" 'd["deployments"][0]["target"]')" = new ]; }
+	wait_until 20 reloaded
+	wait_until 20 test -s "$T/new"
+	expect_eq "$(cat "$T/new")" "$(c 23)" "the new target's run"
+}
+
 run_cases
