@@ -25,6 +25,8 @@
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Queued writes above this make the store report itself unhealthy. */
 #define STORE_MAX_PENDING 100000
+/* WAL pages after which the checkpointer copies them into the database. */
+#define STORE_CHECKPOINT_PAGES 1000
 
 typedef enum {
 	OP_ACCEPT,
@@ -64,6 +66,14 @@ struct gg_store {
 	struct event_base *base;
 	pthread_t thread;
 	bool threaded;
+	/*
+	 * Checkpoints run on their own thread and connection: inside a commit
+	 * they would stall every request waiting for that group's fsync.
+	 */
+	pthread_t ckpt_thread;
+	bool ckpt_running, ckpt_wanted;
+	pthread_cond_t ckpt_cv;
+	sqlite3 *cdb;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	op *queue, **queue_tail; /* waiting for the writer */
@@ -412,6 +422,39 @@ static void complete(op *o)
 	op_free(o);
 }
 
+/* Called by SQLite on the writer thread after each commit. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)db, (void)name;
+	gg_store *s = arg;
+	if (pages >= STORE_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&s->mu);
+		s->ckpt_wanted = true;
+		pthread_cond_signal(&s->ckpt_cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpoint_main(void *arg)
+{
+	gg_store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->ckpt_wanted && !s->stopping)
+			pthread_cond_wait(&s->ckpt_cv, &s->mu);
+		if (s->stopping)
+			break;
+		s->ckpt_wanted = false;
+		pthread_mutex_unlock(&s->mu);
+		/* PASSIVE: never waits for the writer or readers; the next one catches up. */
+		sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
 static void *writer_main(void *arg)
 {
 	gg_store *s = arg;
@@ -502,6 +545,7 @@ int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char
 	s->done_tail = &s->done;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->ckpt_cv, NULL);
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		*err = gg_printf("%s: %s", dir, strerror(errno));
 		goto done;
@@ -529,6 +573,15 @@ int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char
 		s->base = base;
 		s->done_ev = event_new(base, s->pipefd[0], EV_READ | EV_PERSIST, on_done, s);
 		event_add(s->done_ev, NULL);
+		if (open_db(&s->cdb, path, true, err) < 0)
+			goto done;
+		sqlite3_wal_autocheckpoint(s->wdb, 0);
+		sqlite3_wal_hook(s->wdb, wal_hook, s);
+		if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) != 0) {
+			*err = gg_printf("cannot start the store's checkpoint thread");
+			goto done;
+		}
+		s->ckpt_running = true;
 		if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
 			*err = gg_printf("cannot start the store's writer thread");
 			goto done;
@@ -571,6 +624,13 @@ void gg_store_close(gg_store *s)
 		pthread_join(s->thread, NULL);
 		drain_done(s, false);
 	}
+	if (s->ckpt_running) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->ckpt_cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->ckpt_thread, NULL);
+	}
 	if (s->done_ev)
 		event_free(s->done_ev);
 	if (s->pipefd[0] >= 0)
@@ -580,9 +640,11 @@ void gg_store_close(gg_store *s)
 	sqlite3_finalize(s->ins_delivery);
 	sqlite3_finalize(s->ins_dep);
 	sqlite3_close(s->rdb);
-	sqlite3_close(s->wdb);
+	sqlite3_close(s->cdb);
+	sqlite3_close(s->wdb); /* the last connection to close checkpoints the rest */
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->ckpt_cv);
 	free(s->error);
 	free(s);
 }
