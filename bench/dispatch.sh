@@ -70,9 +70,10 @@ until curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; do
 	sleep 0.05
 done
 
-python3 - "$port" "$N" "$CLIENTS" "$T" <<'PY'
+cat >"$T/client.py" <<'PY'
 import hashlib, hmac, http.client, json, os, sys, threading, time
-port, n, clients, tmp = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+name, port, path, n, clients, starts_file, want = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
+    int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], int(sys.argv[7])
 secret = b"bench-secret"
 answered = {}
 lock = threading.Lock()
@@ -91,10 +92,10 @@ def client(k):
         sig = hmac.new(secret, body, hashlib.sha256).hexdigest()
         delivery = "bench-%06d" % i
         hdr = {"Content-Type": "application/json", "X-Gitgate-Delivery": delivery,
-               "X-Gitgate-Signature": "sha256=" + sig}
+               "X-Gitgate-Signature": "sha256=" + sig, "X-Target": "t%d" % (i % 10)}
         for attempt in range(3):
             try:
-                conn.request("POST", "/hooks/git", body, hdr)
+                conn.request("POST", path, body, hdr)
                 resp = conn.getresponse()
                 resp.read()
                 break
@@ -102,7 +103,7 @@ def client(k):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         t = now_us()
-        if resp.status != 202:
+        if resp.status != want:
             sys.exit("delivery %s answered %d" % (delivery, resp.status))
         with lock:
             answered[delivery] = t
@@ -113,38 +114,65 @@ for th in threads: th.start()
 for th in threads: th.join()
 elapsed = time.time() - t0
 
-# Wait until every target's queue is empty.
-for _ in range(600):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request("GET", "/api/v1/deployments?limit=1000")
-    deps = json.loads(c.getresponse().read())["deployments"]
-    c.close()
-    if not any(d["state"] in ("queued", "running") for d in deps):
-        break
-    time.sleep(0.1)
 counts = {}
-for d in deps:
-    counts[d["state"]] = counts.get(d["state"], 0) + 1
-
-# The clock call in the recorder and in the client, back to back, costs this much.
-probe = [now_us() for _ in range(1000)]
-clock_cost = (probe[-1] - probe[0]) / 999.0
+if name == "gitgated":
+    # Wait until no deployment is queued or running.
+    for _ in range(600):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/api/v1/deployments?limit=1000")
+        deps = json.loads(c.getresponse().read())["deployments"]
+        c.close()
+        if not any(d["state"] in ("queued", "running") for d in deps):
+            break
+        time.sleep(0.1)
+    for d in deps:
+        counts[d["state"]] = counts.get(d["state"], 0) + 1
+else:
+    for _ in range(100):
+        if os.path.exists(starts_file) and sum(1 for _ in open(starts_file)) >= n:
+            break
+        time.sleep(0.1)
 
 starts = {}
-for line in open(os.path.join(tmp, "starts")):
+for line in open(starts_file):
     dlv, us = line.split()
     starts[dlv] = int(us)
 lat = sorted(starts[d] - answered[d] for d in starts if d in answered)
 def pct(p):
     return lat[min(len(lat) - 1, int(round(p / 100.0 * (len(lat) - 1))))]
-print("## dispatch")
-print("deliveries: %d to 10 targets, %d client(s), sent in %.2fs (%.0f/s)"
-      % (n, clients, elapsed, n / elapsed))
-print("commands run: %d; coalesced (superseded): %d; states: %s"
-      % (len(lat), counts.get("superseded", 0),
-         ", ".join("%s=%d" % kv for kv in sorted(counts.items()))))
-print("answer -> command start, us: p50=%d p90=%d p99=%d max=%d min=%d"
-      % (pct(50), pct(90), pct(99), lat[-1], lat[0]))
-print("clock read cost: %.2f us per call (negligible); the recorder's exec is included in the figures"
-      % clock_cost)
+print("%-9s answer -> command start, us: p50=%d p90=%d p99=%d max=%d min=%d" %
+      (name, pct(50), pct(90), pct(99), lat[-1], lat[0]))
+print("%-9s %d deliveries to 10 targets, %d client(s), %.0f/s; commands run: %d%s" %
+      (name, n, clients, n / elapsed, len(lat),
+       "; coalesced (superseded): %d; states: %s" % (counts.get("superseded", 0),
+       ", ".join("%s=%d" % kv for kv in sorted(counts.items()))) if counts else ""))
 PY
+
+echo "## dispatch"
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+python3 "$T/client.py" gitgated "$port" /hooks/git "$N" "$CLIENTS" "$T/starts" 202
+kill -TERM "$DPID" && wait "$DPID" || true
+DPID=
+
+# The anchor: adnanh/webhook running the same recorder asynchronously (it
+# answers before the command runs, stores nothing and never coalesces).
+if command -v webhook >/dev/null; then
+	wport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	cat >"$T/hooks.json" <<JSON
+[{"id": "deploy", "execute-command": "$T/stamp", "include-command-output-in-response": false,
+  "pass-arguments-to-command": [{"source": "string", "name": "$T/starts-webhook"},
+                                {"source": "header", "name": "X-Gitgate-Delivery"}]}]
+JSON
+	webhook -hooks "$T/hooks.json" -ip 127.0.0.1 -port "$wport" >"$T/webhook.log" 2>&1 &
+	DPID=$!
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$wport/"; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { cat "$T/webhook.log"; exit 1; }
+		sleep 0.05
+	done
+	python3 "$T/client.py" webhook "$wport" /hooks/deploy "$N" "$CLIENTS" "$T/starts-webhook" 200
+fi
+python3 -c 'import time
+p=[time.clock_gettime_ns(time.CLOCK_REALTIME) for _ in range(1001)]
+print("clock read: %.2f us per call; the recorder process start (exec) is inside the figures" % ((p[-1]-p[0])/1000/1000.0))'
