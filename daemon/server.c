@@ -210,10 +210,26 @@ static void on_write(struct bufferevent *bev, void *arg)
 		conn_free(c);
 }
 
+/* Close once the answers already written have left (on_write frees it). */
+static bool close_after_output(conn *c)
+{
+	if (c->bev == NULL || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		return false;
+	c->state = CONN_CLOSING;
+	c->keepalive = false;
+	bufferevent_disable(c->bev, EV_READ);
+	arm_deadline(c);
+	return true;
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	conn *c = arg;
+	/* A client that half-closes after its last request still gets the answer. */
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state != CONN_PROCESSING &&
+	    c->state != CONN_CLOSING && close_after_output(c))
+		return;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		conn_drop(c);
 }
@@ -1052,10 +1068,10 @@ void gg_server_stop_accepting(gg_server *s)
 	conn *c = s->conns;
 	while (c) {
 		conn *next = c->next;
-		if (c->state != CONN_PROCESSING && c->state != CONN_CLOSING)
-			conn_free(c);
-		else
+		if (c->state == CONN_PROCESSING)
 			c->keepalive = false;
+		else if (c->state != CONN_CLOSING && !close_after_output(c))
+			conn_free(c);
 		c = next;
 	}
 }

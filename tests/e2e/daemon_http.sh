@@ -192,6 +192,33 @@ PY
 	expect_eq "$(json "$T/get" 'len(d["deployments"])')" 2 "two deliveries queued"
 }
 
+t_half_closed_client_gets_its_answers() {
+	daemon_config
+	start_daemon
+	f=$PAYLOADS/generic-push.json
+	sig=$(hmac_hex generic-secret "$f")
+	python3 - "$PORT" "$f" "$sig" >"$T/out" <<'PY'
+import re, socket, sys
+port, path, sig = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+body = open(path, "rb").read()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n" +
+          b"POST /hooks/generic HTTP/1.1\r\nX-Gitgate-Delivery: half-1\r\nX-Gitgate-Signature: sha256=" +
+          sig.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+s.shutdown(socket.SHUT_WR)
+s.settimeout(5)
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+for line in re.findall(rb"HTTP/1\.1 [0-9]{3} [A-Za-z ]+(?=\r\n)", data):
+    print(line.decode())
+PY
+	expect_eq "$(tr '\n' ' ' <"$T/out")" "HTTP/1.1 200 OK HTTP/1.1 202 Accepted " "answers after the client's FIN"
+}
+
 t_unix_socket_listener() {
 	daemon_config
 	sed -i "s|^listen: .*|listen: [\"127.0.0.1:$PORT\", \"unix:$T/gitgated.sock\"]|" "$T/cfg.yaml"

@@ -1,0 +1,178 @@
+#!/bin/sh
+# bench/webhook.sh: gitgated against adnanh/webhook on loopback with wrk.
+#
+# Both receive the same signed ~3.9 KB GitHub push body from wrk (-t2 -c16
+# -d10s --latency). Valid: every request carries a fresh X-GitHub-Delivery,
+# so gitgated verifies, parses, matches a target and durably stores the
+# delivery and a queued deployment (SQLite WAL, synchronous=FULL, group
+# commit) before its 202; webhook verifies and runs /bin/true. Rejected: the
+# signature is wrong. Prints requests/s, p99 latency and peak RSS (VmHWM)
+# of each, with ratios, next to the anchor figures.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$top/build}
+GITGATED=${GITGATED:-$BUILD/bin/gitgated}
+DURATION=${DURATION:-10s}
+W=$(mktemp -d "${TMPDIR:-/tmp}/gg-bench-webhook.XXXXXX")
+GPID=
+WPID=
+cleanup() {
+	[ -n "$GPID" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
+	[ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+for tool in wrk webhook openssl python3; do
+	command -v $tool >/dev/null || {
+		echo "bench/webhook.sh: $tool is not installed" >&2
+		exit 1
+	}
+done
+[ -x "$GITGATED" ] || {
+	echo "bench/webhook.sh: build first (make)" >&2
+	exit 1
+}
+
+port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_http() { # URL
+	i=0
+	until curl -s -o /dev/null "$1"; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || {
+			echo "bench/webhook.sh: nothing answers at $1" >&2
+			exit 1
+		}
+		sleep 0.05
+	done
+}
+
+SECRET=bench-secret-3f9a
+BODY=$top/tests/data/payloads/github-push.json
+SIG=$(openssl dgst -sha256 -hmac "$SECRET" "$BODY" | sed 's/^.*= *//')
+BADSIG=$(openssl dgst -sha256 -hmac "not-$SECRET" "$BODY" | sed 's/^.*= *//')
+
+# wrk script: method, body, headers; a fresh delivery id per request for gitgated.
+cat >"$W/post.lua" <<LUA
+local f = io.open("$BODY", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "push"
+wrk.headers["X-Hub-Signature-256"] = "sha256=" .. os.getenv("GG_SIG")
+local threads = 0
+function setup(thread)
+	threads = threads + 1
+	thread:set("tid", threads)
+end
+local n = 0
+function request()
+	n = n + 1
+	wrk.headers["X-GitHub-Delivery"] = string.format("%s-%d-%d", os.getenv("GG_RUN"), tid, n)
+	return wrk.format()
+end
+LUA
+
+# gitgated: one github source, one target that the push matches.
+printf '%s\n' "$SECRET" >"$W/gh.secret"
+chmod 600 "$W/gh.secret"
+GPORT=$(port)
+cat >"$W/gitgated.yaml" <<YAML
+listen: ["127.0.0.1:$GPORT"]
+state_dir: $W/state
+sources:
+  - {name: github, kind: github, secret_file: $W/gh.secret}
+  - {name: unrouted, kind: github, secret_file: $W/gh.secret}
+targets:
+  - name: prod
+    source: github
+    repo: acme/platform-config
+    ref: refs/heads/main
+    run: ["/bin/true"]
+YAML
+"$GITGATED" -c "$W/gitgated.yaml" 2>"$W/gitgated.log" &
+GPID=$!
+wait_http "http://127.0.0.1:$GPORT/healthz"
+
+# webhook (adnanh): payload-hmac-sha256 on X-Hub-Signature-256, /bin/true.
+WPORT=$(port)
+cat >"$W/hooks.json" <<JSON
+[{"id": "deploy", "execute-command": "/bin/true",
+  "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": "$SECRET",
+    "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}]
+JSON
+webhook -hooks "$W/hooks.json" -ip 127.0.0.1 -port "$WPORT" >"$W/webhook.log" 2>&1 &
+WPID=$!
+wait_http "http://127.0.0.1:$WPORT/"
+
+# run NAME URL SIG: wrk; leaves "RPS P99_MS NON2XX" in $W/NAME.res
+run() {
+	GG_SIG=$3 GG_RUN="$1-$$" wrk -t2 -c16 -d"$DURATION" --latency -s "$W/post.lua" "$2" >"$W/$1.out" 2>&1
+	python3 - "$W/$1.out" >"$W/$1.res" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", t).group(1))
+m = re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s)\s*$", t, re.M)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+errs = re.search(r"Socket errors:.*", t)
+print("%.0f %.2f %s %s" % (rps, p99, bad.group(1) if bad else "0", "errors" if errs else "-"))
+PY
+}
+hwm() { # PID -> MB
+	awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"
+}
+count() { # SQL
+	python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
+		"$W/state/gitgated.db" "$1"
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+run gg-valid "http://127.0.0.1:$GPORT/hooks/github" "$SIG"
+GRSS_VALID=$(hwm $GPID)
+STORED=$(count "select count(*) from deliveries")
+DEPS=$(count "select count(*) from deployments")
+RAN=$(count "select count(*) from deployments where state not in ('queued','superseded')")
+# The same deliveries to a source no target listens to: the intake and the
+# durable store alone, without the dispatcher's work.
+run gg-store "http://127.0.0.1:$GPORT/hooks/unrouted" "$SIG"
+run wh-valid "http://127.0.0.1:$WPORT/hooks/deploy" "$SIG"
+WRSS_VALID=$(hwm $WPID)
+run gg-bad "http://127.0.0.1:$GPORT/hooks/github" "$BADSIG"
+GRSS_BAD=$(hwm $GPID)
+run wh-bad "http://127.0.0.1:$WPORT/hooks/deploy" "$BADSIG"
+WRSS_BAD=$(hwm $WPID)
+
+set -- $(cat "$W/gg-store.res")
+s_rps=$1 s_p99=$2
+set -- $(cat "$W/gg-valid.res")
+g_rps=$1 g_p99=$2 g_non2xx=$3
+set -- $(cat "$W/wh-valid.res")
+w_rps=$1 w_p99=$2
+set -- $(cat "$W/gg-bad.res")
+gb_rps=$1 gb_p99=$2 gb_non2xx=$3
+set -- $(cat "$W/wh-bad.res")
+wb_rps=$1 wb_p99=$2
+
+ratio() { python3 -c "import sys; print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+echo "## webhook"
+echo "machine: $(nproc) CPUs, $cpu; wrk -t2 -c16 -d$DURATION --latency; body $(wc -c <"$BODY") bytes"
+printf '%-34s %12s %12s %12s %8s\n' "" "gitgated" "webhook" "anchor" "ratio"
+printf '%-34s %12s %12s %12s %8s\n' "valid deliveries, requests/s" "$g_rps" "$w_rps" "~3700" "$(ratio "$g_rps" "$w_rps")"
+printf '%-34s %12s %12s %12s %8s\n' "valid deliveries, p99 ms" "$g_p99" "$w_p99" "" ""
+printf '%-34s %12s %12s %12s %8s\n' "valid, no target (store only), r/s" "$s_rps" "" "" "$(ratio "$s_rps" "$w_rps")"
+printf '%-34s %12s %12s %12s %8s\n' "valid, no target, p99 ms" "$s_p99" "" "" ""
+printf '%-34s %12s %12s %12s %8s\n' "bad signature, requests/s" "$gb_rps" "$wb_rps" "~5900" "$(ratio "$gb_rps" "$wb_rps")"
+printf '%-34s %12s %12s %12s %8s\n' "bad signature, p99 ms" "$gb_p99" "$wb_p99" "" ""
+printf '%-34s %12s %12s %12s %8s\n' "peak RSS after valid run, MB" "$GRSS_VALID" "$WRSS_VALID" "~50" ""
+printf '%-34s %12s %12s %12s %8s\n' "peak RSS after both runs, MB" "$GRSS_BAD" "$WRSS_BAD" "" ""
+echo "valid run: gitgated stored $STORED deliveries and queued $DEPS deployments durably; the dispatcher ran $RAN of them (/bin/true), the rest were superseded by newer pushes (non-2xx: $g_non2xx); bad run: $gb_non2xx answered 401"
+echo "load average before/after: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
+met=yes
+python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if a[0] >= 3*a[1] and a[2] >= 3*a[3] and a[4] < 10 and a[5] < 10 and a[6] < 16 else 1)" \
+	"$g_rps" "$w_rps" "$gb_rps" "$wb_rps" "$g_p99" "$gb_p99" "$GRSS_BAD" || met=no
+echo "targets (3x valid, 3x rejected, p99 < 10 ms, RSS < 16 MB): $([ $met = yes ] && echo met || echo MISSED)"
