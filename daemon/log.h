@@ -17,8 +17,8 @@ void gg_log_set_level(gg_log_level lvl);
 void gg_log_set_stream(FILE *f);
 
 /*
- * Log msg with key/value pairs: a NULL-terminated list of alternating
- * const char * keys and values (a NULL value... ends the list too).
+ * Log msg with key/value pairs: alternating const char * keys and values,
+ * ended by a NULL key (a NULL value also ends the list).
  */
 void gg_log(gg_log_level lvl, const char *msg, ...);
 
