@@ -92,12 +92,17 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	       n2, NULL);
 }
 
-/* Exit once the dispatcher is done and every answer in progress has been sent. */
+/*
+ * Exit once the dispatcher is done and every answer in progress has been
+ * written out (a connection closing with unsent output is bounded by
+ * read_timeout).
+ */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	daemon_main *m = arg;
-	if (m->dispatch_done && gg_server_busy(m->d.server) == 0) {
+	if (m->dispatch_done && gg_server_busy(m->d.server) == 0 &&
+	    gg_server_connections(m->d.server) == 0) {
 		event_base_loopexit(m->d.base, NULL);
 		return;
 	}
