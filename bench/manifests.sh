@@ -1,0 +1,143 @@
+#!/bin/sh
+# bench/manifests.sh: one push of 10,000 Kubernetes manifests (a Deployment and
+# a Service each, ~1.1 KB, ~11 MB) validated with kubernetes-baseline by
+#   - the floor: libgit2 blob reads + a bare libyaml event parse (C, built here)
+#   - the anchor: a pre-receive hook in Python (git diff-tree + one
+#     git cat-file --batch + PyYAML's CSafeLoader), bench/manifests_hook.py
+#   - gitgate's pre-receive hook
+# each run as git runs a hook (GIT_DIR, cwd, "OLD NEW REF" on stdin), best of
+# RUNS, with the peak RSS of the process tree (wait4's rusage).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$top/build}
+FILES=${FILES:-10000}
+RUNS=${RUNS:-3}
+HOOK="$BUILD/libexec/gitgate/pre-receive"
+[ -x "$HOOK" ] || { echo "manifests.sh: build first (make)" >&2; exit 2; }
+W=$(mktemp -d "${TMPDIR:-/tmp}/gg-bench-manifests.XXXXXX")
+[ -n "${KEEP:-}" ] && echo "keeping $W" >&2 || trap 'rm -rf "$W"' EXIT
+
+cc -O2 -o "$W/floor" "$top/bench/manifests_floor.c" $(pkg-config --cflags --libs libgit2 yaml-0.1)
+
+# The repository: main holds a README; the pushed commit adds the manifests.
+git init -q --bare "$W/repo.git"
+python3 - "$FILES" <<'PY' | git --git-dir="$W/repo.git" fast-import --quiet
+import sys
+n = int(sys.argv[1])
+out = sys.stdout.buffer
+def data(b):
+    out.write(b"data %d\n" % len(b) + b + b"\n")
+out.write(b"commit refs/heads/main\nmark :1\ncommitter Bench <bench@example.com> 1700000000 +0000\n")
+data(b"init")
+out.write(b"M 644 inline README\n")
+data(b"manifests\n")
+out.write(b"commit refs/heads/bench\ncommitter Bench <bench@example.com> 1700000001 +0000\n")
+data(b"deploy: many apps")
+out.write(b"from :1\n")
+for i in range(n):
+    app = "app-%05d" % i
+    doc = f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {app}
+  namespace: team-{i % 100:02d}
+  labels: {{app: {app}, tier: backend}}
+  annotations:
+    example.com/owner: team-{i % 100:02d}
+    example.com/runbook: https://runbooks.example.com/{app}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: {app}}}
+  template:
+    metadata:
+      labels: {{app: {app}, tier: backend}}
+    spec:
+      securityContext:
+        runAsNonRoot: true
+      containers:
+        - name: {app}
+          image: registry.example.com/team-{i % 100:02d}/{app}:1.{i % 7}.{i % 13}
+          ports:
+            - containerPort: 8080
+          env:
+            - name: LOG_LEVEL
+              value: info
+          readinessProbe:
+            httpGet: {{path: /healthz, port: 8080}}
+          resources:
+            requests: {{cpu: 100m, memory: 128Mi}}
+            limits: {{cpu: 500m, memory: 256Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {app}
+  namespace: team-{i % 100:02d}
+  labels: {{app: {app}}}
+spec:
+  selector: {{app: {app}}}
+  ports:
+    - name: http
+      protocol: TCP
+      port: 80
+      targetPort: 8080
+  type: ClusterIP
+""".encode()
+    out.write(b"M 644 inline clusters/team-%02d/%s.yaml\n" % (i % 100, app.encode()))
+    data(doc)
+PY
+OLD=$(git --git-dir="$W/repo.git" rev-parse main)
+NEW=$(git --git-dir="$W/repo.git" rev-parse bench)
+# Unreferenced, as in the quarantine a push sees: NEW --not --all is the push.
+git --git-dir="$W/repo.git" update-ref -d refs/heads/bench
+BYTES=$(git --git-dir="$W/repo.git" diff-tree -r "$OLD" "$NEW" | awk '{print $4}' |
+	git --git-dir="$W/repo.git" cat-file --batch-check='%(objectsize)' | awk '{s+=$1} END {print s}')
+cat >"$W/policy.yaml" <<'POL'
+version: 1
+manifests:
+  paths: ["clusters/**/*.yaml"]
+  packs: [kubernetes-baseline]
+  deny_deletion: true
+POL
+echo "$OLD $NEW refs/heads/main" >"$W/stdin"
+
+# measure NAME CMD...: best wall time of RUNS, peak RSS, exit status.
+measure() {
+	python3 - "$W/stdin" "$W/repo.git" "$RUNS" "$@" <<'PY'
+import os, subprocess, sys, time
+stdin, gitdir, runs, name, cmd = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+env = dict(os.environ, GIT_DIR=gitdir, GITGATE_POLICY=os.path.join(os.path.dirname(gitdir), "policy.yaml"))
+best, cpu, rss, codes = None, None, 0, set()
+for _ in range(runs):
+    with open(stdin) as f:
+        t = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=gitdir, env=env)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.monotonic() - t
+    best = dt if best is None else min(best, dt)
+    c = ru.ru_utime + ru.ru_stime
+    cpu = c if cpu is None else min(cpu, c)
+    rss = max(rss, ru.ru_maxrss)
+    codes.add(os.waitstatus_to_exitcode(status))
+    if codes != {0}:
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+print("%s %.3f %.3f %d %s" % (name, best, cpu, rss // 1024, ",".join(map(str, sorted(codes)))))
+PY
+}
+
+measure floor "$W/floor" "$W/repo.git" "$OLD" "$NEW" >"$W/floor.out"
+measure anchor python3 "$top/bench/manifests_hook.py" >"$W/anchor.out"
+measure gitgate "$HOOK" >"$W/gitgate.out"
+
+read -r _ ft fcpu frss fc <"$W/floor.out"
+read -r _ at acpu arss ac <"$W/anchor.out"
+read -r _ gt gcpu grss gc <"$W/gitgate.out"
+echo "## manifests: one push of $FILES Kubernetes manifest files ($((FILES * 2)) documents, $BYTES bytes), kubernetes-baseline, best of $RUNS"
+printf '%-9s %7.3f s wall  %7.3f s CPU  %4d MB peak RSS  exit %s  %s\n' \
+	floor "$ft" "$fcpu" "$frss" "$fc" "libgit2 blob reads + bare libyaml event parse (C)" \
+	anchor "$at" "$acpu" "$arss" "$ac" "Python hook: diff-tree, one cat-file --batch, PyYAML CSafeLoader" \
+	gitgate "$gt" "$gcpu" "$grss" "$gc" "gitgate pre-receive hook, kubernetes-baseline, deny_deletion"
+python3 -c 'import sys; a, g, f, ac, gc, fc = map(float, sys.argv[1:]); print("gitgate vs anchor: %.1fx faster (CPU %.1fx); gitgate / floor: %.2fx (CPU %.2fx)" % (a / g, ac / gc, g / f, gc / fc))' "$at" "$gt" "$ft" "$acpu" "$gcpu" "$fcpu"
+[ "$gc" = 0 ] && [ "$ac" = 0 ] || { echo "manifests.sh: a hook rejected the clean push" >&2; exit 1; }
