@@ -319,17 +319,57 @@ static int release_newer_first(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/*
+ * Names under releases/ that a symlink in parent points at: targets whose
+ * dirs share a parent share releases/, and one must not prune the other's
+ * live release.
+ */
+static size_t live_releases(char ***out, const char *parent)
+{
+	DIR *d = opendir(parent);
+	char **names = NULL;
+	size_t n = 0;
+	*out = NULL;
+	if (d == NULL)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && n < CHECKOUT_MAX_RELEASE) {
+		if (e->d_type != DT_LNK && e->d_type != DT_UNKNOWN)
+			continue;
+		char *path = gg_printf("%s/%s", parent, e->d_name);
+		char buf[PATH_MAX];
+		ssize_t len = readlink(path, buf, sizeof(buf) - 1);
+		free(path);
+		if (len <= 9 || strncmp(buf, "releases/", 9) != 0)
+			continue;
+		buf[len] = '\0';
+		names = gg_reallocarray(names, n + 1, sizeof(*names));
+		names[n++] = gg_strdup(buf + 9);
+	}
+	closedir(d);
+	*out = names;
+	return n;
+}
+
 /* Keep the newest `keep` releases (the live one always); remove the rest. */
-static void prune_releases(const char *releases, const char *live, unsigned keep)
+static void prune_releases(const char *parent, const char *releases, const char *live,
+                           unsigned keep)
 {
 	DIR *d = opendir(releases);
 	if (d == NULL)
 		return;
+	char **others = NULL;
+	size_t nothers = live_releases(&others, parent);
 	struct release *list = NULL;
 	size_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL && n < CHECKOUT_MAX_RELEASE) {
 		if (e->d_name[0] == '.')
+			continue;
+		bool in_use = false;
+		for (size_t i = 0; i < nothers && !in_use; i++)
+			in_use = !strcmp(others[i], e->d_name) && strcmp(e->d_name, live) != 0;
+		if (in_use)
 			continue;
 		char *path = gg_printf("%s/%s", releases, e->d_name);
 		struct stat st;
@@ -359,6 +399,9 @@ static void prune_releases(const char *releases, const char *live, unsigned keep
 		free(list[i].name);
 	}
 	free(list);
+	for (size_t i = 0; i < nothers; i++)
+		free(others[i]);
+	free(others);
 }
 
 int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **err)
@@ -434,7 +477,7 @@ int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **er
 	}
 	fsync_dir(parent);
 	printf("switched %s to %s\n", o->dir, target);
-	prune_releases(releases, commit, o->keep);
+	prune_releases(parent, releases, commit, o->keep);
 	rc = 0;
 done:
 	fflush(stdout);

@@ -139,4 +139,31 @@ t_a_directory_in_the_way_is_not_replaced() {
 	expect_contains "$T/log" "exists and is not a symlink"
 }
 
+t_targets_sharing_a_parent_keep_each_other_s_release() {
+	make_repo
+	deploy_config "  - name: a
+    repo: acme/app
+    ref: refs/heads/main
+    checkout: {url: \"file://$T/src/acme/app.git\", dir: $T/www/a, keep: 1}
+  - name: b
+    repo: acme/app
+    ref: refs/heads/other
+    checkout: {url: \"file://$T/src/acme/app.git\", dir: $T/www/b, keep: 1}"
+	start_daemon
+	commit index.html "main"
+	push
+	m=$(git -C "$T/w" rev-parse HEAD)
+	expect_eq "$(send_event "$m")" 202 "push to main"
+	wait_until 20 settled
+	git -C "$T/w" checkout -q -b other
+	commit index.html "other"
+	git -C "$T/w" push -q origin other 2>/dev/null
+	o=$(git -C "$T/w" rev-parse HEAD)
+	expect_eq "$(send_event "$o" refs/heads/other)" 202 "push to other"
+	wait_until 20 settled
+	expect_eq "$(cat "$T/www/a/index.html")" main "a's live release"
+	expect_eq "$(cat "$T/www/b/index.html")" other "b's live release"
+	expect_eq "$(readlink "$T/www/a")" "releases/$m" "a's symlink"
+}
+
 run_cases
