@@ -84,7 +84,7 @@ struct gg_gate {
 	bool allow_deletion;
 	/* Existing refs, peeled to commits: the walk hides them (NEW --not --all). */
 	git_oid *hide;
-	size_t nhide;
+	size_t nhide, caphide;
 	bool hide_loaded;
 	struct set commits; /* commits checked in this push */
 	struct set pairs;   /* (old blob, new blob) pairs scanned for secrets */
@@ -658,7 +658,10 @@ static int add_hidden(git_reference *ref, void *arg)
 		git_object *c;
 		/* Refs that name no commit (a tag of a blob) hide nothing. */
 		if (peel(&c, g, git_reference_target(res), GIT_OBJECT_COMMIT) == 0) {
-			g->hide = gg_reallocarray(g->hide, g->nhide + 1, sizeof(git_oid));
+			if (g->nhide == g->caphide) {
+				g->caphide = g->caphide ? 2 * g->caphide : 64;
+				g->hide = gg_reallocarray(g->hide, g->caphide, sizeof(git_oid));
+			}
 			git_oid_cpy(&g->hide[g->nhide++], git_object_id(c));
 			git_object_free(c);
 		}
@@ -692,10 +695,15 @@ static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err
 		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
 			if (git_blob_lookup(&b, g->repo, git_tree_entry_id(e)) < 0)
 				ok = git_fail(err, "cannot read a manifest of the push");
-			else if (gg_manifest_check(g->p->manifests, path, git_blob_rawcontent(b),
-			                           (size_t)git_blob_rawsize(b), g->r) < 0) {
-				*err = gg_printf("%s: the manifest check failed", path);
-				ok = -1;
+			else {
+				char *shown = gg_gate_sanitize(path, strlen(path));
+				if (gg_manifest_check(g->p->manifests, shown,
+				                      git_blob_rawcontent(b),
+				                      (size_t)git_blob_rawsize(b), g->r) < 0) {
+					*err = gg_printf("%s: the manifest check failed", shown);
+					ok = -1;
+				}
+				free(shown);
 			}
 		}
 		git_blob_free(b);
