@@ -311,6 +311,10 @@ static void job_requeue(job *j, int64_t not_before, const char *why)
 	tstate *t = j->t;
 	gg_runner_log_line(j->log_path, "deployment %lld queued again: %s", (long long)j->dep->id,
 	                   why);
+	char idtext[32];
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)j->dep->id);
+	gg_log(GG_LOG_INFO, "deployment queued again", "id", idtext, "target", j->dep->target,
+	       "reason", why, NULL);
 	gg_store_requeue(d->store, j->dep->id, not_before, write_done, wctx_new(d, t, true));
 	t->job = NULL;
 	d->running--;
@@ -897,8 +901,12 @@ void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *
 	d->shutdown_done = done;
 	d->shutdown_arg = arg;
 	event_del(d->wake_ev);
-	for (size_t i = 0; i < d->nts; i++)
+	for (size_t i = 0; i < d->nts; i++) {
 		tstate_set_poll(d, d->ts[i], 0);
+		/* A poll deploys nothing by itself: no need to let it finish. */
+		if (d->ts[i]->poll_run)
+			gg_run_stop(d->ts[i]->poll_run);
+	}
 	d->grace_ev = evtimer_new(d->base, on_grace, d);
 	struct timeval tv = {(time_t)(grace_ms / 1000), (suseconds_t)(grace_ms % 1000) * 1000};
 	evtimer_add(d->grace_ev, &tv);
