@@ -650,19 +650,35 @@ static int peel(git_object **out, gg_gate *g, const git_oid *id, git_object_t ty
 	return rc;
 }
 
+static void hide_commit(gg_gate *g, const git_oid *id)
+{
+	if (g->nhide == g->caphide) {
+		g->caphide = g->caphide ? 2 * g->caphide : 64;
+		g->hide = gg_reallocarray(g->hide, g->caphide, sizeof(git_oid));
+	}
+	git_oid_cpy(&g->hide[g->nhide++], id);
+}
+
 static int add_hidden(git_reference *ref, void *arg)
 {
 	gg_gate *g = arg;
 	git_reference *res = NULL;
-	if (git_reference_resolve(&res, ref) == 0) {
+	/* Only symbolic refs need resolving; looking up every direct one again costs. */
+	if (git_reference_type(ref) == GIT_REFERENCE_DIRECT ||
+	    git_reference_resolve(&res, ref) == 0) {
+		const git_oid *id = git_reference_target(res ? res : ref);
+		size_t size;
+		git_object_t type;
 		git_object *c;
-		/* Refs that name no commit (a tag of a blob) hide nothing. */
-		if (peel(&c, g, git_reference_target(res), GIT_OBJECT_COMMIT) == 0) {
-			if (g->nhide == g->caphide) {
-				g->caphide = g->caphide ? 2 * g->caphide : 64;
-				g->hide = gg_reallocarray(g->hide, g->caphide, sizeof(git_oid));
-			}
-			git_oid_cpy(&g->hide[g->nhide++], git_object_id(c));
+		/*
+		 * Most refs name a commit: the object header says so without parsing
+		 * it, which matters on servers with tens of thousands of refs. Refs
+		 * that name no commit (a tag of a blob) hide nothing.
+		 */
+		if (git_odb_read_header(&size, &type, g->odb, id) == 0 && type == GIT_OBJECT_COMMIT)
+			hide_commit(g, id);
+		else if (peel(&c, g, id, GIT_OBJECT_COMMIT) == 0) {
+			hide_commit(g, git_object_id(c));
 			git_object_free(c);
 		}
 	}
