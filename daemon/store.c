@@ -38,6 +38,14 @@ typedef enum {
 	OP_PRUNE,
 } op_kind;
 
+/* Distinct SQL texts the store runs; each connection caches its statements. */
+#define STORE_STMT_CACHE 24
+
+typedef struct {
+	const char *sql; /* a string literal: compared by address */
+	sqlite3_stmt *st;
+} stmt_slot;
+
 typedef struct op op;
 struct op {
 	op *next;
@@ -85,6 +93,9 @@ struct gg_store {
 	char *error; /* last write failure; NULL when the last commit worked */
 	char reason[256];
 	sqlite3_stmt *ins_delivery, *ins_dep;
+	/* Prepared statements by SQL text: preparing costs more than running them. */
+	stmt_slot wcache[STORE_STMT_CACHE]; /* writer thread */
+	stmt_slot rcache[STORE_STMT_CACHE]; /* caller's thread */
 };
 
 static const char *const state_names[GG_DEP_NSTATES] = {
@@ -209,6 +220,39 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
+/*
+ * The cached statement for sql on db, reset and unbound; NULL when it cannot
+ * be prepared. Callers reset it after use (a pending SELECT would hold its
+ * read snapshot) and never finalize it.
+ */
+static sqlite3_stmt *stmt(sqlite3 *db, stmt_slot *cache, const char *sql)
+{
+	size_t i;
+	for (i = 0; i < STORE_STMT_CACHE && cache[i].sql; i++) {
+		if (cache[i].sql == sql) {
+			sqlite3_reset(cache[i].st);
+			sqlite3_clear_bindings(cache[i].st);
+			return cache[i].st;
+		}
+	}
+	if (i == STORE_STMT_CACHE)
+		abort(); /* more distinct statements than STORE_STMT_CACHE: a bug here */
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	cache[i].sql = sql;
+	cache[i].st = st;
+	return st;
+}
+
+static void stmt_cache_free(stmt_slot *cache)
+{
+	for (size_t i = 0; i < STORE_STMT_CACHE && cache[i].sql; i++)
+		sqlite3_finalize(cache[i].st);
+}
+
 static int insert_dep(gg_store *s, const gg_deployment *d, const char *delivery, int64_t now,
                       int64_t *id)
 {
@@ -259,11 +303,11 @@ static int run_accept(gg_store *s, op *o, int64_t now)
 /* Run one UPDATE with bound values; the result is the number of rows changed or -1. */
 static int exec_update(gg_store *s, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st = NULL;
 	int changed = -1;
 	va_list ap;
 	va_start(ap, fmt);
-	if (sqlite3_prepare_v2(s->wdb, sql, -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = stmt(s->wdb, s->wcache, sql);
+	if (st == NULL)
 		goto done;
 	for (int i = 1; fmt[i - 1]; i++) {
 		switch (fmt[i - 1]) {
@@ -279,21 +323,21 @@ static int exec_update(gg_store *s, const char *sql, const char *fmt, ...)
 		changed = sqlite3_changes(s->wdb);
 done:
 	va_end(ap);
-	sqlite3_finalize(st);
+	if (st)
+		sqlite3_reset(st);
 	return changed;
 }
 
 /* Whether deployment id exists: distinguishes not-found from a state conflict. */
 static bool dep_exists(gg_store *s, int64_t id)
 {
-	sqlite3_stmt *st = NULL;
 	bool found = false;
-	if (sqlite3_prepare_v2(s->wdb, "SELECT 1 FROM deployments WHERE id=?", -1, &st, NULL) ==
-	    SQLITE_OK) {
+	sqlite3_stmt *st = stmt(s->wdb, s->wcache, "SELECT 1 FROM deployments WHERE id=?");
+	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
 	return found;
 }
 
@@ -639,6 +683,8 @@ void gg_store_close(gg_store *s)
 		close(s->pipefd[1]);
 	sqlite3_finalize(s->ins_delivery);
 	sqlite3_finalize(s->ins_dep);
+	stmt_cache_free(s->wcache);
+	stmt_cache_free(s->rcache);
 	sqlite3_close(s->rdb);
 	sqlite3_close(s->cdb);
 	sqlite3_close(s->wdb); /* the last connection to close checkpoints the rest */
@@ -664,15 +710,15 @@ bool gg_store_healthy(gg_store *s, const char **reason)
 	pthread_mutex_unlock(&s->mu);
 	if (ok) {
 		/* The schema must still be readable: a broken database fails here. */
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(s->rdb, "SELECT count(*) FROM deployments WHERE id=0", -1,
-		                       &st, NULL) != SQLITE_OK ||
-		    sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_stmt *st =
+		    stmt(s->rdb, s->rcache, "SELECT count(*) FROM deployments WHERE id=0");
+		if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
 			snprintf(s->reason, sizeof(s->reason), "database: %s",
 			         sqlite3_errmsg(s->rdb));
 			ok = false;
 		}
-		sqlite3_finalize(st);
+		if (st)
+			sqlite3_reset(st);
 	}
 	if (reason)
 		*reason = ok ? NULL : s->reason;
@@ -868,7 +914,6 @@ static void read_dep(gg_deployment *d, sqlite3_stmt *st)
 static int select_deps(gg_deployment **out, size_t *n, gg_store *s, const char *sql,
                        const char *fmt, ...)
 {
-	sqlite3_stmt *st = NULL;
 	gg_deployment *list = NULL;
 	size_t len = 0, cap = 0;
 	int rc = -1, step;
@@ -876,7 +921,8 @@ static int select_deps(gg_deployment **out, size_t *n, gg_store *s, const char *
 	va_start(ap, fmt);
 	*out = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(s->rdb, sql, -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = stmt(s->rdb, s->rcache, sql);
+	if (st == NULL)
 		goto done;
 	for (int i = 1; fmt[i - 1]; i++) {
 		if (fmt[i - 1] == 's')
@@ -901,7 +947,8 @@ static int select_deps(gg_deployment **out, size_t *n, gg_store *s, const char *
 done:
 	va_end(ap);
 	gg_deployments_free(list, len);
-	sqlite3_finalize(st);
+	if (st)
+		sqlite3_reset(st);
 	return rc;
 }
 
@@ -969,12 +1016,11 @@ int gg_store_count_by_state(gg_store *s,
                             void (*fn)(void *arg, const char *target, gg_dep_state st, uint64_t n),
                             void *arg)
 {
-	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
-	if (sqlite3_prepare_v2(s->rdb,
-	                       "SELECT target, state, count(*) FROM deployments "
-	                       "GROUP BY target, state ORDER BY target, state",
-	                       -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
+	                        "SELECT target, state, count(*) FROM deployments "
+	                        "GROUP BY target, state ORDER BY target, state");
+	if (st == NULL)
 		goto done;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		gg_dep_state ds;
@@ -986,6 +1032,7 @@ int gg_store_count_by_state(gg_store *s,
 	if (step == SQLITE_DONE)
 		rc = 0;
 done:
-	sqlite3_finalize(st);
+	if (st)
+		sqlite3_reset(st);
 	return rc;
 }
