@@ -2,6 +2,8 @@
 # bench/hook.sh: the pre-receive gate's wall time on
 #   (a) a one-commit, one-file push (target: under 10 ms)
 #   (b) one commit adding 10,000 files of ~1 KB with `secrets: true` (target: under 0.5 s)
+#   (c) for context: a one-file push into a repository with 20,000 refs, each
+#       naming its own commit (every existing ref is hidden from the walk)
 # The hook is run as git runs it (GIT_DIR, cwd, "OLD NEW REF" on stdin) against
 # a repository holding the pushed objects with no ref to them, as in the
 # quarantine; median of RUNS. For comparison, the anchor is the usual shell
@@ -83,6 +85,35 @@ PY
 	echo "$old $new refs/heads/main"
 }
 
+# make_refs_repo DIR NREFS: NREFS branches on a chain of commits, and an
+# unreferenced commit (printed as the push) on top of the last one.
+make_refs_repo() {
+	git init -q --bare "$1"
+	python3 - "$2" <<'PY' | git --git-dir="$1" fast-import --quiet
+import sys
+n = int(sys.argv[1])
+out = sys.stdout.buffer
+def data(b):
+    out.write(b"data %d\n" % len(b) + b + b"\n")
+for i in range(n):
+    out.write(b"commit refs/heads/b%05d\nmark :%d\ncommitter Bench <bench@example.com> %d +0000\n" % (i, i + 1, 1700000000 + i))
+    data(b"chore: commit %d" % i)
+    if i:
+        out.write(b"from :%d\n" % i)
+    out.write(b"M 644 inline f\n")
+    data(b"%d\n" % i)
+out.write(b"commit refs/heads/bench\ncommitter Bench <bench@example.com> 1800000000 +0000\n")
+data(b"feat: one more")
+out.write(b"from :%d\nM 644 inline g\n" % n)
+data(b"g\n")
+PY
+	git --git-dir="$1" pack-refs --all
+	old=$(git --git-dir="$1" rev-parse refs/heads/b$(printf %05d $(($2 - 1))))
+	new=$(git --git-dir="$1" rev-parse refs/heads/bench)
+	git --git-dir="$1" update-ref -d refs/heads/bench
+	echo "$old $new refs/heads/main"
+}
+
 # median NAME STDIN GITDIR CMD...: median wall seconds of RUNS runs; exits non-zero on a rejection.
 median() {
 	python3 - "$RUNS" "$W/policy.yaml" "$@" <<'PY'
@@ -121,7 +152,9 @@ print("%.4f" % dt)
 PY
 }
 
+REFS=${REFS:-20000}
 line1=$(make_repo "$W/repo1.git" 1)
+lineR=$(make_refs_repo "$W/refs.git" "$REFS")
 lineN=$(make_repo "$W/repo$FILES.git" "$FILES")
 BYTES=$(git --git-dir="$W/repo$FILES.git" diff-tree -r $(echo "$lineN" | cut -d' ' -f1-2) |
 	awk '{print $4}' | git --git-dir="$W/repo$FILES.git" cat-file --batch-check='%(objectsize)' |
@@ -131,6 +164,8 @@ a_hook=$(median "gitgate (a)" "$line1" "$W/repo1.git" "$HOOK")
 a_anchor=$(median "anchor (a)" "$line1" "$W/repo1.git" "$W/anchor.sh")
 b_hook=$(median "gitgate (b)" "$lineN" "$W/repo$FILES.git" "$HOOK")
 b_anchor=$(median "anchor (b)" "$lineN" "$W/repo$FILES.git" "$W/anchor.sh")
+c_hook=$(median "gitgate (c)" "$lineR" "$W/refs.git" "$HOOK")
+c_anchor=$(median "anchor (c)" "$lineR" "$W/refs.git" "$W/anchor.sh")
 a_push=$(push_time 1 "$line1")
 b_push=$(push_time "$FILES" "$lineN")
 
@@ -141,5 +176,6 @@ printf '%-62s %12s %12s\n' "" "(a) 1 file" "(b) $FILES files"
 printf '%-62s %12s %12s\n' "gitgate pre-receive hook (target: 10 ms / 500 ms)" "$(ms "$a_hook")" "$(ms "$b_hook")"
 printf '%-62s %12s %12s\n' "anchor: shell hook, diff-tree -p | grep -E" "$(ms "$a_anchor")" "$(ms "$b_anchor")"
 printf '%-62s %12s %12s\n' "whole git push into a gated repository (context)" "$(ms "$a_push")" "$(ms "$b_push")"
+printf '%-62s %12s\n' "(c) one file, $REFS existing refs: gitgate / anchor" "$(ms "$c_hook") / $(ms "$c_anchor")"
 echo "(b) pushes $BYTES bytes of text in $FILES new blobs; policy: ref, commit and file rules, secrets: true"
 python3 -c 'import sys; a, b = map(float, sys.argv[1:]); ok = a < 0.010 and b < 0.5; print("targets: %s" % ("met" if ok else "MISSED"))' "$a_hook" "$b_hook"
