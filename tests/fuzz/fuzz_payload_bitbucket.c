@@ -1,0 +1,8 @@
+/* libFuzzer target: bitbucket webhook payloads, signed as bitbucket signs them (payload_common.h).
+ */
+#include "payload_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_payload(GG_SRC_BITBUCKET, data, size);
+}

@@ -1,0 +1,7 @@
+/* libFuzzer target: forgejo webhook payloads, signed as forgejo signs them (payload_common.h). */
+#include "payload_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_payload(GG_SRC_FORGEJO, data, size);
+}

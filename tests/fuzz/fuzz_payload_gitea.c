@@ -1,0 +1,7 @@
+/* libFuzzer target: gitea webhook payloads, signed as gitea signs them (payload_common.h). */
+#include "payload_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_payload(GG_SRC_GITEA, data, size);
+}

@@ -1,0 +1,7 @@
+/* libFuzzer target: gogs webhook payloads, signed as gogs signs them (payload_common.h). */
+#include "payload_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_payload(GG_SRC_GOGS, data, size);
+}
