@@ -380,7 +380,8 @@ int main(void)
 		    policy->mode == GG_MODE_WARN ? " (mode: warn)" : "", report.nwarnings,
 		    plural(report.nwarnings, "warning", "warnings"));
 	else
-		say("gitgate: push accepted");
+		say("gitgate: push accepted: %zu %s checked", gg_gate_ncommits(gate),
+		    plural(gg_gate_ncommits(gate), "commit", "commits"));
 	rc = 0;
 done:
 	free_updates(ups, nups);

@@ -39,7 +39,7 @@ files:
 EOF
 	commit README "hello" "feat: start"
 	push main
-	expect_contains "$T/out" "remote: gitgate: push accepted"
+	expect_contains "$T/out" "remote: gitgate: push accepted: 1 commit checked"
 	expect_not_contains "$T/out" "error["
 	[ "$(git -C "$T/srv.git" rev-parse main)" = "$(git -C "$T/w" rev-parse main)" ] ||
 		fail "main was not updated"
@@ -207,7 +207,7 @@ t_new_branch_of_old_commits_is_not_rechecked() {
 	printf "version: 1\ncommits:\n  message_pattern: '^feat: '\n" >"$T/policy.yaml"
 	git -C "$T/w" branch topic
 	push topic
-	expect_contains "$T/out" "push accepted"
+	expect_contains "$T/out" "remote: gitgate: push accepted: 0 commits checked"
 	expect_not_contains "$T/out" "error["
 	# A new commit on top is checked, and only it.
 	git -C "$T/w" checkout -q topic
