@@ -72,9 +72,11 @@ static void *arena_alloc(gg_yfile *f, size_t n)
 
 static const char *arena_strndup(gg_yfile *f, const char *s, size_t n)
 {
-	char *p = arena_alloc(f, n + 1);
+	/* Zero the padding too: SIMD matchers (PCRE2's JIT) read whole words past the NUL. */
+	size_t padded = (n + 1 + 7) & ~(size_t)7;
+	char *p = arena_alloc(f, padded);
 	memcpy(p, s, n);
-	p[n] = '\0';
+	memset(p + n, 0, padded - n);
 	return p;
 }
 
