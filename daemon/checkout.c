@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,25 @@ char *gg_checkout_mirror_path(const char *state_dir, const char *url)
 	char *path = gg_printf("%s/mirrors/%s-%.16s.git", state_dir, hint, hex);
 	free(hint);
 	return path;
+}
+
+char *gg_checkout_redact_url(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	if (scheme == NULL)
+		return gg_strdup(url);
+	const char *auth = scheme + 3;
+	const char *end = auth + strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return gg_strdup(url);
+	const char *colon = memchr(auth, ':', (size_t)(at - auth));
+	if (colon == NULL)
+		return gg_strdup(url);
+	return gg_printf("%.*s:***%s", (int)(colon - url), url, at);
 }
 
 char *gg_checkout_full_ref(const char *branch)
@@ -226,7 +246,9 @@ int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err)
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	char *specs[] = {spec};
 	git_strarray refspecs = {specs, 1};
-	printf("fetching %s from %s\n", full, o->url);
+	char *shown = gg_checkout_redact_url(o->url);
+	printf("fetching %s from %s\n", full, shown);
+	free(shown);
 	fflush(stdout);
 	LIBGIT2_LEAKS_BEGIN();
 	int frc = git_remote_fetch(remote, &refspecs, &fo, "gitgated fetch");
@@ -364,8 +386,17 @@ static void prune_releases(const char *parent, const char *releases, const char 
 	size_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL && n < CHECKOUT_MAX_RELEASE) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.') {
+			/* .COMMIT.tmp-PID of a checkout that was killed: its process is gone. */
+			const char *t = strstr(e->d_name, ".tmp-");
+			long pid = t ? strtol(t + 5, NULL, 10) : 0;
+			if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+				char *path = gg_printf("%s/%s", releases, e->d_name);
+				rm_rf(path);
+				free(path);
+			}
 			continue;
+		}
 		bool in_use = false;
 		for (size_t i = 0; i < nothers && !in_use; i++)
 			in_use = !strcmp(others[i], e->d_name) && strcmp(e->d_name, live) != 0;

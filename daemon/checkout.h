@@ -30,6 +30,12 @@ typedef struct {
 /* The mirror directory for url under state_dir: an allocated string the caller frees. */
 char *gg_checkout_mirror_path(const char *state_dir, const char *url);
 
+/*
+ * url for logs: a password in its user info becomes "***"
+ * (https://user:***@host/...). Allocated.
+ */
+char *gg_checkout_redact_url(const char *url);
+
 /* "refs/heads/main" for "main"; refs/... as given. Allocated. */
 char *gg_checkout_full_ref(const char *branch);
 

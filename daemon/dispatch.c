@@ -440,8 +440,11 @@ static int job_spawn(job *j, char **argv, char **env, uint64_t timeout_ms)
 	                    .timeout_ms = timeout_ms};
 	char *err = NULL;
 	gg_buf line = GG_BUF_INIT;
-	for (size_t i = 0; argv[i]; i++)
-		gg_buf_printf(&line, "%s%s", i ? " " : "", argv[i]);
+	for (size_t i = 0; argv[i]; i++) {
+		char *shown = gg_checkout_redact_url(argv[i]);
+		gg_buf_printf(&line, "%s%s", i ? " " : "", shown);
+		free(shown);
+	}
 	gg_runner_log_line(j->log_path, "running %s", line.ptr);
 	gg_buf_free(&line);
 	int rc = gg_run_start(&j->run, d->runner, &spec, on_job_done, j, &err);

@@ -285,8 +285,14 @@ int gg_httpc_request(gg_httpc_response **out, const char *method, const char *ur
 		                   u.path, path);
 		target = joined;
 	}
-	gg_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target,
-	              u.host ? u.host : "localhost");
+	if (u.host == NULL)
+		gg_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: localhost\r\n", method, target);
+	else
+		gg_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n", method, target,
+		              strchr(u.host, ':') ? "[" : "", u.host,
+		              strchr(u.host, ':') ? "]" : "", strcmp(u.port, "80") ? ":" : "",
+		              strcmp(u.port, "80") ? u.port : "");
+	gg_buf_puts(&req, "Connection: close\r\n");
 	free(joined);
 	if (body)
 		gg_buf_printf(&req, "Content-Length: %zu\r\n", body_len);

@@ -1,3 +1,4 @@
+#include "../../daemon/checkout.h"
 #include "../../daemon/runner.h"
 #include "gitgate/util.h"
 #include "test.h"
@@ -253,6 +254,31 @@ static void test_log_cap_keeps_head_and_tail(void)
 	free(log);
 }
 
+static void test_redact_url(void)
+{
+	const char *cases[][2] = {
+	    {"https://user:pw@example.com/a.git", "https://user:***@example.com/a.git"},
+	    {"https://user@example.com/a.git", "https://user@example.com/a.git"},
+	    {"ssh://git@host:22/x.git", "ssh://git@host:22/x.git"},
+	    {"file:///srv/git/a.git", "file:///srv/git/a.git"},
+	    {"https://host/p@th:x", "https://host/p@th:x"},
+	    {"--keep", "--keep"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = gg_checkout_redact_url(cases[i][0]);
+		CHECK_STR(r, cases[i][1]);
+		free(r);
+	}
+	char *m = gg_checkout_mirror_path("/var/lib/gitgated", "https://example.com/acme/docs.git");
+	CHECK(strncmp(m, "/var/lib/gitgated/mirrors/docs_git-", 35) == 0);
+	CHECK_INT(strlen(m), strlen("/var/lib/gitgated/mirrors/docs_git-") + 16 + 4);
+	char *m2 =
+	    gg_checkout_mirror_path("/var/lib/gitgated", "https://example.org/acme/docs.git");
+	CHECK(strcmp(m, m2) != 0);
+	free(m);
+	free(m2);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -265,6 +291,7 @@ int main(void)
 	RUN(test_run_missing_program);
 	RUN(test_run_timeout_kills_group);
 	RUN(test_log_cap_keeps_head_and_tail);
+	RUN(test_redact_url);
 	char *cmd = gg_printf("rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		t_failures++;
