@@ -2,6 +2,16 @@
 # Run every unit test binary and every end-to-end script; each prints one
 # "ok NAME" or "FAIL NAME" line per test. Prints the failures' details and
 # ends with "N passed, N failed".
+#
+# VALGRIND=1: every gitgate program the tests run goes through valgrind
+# memcheck. $BUILD/vg/bin/{gitgate,gitgated} and $BUILD/vg/libexec/gitgate/*
+# are wrappers exec'ing valgrind on the real binaries; the gitgate that
+# install-hook runs is a copy under $BUILD/vg/real/bin whose libexec/gitgate/
+# holds wrappers too, because it finds the hooks beside its own binary
+# (/proc/self/exe, which valgrind reports as the client's path). Every
+# process writes its report to $BUILD/vg/logs/vg.PID; the run fails on any
+# error or definite leak found there. Children of gitgated (deployment
+# commands, its checkout child) run natively.
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 case $BUILD in /*) ;; *) BUILD="$top/$BUILD" ;; esac
@@ -9,6 +19,34 @@ export GG_TOP="$top" GG_BUILD="$BUILD"
 export GITGATE="$BUILD/bin/gitgate" GITGATED="$BUILD/bin/gitgated"
 export GG_HOOKS="$BUILD/libexec/gitgate"
 export VALGRIND="${VALGRIND:-}"
+
+VG_OPTS="--error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
+--show-leak-kinds=definite --num-callers=40 --trace-children=no"
+if [ "$VALGRIND" = 1 ]; then
+	command -v valgrind >/dev/null || {
+		echo "VALGRIND=1: valgrind is not installed"
+		echo "0 passed, 1 failed"
+		exit 1
+	}
+	vg="$BUILD/vg"
+	rm -rf "$vg"
+	mkdir -p "$vg/bin" "$vg/libexec/gitgate" "$vg/real/bin" "$vg/real/libexec/gitgate" "$vg/logs"
+	# vgwrap WRAPPER PROGRAM
+	vgwrap() {
+		printf '#!/bin/sh\nexec valgrind %s --log-file=%s/logs/vg.%%p "%s" "$@"\n' \
+			"$VG_OPTS" "$vg" "$2" >"$1"
+		chmod +x "$1"
+	}
+	cp "$BUILD/bin/gitgate" "$vg/real/bin/gitgate"
+	vgwrap "$vg/bin/gitgate" "$vg/real/bin/gitgate"
+	[ -x "$BUILD/bin/gitgated" ] && vgwrap "$vg/bin/gitgated" "$BUILD/bin/gitgated"
+	for h in "$BUILD"/libexec/gitgate/*; do
+		[ -x "$h" ] || continue
+		vgwrap "$vg/real/libexec/gitgate/$(basename "$h")" "$h"
+		vgwrap "$vg/libexec/gitgate/$(basename "$h")" "$h"
+	done
+	export GITGATE="$vg/bin/gitgate" GITGATED="$vg/bin/gitgated" GG_HOOKS="$vg/libexec/gitgate"
+fi
 out=$(mktemp -d "${TMPDIR:-/tmp}/gitgate-tests.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 only="${TESTS:-}"
@@ -21,8 +59,8 @@ run_one() { # name, command...
 	fi
 	log="$out/$(echo "$name" | tr '/' '_').log"
 	if [ "$VALGRIND" = 1 ] && [ "${name#unit/}" != "$name" ]; then
-		set -- valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
-			--error-exitcode=99 "$@"
+		# shellcheck disable=SC2086
+		set -- valgrind $VG_OPTS --log-file="$vg/logs/vg.%p" "$@"
 	fi
 	"$@" >"$log" 2>&1
 	rc=$?
@@ -48,6 +86,26 @@ run_one() { # name, command...
 		run_one "e2e/$(basename "$t" .sh)" sh "$t"
 	done
 } | tee "$out/results"
+
+if [ "$VALGRIND" = 1 ]; then
+	# A report without errors is only valgrind's banner: drop it; keep and
+	# count the others (an error or a definite leak in any program run).
+	nvg=0
+	for f in "$vg"/logs/vg.*; do
+		[ -f "$f" ] || continue
+		nvg=$((nvg + 1))
+		if grep -q 'ERROR SUMMARY: [1-9]' "$f"; then
+			prog=$(grep -m1 '^==[0-9]*== Command:' "$f" | sed 's/^==[0-9]*== Command: //')
+			echo "FAIL valgrind: $prog: $(grep -m1 'ERROR SUMMARY' "$f" | sed 's/^==[0-9]*== //') (report: $f)" |
+				tee -a "$out/results"
+			sed -n '/^==[0-9]*== [A-Z].*\(Invalid\|uninitialised\|definitely lost\|Mismatched\|overlap\|Syscall param\)/,/^==[0-9]*== $/p' "$f" |
+				head -n 40 | sed 's/^/    /'
+		else
+			rm -f "$f"
+		fi
+	done
+	echo "valgrind: $nvg processes checked, reports with errors kept in $vg/logs"
+fi
 
 passed=$(grep -c '^ok ' "$out/results")
 failed=$(grep -c '^FAIL ' "$out/results")
