@@ -73,6 +73,7 @@ struct mcond {
 
 struct mscope {
 	char *kind; /* NULL: every document */
+	uint32_t klen;
 	gg_mpath prefix;
 };
 
@@ -268,7 +269,41 @@ static void path_tail(gg_buf *b, const gg_mpath *p, size_t from)
 	}
 }
 
-static const gg_ynode *map_lookup(const gg_ynode *map, const char *key, uint32_t klen)
+/* Merges of merges are followed this deep: a chain of anchors must not exhaust the stack. */
+#define MAX_MERGE_DEPTH 16
+
+static const gg_ynode *map_find(const gg_ynode *map, const char *key, uint32_t klen, int depth);
+
+/*
+ * YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`), common in Compose files:
+ * a key set only through a merge is still the service's key, so a rule cannot
+ * be dodged by moving `privileged: true` into an anchor.
+ */
+static const gg_ynode *merged_lookup(const gg_ynode *map, const char *key, uint32_t klen, int depth)
+{
+	if (depth >= MAX_MERGE_DEPTH)
+		return NULL;
+	for (uint32_t i = 0; i < map->n; i++) {
+		const gg_ynode *k = map->items[2 * i], *v = map->items[2 * i + 1];
+		if (!(k->type == GG_Y_STRING && k->len == 2 && k->str[0] == '<' &&
+		      k->str[1] == '<'))
+			continue;
+		if (v->type == GG_Y_MAP)
+			return map_find(v, key, klen, depth + 1);
+		if (v->type == GG_Y_SEQ)
+			for (uint32_t j = 0; j < v->n; j++) {
+				const gg_ynode *c =
+				    v->items[j]->type == GG_Y_MAP
+				        ? map_find(v->items[j], key, klen, depth + 1)
+				        : NULL;
+				if (c)
+					return c;
+			}
+	}
+	return NULL;
+}
+
+static const gg_ynode *map_find(const gg_ynode *map, const char *key, uint32_t klen, int depth)
 {
 	/* Last one wins, as in gg_ymap_get; a repeated key is reported separately. */
 	for (uint32_t i = map->n; i-- > 0;) {
@@ -276,7 +311,12 @@ static const gg_ynode *map_lookup(const gg_ynode *map, const char *key, uint32_t
 		if (k->str && k->len == klen && memcmp(k->str, key, klen) == 0)
 			return map->items[2 * i + 1];
 	}
-	return NULL;
+	return merged_lookup(map, key, klen, depth);
+}
+
+static const gg_ynode *map_lookup(const gg_ynode *map, const char *key, uint32_t klen)
+{
+	return map_find(map, key, klen, 0);
 }
 
 struct walker {
@@ -624,10 +664,12 @@ void gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, 
 		return;
 	}
 	const gg_ynode *kind = gg_ymap_get(doc, "kind");
+	if (kind && (!gg_yis_scalar(kind) || !kind->str))
+		kind = NULL;
 	for (size_t i = 0; i < rule->nwithin; i++) {
 		const struct mscope *s = &rule->within[i];
 		if (s->kind &&
-		    !(kind && gg_yis_scalar(kind) && kind->str && !strcmp(kind->str, s->kind)))
+		    !(kind && kind->len == s->klen && !memcmp(kind->str, s->kind, s->klen)))
 			continue;
 		struct walker w = {&s->prefix, scope_visit, NULL, &c, 0};
 		walk(&w, doc, 0);
@@ -853,6 +895,7 @@ static void add_scope(gg_mrule *r, const char *kind, gg_mpath *prefix)
 	r->within = gg_reallocarray(r->within, r->nwithin + 1, sizeof(*r->within));
 	struct mscope *s = &r->within[r->nwithin++];
 	s->kind = kind ? gg_strdup(kind) : NULL;
+	s->klen = kind ? (uint32_t)strlen(kind) : 0;
 	s->prefix = *prefix;
 }
 

@@ -551,6 +551,28 @@ static void test_compose_pack(void)
 	    "version or a digest (found \"postgres:latest\")\n");
 }
 
+static void test_merge_keys_are_followed(void)
+{
+	/* A setting moved into an anchor and merged in is still the service's. */
+	expect(COMPOSE, "docker-compose.yml",
+	       "x-base: &base\n"
+	       "  privileged: true\n"
+	       "x-net: &net\n"
+	       "  network_mode: host\n"
+	       "services:\n"
+	       "  web:\n"
+	       "    <<: [*net, *base]\n"
+	       "    image: nginx:1.25\n"
+	       "  db:\n"
+	       "    <<: *base\n"
+	       "    privileged: false\n"
+	       "    image: pg:16\n",
+	       "error[compose-no-privileged] docker-compose.yml:2:15: privileged services are not "
+	       "allowed (found true)\n"
+	       "error[compose-no-host-network] docker-compose.yml:4:17: services must not use the "
+	       "host's network (found \"host\")\n");
+}
+
 int main(void)
 {
 	RUN(test_path_index_and_each);
@@ -574,5 +596,6 @@ int main(void)
 	RUN(test_k8s_object_rules);
 	RUN(test_k8s_overrides);
 	RUN(test_compose_pack);
+	RUN(test_merge_keys_are_followed);
 	return TEST_DONE();
 }
