@@ -7,6 +7,8 @@
 #include <string.h>
 
 #define MAX_GLOBS 1000
+/* A hostile file must not turn into millions of report lines held in memory. */
+#define MAX_FILE_VIOLATIONS 1000
 
 /* One rule of the policy, from a pack or written in the policy, as tuned by overrides. */
 struct entry {
@@ -326,13 +328,27 @@ int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, 
 		free(msg);
 	}
 	/* Documents read whole before a syntax error are still checked. */
+	size_t budget = MAX_FILE_VIOLATIONS, dropped = 0, dropped_errors = 0;
 	for (size_t d = 0; mp && d < gg_yfile_ndocs(f); d++) {
 		const gg_ynode *doc = gg_yfile_doc(f, d);
 		if (doc == NULL)
 			continue;
-		for (size_t i = 0; i < mp->nrules; i++)
-			if (!mp->rules[i].off)
-				gg_mrule_check(mp->rules[i].rule, mp->rules[i].sev, doc, path, r);
+		for (size_t i = 0; i < mp->nrules; i++) {
+			const struct entry *e = &mp->rules[i];
+			if (e->off)
+				continue;
+			size_t n = gg_mrule_check(e->rule, e->sev, doc, path, &budget, r);
+			dropped += n;
+			if (e->sev == GG_SEV_ERROR)
+				dropped_errors += n;
+		}
+	}
+	if (dropped) {
+		gg_loc loc = {path, 1, 1, NULL, NULL};
+		gg_report_add(r, "limit", dropped_errors ? GG_SEV_ERROR : GG_SEV_WARNING, &loc,
+		              "%zu more violations in this file are not reported (at most %d per "
+		              "file)",
+		              dropped, MAX_FILE_VIOLATIONS);
 	}
 	gg_yfile_free(f);
 	return 0;

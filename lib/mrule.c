@@ -572,10 +572,17 @@ struct check {
 	gg_severity sev;
 	const char *file;
 	gg_report *r;
+	size_t *budget;
+	size_t dropped;
 };
 
 static void report_at(struct check *c, const gg_ynode *n, const char *what, gg_buf *detail)
 {
+	if (*c->budget == 0) {
+		c->dropped++;
+		return;
+	}
+	(*c->budget)--;
 	gg_loc loc = {c->file, n->line, n->col, NULL, NULL};
 	gg_report_add(c->r, c->rule->id, c->sev, &loc, "%s (%s %s)", c->rule->message, what,
 	              detail->ptr ? detail->ptr : "");
@@ -650,18 +657,18 @@ static bool cond_holds(const struct mcond *c, const gg_ynode *doc)
 	return w.reached > 0 && !st.bad;
 }
 
-void gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, const char *path,
-                    gg_report *r)
+size_t gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, const char *path,
+                      size_t *budget, gg_report *r)
 {
 	if (doc == NULL)
-		return;
+		return 0;
 	for (size_t i = 0; i < rule->nwhen; i++)
 		if (!cond_holds(&rule->when[i], doc))
-			return;
-	struct check c = {rule, sev, path, r};
+			return 0;
+	struct check c = {rule, sev, path, r, budget, 0};
 	if (rule->nwithin == 0) {
 		check_paths(&c, doc);
-		return;
+		return c.dropped;
 	}
 	const gg_ynode *kind = gg_ymap_get(doc, "kind");
 	if (kind && (!gg_yis_scalar(kind) || !kind->str))
@@ -674,6 +681,7 @@ void gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, 
 		struct walker w = {&s->prefix, scope_visit, NULL, &c, 0};
 		walk(&w, doc, 0);
 	}
+	return c.dropped;
 }
 
 /* ---- loading ---- */

@@ -31,11 +31,12 @@ unsigned gg_mrule_line(const gg_mrule *rule);
 
 /*
  * Check one document (the root node of one YAML document or of a JSON file)
- * and add every violation to r at `path` and the offending node's position,
- * with severity `sev`.
+ * and add its violations to r at `path` and the offending node's position,
+ * with severity `sev`, while *budget lasts (each one added uses one). Returns
+ * how many were found beyond the budget and not added.
  */
-void gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, const char *path,
-                    gg_report *r);
+size_t gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, const char *path,
+                      size_t *budget, gg_report *r);
 
 /*
  * A compiled path, for callers that only need to walk documents. -1 with an

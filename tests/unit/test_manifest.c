@@ -573,6 +573,31 @@ static void test_merge_keys_are_followed(void)
 	       "host's network (found \"host\")\n");
 }
 
+static void test_violations_per_file_are_capped(void)
+{
+	gg_diag d = GG_DIAG_INIT;
+	gg_mpolicy *mp = load(RULE("    path: 'a[*]'\n    assert: {equals: 0}\n"), &d);
+	CHECK(mp != NULL);
+	gg_buf b = GG_BUF_INIT;
+	gg_buf_puts(&b, "a:\n");
+	for (int i = 0; i < 1005; i++)
+		gg_buf_puts(&b, "- 1\n");
+	gg_report r = GG_REPORT_INIT;
+	gg_manifest_check(mp, "f.yaml", b.ptr, b.len, &r);
+	CHECK_INT(r.n, 1001);
+	gg_report_sort(&r);
+	CHECK_STR(r.v[0].rule, "limit");
+	CHECK_INT(r.v[0].line, 1);
+	CHECK_STR(r.v[0].message,
+	          "5 more violations in this file are not reported (at most 1000 per file)");
+	CHECK_STR(r.v[1000].rule, "r");
+	CHECK_INT(r.v[1000].line, 1001);
+	gg_report_free(&r);
+	gg_buf_free(&b);
+	gg_mpolicy_free(mp);
+	gg_diag_free(&d);
+}
+
 int main(void)
 {
 	RUN(test_path_index_and_each);
@@ -597,5 +622,6 @@ int main(void)
 	RUN(test_k8s_overrides);
 	RUN(test_compose_pack);
 	RUN(test_merge_keys_are_followed);
+	RUN(test_violations_per_file_are_capped);
 	return TEST_DONE();
 }
