@@ -69,6 +69,24 @@ static void sh_quote(gg_buf *b, const char *s)
 	gg_buf_putc(b, '\'');
 }
 
+/* True (after saying so) when hooks/NAME exists and is not one of ours. */
+static bool foreign_hook(const char *repo, const char *hooks, const char *name)
+{
+	char *path = gg_printf("%s/%s", hooks, name);
+	char *text = NULL;
+	size_t len;
+	bool foreign = gg_read_file(&text, &len, path, MAX_HOOK_READ) == 0 &&
+	               strstr(text, HOOK_MARKER) == NULL;
+	if (foreign)
+		fprintf(stderr,
+		        "gitgate: %s: hooks/%s exists and was not installed by gitgate; use "
+		        "--force to replace it\n",
+		        repo, name);
+	free(text);
+	free(path);
+	return foreign;
+}
+
 /* Write hooks/NAME atomically. Returns 0, or -1 after saying why. */
 static int install_one(const char *repo, const char *hooks, const char *name, const char *prog,
                        bool force)
@@ -77,7 +95,7 @@ static int install_one(const char *repo, const char *hooks, const char *name, co
 	char *tmp = gg_printf("%s/.%s.gitgate-tmp", hooks, name);
 	char *old = NULL;
 	gg_buf text = GG_BUF_INIT;
-	int rc = -1, fd = -1;
+	int rc = -1, fd;
 	size_t len;
 	if (gg_read_file(&old, &len, path, MAX_HOOK_READ) == 0) {
 		if (strstr(old, HOOK_MARKER) == NULL) {
@@ -107,15 +125,15 @@ static int install_one(const char *repo, const char *hooks, const char *name, co
 	sh_quote(&text, prog);
 	gg_buf_puts(&text, " \"$@\"\n");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (fd < 0 || write(fd, text.ptr, text.len) != (ssize_t)text.len || fchmod(fd, 0755) < 0 ||
-	    close(fd) < 0) {
+	bool ok =
+	    fd >= 0 && write(fd, text.ptr, text.len) == (ssize_t)text.len && fchmod(fd, 0755) == 0;
+	if (fd >= 0 && close(fd) < 0)
+		ok = false;
+	if (!ok) {
 		fprintf(stderr, "gitgate: %s: %s\n", tmp, strerror(errno));
-		if (fd >= 0)
-			unlink(tmp);
-		fd = -1;
+		unlink(tmp);
 		goto done;
 	}
-	fd = -1;
 	if (rename(tmp, path) < 0) {
 		fprintf(stderr, "gitgate: %s: %s\n", path, strerror(errno));
 		unlink(tmp);
@@ -179,6 +197,10 @@ static int install_repo(const char *repo_path, const struct opts *o, const char 
 		fprintf(stderr, "gitgate: %s: %s\n", hooks, strerror(errno));
 		goto done;
 	}
+	/* Refuse before writing anything, so a refusal never leaves half an installation. */
+	if (!o->force && (foreign_hook(repo_path, hooks, "pre-receive") ||
+	                  (post && foreign_hook(repo_path, hooks, "post-receive"))))
+		goto done;
 	if (install_one(repo_path, hooks, "pre-receive", pre, o->force) < 0)
 		goto done;
 	if (post && install_one(repo_path, hooks, "post-receive", post, o->force) < 0)

@@ -52,6 +52,16 @@ t_notify_installs_post_receive() {
 	[ "$(git -C r.git config gitgate.notifySecretFile)" = "$(pwd -P)/secret" ] || fail "notifySecretFile"
 }
 
+t_foreign_post_receive_refused_before_anything_is_written() {
+	git init -q --bare r.git
+	printf '#!/bin/sh\necho theirs\n' >r.git/hooks/post-receive
+	echo s >secret
+	expect_status 2 "$GITGATE" install-hook --notify http://127.0.0.1:9/x --secret-file secret r.git 2>err
+	expect_contains err "r.git: hooks/post-receive exists and was not installed by gitgate"
+	[ ! -e r.git/hooks/pre-receive ] || fail "pre-receive written although the install was refused"
+	[ -z "$(git -C r.git config --get gitgate.notifyUrl || true)" ] || fail "config written"
+}
+
 t_usage_errors() {
 	git init -q --bare r.git
 	expect_status 2 "$GITGATE" install-hook
