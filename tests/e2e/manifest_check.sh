@@ -125,4 +125,29 @@ t_bad_manifest_rules_are_policy_errors_with_positions() {
 	expect_contains err2 'bad.yaml:7:13: bad path "spec..replicas"'
 }
 
+t_range_reports_deletions_like_the_hook() {
+	git init -q w
+	git -C w config user.name "Test Author"
+	git -C w config user.email author@example.com
+	mkdir -p w/clusters
+	cp "$DATA/good/web.yaml" w/clusters/web.yaml
+	git -C w add -A
+	git -C w commit -q -m "deploy: web"
+	sed -n '1,/^---$/p' "$DATA/good/web.yaml" | sed '$d' >w/clusters/web.yaml
+	git -C w commit -q -a -m "deploy: drop the service"
+	cat >p.yaml <<-'POL'
+	version: 1
+	manifests:
+	  paths: ["clusters/**"]
+	  packs: [kubernetes-baseline]
+	  deny_deletion: true
+	POL
+	rc=0
+	(cd w && "$GITGATE" check --policy "$T/p.yaml" --range HEAD~1..HEAD >../out) || rc=$?
+	[ $rc -eq 1 ] || fail "gitgate check --range exited $rc, want 1"
+	grep -qxF 'error[deny-deletion] clusters/web.yaml:23:1: Service "web" (v1, namespace "prod") was deleted (it was at clusters/web.yaml:23); push with -o gitgate.allow=deletion to allow it' out ||
+		{ cat out; fail "deletion not reported by --range"; }
+	[ "$(wc -l <out)" -eq 1 ] || { cat out; fail "expected one violation"; }
+}
+
 run_cases
