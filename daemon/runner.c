@@ -474,7 +474,15 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 			int st;
 			pid_t p = waitpid(r->pid, &st, WNOHANG);
 			if (p == r->pid || (p < 0 && errno == ECHILD)) {
-				r->wstatus = p == r->pid ? st : 0;
+				if (p == r->pid) {
+					r->wstatus = st;
+				} else {
+					/* Reaped elsewhere: the status is lost, so it cannot count
+					 * as success. */
+					gg_run_log(r,
+					           "the exit status was lost (reaped elsewhere)");
+					r->wstatus = W_EXITCODE(255, 0);
+				}
 				found = r;
 				break;
 			}
