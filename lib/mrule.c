@@ -28,11 +28,11 @@ struct seg {
 	uint32_t index;
 };
 
-struct gg_mpath {
+typedef struct {
 	struct seg *segs;
 	size_t n;
 	char *text;
-};
+} mpath;
 
 /* A scalar from the policy, compared with document scalars. */
 struct mval {
@@ -67,14 +67,14 @@ struct massert {
 };
 
 struct mcond {
-	gg_mpath path;
+	mpath path;
 	struct massert a;
 };
 
 struct mscope {
 	char *kind; /* NULL: every document */
 	uint32_t klen;
-	gg_mpath prefix;
+	mpath prefix;
 };
 
 struct gg_mrule {
@@ -85,7 +85,7 @@ struct gg_mrule {
 	size_t nwhen;
 	struct mscope *within;
 	size_t nwithin;
-	gg_mpath *paths;
+	mpath *paths;
 	size_t npaths;
 	struct massert a;
 	char *message;
@@ -98,7 +98,7 @@ static bool key_plain_char(char c)
 	return c != '.' && c != '[' && c != ']' && c != '\0';
 }
 
-static void path_clear(gg_mpath *p)
+static void path_clear(mpath *p)
 {
 	for (size_t i = 0; i < p->n; i++)
 		free(p->segs[i].key);
@@ -107,7 +107,7 @@ static void path_clear(gg_mpath *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static struct seg *push_seg(gg_mpath *p, enum seg_type type)
+static struct seg *push_seg(mpath *p, enum seg_type type)
 {
 	p->segs = gg_reallocarray(p->segs, p->n + 1, sizeof(*p->segs));
 	struct seg *s = &p->segs[p->n++];
@@ -117,7 +117,7 @@ static struct seg *push_seg(gg_mpath *p, enum seg_type type)
 }
 
 /* Parse `text` into p; on error returns -1 and an allocated *err. */
-static int path_parse(gg_mpath *p, const char *text, char **err)
+static int path_parse(mpath *p, const char *text, char **err)
 {
 	memset(p, 0, sizeof(*p));
 	const char *s = text;
@@ -229,7 +229,7 @@ bad:
 }
 
 /* Append a path's segments from `from` on, in path syntax. */
-static void path_tail(gg_buf *b, const gg_mpath *p, size_t from)
+static void path_tail(gg_buf *b, const mpath *p, size_t from)
 {
 	for (size_t i = from; i < p->n; i++) {
 		const struct seg *s = &p->segs[i];
@@ -320,7 +320,7 @@ static const gg_ynode *map_lookup(const gg_ynode *map, const char *key, uint32_t
 }
 
 struct walker {
-	const gg_mpath *p;
+	const mpath *p;
 	/* A node the whole path reaches. */
 	void (*visit)(struct walker *w, const gg_ynode *n);
 	/* Segment `seg` could not be followed from node n (the deepest that exists). */
@@ -372,48 +372,6 @@ static void walk(struct walker *w, const gg_ynode *n, size_t i)
 		}
 		return;
 	}
-}
-
-int gg_mpath_compile(gg_mpath **out, const char *text, char **err)
-{
-	gg_mpath *p = gg_calloc(1, sizeof(*p));
-	if (path_parse(p, text, err) < 0) {
-		free(p);
-		*out = NULL;
-		return -1;
-	}
-	*out = p;
-	return 0;
-}
-
-void gg_mpath_free(gg_mpath *p)
-{
-	if (p == NULL)
-		return;
-	path_clear(p);
-	free(p);
-}
-
-struct each_ctx {
-	void (*fn)(void *ctx, const gg_ynode *n);
-	void *ctx;
-};
-
-static void each_visit(struct walker *w, const gg_ynode *n)
-{
-	struct each_ctx *e = w->ctx;
-	e->fn(e->ctx, n);
-}
-
-size_t gg_mpath_each(const gg_mpath *p, const gg_ynode *root,
-                     void (*fn)(void *ctx, const gg_ynode *n), void *ctx)
-{
-	if (root == NULL)
-		return 0;
-	struct each_ctx e = {fn, ctx};
-	struct walker w = {p, each_visit, NULL, &e, 0};
-	walk(&w, root, 0);
-	return w.reached;
 }
 
 /* ---- values and assertions ---- */
@@ -529,7 +487,11 @@ static bool massert_only_exists(const struct massert *a)
 	       !a->not_matches && !a->has_min && !a->has_max && !a->types;
 }
 
-void gg_mrule_describe(gg_buf *b, const gg_ynode *n)
+/*
+ * Describe a node the way users see it: strings quoted, other scalars as
+ * written, "a map" / "a list"; control characters escaped, long text cut.
+ */
+static void describe(gg_buf *b, const gg_ynode *n)
 {
 	if (n->type == GG_Y_MAP) {
 		gg_buf_puts(b, "a map");
@@ -594,7 +556,7 @@ static void rule_visit(struct walker *w, const gg_ynode *n)
 	if (massert_ok(&c->rule->a, n))
 		return;
 	gg_buf b = GG_BUF_INIT;
-	gg_mrule_describe(&b, n);
+	describe(&b, n);
 	report_at(c, n, "found", &b);
 	gg_buf_free(&b);
 }
@@ -710,7 +672,7 @@ static bool is_text(const gg_ynode *n)
 	return n && n->type == GG_Y_STRING && n->str;
 }
 
-static int load_path(struct loader *l, gg_mpath *p, const gg_ynode *n)
+static int load_path(struct loader *l, mpath *p, const gg_ynode *n)
 {
 	if (!gg_yis_scalar(n) || !n->str || n->type == GG_Y_NULL) {
 		lerr(l, n, "a path must be a string");
@@ -869,6 +831,10 @@ static int load_when(struct loader *l, gg_mrule *r, const gg_ynode *n)
 		     "when must be a map of path: value, path: [values] or path: {assertion}");
 		return -1;
 	}
+	if (r->when) {
+		lerr(l, n, "when is given twice");
+		return -1;
+	}
 	r->when = gg_calloc(n->n, sizeof(*r->when));
 	int before = l->errors;
 	for (uint32_t i = 0; i < n->n; i++) {
@@ -898,7 +864,7 @@ static int load_when(struct loader *l, gg_mrule *r, const gg_ynode *n)
 	return l->errors > before ? -1 : 0;
 }
 
-static void add_scope(gg_mrule *r, const char *kind, gg_mpath *prefix)
+static void add_scope(gg_mrule *r, const char *kind, mpath *prefix)
 {
 	r->within = gg_reallocarray(r->within, r->nwithin + 1, sizeof(*r->within));
 	struct mscope *s = &r->within[r->nwithin++];
@@ -916,7 +882,7 @@ static int load_scope_paths(struct loader *l, gg_mrule *r, const char *kind, con
 	}
 	int rc = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		gg_mpath p;
+		mpath p;
 		if (load_path(l, &p, n->type == GG_Y_SEQ ? n->items[i] : n) < 0) {
 			rc = -1;
 			continue;

@@ -38,24 +38,6 @@ unsigned gg_mrule_line(const gg_mrule *rule);
 size_t gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, const char *path,
                       size_t *budget, gg_report *r);
 
-/*
- * A compiled path, for callers that only need to walk documents. -1 with an
- * allocated *err on bad syntax.
- */
-typedef struct gg_mpath gg_mpath;
-int gg_mpath_compile(gg_mpath **out, const char *text, char **err);
-void gg_mpath_free(gg_mpath *p);
-/* Calls fn on every node p reaches from root; returns how many it reached. */
-size_t gg_mpath_each(const gg_mpath *p, const gg_ynode *root,
-                     void (*fn)(void *ctx, const gg_ynode *n), void *ctx);
-
-/*
- * Describe a node for a message, the way users see it: strings quoted, other
- * scalars as written, "a map" / "a list"; control characters escaped and
- * long text shortened. Appends to b.
- */
-void gg_mrule_describe(gg_buf *b, const gg_ynode *n);
-
 /* The built-in packs, generated from packs/NAME.yaml at build time. */
 typedef struct {
 	const char *name;
