@@ -415,13 +415,24 @@ static void clear_error(gg_store *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Run one cached statement without results on the write connection. */
+static int wexec(gg_store *s, const char *sql)
+{
+	sqlite3_stmt *st = stmt(s->wdb, s->wcache, sql);
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /*
  * Run a batch in one transaction. Each op gets a savepoint so one failing
  * request does not take the others down; if the commit fails, all fail.
  */
 static void run_batch(gg_store *s, op *batch)
 {
-	if (sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if (wexec(s, "BEGIN IMMEDIATE") < 0) {
 		set_error(s, "begin");
 		for (op *o = batch; o; o = o->next)
 			o->rc = -1;
@@ -429,18 +440,18 @@ static void run_batch(gg_store *s, op *batch)
 	}
 	bool any_failed = false;
 	for (op *o = batch; o; o = o->next) {
-		sqlite3_exec(s->wdb, "SAVEPOINT op", NULL, NULL, NULL);
+		wexec(s, "SAVEPOINT op");
 		o->rc = run_op(s, o);
 		if (o->rc == -1) {
 			any_failed = true;
 			set_error(s, "write");
-			sqlite3_exec(s->wdb, "ROLLBACK TO op", NULL, NULL, NULL);
+			wexec(s, "ROLLBACK TO op");
 		}
-		sqlite3_exec(s->wdb, "RELEASE op", NULL, NULL, NULL);
+		wexec(s, "RELEASE op");
 	}
-	if (sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (wexec(s, "COMMIT") < 0) {
 		set_error(s, "commit");
-		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+		wexec(s, "ROLLBACK");
 		for (op *o = batch; o; o = o->next)
 			o->rc = -1;
 		return;
