@@ -185,7 +185,8 @@ static const char schema[] =
     " attempt INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER,"
     " finished_at INTEGER, not_before INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS deployments_target ON deployments(target, id);"
-    "CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state, id);";
+    "CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state, id);"
+    "CREATE INDEX IF NOT EXISTS deployments_state_target ON deployments(state, target, id);";
 
 static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
 {
@@ -988,6 +989,26 @@ int gg_store_list_queued(gg_deployment **out, size_t *n, gg_store *s, const char
 		                   "s", target);
 	return select_deps(out, n, s,
 	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
+	                   "ORDER BY id",
+	                   "");
+}
+
+int gg_store_list_queued_newest(gg_deployment **out, size_t *n, gg_store *s)
+{
+	/*
+	 * A skip scan over the (state, target, id) index: one seek per target
+	 * for the next target name and one for its newest id, so the cost
+	 * follows the number of targets, not of queued rows.
+	 */
+	return select_deps(out, n, s,
+	                   "WITH RECURSIVE t(target) AS ("
+	                   " SELECT min(target) FROM deployments WHERE state='queued'"
+	                   " UNION ALL SELECT (SELECT min(target) FROM deployments"
+	                   "  WHERE state='queued' AND target > t.target)"
+	                   " FROM t WHERE t.target IS NOT NULL) "
+	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE id IN "
+	                   "(SELECT (SELECT max(id) FROM deployments WHERE state='queued'"
+	                   "  AND target=t.target) FROM t WHERE t.target IS NOT NULL) "
 	                   "ORDER BY id",
 	                   "");
 }

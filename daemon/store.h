@@ -166,6 +166,13 @@ int gg_store_get(gg_deployment **out, gg_store *s, int64_t id);
  * NULL. *out (an array of *n) owned by the caller (gg_deployments_free).
  */
 int gg_store_list_queued(gg_deployment **out, size_t *n, gg_store *s, const char *target);
+/*
+ * The newest queued deployment of each target that has one, oldest of those
+ * first: what a scan for work needs, at a cost that does not grow with the
+ * number of older queued deployments (a burst while a long deployment runs).
+ * *out (an array of *n) owned by the caller (gg_deployments_free).
+ */
+int gg_store_list_queued_newest(gg_deployment **out, size_t *n, gg_store *s);
 /* Most recent deployments first, at most limit; target NULL for all. */
 int gg_store_list(gg_deployment **out, size_t *n, gg_store *s, const char *target, size_t limit);
 /*

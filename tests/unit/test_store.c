@@ -145,6 +145,21 @@ static void test_queue_lifecycle(void)
 		CHECK(list[0].id == ids[0] && list[3].id == ids[3]); /* oldest first */
 	gg_deployments_free(list, n);
 
+	/* The newest queued per target, cheaply. */
+	gg_store_accept(st, "github", "q-docs", "push", two + 1, 1, on_accept, &s);
+	int64_t docs_id = s.ids[0];
+	CHECK_INT(gg_store_list_queued_newest(&list, &n, st), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK(list[0].id == ids[3]);
+		CHECK_STR(list[0].target, "prod");
+		CHECK(list[1].id == docs_id);
+		CHECK_STR(list[1].target, "docs");
+	}
+	gg_deployments_free(list, n);
+	gg_store_finish(st, docs_id, GG_DEP_CANCELED, -1, NULL, "test", on_done, &s);
+	CHECK_INT(s.rc, 0);
+
 	/* Coalesce: everything older than the newest is superseded. */
 	gg_store_supersede(st, "prod", ids[3], on_done, &s);
 	CHECK_INT(s.rc, 0);
@@ -316,7 +331,7 @@ static void test_counts_and_state_names(void)
 	}
 	count = 0;
 	CHECK_INT(gg_store_count_by_state(st, count_cb, NULL), 0);
-	CHECK_INT(count, 5);
+	CHECK_INT(count, 6);
 	gg_store_close(st);
 	gg_dep_state s;
 	for (int i = 0; i < GG_DEP_NSTATES; i++) {
