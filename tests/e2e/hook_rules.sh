@@ -285,6 +285,21 @@ EOF
 	expect_contains "$T/out" "remote: error[deny-path] server.pem:1:1: path matches denied pattern '**/*.pem' (tagged tree $(git -C "$T/w" rev-parse --short=7 "$tree"))"
 }
 
+t_control_characters_in_paths_are_neutralised() {
+	setup <<'EOF'
+version: 1
+files:
+  secrets: true
+EOF
+	name=$(printf 'a\nremote: error[fake] x\033[2J')
+	printf 'ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe\n' >"$T/w/$name"
+	git -C "$T/w" add -A
+	git -C "$T/w" commit -q -m "odd name"
+	! push main || fail "push accepted"
+	expect_contains "$T/out" "remote: error[secret] a?remote: error[fake] x?[2J:1:1: possible GitHub token"
+	expect_not_contains "$T/out" "$(printf '\033')"
+}
+
 t_many_violations_are_capped() {
 	setup <<'EOF'
 version: 1
