@@ -25,6 +25,9 @@ typedef struct {
 	char *ref;
 } event;
 
+/* A ref the event could not be built for, said at the end of the one line. */
+static char *build_err;
+
 static void say(const char *fmt, ...) GG_PRINTF(1, 2);
 static void say(const char *fmt, ...)
 {
@@ -32,7 +35,8 @@ static void say(const char *fmt, ...)
 	va_start(ap, fmt);
 	char *msg = gg_vprintf(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "gitgate: %s\n", msg);
+	fprintf(stderr, "gitgate: %s%s%s\n", msg, build_err ? "; skipped: " : "",
+	        build_err ? build_err : "");
 	free(msg);
 }
 
@@ -97,7 +101,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	event *evs = NULL;
 	size_t nev = 0;
-	char *secret = NULL, *err = NULL, *build_err = NULL;
+	char *secret = NULL, *err = NULL;
 	size_t secret_len = 0;
 	uint64_t deadline = gg_now_ms() + GG_NOTIFY_TIMEOUT_MS;
 
@@ -118,8 +122,6 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	nev = build_events(&evs, repo, &cfg, &build_err);
-	if (build_err)
-		say("notify: %s", build_err);
 
 	if (cfg.secret_file == NULL ||
 	    gg_notify_read_secret(&secret, &secret_len, cfg.secret_file, &err) < 0) {
@@ -193,6 +195,7 @@ done:
 	}
 	free(err);
 	free(build_err);
+	build_err = NULL;
 	gg_notify_config_clear(&cfg);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
