@@ -273,9 +273,14 @@ static void conn_respond(conn *c, int status, const char *ctype, const char *ext
 	c->state = CONN_HEAD;
 	arm_deadline(c);
 	bufferevent_enable(c->bev, EV_READ);
-	/* A pipelined request may already be waiting in the input buffer. */
+	/*
+	 * A pipelined request may already be waiting in the input buffer: read
+	 * it from the loop, not from here, so that a client pipelining many
+	 * requests neither recurses nor starves the other connections.
+	 */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		conn_input(c);
+		bufferevent_trigger(c->bev, EV_READ,
+		                    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* Protocol-level refusal before a handler saw the request: answer and close. */
@@ -894,6 +899,9 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	s->nconns++;
 	c->state = CONN_HEAD;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	/* Never buffer more than one whole request (plus chunk framing) from a client. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	                         (size_t)(d->cfg->max_header + d->cfg->max_body) + 65536);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	arm_deadline(c);
 }

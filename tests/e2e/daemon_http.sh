@@ -192,6 +192,29 @@ PY
 	expect_eq "$(json "$T/get" 'len(d["deployments"])')" 2 "two deliveries queued"
 }
 
+t_many_pipelined_requests() {
+	daemon_config
+	start_daemon
+	python3 - "$PORT" >"$T/out" <<'PY'
+import socket, sys, threading
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+n = 5000
+def send():
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * n + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+threading.Thread(target=send).start()
+s.settimeout(30)
+data = b""
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    data += b
+print(data.count(b"HTTP/1.1 200 OK"))
+PY
+	expect_eq "$(cat "$T/out")" 5001 "answers to pipelined requests"
+	expect_eq "$(get "$URL/healthz")" 200 "still serving"
+}
+
 t_half_closed_client_gets_its_answers() {
 	daemon_config
 	start_daemon
