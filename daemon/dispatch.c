@@ -84,6 +84,7 @@ struct gg_dispatch {
 	char *logs_dir;
 	int64_t *pending;
 	size_t npending;
+	struct wctx *retrying; /* writes waiting to be made again */
 	struct event *scan_ev;
 	struct event *wake_ev;
 	bool shutting_down;
@@ -174,24 +175,60 @@ static bool pending_has(const gg_dispatch *d, int64_t id)
 	return false;
 }
 
+/*
+ * One store write of the dispatcher, kept until it is on disk: a write the
+ * disk refused (full, read-only) is made again later, in the same order
+ * relative to the target's other writes, so that a deployment never stays
+ * `running` or an older one `queued` behind the dispatcher's back.
+ */
+typedef enum { W_CLAIM, W_FINISH, W_SUPERSEDE, W_REQUEUE, W_INSERT, W_CANCEL } wkind;
+
+#define DISPATCH_WRITE_RETRY_MS     250
+#define DISPATCH_WRITE_RETRY_MAX_MS 5000
+
 struct wctx {
 	gg_dispatch *d;
+	wkind kind;
 	char *target;
-	bool kick;    /* look for work once the write is on disk */
-	int64_t *ids; /* pending ids this write settles */
+	bool kick;          /* look for work once the write is on disk */
+	int64_t id;         /* the deployment; for a supersede, newer_than */
+	gg_dep_state state; /* finish */
+	int exit_status;
+	char *commit, *reason;
+	int64_t not_before; /* requeue */
+	gg_deployment *dep; /* insert */
+	int64_t *ids;       /* pending ids settled once this write is on disk */
 	size_t nids;
+	unsigned failures;
+	struct event *retry_ev;
+	struct wctx *next, *prev; /* waiting for a retry */
 };
 
-static struct wctx *wctx_new(gg_dispatch *d, tstate *t, bool kick)
+static void write_done(void *arg, int rc, int64_t id);
+static void claim_done(void *arg, int rc, int64_t id);
+
+static struct wctx *wctx_new(gg_dispatch *d, wkind kind, const char *target, int64_t id, bool kick)
 {
 	struct wctx *w = gg_calloc(1, sizeof(*w));
 	w->d = d;
-	w->target = gg_strdup(t->name);
+	w->kind = kind;
+	w->target = gg_strdup(target);
+	w->id = id;
 	w->kick = kick;
-	t->inflight++;
+	tstate *t = tstate_find(d, target);
+	if (t)
+		t->inflight++;
 	return w;
 }
 
+/* id is already pending (its job added it); this write settles it. */
+static void wctx_adopt(struct wctx *w, int64_t id)
+{
+	w->ids = gg_reallocarray(w->ids, w->nids + 1, sizeof(*w->ids));
+	w->ids[w->nids++] = id;
+}
+
+/* id leaves the queue with this write: keep scans off it until then. */
 static void wctx_pend(struct wctx *w, int64_t id)
 {
 	w->ids = gg_reallocarray(w->ids, w->nids + 1, sizeof(*w->ids));
@@ -199,36 +236,117 @@ static void wctx_pend(struct wctx *w, int64_t id)
 	pending_add(w->d, id);
 }
 
+static void wctx_free(struct wctx *w)
+{
+	if (w->retry_ev)
+		event_free(w->retry_ev);
+	free(w->ids);
+	free(w->target);
+	free(w->commit);
+	free(w->reason);
+	if (w->dep) {
+		free(w->dep->target);
+		free(w->dep->repo);
+		free(w->dep->ref);
+		free(w->dep->before);
+		free(w->dep->after);
+		free(w->dep->pusher);
+		free(w->dep->clone_url);
+		free(w->dep);
+	}
+	free(w);
+}
+
+static void wctx_submit(struct wctx *w)
+{
+	gg_store *st = w->d->store;
+	switch (w->kind) {
+	case W_CLAIM:
+		gg_store_claim(st, w->id, claim_done, w);
+		break;
+	case W_FINISH:
+	case W_CANCEL:
+		gg_store_finish(st, w->id, w->state, w->exit_status, w->commit, w->reason,
+		                write_done, w);
+		break;
+	case W_SUPERSEDE:
+		gg_store_supersede(st, w->target, w->id, write_done, w);
+		break;
+	case W_REQUEUE:
+		gg_store_requeue(st, w->id, w->not_before, write_done, w);
+		break;
+	case W_INSERT:
+		gg_store_insert(st, w->dep, write_done, w);
+		break;
+	}
+}
+
+static void on_write_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct wctx *w = arg;
+	gg_dispatch *d = w->d;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		d->retrying = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+	wctx_submit(w);
+}
+
 static void write_done(void *arg, int rc, int64_t id)
 {
 	(void)id;
 	struct wctx *w = arg;
-	tstate *t = tstate_find(w->d, w->target);
-	if (rc != 0 && rc != GG_STORE_CONFLICT)
-		gg_log(GG_LOG_ERROR, "storing a deployment update failed", "target", w->target,
+	gg_dispatch *d = w->d;
+	/*
+	 * A claim is not made again: the run goes on, and its finish moves the
+	 * deployment from queued as well.
+	 */
+	if (rc == -1 && w->kind != W_CLAIM) {
+		uint64_t delay = DISPATCH_WRITE_RETRY_MS << (w->failures < 5 ? w->failures : 5);
+		if (delay > DISPATCH_WRITE_RETRY_MAX_MS)
+			delay = DISPATCH_WRITE_RETRY_MAX_MS;
+		if (w->failures++ == 0)
+			gg_log(GG_LOG_ERROR, "storing a deployment update failed; trying again",
+			       "target", w->target, NULL);
+		if (w->retry_ev == NULL)
+			w->retry_ev = evtimer_new(d->base, on_write_retry, w);
+		struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
+		evtimer_add(w->retry_ev, &tv);
+		w->next = d->retrying;
+		if (d->retrying)
+			d->retrying->prev = w;
+		d->retrying = w;
+		return;
+	}
+	if (rc == -1)
+		gg_log(GG_LOG_WARN, "claiming a deployment was not stored", "target", w->target,
 		       NULL);
 	for (size_t i = 0; i < w->nids; i++)
-		pending_remove(w->d, w->ids[i]);
+		pending_remove(d, w->ids[i]);
+	tstate *t = tstate_find(d, w->target);
 	if (t && t->inflight > 0)
 		t->inflight--;
-	if (w->kick)
-		schedule_scan(w->d);
-	free(w->ids);
-	free(w->target);
-	free(w);
+	if (w->kick || w->nids > 0)
+		schedule_scan(d);
+	wctx_free(w);
 }
 
 static void claim_done(void *arg, int rc, int64_t id)
 {
 	struct wctx *w = arg;
 	tstate *t = tstate_find(w->d, w->target);
-	if (rc != 0 && t && t->job && t->job->dep->id == id) {
-		/* Canceled or finished meanwhile by someone else: it must not run. */
+	if ((rc == GG_STORE_CONFLICT || rc == GG_STORE_NOTFOUND) && t && t->job &&
+	    t->job->dep->id == id) {
+		/* Finished meanwhile by someone else (e.g. canceled): it must not run. */
 		t->job->claim_failed = true;
 		if (t->job->run)
 			gg_run_stop(t->job->run);
 	}
-	write_done(arg, rc == GG_STORE_CONFLICT ? 0 : rc, id);
+	write_done(arg, rc == -1 ? -1 : 0, id);
 }
 
 /* ---- jobs ---- */
@@ -294,8 +412,13 @@ static void job_end(job *j, gg_dep_state st, int exit_status, const char *commit
 	gg_log(st == GG_DEP_SUCCEEDED ? GG_LOG_INFO : GG_LOG_WARN, "deployment finished", "id",
 	       idtext, "target", j->dep->target, "state", gg_dep_state_name(st), "commit",
 	       commit ? commit : "-", "reason", reason ? reason : "-", NULL);
-	gg_store_finish(d->store, j->dep->id, st, exit_status, commit, reason, write_done,
-	                wctx_new(d, t, true));
+	struct wctx *w = wctx_new(d, W_FINISH, t->name, j->dep->id, true);
+	w->state = st;
+	w->exit_status = exit_status;
+	w->commit = commit ? gg_strdup(commit) : NULL;
+	w->reason = reason ? gg_strdup(reason) : NULL;
+	wctx_adopt(w, j->dep->id);
+	wctx_submit(w);
 	t->job = NULL;
 	d->running--;
 	job_free(j);
@@ -315,7 +438,10 @@ static void job_requeue(job *j, int64_t not_before, const char *why)
 	snprintf(idtext, sizeof(idtext), "%lld", (long long)j->dep->id);
 	gg_log(GG_LOG_INFO, "deployment queued again", "id", idtext, "target", j->dep->target,
 	       "reason", why, NULL);
-	gg_store_requeue(d->store, j->dep->id, not_before, write_done, wctx_new(d, t, true));
+	struct wctx *w = wctx_new(d, W_REQUEUE, t->name, j->dep->id, true);
+	w->not_before = not_before;
+	wctx_adopt(w, j->dep->id);
+	wctx_submit(w);
 	t->job = NULL;
 	d->running--;
 	job_free(j);
@@ -383,6 +509,7 @@ static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 	if (j->claim_failed) {
 		/* Someone else finished it (e.g. canceled): leave its state alone. */
 		gg_dispatch *d = j->d;
+		pending_remove(d, j->dep->id);
 		j->t->job = NULL;
 		d->running--;
 		job_free(j);
@@ -578,12 +705,6 @@ static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deploy
 
 /* ---- the scan ---- */
 
-static void cancel_done(void *arg, int rc, int64_t id)
-{
-	(void)rc;
-	pending_remove(arg, id);
-}
-
 static void arm_wake(gg_dispatch *d, int64_t at_ms)
 {
 	int64_t delay = at_ms - now_unix_ms();
@@ -655,9 +776,13 @@ static void scan(gg_dispatch *d)
 			for (size_t k = i; k < n; k++) {
 				if (!list[k].target || strcmp(list[k].target, list[i].target))
 					continue;
-				pending_add(d, list[k].id);
-				gg_store_finish(d->store, list[k].id, GG_DEP_CANCELED, -1, NULL,
-				                "the target is not configured", cancel_done, d);
+				struct wctx *cw =
+				    wctx_new(d, W_CANCEL, list[k].target, list[k].id, false);
+				cw->state = GG_DEP_CANCELED;
+				cw->exit_status = -1;
+				cw->reason = gg_strdup("the target is not configured");
+				wctx_pend(cw, list[k].id);
+				wctx_submit(cw);
 			}
 			continue;
 		}
@@ -671,14 +796,14 @@ static void scan(gg_dispatch *d)
 		 * Everything older of this target ends superseded — also a retry
 		 * whose requeue is still on its way to disk, hence always.
 		 */
-		struct wctx *sw = wctx_new(d, t, false);
+		struct wctx *sw = wctx_new(d, W_SUPERSEDE, t->name, list[newest].id, false);
 		for (size_t k = i; k < n; k++)
 			if (k != newest && list[k].target && !strcmp(list[k].target, t->name))
 				wctx_pend(sw, list[k].id);
-		gg_store_supersede(d->store, t->name, list[newest].id, write_done, sw);
-		struct wctx *cw = wctx_new(d, t, false);
-		wctx_pend(cw, list[newest].id);
-		gg_store_claim(d->store, list[newest].id, claim_done, cw);
+		wctx_submit(sw);
+		/* The deployment stays pending until its finish (or requeue) is on disk. */
+		pending_add(d, list[newest].id);
+		wctx_submit(wctx_new(d, W_CLAIM, t->name, list[newest].id, false));
 		gg_deployment *dep = gg_malloc(sizeof(*dep));
 		*dep = list[newest];
 		memset(&list[newest], 0, sizeof(list[newest]));
@@ -700,11 +825,6 @@ static void schedule_scan(gg_dispatch *d)
 }
 
 /* ---- poll: reconcile checkout targets with what their branch holds ---- */
-
-static void poll_insert_done(void *arg, int rc, int64_t id)
-{
-	write_done(arg, rc, id);
-}
 
 static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 {
@@ -737,7 +857,16 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 			dep.clone_url = tg->checkout->url;
 			gg_log(GG_LOG_INFO, "branch moved without a webhook", "target", t->name,
 			       "ref", branch, "commit", commit, NULL);
-			gg_store_insert(d->store, &dep, poll_insert_done, wctx_new(d, t, true));
+			struct wctx *w = wctx_new(d, W_INSERT, t->name, 0, true);
+			w->dep = gg_calloc(1, sizeof(*w->dep));
+			w->dep->target = gg_strdup(dep.target);
+			w->dep->repo = gg_strdup(dep.repo);
+			w->dep->ref = gg_strdup(dep.ref);
+			w->dep->before = dep.before ? gg_strdup(dep.before) : NULL;
+			w->dep->after = gg_strdup(dep.after);
+			w->dep->pusher = gg_strdup(dep.pusher);
+			w->dep->clone_url = gg_strdup(dep.clone_url);
+			wctx_submit(w);
 			free(branch);
 		}
 		gg_deployments_free(q, nq);
@@ -937,6 +1066,11 @@ void gg_dispatch_free(gg_dispatch *d)
 	event_free(d->wake_ev);
 	if (d->grace_ev)
 		event_free(d->grace_ev);
+	while (d->retrying) {
+		struct wctx *w = d->retrying;
+		d->retrying = w->next;
+		wctx_free(w);
+	}
 	free(d->pending);
 	free(d->logs_dir);
 	free(d->self_exe);
