@@ -5,11 +5,13 @@
 #
 # VALGRIND=1: every gitgate program the tests run goes through valgrind
 # memcheck. $BUILD/vg/bin/{gitgate,gitgated} and $BUILD/vg/libexec/gitgate/*
-# are wrappers exec'ing valgrind on the real binaries; the gitgate that
-# install-hook runs is a copy under $BUILD/vg/real/bin whose libexec/gitgate/
-# holds wrappers too, because it finds the hooks beside its own binary
-# (/proc/self/exe, which valgrind reports as the client's path). Every
-# process writes its report to $BUILD/vg/logs/vg.PID; the run fails on any
+# are wrappers exec'ing valgrind on the real binaries. gitgate finds the
+# hooks beside its own binary (/proc/self/exe, which valgrind reports as the
+# client's path), so its wrapper runs a copy of the real binary kept next to
+# itself (bin/.gitgate.vg-real, made on first use wherever the wrapper was
+# copied to): install-hook then installs the hook wrappers, and the hooks git
+# runs go through valgrind too. Every process writes its report to
+# $BUILD/vg/logs/vg.PID; the run fails on any
 # error or definite leak found there. Children of gitgated (deployment
 # commands, its checkout child) run natively.
 BUILD=${BUILD:-build}
@@ -30,19 +32,23 @@ if [ "$VALGRIND" = 1 ]; then
 	}
 	vg="$BUILD/vg"
 	rm -rf "$vg"
-	mkdir -p "$vg/bin" "$vg/libexec/gitgate" "$vg/real/bin" "$vg/real/libexec/gitgate" "$vg/logs"
+	mkdir -p "$vg/bin" "$vg/libexec/gitgate" "$vg/logs"
 	# vgwrap WRAPPER PROGRAM
 	vgwrap() {
 		printf '#!/bin/sh\nexec valgrind %s --log-file=%s/logs/vg.%%p "%s" "$@"\n' \
 			"$VG_OPTS" "$vg" "$2" >"$1"
 		chmod +x "$1"
 	}
-	cp "$BUILD/bin/gitgate" "$vg/real/bin/gitgate"
-	vgwrap "$vg/bin/gitgate" "$vg/real/bin/gitgate"
+	{
+		echo '#!/bin/sh'
+		echo 'real="$(cd "$(dirname "$0")" && pwd -P)/.gitgate.vg-real"'
+		echo "[ -x \"\$real\" ] || cp '$BUILD/bin/gitgate' \"\$real\" || exit 2"
+		echo "exec valgrind $VG_OPTS --log-file=$vg/logs/vg.%p \"\$real\" \"\$@\""
+	} >"$vg/bin/gitgate"
+	chmod +x "$vg/bin/gitgate"
 	[ -x "$BUILD/bin/gitgated" ] && vgwrap "$vg/bin/gitgated" "$BUILD/bin/gitgated"
 	for h in "$BUILD"/libexec/gitgate/*; do
 		[ -x "$h" ] || continue
-		vgwrap "$vg/real/libexec/gitgate/$(basename "$h")" "$h"
 		vgwrap "$vg/libexec/gitgate/$(basename "$h")" "$h"
 	done
 	export GITGATE="$vg/bin/gitgate" GITGATED="$vg/bin/gitgated" GG_HOOKS="$vg/libexec/gitgate"
