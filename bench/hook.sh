@@ -3,10 +3,11 @@
 #   (a) a one-commit, one-file push (target: under 10 ms)
 #   (b) one commit adding 10,000 files of ~1 KB with `secrets: true` (target: under 0.5 s)
 #   (c) for context: a one-file push into a repository with 20,000 refs, each
-#       naming its own commit (every existing ref is hidden from the walk)
-# The hook is run as git runs it (GIT_DIR, cwd, "OLD NEW REF" on stdin) against
-# a repository holding the pushed objects with no ref to them, as in the
-# quarantine; median of RUNS. For comparison, the anchor is the usual shell
+#       naming its own commit (every existing ref counts as known history)
+# The hook is run as git runs it: GIT_DIR, cwd, "OLD NEW REF" on stdin, and the
+# pushed objects in a quarantine directory with the environment receive-pack
+# sets (GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES,
+# GIT_QUARANTINE_PATH); median of RUNS. For comparison, the anchor is the usual shell
 # hook (git diff-tree -p over `NEW --not --all` piped into grep -E with the
 # same token patterns), and the whole `git push` into a repository with the
 # gate installed is timed too.
@@ -82,6 +83,7 @@ PY
 	old=$(git --git-dir="$1" rev-parse main)
 	new=$(git --git-dir="$1" rev-parse bench)
 	git --git-dir="$1" update-ref -d refs/heads/bench
+	quarantine "$1" "$new"
 	echo "$old $new refs/heads/main"
 }
 
@@ -111,7 +113,19 @@ PY
 	old=$(git --git-dir="$1" rev-parse refs/heads/b$(printf %05d $(($2 - 1))))
 	new=$(git --git-dir="$1" rev-parse refs/heads/bench)
 	git --git-dir="$1" update-ref -d refs/heads/bench
+	quarantine "$1" "$new"
 	echo "$old $new refs/heads/main"
+}
+
+# quarantine GITDIR NEW: move the objects only NEW reaches out of the repository
+# into GITDIR/objects/incoming-bench, where git's receive-pack would have put
+# them; median() then runs the hook with the environment git sets for it.
+quarantine() {
+	git --git-dir="$1" rev-list --objects "$2" --not --all |
+		git --git-dir="$1" pack-objects -q "$W/qpack" >/dev/null
+	git --git-dir="$1" gc -q --prune=now
+	mkdir -p "$1/objects/incoming-bench/pack"
+	mv "$W"/qpack-* "$1/objects/incoming-bench/pack/"
 }
 
 # median NAME STDIN GITDIR CMD...: "WALL CPU", the median wall seconds and the
@@ -123,6 +137,10 @@ median() {
 import os, resource, statistics, subprocess, sys, time
 runs, policy, name, stdin, gitdir, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 env = dict(os.environ, GIT_DIR=gitdir, GITGATE_POLICY=policy)
+q = os.path.join(os.path.abspath(gitdir), "objects", "incoming-bench")
+if os.path.isdir(q):
+    env.update(GIT_OBJECT_DIRECTORY=q, GIT_QUARANTINE_PATH=q,
+               GIT_ALTERNATE_OBJECT_DIRECTORIES=os.path.join(os.path.abspath(gitdir), "objects"))
 walls, cpus = [], []
 for _ in range(runs):
     c0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
@@ -142,6 +160,7 @@ push_time() {
 	src="$W/src$1.git"
 	dst="$W/dst$1.git"
 	git clone -q --bare "$W/repo$1.git" "$src"
+	cp "$W/repo$1.git"/objects/incoming-bench/pack/* "$src/objects/pack/"
 	git --git-dir="$src" update-ref refs/heads/main "$(echo "$2" | cut -d' ' -f2)"
 	git init -q --bare "$dst"
 	git --git-dir="$src" push -q "$dst" "$(echo "$2" | cut -d' ' -f1):refs/heads/main"
@@ -161,9 +180,14 @@ REFS=${REFS:-20000}
 line1=$(make_repo "$W/repo1.git" 1)
 lineR=$(make_refs_repo "$W/refs.git" "$REFS")
 lineN=$(make_repo "$W/repo$FILES.git" "$FILES")
-BYTES=$(git --git-dir="$W/repo$FILES.git" diff-tree -r $(echo "$lineN" | cut -d' ' -f1-2) |
-	awk '{print $4}' | git --git-dir="$W/repo$FILES.git" cat-file --batch-check='%(objectsize)' |
-	awk '{s+=$1} END {print s}')
+qgit() { # GITDIR ARGS...: git seeing the quarantined objects too
+	d=$1
+	shift
+	GIT_OBJECT_DIRECTORY="$d/objects/incoming-bench" GIT_ALTERNATE_OBJECT_DIRECTORIES="$d/objects" \
+		git --git-dir="$d" "$@"
+}
+BYTES=$(qgit "$W/repo$FILES.git" diff-tree -r $(echo "$lineN" | cut -d' ' -f1-2) | awk '{print $4}' |
+	qgit "$W/repo$FILES.git" cat-file --batch-check='%(objectsize)' | awk '{s+=$1} END {print s}')
 
 a_hook=$(median "gitgate (a)" "$line1" "$W/repo1.git" "$HOOK")
 a_anchor=$(median "anchor (a)" "$line1" "$W/repo1.git" "$W/anchor.sh")

@@ -357,6 +357,18 @@ int main(void)
 		goto done;
 	}
 	gg_gate_allow_deletion(gate, opts.allow_deletion);
+	/* Under git's quarantine the repository's own store is the old state. */
+	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
+	if (quarantine && *quarantine) {
+		char *objects = gg_printf("%sobjects", git_repository_commondir(repo));
+		int r = gg_gate_set_main_store(gate, objects, &err);
+		free(objects);
+		if (r < 0) {
+			say("gitgate: %s", err);
+			say("gitgate: push rejected: internal error");
+			goto done;
+		}
+	}
 	for (size_t i = 0; i < nups; i++) {
 		if (gg_gate_check_update(gate, ups[i].old, ups[i].new, ups[i].ref, &err) < 0) {
 			char *ref = gg_gate_sanitize(ups[i].ref, strlen(ups[i].ref));

@@ -42,6 +42,21 @@ static void set_insert_slot(struct slot *tab, size_t cap, struct slot e)
 	tab[i] = e;
 }
 
+static struct slot *set_find(const struct set *s, const void *key, size_t len, uint64_t h)
+{
+	if (s->cap == 0)
+		return NULL;
+	for (size_t i = h & (s->cap - 1); s->s[i].key; i = (i + 1) & (s->cap - 1))
+		if (s->s[i].h == h && s->s[i].len == len && memcmp(s->s[i].key, key, len) == 0)
+			return &s->s[i];
+	return NULL;
+}
+
+static bool set_has(const struct set *s, const void *key, size_t len)
+{
+	return set_find(s, key, len, hash_bytes(key, len)) != NULL;
+}
+
 /* True when key was not in the set (and is now). */
 static bool set_add(struct set *s, const void *key, size_t len)
 {
@@ -56,10 +71,11 @@ static bool set_add(struct set *s, const void *key, size_t len)
 		s->cap = cap;
 	}
 	uint64_t h = hash_bytes(key, len);
+	if (set_find(s, key, len, h))
+		return false;
 	size_t i = h & (s->cap - 1);
-	for (; s->s[i].key; i = (i + 1) & (s->cap - 1))
-		if (s->s[i].h == h && s->s[i].len == len && memcmp(s->s[i].key, key, len) == 0)
-			return false;
+	while (s->s[i].key)
+		i = (i + 1) & (s->cap - 1);
 	s->s[i].h = h;
 	s->s[i].key = gg_malloc(len ? len : 1);
 	memcpy(s->s[i].key, key, len);
@@ -86,6 +102,8 @@ struct gg_gate {
 	git_oid *hide;
 	size_t nhide, caphide;
 	bool hide_loaded;
+	struct set tips;    /* the same commits, as a set, for the quarantine walk */
+	git_odb *main_odb;  /* the store without the quarantine, when the push has one */
 	struct set commits; /* commits checked in this push */
 	struct set pairs;   /* (old blob, new blob) pairs scanned for secrets */
 	struct set seen;    /* path findings already reported */
@@ -145,8 +163,19 @@ void gg_gate_free(gg_gate *g)
 	set_free(&g->commits);
 	set_free(&g->pairs);
 	set_free(&g->seen);
+	set_free(&g->tips);
+	git_odb_free(g->main_odb);
 	git_odb_free(g->odb);
 	free(g);
+}
+
+int gg_gate_set_main_store(gg_gate *g, const char *objects_dir, char **err)
+{
+	git_odb_free(g->main_odb);
+	g->main_odb = NULL;
+	if (git_odb_open(&g->main_odb, objects_dir) < 0)
+		return git_fail(err, "cannot open the repository's object store");
+	return 0;
 }
 
 void gg_gate_allow_deletion(gg_gate *g, bool allow)
@@ -639,6 +668,77 @@ done:
 	return rc;
 }
 
+/*
+ * The quick way to NEW --not --all when the push sits in a quarantine: walk
+ * back from NEW through commits that only the quarantine holds, stopping at
+ * existing ref tips. Such commits reach no ref (refs only reach the main
+ * store), and everything beyond a tip is reachable from it, so the set is
+ * exact. Meeting a commit the main store holds that is not a tip (a branch
+ * started from an older commit) proves nothing: return 0 and let the caller
+ * run the full walk, which parses every ref's commit. 1: done; -1: error.
+ */
+static int walk_quarantine(gg_gate *g, const git_oid *tip, char **err)
+{
+	git_oid *todo = NULL, *found = NULL;
+	size_t ntodo = 0, nfound = 0;
+	struct set visited = {0};
+	int rc = 0;
+	if (g->main_odb == NULL)
+		return 0;
+	if (set_has(&g->tips, tip->id, sizeof(tip->id))) {
+		rc = 1; /* NEW is an existing tip: nothing new */
+		goto done;
+	}
+	if (git_odb_exists(g->main_odb, tip))
+		goto done;
+	todo = gg_reallocarray(NULL, 1, sizeof(git_oid));
+	git_oid_cpy(&todo[ntodo++], tip);
+	set_add(&visited, tip->id, sizeof(tip->id));
+	while (ntodo) {
+		git_oid id = todo[--ntodo];
+		git_commit *c = NULL;
+		if (git_commit_lookup(&c, g->repo, &id) < 0) {
+			rc = git_fail(err, "cannot read a commit of the push");
+			goto done;
+		}
+		found = gg_reallocarray(found, nfound + 1, sizeof(git_oid));
+		git_oid_cpy(&found[nfound++], &id);
+		bool known = false;
+		for (unsigned k = 0; k < git_commit_parentcount(c) && !known; k++) {
+			const git_oid *pid = git_commit_parent_id(c, k);
+			if (!set_add(&visited, pid->id, sizeof(pid->id)))
+				continue;
+			if (set_has(&g->tips, pid->id, sizeof(pid->id)))
+				continue;
+			if (git_odb_exists(g->main_odb, pid)) {
+				known = true; /* an old commit that is no tip: only the full walk
+				                 can tell */
+				break;
+			}
+			todo = gg_reallocarray(todo, ntodo + 1, sizeof(git_oid));
+			git_oid_cpy(&todo[ntodo++], pid);
+		}
+		git_commit_free(c);
+		if (known)
+			goto done; /* rc 0: fall back */
+	}
+	/* Oldest first, as the full walk reports them. */
+	for (size_t i = nfound; i-- > 0;) {
+		if (!set_add(&g->commits, found[i].id, sizeof(found[i].id)))
+			continue;
+		if (check_commit(g, &found[i], err) < 0) {
+			rc = -1;
+			goto done;
+		}
+	}
+	rc = 1;
+done:
+	set_free(&visited);
+	free(todo);
+	free(found);
+	return rc;
+}
+
 static int peel(git_object **out, gg_gate *g, const git_oid *id, git_object_t type)
 {
 	git_object *o = NULL;
@@ -657,6 +757,7 @@ static void hide_commit(gg_gate *g, const git_oid *id)
 		g->hide = gg_reallocarray(g->hide, g->caphide, sizeof(git_oid));
 	}
 	git_oid_cpy(&g->hide[g->nhide++], id);
+	set_add(&g->tips, id->id, sizeof(id->id));
 }
 
 static int add_hidden(git_reference *ref, void *arg)
@@ -924,7 +1025,8 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 		}
 		g->hide_loaded = true;
 	}
-	if (walk(g, git_object_id(tip), g->hide, g->nhide, err) < 0)
+	int quick = walk_quarantine(g, git_object_id(tip), err);
+	if (quick < 0 || (quick == 0 && walk(g, git_object_id(tip), g->hide, g->nhide, err) < 0))
 		goto done;
 	if (manifests_of_update(g, git_object_id(tip), err) < 0)
 		goto done;

@@ -24,6 +24,13 @@ typedef struct gg_gate gg_gate;
 int gg_gate_new(gg_gate **out, git_repository *repo, const gg_policy *p, gg_report *r, char **err);
 void gg_gate_free(gg_gate *g);
 
+/*
+ * The push sits in a quarantine and objects_dir is the repository's own store
+ * (without it): commits only the quarantine holds are new, which finds what a
+ * push introduces without parsing every existing ref's commit. Optional.
+ */
+int gg_gate_set_main_store(gg_gate *g, const char *objects_dir, char **err);
+
 /* `git push -o gitgate.allow=deletion`: resource deletions in manifests are allowed. */
 void gg_gate_allow_deletion(gg_gate *g, bool allow);
 

@@ -217,6 +217,46 @@ t_new_branch_of_old_commits_is_not_rechecked() {
 	expect_not_contains "$T/out" "$(short HEAD~1)"
 }
 
+t_branch_from_an_older_commit_checks_only_new_commits() {
+	printf 'version: 1\n' | setup
+	commit a "1" "old one"
+	commit a "2" "old two"
+	push main
+	printf "version: 1\ncommits:\n  message_pattern: '^feat: '\n" >"$T/policy.yaml"
+	# Started from a commit that is no ref's tip: the old history is still known.
+	git -C "$T/w" branch at-old HEAD~1
+	push at-old
+	expect_contains "$T/out" "remote: gitgate: push accepted: 0 commits checked"
+	git -C "$T/w" checkout -q -b topic HEAD~1
+	commit b "3" "new and unconventional"
+	! push topic || fail "push accepted"
+	expect_contains "$T/out" "remote: error[commit-message] $(short HEAD): subject 'new and unconventional'"
+	expect_contains "$T/out" "push rejected: 1 error"
+}
+
+t_fast_forward_over_another_branch_checks_only_new_commits() {
+	printf 'version: 1\n' | setup
+	commit a "1" "feat: base"
+	push main
+	git -C "$T/w" checkout -q -b topic
+	commit b "2" "topic one"
+	commit b "3" "topic two"
+	push topic
+	printf "version: 1\ncommits:\n  message_pattern: '^feat: '\n" >"$T/policy.yaml"
+	git -C "$T/w" checkout -q main
+	git -C "$T/w" merge -q --ff-only topic
+	commit c "4" "feat: on top"
+	push main
+	expect_contains "$T/out" "remote: gitgate: push accepted: 1 commit checked"
+	# Several new commits, the oldest reported first.
+	commit d "5" "bad one"
+	commit d "6" "bad two"
+	! push main || fail "push accepted"
+	grep "error\[commit-message\]" "$T/out" >"$T/lines"
+	head -n 1 "$T/lines" | grep -qF "$(short HEAD~1)" || fail "oldest commit not first"
+	[ "$(wc -l <"$T/lines")" -eq 2 ] || fail "want 2 commit-message lines"
+}
+
 t_several_refs_report_all_violations() {
 	setup <<'EOF'
 version: 1
