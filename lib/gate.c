@@ -677,6 +677,12 @@ done:
  * started from an older commit) proves nothing: return 0 and let the caller
  * run the full walk, which parses every ref's commit. 1: done; -1: error.
  */
+/* The main store does not change under the hook: a miss need not rescan its packs. */
+static bool in_main_store(gg_gate *g, const git_oid *id)
+{
+	return git_odb_exists_ext(g->main_odb, id, GIT_ODB_LOOKUP_NO_REFRESH) == 1;
+}
+
 static int walk_quarantine(gg_gate *g, const git_oid *tip, char **err)
 {
 	git_oid *todo = NULL, *found = NULL;
@@ -689,7 +695,7 @@ static int walk_quarantine(gg_gate *g, const git_oid *tip, char **err)
 		rc = 1; /* NEW is an existing tip: nothing new */
 		goto done;
 	}
-	if (git_odb_exists(g->main_odb, tip))
+	if (in_main_store(g, tip))
 		goto done;
 	todo = gg_reallocarray(NULL, 1, sizeof(git_oid));
 	git_oid_cpy(&todo[ntodo++], tip);
@@ -710,7 +716,7 @@ static int walk_quarantine(gg_gate *g, const git_oid *tip, char **err)
 				continue;
 			if (set_has(&g->tips, pid->id, sizeof(pid->id)))
 				continue;
-			if (git_odb_exists(g->main_odb, pid)) {
+			if (in_main_store(g, pid)) {
 				known = true; /* an old commit that is no tip: only the full walk
 				                 can tell */
 				break;
