@@ -55,7 +55,7 @@ typedef struct {
 	gg_mpolicy *manifests; /* NULL when the policy has no manifests: section */
 	char **bypass_users;
 	size_t nbypass_users;
-	/* The parsed file, kept for the policy's lifetime: the manifest engine may borrow its nodes. */
+	/* The parsed file, kept while the policy lives: the manifest engine may borrow nodes. */
 	struct gg_yfile *src;
 } gg_policy;
 
