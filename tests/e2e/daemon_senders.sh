@@ -62,8 +62,12 @@ t_github_bad_and_missing_signatures_are_401() {
 		-H "X-GitHub-Delivery: a5" -H "X-Hub-Signature-256: sha256=$right")" 401 "tampered body"
 	expect_eq "$(get "$URL/api/v1/deployments")" 200 list
 	expect_eq "$(json "$T/get" 'len(d["deployments"])')" 0 "nothing queued"
-	expect_contains "$T/daemon.log" 'result=unauthorized'
+	expect_contains "$T/daemon.log" 'level=warn msg="delivery refused" result=unauthorized source=github'
 	expect_not_contains "$T/daemon.log" 'github-secret'
+	# Every line is logfmt: ts, level, msg first.
+	grep -vE '^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z level=(debug|info|warn|error) msg=' \
+		"$T/daemon.log" >"$T/badlog" || true
+	[ ! -s "$T/badlog" ] || fail "log lines not in logfmt: $(head -3 "$T/badlog")"
 }
 
 t_github_form_body() {
