@@ -1,7 +1,7 @@
 /*
  * gitgated: program-wide declarations. One context (gg_daemon) is built in
- * main and handed to the modules; there are no other mutable globals except
- * the counters of metrics.c.
+ * main and handed to the modules; the only other mutable file-scope state is
+ * the counters of metrics.c and the level and stream of log.c.
  */
 #ifndef GITGATED_H
 #define GITGATED_H
