@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #define MAX_GLOBS 1000
 /* A hostile file must not turn into millions of report lines held in memory. */
@@ -26,7 +28,15 @@ struct gg_mpolicy {
 	bool deny_deletion;
 	struct entry *rules;
 	size_t nrules;
+	/* With deny_deletion: the resources of the files checked so far (see memo_*). */
+	struct memo *memo;
 };
+
+struct memo;
+static struct memo *memo_new(void);
+static void memo_free(struct memo *m);
+static void memo_record(struct memo *m, const char *path, const char *data, size_t len,
+                        const gg_yfile *f);
 
 static const char *const default_paths[] = {"**/*.yaml", "**/*.yml", "**/*.json"};
 
@@ -262,6 +272,8 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 		load_rules(&l, mp, rules, NULL);
 	if (overrides)
 		load_overrides(&l, mp, overrides);
+	if (mp->deny_deletion)
+		mp->memo = memo_new();
 done:
 	if (l.errors) {
 		gg_mpolicy_free(mp);
@@ -280,6 +292,7 @@ void gg_mpolicy_free(gg_mpolicy *mp)
 	for (size_t i = 0; i < mp->nrules; i++)
 		gg_mrule_free(mp->rules[i].rule);
 	free(mp->rules);
+	memo_free(mp->memo);
 	free(mp);
 }
 
@@ -319,7 +332,11 @@ int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, 
                       gg_report *r)
 {
 	gg_yfile *f;
-	gg_yparse(&f, data ? data : "", data ? len : 0, gg_yformat_for_path(path), NULL);
+	if (data == NULL)
+		data = "", len = 0;
+	gg_yparse(&f, data, len, gg_yformat_for_path(path), NULL);
+	if (mp && mp->memo)
+		memo_record(mp->memo, path, data, len, f);
 	for (size_t i = 0; i < gg_yfile_nproblems(f); i++) {
 		const gg_yproblem *p = gg_yfile_problem(f, i);
 		gg_loc loc = {path, p->line, p->col, NULL, NULL};
@@ -449,20 +466,148 @@ static char *resource_key(const gg_ynode *doc)
 	                 scalar_text(name));
 }
 
+/*
+ * The memo: on a ref update the hook checks each changed manifest of NEW and
+ * then, for deny_deletion, needs the resources of the same files again. The
+ * memo keeps each checked file's resource keys under its path, length and a
+ * keyed hash of its content, so the new side is not parsed a second time. The
+ * hash key is random per policy load: contents cannot be crafted to collide.
+ */
+#define MEMO_MAX_KEYS  200000
+#define MEMO_MAX_FILES 100000
+
+struct memo_ent {
+	char *path; /* NULL: free slot */
+	uint64_t hash;
+	size_t len;
+	char **keys;
+	size_t nkeys;
+};
+
+struct memo {
+	uint64_t seed;
+	struct memo_ent *slots;
+	size_t cap, n, nkeys;
+};
+
+static struct memo *memo_new(void)
+{
+	struct memo *m = gg_calloc(1, sizeof(*m));
+	if (getrandom(&m->seed, sizeof(m->seed), 0) != (ssize_t)sizeof(m->seed))
+		m->seed = gg_now_us() ^ ((uint64_t)getpid() << 32);
+	return m;
+}
+
+static void memo_free(struct memo *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->cap; i++) {
+		free(m->slots[i].path);
+		free_strv(m->slots[i].keys, m->slots[i].nkeys);
+	}
+	free(m->slots);
+	free(m);
+}
+
+static uint64_t memo_hash(const struct memo *m, const char *path, const char *data, size_t len)
+{
+	uint64_t h = m->seed ^ (len * 0x9e3779b97f4a7c15ull);
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, data + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)data[i]) * 0x100000001b3ull;
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 0x100000001b3ull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
+static struct memo_ent *memo_slot(struct memo *m, const char *path, uint64_t hash, size_t len)
+{
+	size_t j = hash & (m->cap - 1);
+	while (m->slots[j].path && !(m->slots[j].hash == hash && m->slots[j].len == len &&
+	                             !strcmp(m->slots[j].path, path)))
+		j = (j + 1) & (m->cap - 1);
+	return &m->slots[j];
+}
+
+static const struct memo_ent *memo_find(const struct memo *m, const char *path, const char *data,
+                                        size_t len)
+{
+	if (m == NULL || m->n == 0)
+		return NULL;
+	struct memo_ent *e = memo_slot((struct memo *)m, path, memo_hash(m, path, data, len), len);
+	return e->path ? e : NULL;
+}
+
+static char *resource_key(const gg_ynode *doc);
+
+static void memo_record(struct memo *m, const char *path, const char *data, size_t len,
+                        const gg_yfile *f)
+{
+	if (m->nkeys >= MEMO_MAX_KEYS || m->n >= MEMO_MAX_FILES)
+		return;
+	if (2 * (m->n + 1) > m->cap) {
+		struct memo old = *m;
+		m->cap = m->cap ? 2 * m->cap : 256;
+		m->slots = gg_calloc(m->cap, sizeof(*m->slots));
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.slots[i].path)
+				*memo_slot(m, old.slots[i].path, old.slots[i].hash,
+				           old.slots[i].len) = old.slots[i];
+		free(old.slots);
+	}
+	uint64_t hash = memo_hash(m, path, data, len);
+	struct memo_ent *e = memo_slot(m, path, hash, len);
+	if (e->path)
+		return; /* the same content at the same path: already known */
+	e->path = gg_strdup(path);
+	e->hash = hash;
+	e->len = len;
+	for (size_t d = 0; d < gg_yfile_ndocs(f); d++) {
+		const gg_ynode *doc = gg_yfile_doc(f, d);
+		char *key = doc ? resource_key(doc) : NULL;
+		if (key == NULL)
+			continue;
+		e->keys = gg_reallocarray(e->keys, e->nkeys + 1, sizeof(*e->keys));
+		e->keys[e->nkeys++] = key;
+	}
+	m->n++;
+	m->nkeys += e->nkeys;
+}
+
 typedef void (*resource_fn)(void *ctx, char *key, const gg_ynode *doc);
 
-/* Parse one blob and hand each resource's key (owned by fn) to fn. */
-static int blob_resources(git_repository *repo, const git_diff_file *file, resource_fn fn,
-                          void *ctx)
+/*
+ * Hand each resource's key in one blob (owned by fn) to fn: from the memo when
+ * the file was checked already, else by parsing it.
+ */
+static int blob_resources(git_repository *repo, const struct memo *memo, const git_diff_file *file,
+                          resource_fn fn, void *ctx)
 {
 	if (file->mode != GIT_FILEMODE_BLOB && file->mode != GIT_FILEMODE_BLOB_EXECUTABLE)
 		return 0;
 	git_blob *b = NULL;
 	if (git_blob_lookup(&b, repo, &file->id) < 0)
 		return -1;
+	const char *data = git_blob_rawcontent(b);
+	size_t len = (size_t)git_blob_rawsize(b);
+	const struct memo_ent *e = memo_find(memo, file->path, data, len);
+	if (e) {
+		for (size_t i = 0; i < e->nkeys; i++)
+			fn(ctx, gg_strdup(e->keys[i]), NULL);
+		git_blob_free(b);
+		return 0;
+	}
 	gg_yfile *f;
-	gg_yparse(&f, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b),
-	          gg_yformat_for_path(file->path), NULL);
+	gg_yparse(&f, data, len, gg_yformat_for_path(file->path), NULL);
 	for (size_t d = 0; d < gg_yfile_ndocs(f); d++) {
 		const gg_ynode *doc = gg_yfile_doc(f, d);
 		char *key = doc ? resource_key(doc) : NULL;
@@ -544,7 +689,7 @@ int gg_manifest_check_deletions(const gg_mpolicy *mp, git_repository *repo,
 		if (d->status == GIT_DELTA_ADDED || !gg_mpolicy_selects(mp, d->old_file.path))
 			continue;
 		struct old_ctx c = {&old, d->old_file.path};
-		if (blob_resources(repo, &d->old_file, add_old, &c) < 0)
+		if (blob_resources(repo, NULL, &d->old_file, add_old, &c) < 0)
 			goto done;
 	}
 	if (old.n == 0) {
@@ -555,7 +700,7 @@ int gg_manifest_check_deletions(const gg_mpolicy *mp, git_repository *repo,
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		if (d->status == GIT_DELTA_DELETED || !gg_mpolicy_selects(mp, d->new_file.path))
 			continue;
-		if (blob_resources(repo, &d->new_file, add_new, &now) < 0)
+		if (blob_resources(repo, mp->memo, &d->new_file, add_new, &now) < 0)
 			goto done;
 	}
 	for (size_t i = 0; i < old.n; i++) {
