@@ -11,7 +11,10 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
 FILES=${FILES:-10000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
+# add: the push adds every file; update: main already holds them and the push
+# changes each one (an image bump), so deny_deletion reads both sides too.
+SCENARIO=${SCENARIO:-add}
 HOOK="$BUILD/libexec/gitgate/pre-receive"
 [ -x "$HOOK" ] || { echo "manifests.sh: build first (make)" >&2; exit 2; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/gg-bench-manifests.XXXXXX")
@@ -21,22 +24,15 @@ cc -O2 -o "$W/floor" "$top/bench/manifests_floor.c" $(pkg-config --cflags --libs
 
 # The repository: main holds a README; the pushed commit adds the manifests.
 git init -q --bare "$W/repo.git"
-python3 - "$FILES" <<'PY' | git --git-dir="$W/repo.git" fast-import --quiet
+python3 - "$FILES" "$SCENARIO" <<'PY' | git --git-dir="$W/repo.git" fast-import --quiet
 import sys
-n = int(sys.argv[1])
+n, scenario = int(sys.argv[1]), sys.argv[2]
 out = sys.stdout.buffer
 def data(b):
     out.write(b"data %d\n" % len(b) + b + b"\n")
-out.write(b"commit refs/heads/main\nmark :1\ncommitter Bench <bench@example.com> 1700000000 +0000\n")
-data(b"init")
-out.write(b"M 644 inline README\n")
-data(b"manifests\n")
-out.write(b"commit refs/heads/bench\ncommitter Bench <bench@example.com> 1700000001 +0000\n")
-data(b"deploy: many apps")
-out.write(b"from :1\n")
-for i in range(n):
+def manifest(i, major):
     app = "app-%05d" % i
-    doc = f"""apiVersion: apps/v1
+    return f"""apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {app}
@@ -57,7 +53,7 @@ spec:
         runAsNonRoot: true
       containers:
         - name: {app}
-          image: registry.example.com/team-{i % 100:02d}/{app}:1.{i % 7}.{i % 13}
+          image: registry.example.com/team-{i % 100:02d}/{app}:{major}.{i % 7}.{i % 13}
           ports:
             - containerPort: 8080
           env:
@@ -84,8 +80,20 @@ spec:
       targetPort: 8080
   type: ClusterIP
 """.encode()
-    out.write(b"M 644 inline clusters/team-%02d/%s.yaml\n" % (i % 100, app.encode()))
-    data(doc)
+def files(major):
+    for i in range(n):
+        out.write(b"M 644 inline clusters/team-%02d/app-%05d.yaml\n" % (i % 100, i))
+        data(manifest(i, major))
+out.write(b"commit refs/heads/main\nmark :1\ncommitter Bench <bench@example.com> 1700000000 +0000\n")
+data(b"init")
+out.write(b"M 644 inline README\n")
+data(b"manifests\n")
+if scenario == "update":
+    files(1)
+out.write(b"commit refs/heads/bench\ncommitter Bench <bench@example.com> 1700000001 +0000\n")
+data(b"deploy: many apps")
+out.write(b"from :1\n")
+files(2)
 PY
 OLD=$(git --git-dir="$W/repo.git" rev-parse main)
 NEW=$(git --git-dir="$W/repo.git" rev-parse bench)
@@ -134,7 +142,7 @@ measure gitgate "$HOOK" >"$W/gitgate.out"
 read -r _ ft fcpu frss fc <"$W/floor.out"
 read -r _ at acpu arss ac <"$W/anchor.out"
 read -r _ gt gcpu grss gc <"$W/gitgate.out"
-echo "## manifests: one push of $FILES Kubernetes manifest files ($((FILES * 2)) documents, $BYTES bytes), kubernetes-baseline, best of $RUNS"
+echo "## manifests ($SCENARIO): one push of $FILES Kubernetes manifest files ($((FILES * 2)) documents, $BYTES bytes), kubernetes-baseline, best of $RUNS"
 printf '%-9s %7.3f s wall  %7.3f s CPU  %4d MB peak RSS  exit %s  %s\n' \
 	floor "$ft" "$fcpu" "$frss" "$fc" "libgit2 blob reads + bare libyaml event parse (C)" \
 	anchor "$at" "$acpu" "$arss" "$ac" "Python hook: diff-tree, one cat-file --batch, PyYAML CSafeLoader" \
