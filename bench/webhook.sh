@@ -122,6 +122,13 @@ errs = re.search(r"Socket errors:.*", t)
 print("%.0f %.2f %s %s" % (rps, p99, bad.group(1) if bad else "0", "errors" if errs else "-"))
 PY
 }
+commit_stats() { # -> "COMMITS WRITES" from gitgated's /metrics
+	curl -s "http://127.0.0.1:$GPORT/metrics" |
+		awk '/^gitgated_store_commits_total / {c=$2} /^gitgated_store_writes_total / {w=$2} END {print c, w}'
+}
+group() { # BEFORE AFTER -> writes per commit between two commit_stats
+	python3 -c 'import sys; c0,w0,c1,w1=map(float,sys.argv[1:]); print("%.1f writes/commit over %d commits" % ((w1-w0)/max(c1-c0,1), c1-c0))' $1 $2
+}
 hwm() { # PID -> MB
 	awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"
 }
@@ -131,7 +138,9 @@ count() { # SQL
 }
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+CS0=$(commit_stats)
 run gg-valid "http://127.0.0.1:$GPORT/hooks/github" "$SIG"
+CS1=$(commit_stats)
 GRSS_VALID=$(hwm $GPID)
 STORED=$(count "select count(*) from deliveries")
 DEPS=$(count "select count(*) from deployments")
@@ -139,6 +148,7 @@ RAN=$(count "select count(*) from deployments where state not in ('queued','supe
 # The same deliveries to a source no target listens to: the intake and the
 # durable store alone, without the dispatcher's work.
 run gg-store "http://127.0.0.1:$GPORT/hooks/unrouted" "$SIG"
+CS2=$(commit_stats)
 run wh-valid "http://127.0.0.1:$WPORT/hooks/deploy" "$SIG"
 WRSS_VALID=$(hwm $WPID)
 run gg-bad "http://127.0.0.1:$GPORT/hooks/github" "$BADSIG"
@@ -171,6 +181,7 @@ printf '%-34s %12s %12s %12s %8s\n' "bad signature, p99 ms" "$gb_p99" "$wb_p99" 
 printf '%-34s %12s %12s %12s %8s\n' "peak RSS after valid run, MB" "$GRSS_VALID" "$WRSS_VALID" "~50" ""
 printf '%-34s %12s %12s %12s %8s\n' "peak RSS after both runs, MB" "$GRSS_BAD" "$WRSS_BAD" "" ""
 echo "valid run: gitgated stored $STORED deliveries and queued $DEPS deployments durably; the dispatcher ran $RAN of them (/bin/true), the rest were superseded by newer pushes (non-2xx: $g_non2xx); bad run: $gb_non2xx answered 401"
+echo "group commit: valid run $(group "$CS0" "$CS1"); store-only run $(group "$CS1" "$CS2")"
 echo "load average before/after: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
 met=yes
 python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if a[0] >= 3*a[1] and a[2] >= 3*a[3] and a[4] < 10 and a[5] < 10 and a[6] < 16 else 1)" \

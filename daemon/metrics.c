@@ -139,6 +139,18 @@ void gg_metrics_render(gg_buf *b, gg_daemon *d)
 	              "# TYPE gitgated_store_pending_writes gauge\n"
 	              "gitgated_store_pending_writes %zu\n",
 	              gg_store_pending(d->store));
+	uint64_t commits = 0, writes = 0;
+	gg_store_commit_stats(d->store, &commits, &writes);
+	gg_buf_printf(
+	    b,
+	    "# HELP gitgated_store_commits_total Transactions committed (one fsync each).\n"
+	    "# TYPE gitgated_store_commits_total counter\n"
+	    "gitgated_store_commits_total %llu\n"
+	    "# HELP gitgated_store_writes_total Writes committed; over commits: the group "
+	    "size.\n"
+	    "# TYPE gitgated_store_writes_total counter\n"
+	    "gitgated_store_writes_total %llu\n",
+	    (unsigned long long)commits, (unsigned long long)writes);
 	gg_buf_printf(b,
 	              "# HELP gitgated_connections Open client connections.\n"
 	              "# TYPE gitgated_connections gauge\ngitgated_connections %zu\n",

@@ -87,6 +87,7 @@ struct gg_store {
 	op *queue, **queue_tail; /* waiting for the writer */
 	op *done, **done_tail;   /* committed (or failed), waiting for the loop */
 	size_t pending;
+	uint64_t commits, committed_writes; /* under mu */
 	bool stopping;
 	int pipefd[2];
 	struct event *done_ev;
@@ -457,6 +458,13 @@ static void run_batch(gg_store *s, op *batch)
 			o->rc = -1;
 		return;
 	}
+	size_t n = 0;
+	for (op *o = batch; o; o = o->next)
+		n++;
+	pthread_mutex_lock(&s->mu);
+	s->commits++;
+	s->committed_writes += n;
+	pthread_mutex_unlock(&s->mu);
 	if (!any_failed)
 		clear_error(s);
 }
@@ -705,6 +713,15 @@ void gg_store_close(gg_store *s)
 	pthread_cond_destroy(&s->ckpt_cv);
 	free(s->error);
 	free(s);
+}
+
+void gg_store_commit_stats(const gg_store *s, uint64_t *commits, uint64_t *writes)
+{
+	gg_store *m = (gg_store *)s; /* the lock is not part of the value */
+	pthread_mutex_lock(&m->mu);
+	*commits = m->commits;
+	*writes = m->committed_writes;
+	pthread_mutex_unlock(&m->mu);
 }
 
 bool gg_store_healthy(gg_store *s, const char **reason)

@@ -93,6 +93,8 @@ void gg_store_flush(gg_store *s);
 bool gg_store_healthy(gg_store *s, const char **reason);
 /* Writes queued and not yet committed. */
 size_t gg_store_pending(const gg_store *s);
+/* Transactions committed and writes they carried (group commit: writes / commits per fsync). */
+void gg_store_commit_stats(const gg_store *s, uint64_t *commits, uint64_t *writes);
 
 /* ---- Receiving deliveries ---- */
 
