@@ -29,12 +29,14 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		git_blob *b;
-		if (d->status == GIT_DELTA_DELETED || git_blob_lookup(&b, repo, &d->new_file.id) < 0)
+		if (d->status == GIT_DELTA_DELETED ||
+		    git_blob_lookup(&b, repo, &d->new_file.id) < 0)
 			continue;
 		yaml_parser_t p;
 		yaml_event_t ev;
 		yaml_parser_initialize(&p);
-		yaml_parser_set_input_string(&p, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
+		yaml_parser_set_input_string(&p, git_blob_rawcontent(b),
+		                             (size_t)git_blob_rawsize(b));
 		bytes += (unsigned long)git_blob_rawsize(b);
 		for (;;) {
 			if (!yaml_parser_parse(&p, &ev))
