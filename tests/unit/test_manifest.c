@@ -4,7 +4,9 @@
 #include "gitgate/ytree.h"
 #include "test.h"
 
+#include <git2.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Load a manifests: section written as YAML; NULL (and diag filled) on failure. */
 static gg_mpolicy *load(const char *yaml, gg_diag *diag)
@@ -598,8 +600,120 @@ static void test_violations_per_file_are_capped(void)
 	gg_diag_free(&d);
 }
 
+/* ---- deletions, on trees built in a scratch repository ---- */
+
+struct file {
+	const char *path;
+	const char *data;
+};
+
+/* A tree of blobs at top-level paths (no directories needed here). */
+static git_tree *tree_of(git_repository *repo, const struct file *files, size_t n)
+{
+	git_treebuilder *tb = NULL;
+	git_oid id;
+	git_tree *t = NULL;
+	if (git_treebuilder_new(&tb, repo, NULL) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		git_oid blob;
+		if (git_blob_create_from_buffer(&blob, repo, files[i].data, strlen(files[i].data)) <
+		        0 ||
+		    git_treebuilder_insert(NULL, tb, files[i].path, &blob, GIT_FILEMODE_BLOB) < 0)
+			goto done;
+	}
+	if (git_treebuilder_write(&id, tb) == 0)
+		git_tree_lookup(&t, repo, &id);
+done:
+	git_treebuilder_free(tb);
+	return t;
+}
+
+static char *deletions(const char *policy, const struct file *old, size_t nold,
+                       const struct file *new, size_t nnew, bool check_new_first)
+{
+	char dir[] = "/tmp/gg-test-manifest.XXXXXX";
+	char *out = NULL;
+	git_repository *repo = NULL;
+	gg_diag d = GG_DIAG_INIT;
+	gg_mpolicy *mp = load(policy, &d);
+	CHECK(mp != NULL);
+	if (mp == NULL || mkdtemp(dir) == NULL || git_repository_init(&repo, dir, 1) < 0) {
+		CHECK(!"cannot set up a scratch repository");
+		goto done;
+	}
+	git_tree *ot = tree_of(repo, old, nold), *nt = tree_of(repo, new, nnew);
+	CHECK(ot != NULL && nt != NULL);
+	gg_report r = GG_REPORT_INIT;
+	/* As the hook does: NEW's changed manifests are checked before the deletion diff. */
+	for (size_t i = 0; check_new_first && i < nnew; i++)
+		gg_manifest_check(mp, new[i].path, new[i].data, strlen(new[i].data), &r);
+	gg_report_free(&r);
+	CHECK_INT(gg_manifest_check_deletions(mp, repo, ot, nt, &r), 0);
+	gg_report_sort(&r);
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	gg_report_print_text(&r, f, "", 0);
+	fclose(f);
+	gg_report_free(&r);
+	git_tree_free(ot);
+	git_tree_free(nt);
+	char *rm = gg_printf("rm -rf '%s'", dir);
+	CHECK_INT(system(rm), 0);
+	free(rm);
+done:
+	git_repository_free(repo);
+	gg_mpolicy_free(mp);
+	gg_diag_free(&d);
+	return out;
+}
+
+#define DEPLOY "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: prod}\n"
+#define SVC    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: prod}\n"
+#define CM     "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"cm\"}}"
+
+static void test_deletions(void)
+{
+	const char *pol = "paths: ['*.yaml', '*.json']\nexclude: ['skip-*']\ndeny_deletion: true\n";
+	const struct file old[] = {
+	    {"a.yaml", DEPLOY "---\n" SVC},
+	    {"b.json", CM},
+	    {"skip-me.yaml", SVC},
+	    {"z.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"}};
+	/* The Service dropped, the ConfigMap moved to another changed file (YAML now), the
+	 * excluded file and the untouched one gone or kept: only the Service is refused. */
+	const struct file new[] = {
+	    {"a.yaml", DEPLOY},
+	    {"c.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"},
+	    {"z.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"}};
+	const char *want =
+	    "error[deny-deletion] a.yaml:5:1: Service \"web\" (v1, namespace \"prod\") was deleted "
+	    "(it was at a.yaml:5); push with -o gitgate.allow=deletion to allow it\n";
+	for (int memo = 0; memo < 2; memo++) {
+		char *got = deletions(pol, old, 4, new, 3, memo);
+		CHECK_STR(got, want);
+		free(got);
+	}
+	/* The identity includes apiVersion: a changed apiVersion is a deletion of the old one. */
+	const struct file moved[] = {{"a.yaml", "apiVersion: apps/v1beta1\nkind: Deployment\n"
+	                                        "metadata: {name: web, namespace: prod}\n"}};
+	char *got = deletions(pol, old, 1, moved, 1, true);
+	CHECK_STR(got, "error[deny-deletion] a.yaml:1:1: Deployment \"web\" (apps/v1, namespace "
+	               "\"prod\") was deleted (it was at a.yaml:1); push with -o "
+	               "gitgate.allow=deletion to allow it\n"
+	               "error[deny-deletion] a.yaml:5:1: Service \"web\" (v1, namespace \"prod\") "
+	               "was deleted (it was at a.yaml:5); push with -o gitgate.allow=deletion to "
+	               "allow it\n");
+	free(got);
+	/* Nothing removed: nothing reported. */
+	got = deletions(pol, old, 2, old, 2, true);
+	CHECK_STR(got, "");
+	free(got);
+}
+
 int main(void)
 {
+	git_libgit2_init();
 	RUN(test_path_index_and_each);
 	RUN(test_path_star_over_map_values);
 	RUN(test_path_syntax_errors);
@@ -623,5 +737,6 @@ int main(void)
 	RUN(test_compose_pack);
 	RUN(test_merge_keys_are_followed);
 	RUN(test_violations_per_file_are_capped);
+	RUN(test_deletions);
 	return TEST_DONE();
 }
