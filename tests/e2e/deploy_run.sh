@@ -14,7 +14,7 @@ t_quick_pushes_coalesce_to_the_newest() {
 	deploy_config "  - name: app
     repo: acme/app
     ref: refs/heads/main
-    run: [\"sh\", \"-c\", \"echo \$1 >> $T/runs; sleep 3\", \"sh\", \"{after}\"]"
+    run: [\"sh\", \"-c\", \"echo \$1 >> $T/runs; while [ ! -e $T/release ]; do sleep 0.05; done\", \"sh\", \"{after}\"]"
 	start_daemon
 	use_notifier
 	for n in 1 2 3 4 5; do
@@ -23,6 +23,8 @@ t_quick_pushes_coalesce_to_the_newest() {
 		expect_contains "$T/push.out" "gitgate: notify: sent 1 event(s)"
 	done
 	newest=$(git -C "$T/w" rev-parse HEAD)
+	# The first run is still going (it waits for this file) while the other four queue.
+	touch "$T/release"
 	wait_until 30 settled
 	api "deployments?target=app"
 	expect_eq "$(json "$T/api.json" 'len(d["deployments"])')" 5 "deployments"
@@ -144,7 +146,7 @@ t_sigkill_mid_deployment_runs_again_after_restart() {
 	deploy_config "  - name: app
     repo: acme/app
     ref: refs/heads/main
-    run: [\"sh\", \"-c\", \"echo start >> $T/starts; sleep 1; echo \$1 > $T/done\", \"sh\", \"{after}\"]"
+    run: [\"sh\", \"-c\", \"echo start >> $T/starts; while [ ! -e $T/release ]; do sleep 0.05; done; echo \$1 > $T/done\", \"sh\", \"{after}\"]"
 	start_daemon
 	expect_eq "$(send_event "$(c 11)")" 202 "push"
 	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
@@ -152,7 +154,9 @@ t_sigkill_mid_deployment_runs_again_after_restart() {
 	kill -KILL "$DPID"
 	wait "$DPID" 2>/dev/null || true
 	DPID=
-	[ ! -e "$T/done" ] || fail "the deployment finished although the daemon was killed"
+	touch "$T/release"
+	sleep 0.2
+	[ ! -e "$T/done" ] || fail "the command outlived the daemon that was killed"
 	start_daemon
 	wait_until 20 dep_state_is "$id" succeeded
 	expect_eq "$(cat "$T/done")" "$(c 11)" "deployed commit"
@@ -182,7 +186,7 @@ t_reload_keeps_running_and_cancels_removed_targets() {
 	deploy_config "  - name: old
     repo: acme/app
     ref: refs/heads/main
-    run: [\"sh\", \"-c\", \"touch $T/old.started; sleep 1; echo \$1 >> $T/old\", \"sh\", \"{after}\"]"
+    run: [\"sh\", \"-c\", \"touch $T/old.started; while [ ! -e $T/release ]; do sleep 0.05; done; echo \$1 >> $T/old\", \"sh\", \"{after}\"]"
 	start_daemon
 	expect_eq "$(send_event "$(c 21)")" 202 "push 1"
 	first=$(json "$T/resp" 'd["deployments"][0]["id"]')
@@ -194,6 +198,9 @@ t_reload_keeps_running_and_cancels_removed_targets() {
     ref: refs/heads/main
     run: [\"sh\", \"-c\", \"echo \$1 >> $T/new\", \"sh\", \"{after}\"]"
 	kill -HUP "$DPID"
+	wait_until 20 grep -q "config reloaded" "$T/daemon.log"
+	expect_eq "$(dep_field "$second" 'd["state"]')" queued "the second push while the first runs"
+	touch "$T/release"
 	wait_until 20 dep_state_is "$second" canceled
 	wait_until 20 dep_state_is "$first" succeeded
 	expect_eq "$(cat "$T/old")" "$(c 21)" "the run that was going on"
