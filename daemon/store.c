@@ -186,7 +186,8 @@ static const char schema[] =
     " attempt INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER,"
     " finished_at INTEGER, not_before INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS deployments_target ON deployments(target, id);"
-    "CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state, id);"
+    /* (state, target, id) serves the queue scans; a (state, id) index only cost writes. */
+    "DROP INDEX IF EXISTS deployments_state;"
     "CREATE INDEX IF NOT EXISTS deployments_state_target ON deployments(state, target, id);";
 
 static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
