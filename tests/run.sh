@@ -4,14 +4,14 @@
 # ends with "N passed, N failed".
 #
 # VALGRIND=1: every gitgate program the tests run goes through valgrind
-# memcheck. $BUILD/vg/bin/{gitgate,gitgated} and $BUILD/vg/libexec/gitgate/*
+# memcheck. $BUILD/vg/RUN/bin/{gitgate,gitgated}, .../libexec/gitgate/*
 # are wrappers exec'ing valgrind on the real binaries. gitgate finds the
 # hooks beside its own binary (/proc/self/exe, which valgrind reports as the
 # client's path), so its wrapper runs a copy of the real binary kept next to
 # itself (bin/.gitgate.vg-real, made on first use wherever the wrapper was
 # copied to): install-hook then installs the hook wrappers, and the hooks git
 # runs go through valgrind too. Every process writes its report to
-# $BUILD/vg/logs/vg.PID; the run fails on any
+# $BUILD/vg/RUN/logs/vg.PID; the run fails on any
 # error or definite leak found there. Children of gitgated (deployment
 # commands, its checkout child) run natively.
 BUILD=${BUILD:-build}
@@ -30,7 +30,8 @@ if [ "$VALGRIND" = 1 ]; then
 		echo "0 passed, 1 failed"
 		exit 1
 	}
-	vg="$BUILD/vg"
+	# One tree per run: several runs at once must not share reports.
+	vg="$BUILD/vg/$$"
 	rm -rf "$vg"
 	mkdir -p "$vg/bin" "$vg/libexec/gitgate" "$vg/logs"
 	# vgwrap WRAPPER PROGRAM
@@ -110,7 +111,12 @@ if [ "$VALGRIND" = 1 ]; then
 			rm -f "$f"
 		fi
 	done
-	echo "valgrind: $nvg processes checked, reports with errors kept in $vg/logs"
+	if grep -q '^FAIL valgrind: ' "$out/results"; then
+		echo "valgrind: $nvg processes checked, reports with errors kept in $vg/logs"
+	else
+		echo "valgrind: $nvg processes checked, no errors"
+		rm -rf "$vg"
+	fi
 fi
 
 passed=$(grep -c '^ok ' "$out/results")
