@@ -27,6 +27,19 @@ s.sendall(b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r
 print(s.recv(4096).decode().split("\r\n")[0])
 PY
 	expect_contains "$T/out" "HTTP/1.1 413"
+	# A chunked body is counted as it arrives.
+	python3 - "$PORT" >"$T/out" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+try:
+    for _ in range(20):
+        s.sendall(b"400\r\n" + b"a" * 1024 + b"\r\n")
+except OSError:
+    pass
+print(s.recv(4096).decode().split("\r\n")[0])
+PY
+	expect_contains "$T/out" "HTTP/1.1 413"
 	# Just under the limit is read (and refused for its signature only).
 	head -c 8000 /dev/zero | tr '\0' 'a' >"$T/ok"
 	expect_eq "$(post /hooks/github "$T/ok" -H "X-GitHub-Delivery: ok")" 401 "under max_body"
