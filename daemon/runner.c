@@ -236,32 +236,27 @@ static void log_compact(gg_run *r, const char *data, size_t n)
 		old = gg_strdup("");
 		oldlen = 0;
 	}
-	size_t head = (size_t)r->head_len;
-	bool first = head == 0;
-	if (first) {
-		head = (size_t)(r->log_max / 4);
-		if (head > oldlen)
-			head = oldlen;
-	}
-	if (head > oldlen)
-		head = oldlen;
-	size_t tail_max = (size_t)(r->log_max / 2);
-	/* The tail comes from what follows the head in the old file, then the new data. */
-	size_t rest_old = oldlen - head;
-	size_t total_rest = rest_old + n;
-	size_t skip = total_rest > tail_max ? total_rest - tail_max : 0;
+	/* What the file would hold without a cap: the old contents, then the new data. */
+	size_t total = oldlen + n;
+	char *all = gg_malloc(total + 1);
+	memcpy(all, old, oldlen);
+	memcpy(all + oldlen, data, n);
+	free(old);
+	bool first = r->head_len == 0;
+	size_t head = first ? (size_t)(r->log_max / 4) : (size_t)r->head_len;
+	if (head > total)
+		head = total;
+	size_t tail = (size_t)(r->log_max / 2);
+	if (tail > total - head)
+		tail = total - head;
 
 	char *tmp = gg_printf("%s.tmp", r->log_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd >= 0) {
-		write_all(fd, old, head);
+		write_all(fd, all, head);
 		if (first)
 			write_all(fd, RUN_LOG_MARKER, strlen(RUN_LOG_MARKER));
-		if (skip < rest_old)
-			write_all(fd, old + head + skip, rest_old - skip);
-		size_t dskip = skip > rest_old ? skip - rest_old : 0;
-		if (dskip < n)
-			write_all(fd, data + dskip, n - dskip);
+		write_all(fd, all + total - tail, tail);
 		close(fd);
 		if (rename(tmp, r->log_path) == 0) {
 			r->head_len = head + (first ? strlen(RUN_LOG_MARKER) : 0);
@@ -271,7 +266,7 @@ static void log_compact(gg_run *r, const char *data, size_t n)
 		}
 	}
 	free(tmp);
-	free(old);
+	free(all);
 }
 
 static void log_write(gg_run *r, const char *data, size_t n)

@@ -254,6 +254,30 @@ static void test_log_cap_keeps_head_and_tail(void)
 	free(log);
 }
 
+static void test_log_cap_one_big_write(void)
+{
+	char *log = gg_printf("%s/5.log", tmpdir);
+	/* One write larger than the cap: its start is the head that stays. */
+	const char *argv[] = {
+	    "sh", "-c",
+	    "printf 'FIRST-LINE\\n%s\\nLAST-LINE\\n' \"$(head -c 20000 /dev/zero | "
+	    "tr '\\0' x)\"",
+	    NULL};
+	struct result res;
+	char *err = NULL;
+	CHECK_INT(run_once(&res, argv, log, 4096, 0, &err), 0);
+	char *text = NULL;
+	size_t len;
+	CHECK_INT(gg_read_file(&text, &len, log, 1 << 20), 0);
+	if (text) {
+		CHECK(len <= 4096);
+		CHECK(strncmp(text, "FIRST-LINE\nxxx", 14) == 0);
+		CHECK(strstr(text, "xxx\nLAST-LINE\ngitgated: exited 0\n") != NULL);
+	}
+	free(text);
+	free(log);
+}
+
 static void test_redact_url(void)
 {
 	const char *cases[][2] = {
@@ -291,6 +315,7 @@ int main(void)
 	RUN(test_run_missing_program);
 	RUN(test_run_timeout_kills_group);
 	RUN(test_log_cap_keeps_head_and_tail);
+	RUN(test_log_cap_one_big_write);
 	RUN(test_redact_url);
 	char *cmd = gg_printf("rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
