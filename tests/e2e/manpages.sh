@@ -67,6 +67,17 @@ t_gitgated_options_are_documented() {
 	done <opts.txt
 }
 
+# Every HTTP status the daemon's server and API answer with is explained.
+t_http_statuses_are_documented() {
+	rendered gitgated.8 >d.txt
+	grep -ohE '(return|reply[a-z_]*\([a-z>-]+,|respond\([a-z>-]+,) [0-9]{3}\b' \
+		"$GG_TOP"/daemon/server.c "$GG_TOP"/daemon/api.c | grep -oE '[0-9]{3}$' | sort -u >codes.txt
+	[ "$(wc -l <codes.txt)" -ge 5 ] || fail "found only $(wc -l <codes.txt) status codes in the daemon"
+	for c in $(cat codes.txt) 202 413; do
+		grep -qE "(^ {7}$c( |$))|[ (]$c[ )]" d.txt || fail "gitgated(8) does not explain HTTP $c"
+	done
+}
+
 t_exit_codes_and_signals_are_documented() {
 	rendered gitgate.1 >g.txt
 	rendered gitgated.8 >d.txt
