@@ -113,6 +113,29 @@ t_example_keys_are_documented() {
 	[ $n -gt 20 ] || fail "only $n keys found in examples/"
 }
 
+# The key names a loader accepts: the strings of its `..._keys[] = {...}`
+# and `keys[] = {...}` tables.
+accepted_keys() { # FILE.c
+	awk '/keys\[\] = \{/ { on = 1 } on { print } on && /\};/ { on = 0 }' "$1" |
+		grep -oE '"[a-z_]+"' | tr -d '"' | sort -u
+}
+
+# Every key the daemon config and the policy loaders accept has its entry.
+t_accepted_keys_are_documented() {
+	rendered gitgated.yaml.5 >daemon.txt
+	rendered gitgate-policy.5 >policy.txt
+	accepted_keys "$GG_TOP/daemon/config.c" >dkeys.txt
+	accepted_keys "$GG_TOP/lib/policy.c" >pkeys.txt
+	[ "$(wc -l <dkeys.txt)" -ge 30 ] || fail "found only $(wc -l <dkeys.txt) daemon config keys"
+	[ "$(wc -l <pkeys.txt)" -ge 15 ] || fail "found only $(wc -l <pkeys.txt) policy keys"
+	while read -r k; do
+		grep -qE "(^| )$k:( |$)" daemon.txt || fail "gitgated.yaml(5) does not document '$k'"
+	done <dkeys.txt
+	while read -r k; do
+		grep -qE "(^| )$k:( |$)" policy.txt || fail "gitgate-policy(5) does not document '$k'"
+	done <pkeys.txt
+}
+
 # Every built-in pack and each of its rule ids.
 t_pack_rules_are_documented() {
 	rendered gitgate-policy.5 >policy.txt
