@@ -91,6 +91,13 @@ t_exit_codes_and_signals_are_documented() {
 	for s in SIGTERM SIGINT SIGHUP LISTEN_FDS; do
 		expect_contains d.txt "$s"
 	done
+	# And whatever other signal the daemon handles (SIGCHLD only reaps its children).
+	sigs=$(grep -ohE 'evsignal_new\([^,]+, *SIG[A-Z]+' "$GG_TOP"/daemon/*.c |
+		grep -oE 'SIG[A-Z]+' | grep -vx SIGCHLD | sort -u)
+	[ -n "$sigs" ] || fail "found no signal handlers in the daemon"
+	for s in $sigs; do
+		sed -n '/^SIGNALS/,/^[A-Z]/p' d.txt | grep -q "$s" || fail "SIGNALS does not explain $s"
+	done
 }
 
 # Every key the commented examples use has its entry in the page of its format.
