@@ -333,7 +333,7 @@ commits:
   message_pattern: '^(feat|fix|chore|docs|deploy): .+'
   max_subject_length: 72
 files:
-  max_size: 1MiB
+  max_size: 4MiB
   deny_paths: ["**/*.pem", "**/.env"]
   secrets: true
 manifests:
@@ -388,6 +388,22 @@ hook_push() {
 	fi
 }
 
+# branches N PREFIX FROM: fast-import commands for N branches PREFIX/I, each
+# with one commit of its own on top of FROM.
+branches() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import sys
+out = sys.stdout.buffer
+n, prefix, base = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3].encode()
+for i in range(n):
+    msg = b"feat: branch %d" % i
+    data = b"branch %d\n" % i
+    out.write(b"commit refs/heads/%s/%d\ncommitter Test <t@example.com> 1700000000 +0000\n" % (prefix, i))
+    out.write(b"data %d\n%s\nfrom %s\n" % (len(msg), msg, base))
+    out.write(b"M 100644 inline %s%d.txt\ndata %d\n%s\n" % (prefix, i, len(data), data))
+PY
+}
+
 # hook_pressure NFILES BLOB_MIB YAML_LINES NREFS
 hook_pressure() {
 	hook_setup
@@ -407,6 +423,7 @@ for i in range(n):
 PY
 	hook_push "$1 files" main
 	# (2) one blob of BLOB_MIB MiB (over max_size: a clear rejection, not a crash).
+	git -C "$T/w" fetch -q "$T/srv.git" main
 	git -C "$T/w" reset -q --hard main
 	head -c $(($2 * 1024 * 1024)) /dev/urandom >"$T/w/big.bin"
 	git -C "$T/w" add big.bin
@@ -425,17 +442,19 @@ PY
 	git -C "$T/w" add clusters/prod/big.yaml
 	git -C "$T/w" commit -q -m "deploy: a big config map"
 	hook_push "$3-line YAML" main
-	# (4) NREFS new branches in one push, each with its own commit.
-	python3 - "$4" <<'PY' | git -C "$T/w" fast-import --quiet
-import sys
-out = sys.stdout.buffer
-for i in range(int(sys.argv[1])):
-    msg = b"feat: branch %d" % i
-    data = b"branch %d\n" % i
-    out.write(b"commit refs/heads/b/%d\ncommitter Test <t@example.com> 1700000000 +0000\n" % i)
-    out.write(b"data %d\n%s\nfrom refs/heads/main^0\n" % (len(msg), msg))
-    out.write(b"M 100644 inline b%d.txt\ndata %d\n%s\n" % (i, len(data), data))
-PY
+	# (4) NREFS new branches in one push, each with its own commit, on the
+	# pushed main; (5) as many again, all on top of one commit the server does
+	# not have yet (1 MiB of text): each ref introduces it, the gate must not
+	# pay for it NREFS times.
+	git -C "$T/w" fetch -q "$T/srv.git" main
+	git -C "$T/w" reset -q --hard FETCH_HEAD
+	branches "$4" b main^0 | git -C "$T/w" fast-import --quiet
 	hook_push "$4 refs" "refs/heads/b/*:refs/heads/b/*"
-	expect_eq "$(git -C "$T/srv.git" for-each-ref refs/heads/b | wc -l)" "$4" "branches pushed"
+	python3 -c 'import sys; sys.stdout.write("".join("shared line %d of the base\n" % i for i in range(40000)))' >"$T/w/shared.txt"
+	git -C "$T/w" add shared.txt
+	git -C "$T/w" commit -q -m "feat: a shared base"
+	branches "$4" c main^0 | git -C "$T/w" fast-import --quiet
+	hook_push "$4 refs on one new commit" "refs/heads/c/*:refs/heads/c/*"
+	expect_eq "$(git -C "$T/srv.git" for-each-ref refs/heads/b | wc -l)" "$4" "branches b/* pushed"
+	expect_eq "$(git -C "$T/srv.git" for-each-ref refs/heads/c | wc -l)" "$4" "branches c/* pushed"
 }
