@@ -50,6 +50,17 @@ t_token_file_is_sent() {
 	expect_contains "$T/out" "TARGET"
 }
 
+t_unix_socket_url() {
+	LISTEN="unix:$T/gg.sock"
+	status_config
+	"$GITGATED" -c "$T/cfg.yaml" 2>>"$T/daemon.log" &
+	DPID=$!
+	trap 'stop_daemon' EXIT
+	wait_until 10 test -S "$T/gg.sock"
+	expect_status 0 "$GITGATE" status --url "unix:$T/gg.sock" >"$T/out" 2>&1
+	grep -qE '^app +run +- +- +-$' "$T/out" || { cat "$T/out" >&2; fail "app row"; }
+}
+
 t_unreachable_daemon_exits_2() {
 	port=$(free_port)
 	expect_status 2 "$GITGATE" status --url "http://127.0.0.1:$port" >"$T/out" 2>&1
