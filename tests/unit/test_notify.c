@@ -197,6 +197,27 @@ static void test_build_payload(void)
 	CHECK(err != NULL);
 	free(err);
 
+	/* 205 new commits: the newest 200 are listed, oldest first, and the cut is said. */
+	CHECK_INT(sh("cd %s/work && i=1; while [ $i -le 205 ]; do "
+	             "printf 'commit refs/heads/big\\nmark :%%d\\ncommitter A <a@x> %%d +0000\\n"
+	             "data 2\\nc\\n' $i $((1000000 + i)); "
+	             "[ $i -gt 1 ] && printf 'from :%%d\\n' $((i - 1)); "
+	             "printf 'M 644 inline f%%d\\ndata 2\\nx\\n\\n' $i; i=$((i + 1)); done | "
+	             "git fast-import --quiet",
+	             tmp),
+	          0);
+	char *big = git_out("rev-parse big");
+	j = build(repo, zero, big, "refs/heads/big");
+	if (j) {
+		json_t *commits = json_object_get(j, "commits");
+		CHECK_INT(json_array_size(commits), GG_NOTIFY_MAX_COMMITS);
+		CHECK_STR(jstr(json_array_get(commits, json_array_size(commits) - 1), "id"), big);
+		CHECK(json_is_true(json_object_get(j, "commits_truncated")));
+		CHECK(list_is(json_object_get(json_array_get(commits, 0), "added"), "f6", NULL));
+		json_decref(j);
+	}
+	free(big);
+
 	gg_notify_config cfg;
 	CHECK_INT(gg_notify_config_load(&cfg, repo, &err), 0);
 	CHECK_STR(cfg.full_name, "work");
