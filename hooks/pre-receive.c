@@ -335,7 +335,11 @@ int main(void)
 		goto done;
 	}
 	read_push_options(&opts);
-	if (opts.bypass) {
+	if (opts.bypass && opts.bypass[strspn(opts.bypass, " \t")] == '\0') {
+		/* A bypass is audited by its reason: without one it is no bypass. */
+		say("gitgate: bypass refused: give a reason (git push -o gitgate.bypass=REASON); "
+		    "checking the push");
+	} else if (opts.bypass) {
 		const char *who = pusher();
 		user = who ? gg_gate_sanitize(who, strlen(who)) : NULL;
 		if (listed(policy, who)) {

@@ -45,6 +45,14 @@ t_bypass_by_listed_user() {
 		fail "main was not updated"
 }
 
+t_bypass_needs_a_reason() {
+	echo "$STRICT" | setup
+	commit a 1 "no convention"
+	! GITGATE_USER=release-bot push -o gitgate.bypass main || fail "bypass without a reason accepted"
+	expect_contains "$T/out" "remote: gitgate: bypass refused: give a reason (git push -o gitgate.bypass=REASON); checking the push"
+	expect_contains "$T/out" "remote: error[commit-message]"
+}
+
 t_bypass_refused_for_other_user() {
 	echo "$STRICT" | setup
 	commit a 1 "hotfix without convention"
