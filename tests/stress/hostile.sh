@@ -13,5 +13,5 @@ t_hostile_clients() {
 
 run_cases
 rc=$?
-grep '^figure: hostile' "$FIGURES" | tail -n 2
+grep '^figure: hostile' "$FIGURES" | tail -n 3
 exit $rc

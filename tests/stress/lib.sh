@@ -292,6 +292,9 @@ readonly_state() {
 hostile() {
 	stress_config 2
 	stress_start
+	# The same probe without hostile clients first: what this machine gives.
+	$LOAD probe --port "$PORT" --secret-file "$T/git.secret" --prefix base --targets 2 \
+		--seconds 5 --interval 0.005 >"$T/base.out" 2>&1 || fail "baseline probe: $(cat "$T/base.out")"
 	$LOAD hostile --port "$PORT" --seconds "$1" --tricklers "$2" >"$T/hostile.out" 2>&1 &
 	hpid=$!
 	sleep 1 # the tricklers are connected
@@ -307,6 +310,7 @@ hostile() {
 	expect_eq "$(healthz)" 200 "/healthz after the hostile clients"
 	settle 30
 	figure "hostile: $(grep '^hostile:' "$T/hostile.out"); daemon fds while trickling: $conns"
+	figure "hostile: baseline without hostile clients: $(head -n 2 "$T/base.out" | tr '\n' ';')"
 	figure "hostile: $(head -n 2 "$T/probe.out" | tr '\n' ';')"
 	if [ -n "${3:-}" ]; then
 		p99=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["p99"])' "$T/probe.json")
