@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -912,6 +913,11 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		evutil_closesocket(fd);
 		gg_log(GG_LOG_WARN, "connection refused: max_connections reached", NULL);
 		return;
+	}
+	if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
+		/* Each answer is one write; never hold it back for an ACK (Nagle). */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	conn *c = gg_calloc(1, sizeof(*c));
 	c->srv = s;
