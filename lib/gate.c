@@ -544,30 +544,100 @@ static bool from_other_parent(git_tree **others, unsigned n, const git_diff_delt
 	return false;
 }
 
+/* Directories nested deeper than this in a pushed tree refuse the push. */
+#define GATE_MAX_TREE_DEPTH 1024
+
+struct tree_diff {
+	gg_gate *g;
+	git_tree **others;
+	unsigned nothers;
+	const char *where;
+	char **err;
+	gg_buf path;
+};
+
+static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigned depth);
+
+/* One entry of `to` against the entry of the same name in `from` (may be NULL). */
+static int diff_entry(struct tree_diff *t, const git_tree_entry *f, const git_tree_entry *e,
+                      unsigned depth)
+{
+	git_filemode_t emode = git_tree_entry_filemode(e);
+	if (f && git_tree_entry_filemode(f) == emode &&
+	    git_oid_equal(git_tree_entry_id(f), git_tree_entry_id(e)))
+		return 0; /* identical: a whole unchanged directory costs nothing */
+	size_t mark = t->path.len;
+	if (mark)
+		gg_buf_putc(&t->path, '/');
+	gg_buf_puts(&t->path, git_tree_entry_name(e));
+	int rc = -1;
+	if (emode == GIT_FILEMODE_TREE) {
+		git_tree *sub = NULL, *fsub = NULL;
+		if (git_tree_lookup(&sub, t->g->repo, git_tree_entry_id(e)) < 0 ||
+		    (f && git_tree_entry_filemode(f) == GIT_FILEMODE_TREE &&
+		     git_tree_lookup(&fsub, t->g->repo, git_tree_entry_id(f)) < 0)) {
+			git_fail(t->err, "cannot read a tree of the push");
+		} else {
+			rc = diff_trees(t, fsub, sub, depth + 1);
+		}
+		git_tree_free(sub);
+		git_tree_free(fsub);
+	} else {
+		/* A directory replaced by a file is, as in git's diff, the file added. */
+		bool modified = f && git_tree_entry_filemode(f) != GIT_FILEMODE_TREE;
+		git_diff_delta d;
+		memset(&d, 0, sizeof(d));
+		d.status = modified ? GIT_DELTA_MODIFIED : GIT_DELTA_ADDED;
+		d.new_file.path = t->path.ptr;
+		d.new_file.mode = (uint16_t)emode;
+		git_oid_cpy(&d.new_file.id, git_tree_entry_id(e));
+		if (modified) {
+			d.old_file.path = t->path.ptr;
+			d.old_file.mode = (uint16_t)git_tree_entry_filemode(f);
+			git_oid_cpy(&d.old_file.id, git_tree_entry_id(f));
+		}
+		rc = 0;
+		if (!from_other_parent(t->others, t->nothers, &d))
+			rc = check_delta(t->g, &d, t->where, t->err);
+	}
+	t->path.len = mark;
+	t->path.ptr[mark] = '\0';
+	return rc;
+}
+
+/*
+ * What was added or changed from `from` to `to`, descending only into
+ * directories whose ids differ: libgit2's tree-to-tree diff expands every
+ * directory of both trees, so a commit touching one file of a 50,000-file
+ * tree cost a walk over all of them, once per pushed commit. Deletions are
+ * not reported: no file rule applies to them.
+ */
+static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigned depth)
+{
+	if (depth > GATE_MAX_TREE_DEPTH) {
+		git_fail(t->err, "a tree of the push nests directories deeper than the limit");
+		return -1;
+	}
+	size_t n = git_tree_entrycount(to);
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(to, i);
+		const git_tree_entry *f =
+		    from ? git_tree_entry_byname(from, git_tree_entry_name(e)) : NULL;
+		if (diff_entry(t, f, e, depth) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* File rules on what changed from tree `from` (NULL: the empty tree) to `to`. */
 static int check_trees(gg_gate *g, git_tree *from, git_tree *to, git_tree **others,
                        unsigned nothers, const char *where, char **err)
 {
-	git_diff *diff = NULL;
-	git_diff_options opts;
-	int rc = -1;
-	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
-	opts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
-	if (git_diff_tree_to_tree(&diff, g->repo, from, to, &opts) < 0) {
-		git_fail(err, "cannot diff a commit of the push");
-		goto done;
-	}
-	size_t n = git_diff_num_deltas(diff);
-	for (size_t i = 0; i < n; i++) {
-		const git_diff_delta *d = git_diff_get_delta(diff, i);
-		if (from_other_parent(others, nothers, d))
-			continue;
-		if (check_delta(g, d, where, err) < 0)
-			goto done;
-	}
-	rc = 0;
-done:
-	git_diff_free(diff);
+	struct tree_diff t = {g, others, nothers, where, err, GG_BUF_INIT};
+	gg_buf_grow(&t.path, 256);
+	t.path.ptr[0] = '\0';
+	int rc = diff_trees(&t, from, to, 0);
+	gg_buf_free(&t.path);
 	return rc;
 }
 
