@@ -147,9 +147,9 @@ static void tstates_gc(gg_dispatch *d)
 /* ---- store write completions ---- */
 
 /*
- * Deployments whose move out of `queued` (claim, supersede, cancel) is
- * requested but not yet on disk: a scan reading the queue meanwhile still
- * sees them queued and must leave them alone.
+ * Deployments whose move out of `queued` (supersede, cancel, or a run's claim
+ * up to its finish) is requested but may not be on disk yet: a scan reading
+ * the queue meanwhile can still see them queued and must leave them alone.
  */
 static void pending_add(gg_dispatch *d, int64_t id)
 {
@@ -165,14 +165,6 @@ static void pending_remove(gg_dispatch *d, int64_t id)
 			return;
 		}
 	}
-}
-
-static bool pending_has(const gg_dispatch *d, int64_t id)
-{
-	for (size_t i = 0; i < d->npending; i++)
-		if (d->pending[i] == id)
-			return true;
-	return false;
 }
 
 /*
@@ -724,6 +716,36 @@ static void arm_wake(gg_dispatch *d, int64_t at_ms)
 	evtimer_add(d->wake_ev, &tv);
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A target with queued work: its newest row, and how long it has waited (its oldest). */
+struct cand {
+	tstate *t;
+	const gg_dtarget *tg;
+	size_t newest;
+	int64_t oldest;
+};
+
+static int cand_waited_longest(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	return x->oldest < y->oldest ? -1 : x->oldest > y->oldest;
+}
+
+static void cancel_row(gg_dispatch *d, const gg_deployment *row)
+{
+	struct wctx *w = wctx_new(d, W_CANCEL, row->target, row->id, false);
+	w->state = GG_DEP_CANCELED;
+	w->exit_status = -1;
+	w->reason = gg_strdup("the target is not configured");
+	wctx_pend(w, row->id);
+	wctx_submit(w);
+}
+
 static void scan(gg_dispatch *d)
 {
 	if (d->shutting_down)
@@ -735,58 +757,72 @@ static void scan(gg_dispatch *d)
 		return;
 	}
 	/* Rows on their way out of the queue are not work. */
-	size_t w = 0;
+	int64_t *pend = NULL;
+	if (d->npending > 0) {
+		pend = gg_reallocarray(NULL, d->npending, sizeof(*pend));
+		memcpy(pend, d->pending, d->npending * sizeof(*pend));
+		qsort(pend, d->npending, sizeof(*pend), id_cmp);
+	}
+	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (pending_has(d, list[i].id)) {
+		bool skip =
+		    list[i].target == NULL ||
+		    (pend && bsearch(&list[i].id, pend, d->npending, sizeof(*pend), id_cmp));
+		if (skip) {
 			gg_deployment *gone = gg_malloc(sizeof(*gone));
 			*gone = list[i];
 			memset(&list[i], 0, sizeof(list[i]));
 			gg_deployment_free(gone);
 			continue;
 		}
-		if (w != i) {
-			list[w] = list[i];
+		if (kept != i) {
+			list[kept] = list[i];
 			memset(&list[i], 0, sizeof(list[i]));
 		}
-		w++;
+		kept++;
 	}
-	n = w;
-	int64_t now = now_unix_ms();
-	/* Oldest waiting target first; for each target its newest queued deployment. */
-	for (size_t i = 0;
-	     i < n && (d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel); i++) {
-		if (list[i].target == NULL)
-			continue;
-		bool seen = false;
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = list[k].target && !strcmp(list[k].target, list[i].target);
-		if (seen)
-			continue;
-		size_t newest = i;
-		for (size_t k = i + 1; k < n; k++)
-			if (list[k].target && !strcmp(list[k].target, list[i].target) &&
-			    list[k].id > list[newest].id)
-				newest = k;
-		const gg_dtarget *tg = gg_dconfig_target(d->cfg, list[i].target);
-		tstate *t = tstate_find(d, list[i].target);
+	n = kept;
+	free(pend);
+
+	/* One candidate per target (indexed like d->ts), then longest waiting first. */
+	struct cand *c = gg_calloc(d->nts + 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		size_t ti = 0;
+		while (ti < d->nts && strcmp(d->ts[ti]->name, list[i].target) != 0)
+			ti++;
+		tstate *t = ti < d->nts ? d->ts[ti] : NULL;
+		const gg_dtarget *tg =
+		    t && t->configured ? gg_dconfig_target(d->cfg, list[i].target) : NULL;
 		if (tg == NULL) {
-			if (t && t->job)
-				continue;
-			/* No such target any more (config reloaded): nothing will run these. */
-			for (size_t k = i; k < n; k++) {
-				if (!list[k].target || strcmp(list[k].target, list[i].target))
-					continue;
-				struct wctx *cw =
-				    wctx_new(d, W_CANCEL, list[k].target, list[k].id, false);
-				cw->state = GG_DEP_CANCELED;
-				cw->exit_status = -1;
-				cw->reason = gg_strdup("the target is not configured");
-				wctx_pend(cw, list[k].id);
-				wctx_submit(cw);
-			}
+			/* No such target any more (config reloaded): nothing will run it. */
+			if (t == NULL || t->job == NULL)
+				cancel_row(d, &list[i]);
 			continue;
 		}
-		if (t == NULL || t->job)
+		struct cand *k = &c[ti];
+		if (k->t == NULL) {
+			k->t = t;
+			k->tg = tg;
+			k->newest = i;
+			k->oldest = list[i].id;
+		}
+		if (list[i].id > list[k->newest].id)
+			k->newest = i;
+		if (list[i].id < k->oldest)
+			k->oldest = list[i].id;
+	}
+	size_t nc = 0;
+	for (size_t ti = 0; ti < d->nts; ti++)
+		if (c[ti].t)
+			c[nc++] = c[ti];
+	qsort(c, nc, sizeof(*c), cand_waited_longest);
+
+	int64_t now = now_unix_ms();
+	for (size_t ci = 0;
+	     ci < nc && (d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel); ci++) {
+		tstate *t = c[ci].t;
+		size_t newest = c[ci].newest;
+		if (t->job)
 			continue;
 		if (list[newest].not_before > now) {
 			arm_wake(d, list[newest].not_before);
@@ -797,7 +833,7 @@ static void scan(gg_dispatch *d)
 		 * whose requeue is still on its way to disk, hence always.
 		 */
 		struct wctx *sw = wctx_new(d, W_SUPERSEDE, t->name, list[newest].id, false);
-		for (size_t k = i; k < n; k++)
+		for (size_t k = 0; k < n; k++)
 			if (k != newest && list[k].target && !strcmp(list[k].target, t->name))
 				wctx_pend(sw, list[k].id);
 		wctx_submit(sw);
@@ -807,8 +843,9 @@ static void scan(gg_dispatch *d)
 		gg_deployment *dep = gg_malloc(sizeof(*dep));
 		*dep = list[newest];
 		memset(&list[newest], 0, sizeof(list[newest]));
-		job_start(d, t, tg, dep);
+		job_start(d, t, c[ci].tg, dep);
 	}
+	free(c);
 	gg_deployments_free(list, n);
 }
 
