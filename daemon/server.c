@@ -39,12 +39,6 @@
 
 /* The longest chunk-size line we accept in a chunked body. */
 #define HTTP_MAX_CHUNK_LINE 64
-/*
- * While deliveries stream in, the dispatcher is told about new work at most
- * this often (the first after a quiet spell at once): each telling makes it
- * scan the queue.
- */
-#define KICK_INTERVAL_MS 20
 
 typedef enum {
 	CONN_HEAD,       /* reading the request line and headers */
@@ -92,8 +86,6 @@ struct gg_server {
 	conn *conns;
 	size_t nconns;
 	size_t busy;
-	struct event *kick_ev; /* pending: within KICK_INTERVAL_MS of the last kick */
-	bool kick_wanted;
 };
 
 static void conn_input(conn *c);
@@ -726,34 +718,6 @@ static void hook_job_free(hook_job *j)
 	free(j);
 }
 
-static void on_kick_timer(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	gg_server *s = arg;
-	if (!s->kick_wanted)
-		return;
-	s->kick_wanted = false;
-	gg_dispatch_kick(s->d->dispatch);
-	struct timeval tv = {0, KICK_INTERVAL_MS * 1000};
-	evtimer_add(s->kick_ev, &tv);
-}
-
-/* Tell the dispatcher about new deployments: now, or at the end of the interval. */
-static void kick(gg_server *s)
-{
-	if (s->kick_ev == NULL) {
-		gg_dispatch_kick(s->d->dispatch);
-		return;
-	}
-	if (evtimer_pending(s->kick_ev, NULL)) {
-		s->kick_wanted = true;
-		return;
-	}
-	gg_dispatch_kick(s->d->dispatch);
-	struct timeval tv = {0, KICK_INTERVAL_MS * 1000};
-	evtimer_add(s->kick_ev, &tv);
-}
-
 static void on_accepted(void *arg, const gg_store_accept_result *res)
 {
 	hook_job *j = arg;
@@ -799,7 +763,7 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	gg_log(GG_LOG_INFO, "delivery", "result", result, "delivery", j->delivery, "source", source,
 	       "event", j->event, "deployments", nbuf, NULL);
 	if (!res->duplicate && res->nids > 0 && d->dispatch)
-		kick(c->srv);
+		gg_dispatch_kick(d->dispatch);
 	gg_http_reply(&c->req, status, "application/json", NULL, out.ptr, out.len);
 	gg_buf_free(&out);
 	hook_job_free(j);
@@ -1077,7 +1041,6 @@ int gg_server_new(gg_server **out, gg_daemon *d, char **err)
 	*out = NULL;
 	*err = NULL;
 	s->d = d;
-	s->kick_ev = evtimer_new(d->base, on_kick_timer, s);
 	if (listen_systemd(s, &systemd, err) < 0)
 		goto fail;
 	for (size_t i = 0; !systemd && i < d->cfg->nlisten; i++) {
@@ -1142,8 +1105,6 @@ void gg_server_free(gg_server *s)
 	if (s == NULL)
 		return;
 	close_listeners(s);
-	if (s->kick_ev)
-		event_free(s->kick_ev);
 	/* Requests still owned by a store callback must outlive this: only at exit. */
 	while (s->conns) {
 		conn *c = s->conns;
