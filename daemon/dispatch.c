@@ -45,6 +45,7 @@ struct tstate {
 	bool configured; /* false once a reload dropped it; freed when idle */
 	job *job;        /* the deployment running now, or NULL */
 	unsigned inflight;
+	int64_t last_started; /* never start an older deployment after a newer one */
 	struct event *poll_ev;
 	uint64_t poll_ms;
 	gg_run *poll_run;
@@ -824,6 +825,15 @@ static void scan(gg_dispatch *d)
 		size_t newest = c[ci].newest;
 		if (t->job)
 			continue;
+		if (list[newest].id < t->last_started) {
+			/* E.g. a retry whose requeue reached the disk late: a newer one ran. */
+			struct wctx *ow = wctx_new(d, W_SUPERSEDE, t->name, t->last_started, false);
+			for (size_t k = 0; k < n; k++)
+				if (list[k].target && !strcmp(list[k].target, t->name))
+					wctx_pend(ow, list[k].id);
+			wctx_submit(ow);
+			continue;
+		}
 		if (list[newest].not_before > now) {
 			arm_wake(d, list[newest].not_before);
 			continue;
@@ -839,6 +849,7 @@ static void scan(gg_dispatch *d)
 		wctx_submit(sw);
 		/* The deployment stays pending until its finish (or requeue) is on disk. */
 		pending_add(d, list[newest].id);
+		t->last_started = list[newest].id;
 		wctx_submit(wctx_new(d, W_CLAIM, t->name, list[newest].id, false));
 		gg_deployment *dep = gg_malloc(sizeof(*dep));
 		*dep = list[newest];
