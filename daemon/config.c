@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "gitgate/yload.h"
 #include "gitgate/ytree.h"
 
 #include <ctype.h>
@@ -20,12 +21,6 @@
 #define SECRET_MAX 4096
 #define CONFIG_MAX (1024 * 1024)
 
-typedef struct {
-	const char *file;
-	gg_diag *diag;
-	int errors;
-} ctx;
-
 static const char *const kind_names[] = {
     "github", "gitlab", "gitea", "forgejo", "gogs", "bitbucket", "generic",
 };
@@ -35,85 +30,60 @@ const char *gg_source_kind_name(gg_source_kind k)
 	return (unsigned)k < GG_ARRAY_LEN(kind_names) ? kind_names[k] : "unknown";
 }
 
-static void err(ctx *c, const gg_ynode *n, const char *fmt, ...) GG_PRINTF(3, 4);
-static void err(ctx *c, const gg_ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *m = gg_vprintf(fmt, ap);
-	va_end(ap);
-	gg_diag_add(c->diag, c->file, n ? n->line : 1, n ? n->col : 1, "%s", m);
-	free(m);
-	c->errors++;
-}
-
-/* Refuse keys not in `allowed` (NULL-terminated). */
-static void check_keys(ctx *c, const gg_ynode *map, const char *what, const char *const *allowed)
-{
-	for (uint32_t i = 0; i < map->n; i++) {
-		const gg_ynode *k = map->items[2 * i];
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = gg_yis(k, *a);
-		if (!ok)
-			err(c, k, "unknown key '%s' in %s", gg_yis_scalar(k) ? k->str : "?", what);
-	}
-}
-
-static char *get_str(ctx *c, const gg_ynode *map, const char *key, bool required)
+static char *get_str(gg_yload *c, const gg_ynode *map, const char *key, bool required)
 {
 	const gg_ynode *v = gg_ymap_get(map, key);
 	if (v == NULL || v->type == GG_Y_NULL) {
 		if (required)
-			err(c, map, "missing required key '%s'", key);
+			gg_yload_err(c, map, "missing required key '%s'", key);
 		return NULL;
 	}
 	if (!gg_yis_scalar(v) || v->str == NULL) {
-		err(c, v, "'%s' must be a string, not a %s", key, gg_ytype_name(v->type));
+		gg_yload_err(c, v, "'%s' must be a string, not a %s", key, gg_ytype_name(v->type));
 		return NULL;
 	}
 	if (v->len == 0 || strlen(v->str) != v->len) {
-		err(c, v, "'%s' must be a non-empty string without NUL bytes", key);
+		gg_yload_err(c, v, "'%s' must be a non-empty string without NUL bytes", key);
 		return NULL;
 	}
 	return gg_strdup(v->str);
 }
 
-static void get_size(ctx *c, const gg_ynode *map, const char *key, uint64_t *out)
+static void get_size(gg_yload *c, const gg_ynode *map, const char *key, uint64_t *out)
 {
 	const gg_ynode *v = gg_ymap_get(map, key);
 	if (v == NULL)
 		return;
 	if (!gg_yis_scalar(v) || v->str == NULL || gg_parse_size(out, v->str) < 0 || *out == 0)
-		err(c, v, "'%s' must be a positive size like 64KiB or 1MiB", key);
+		gg_yload_err(c, v, "'%s' must be a positive size like 64KiB or 1MiB", key);
 }
 
-static void get_duration(ctx *c, const gg_ynode *map, const char *key, uint64_t *out)
+static void get_duration(gg_yload *c, const gg_ynode *map, const char *key, uint64_t *out)
 {
 	const gg_ynode *v = gg_ymap_get(map, key);
 	if (v == NULL)
 		return;
 	if (!gg_yis_scalar(v) || v->str == NULL || gg_parse_duration_ms(out, v->str) < 0 ||
 	    *out == 0)
-		err(c, v, "'%s' must be a positive duration like 30s, 10m or 1h", key);
+		gg_yload_err(c, v, "'%s' must be a positive duration like 30s, 10m or 1h", key);
 }
 
-static void get_uint(ctx *c, const gg_ynode *map, const char *key, uint64_t *out, uint64_t min,
+static void get_uint(gg_yload *c, const gg_ynode *map, const char *key, uint64_t *out, uint64_t min,
                      uint64_t max)
 {
 	const gg_ynode *v = gg_ymap_get(map, key);
 	if (v == NULL)
 		return;
 	if (v->type != GG_Y_INT || v->num < (double)min || v->num > (double)max) {
-		err(c, v, "'%s' must be an integer from %llu to %llu", key, (unsigned long long)min,
-		    (unsigned long long)max);
+		gg_yload_err(c, v, "'%s' must be an integer from %llu to %llu", key,
+		             (unsigned long long)min, (unsigned long long)max);
 		return;
 	}
 	*out = (uint64_t)v->num;
 }
 
 /* A string or a list of strings; `nonempty` refuses an empty list. */
-static char **get_list(ctx *c, const gg_ynode *map, const char *key, size_t *n, bool allow_one)
+static char **get_list(gg_yload *c, const gg_ynode *map, const char *key, size_t *n, bool allow_one)
 {
 	const gg_ynode *v = gg_ymap_get(map, key);
 	*n = 0;
@@ -126,7 +96,7 @@ static char **get_list(ctx *c, const gg_ynode *map, const char *key, size_t *n, 
 		return l;
 	}
 	if (v->type != GG_Y_SEQ || v->n == 0) {
-		err(c, v, "'%s' must be a non-empty list of strings", key);
+		gg_yload_err(c, v, "'%s' must be a non-empty list of strings", key);
 		return NULL;
 	}
 	char **l = gg_calloc(v->n, sizeof(*l));
@@ -134,7 +104,7 @@ static char **get_list(ctx *c, const gg_ynode *map, const char *key, size_t *n, 
 		const gg_ynode *e = v->items[i];
 		if (!gg_yis_scalar(e) || e->str == NULL || e->type == GG_Y_NULL ||
 		    strlen(e->str) != e->len) {
-			err(c, e, "'%s' entries must be strings", key);
+			gg_yload_err(c, e, "'%s' entries must be strings", key);
 			l[i] = gg_strdup("");
 		} else {
 			l[i] = gg_strdup(e->str);
@@ -142,13 +112,6 @@ static char **get_list(ctx *c, const gg_ynode *map, const char *key, size_t *n, 
 	}
 	*n = v->n;
 	return l;
-}
-
-static void free_list(char **l, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(l[i]);
-	free(l);
 }
 
 static bool valid_name(const char *s)
@@ -166,7 +129,7 @@ static bool valid_name(const char *s)
  * (the daemon would leak it to every local user), trailing whitespace and
  * newlines stripped, empty refused.
  */
-static int read_secret(ctx *c, const gg_ynode *n, const char *path, char **out, size_t *len)
+static int read_secret(gg_yload *c, const gg_ynode *n, const char *path, char **out, size_t *len)
 {
 	struct stat st;
 	char *data = NULL;
@@ -176,30 +139,31 @@ static int read_secret(ctx *c, const gg_ynode *n, const char *path, char **out, 
 	/* O_NONBLOCK: a FIFO named by mistake must not hang the loader. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		err(c, n, "%s: %s", path, strerror(errno));
+		gg_yload_err(c, n, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err(c, n, "%s: not a regular file", path);
+		gg_yload_err(c, n, "%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
 	if (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) {
-		err(c, n, "%s: secret file is group- or world-accessible (mode %04o); chmod 600 it",
+		gg_yload_err(
+		    c, n, "%s: secret file is group- or world-accessible (mode %04o); chmod 600 it",
 		    path, (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return -1;
 	}
 	close(fd);
 	if (gg_read_file(&data, &dlen, path, SECRET_MAX) < 0) {
-		err(c, n, "%s: %s", path,
-		    errno == EFBIG ? "too large for a secret" : strerror(errno));
+		gg_yload_err(c, n, "%s: %s", path,
+		             errno == EFBIG ? "too large for a secret" : strerror(errno));
 		return -1;
 	}
 	while (dlen > 0 && isspace((unsigned char)data[dlen - 1]))
 		data[--dlen] = '\0';
 	if (dlen == 0) {
-		err(c, n, "%s: secret file is empty", path);
+		gg_yload_err(c, n, "%s: secret file is empty", path);
 		free(data);
 		return -1;
 	}
@@ -234,19 +198,20 @@ static int decode_whsec(unsigned char **key, size_t *klen, const char *s, size_t
 static const char *const source_keys[] = {"name", "kind", "secret_file", "signing_secret_file",
                                           NULL};
 
-static void load_source(ctx *c, gg_dsource *s, const gg_ynode *n)
+static void load_source(gg_yload *c, gg_dsource *s, const gg_ynode *n)
 {
 	s->line = n->line;
 	s->col = n->col;
 	if (n->type != GG_Y_MAP) {
-		err(c, n, "a source must be a map");
+		gg_yload_err(c, n, "a source must be a map");
 		return;
 	}
-	check_keys(c, n, "source", source_keys);
+	gg_yload_check_keys(c, n, "source", source_keys);
 	s->name = get_str(c, n, "name", true);
 	if (s->name && !valid_name(s->name))
-		err(c, gg_ymap_get(n, "name"),
-		    "source name '%s' must be 1-64 letters, digits, '.', '-' or '_'", s->name);
+		gg_yload_err(c, gg_ymap_get(n, "name"),
+		             "source name '%s' must be 1-64 letters, digits, '.', '-' or '_'",
+		             s->name);
 	char *kind = get_str(c, n, "kind", true);
 	if (kind) {
 		size_t i;
@@ -254,7 +219,8 @@ static void load_source(ctx *c, gg_dsource *s, const gg_ynode *n)
 			if (strcmp(kind, kind_names[i]) == 0)
 				break;
 		if (i == GG_ARRAY_LEN(kind_names))
-			err(c, gg_ymap_get(n, "kind"),
+			gg_yload_err(
+			    c, gg_ymap_get(n, "kind"),
 			    "unknown source kind '%s' (github, gitlab, gitea, forgejo, gogs, "
 			    "bitbucket, generic)",
 			    kind);
@@ -271,11 +237,11 @@ static void load_source(ctx *c, gg_dsource *s, const gg_ynode *n)
 		char *text = NULL;
 		size_t tlen = 0;
 		if (kind && s->kind != GG_SRC_GITLAB)
-			err(c, v, "'signing_secret_file' applies to gitlab sources only");
+			gg_yload_err(c, v, "'signing_secret_file' applies to gitlab sources only");
 		else if (read_secret(c, v, s->signing_secret_file, &text, &tlen) == 0 &&
 		         decode_whsec(&s->signing_key, &s->signing_key_len, text, tlen) < 0)
-			err(c, v, "%s: signing secret must be 'whsec_' followed by base64",
-			    s->signing_secret_file);
+			gg_yload_err(c, v, "%s: signing secret must be 'whsec_' followed by base64",
+			             s->signing_secret_file);
 		free(text);
 	}
 	free(kind);
@@ -294,18 +260,18 @@ static const char *const checkout_keys[] = {"url",
                                             "ssh_known_hosts_file",
                                             NULL};
 
-static gg_dcheckout *load_checkout(ctx *c, const gg_ynode *n)
+static gg_dcheckout *load_checkout(gg_yload *c, const gg_ynode *n)
 {
 	if (n->type != GG_Y_MAP) {
-		err(c, n, "'checkout' must be a map");
+		gg_yload_err(c, n, "'checkout' must be a map");
 		return NULL;
 	}
 	gg_dcheckout *co = gg_calloc(1, sizeof(*co));
-	check_keys(c, n, "checkout", checkout_keys);
+	gg_yload_check_keys(c, n, "checkout", checkout_keys);
 	co->url = get_str(c, n, "url", true);
 	co->dir = get_str(c, n, "dir", true);
 	if (co->dir && co->dir[0] != '/')
-		err(c, gg_ymap_get(n, "dir"), "'dir' must be an absolute path");
+		gg_yload_err(c, gg_ymap_get(n, "dir"), "'dir' must be an absolute path");
 	uint64_t keep = GG_DEFAULT_KEEP;
 	get_uint(c, n, "keep", &keep, 1, 1000);
 	co->keep = (unsigned)keep;
@@ -327,7 +293,7 @@ static void free_checkout(gg_dcheckout *co)
 	free(co->url);
 	free(co->dir);
 	free(co->branch);
-	free_list(co->run, co->nrun);
+	gg_strv_free(co->run, co->nrun);
 	free(co->username);
 	free(co->password_file);
 	free(co->ssh_key_file);
@@ -339,30 +305,31 @@ static void free_checkout(gg_dcheckout *co)
 static const char *const target_keys[] = {"name", "source",  "repo",    "ref",      "paths", "run",
                                           "env",  "timeout", "retries", "checkout", NULL};
 
-static void load_target(ctx *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *n)
+static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *n)
 {
 	t->line = n->line;
 	t->col = n->col;
 	t->timeout_ms = GG_DEFAULT_TIMEOUT_MS;
 	if (n->type != GG_Y_MAP) {
-		err(c, n, "a target must be a map");
+		gg_yload_err(c, n, "a target must be a map");
 		return;
 	}
-	check_keys(c, n, "target", target_keys);
+	gg_yload_check_keys(c, n, "target", target_keys);
 	t->name = get_str(c, n, "name", true);
 	if (t->name && !valid_name(t->name))
-		err(c, gg_ymap_get(n, "name"),
-		    "target name '%s' must be 1-64 letters, digits, '.', '-' or '_'", t->name);
+		gg_yload_err(c, gg_ymap_get(n, "name"),
+		             "target name '%s' must be 1-64 letters, digits, '.', '-' or '_'",
+		             t->name);
 	t->source = get_str(c, n, "source", false);
 	if (t->source && gg_dconfig_source(cfg, t->source) == NULL)
-		err(c, gg_ymap_get(n, "source"), "no source named '%s'", t->source);
+		gg_yload_err(c, gg_ymap_get(n, "source"), "no source named '%s'", t->source);
 	t->repo = get_str(c, n, "repo", true);
 	t->ref = get_str(c, n, "ref", true);
 	t->paths = get_list(c, n, "paths", &t->npaths, true);
 	t->run = get_list(c, n, "run", &t->nrun, false);
 	const gg_ynode *env = gg_ymap_get(n, "env");
 	if (env && env->type != GG_Y_MAP) {
-		err(c, env, "'env' must be a map of names to strings");
+		gg_yload_err(c, env, "'env' must be a map of names to strings");
 	} else if (env) {
 		t->env = gg_calloc(env->n, sizeof(*t->env));
 		for (uint32_t i = 0; i < env->n; i++) {
@@ -370,7 +337,7 @@ static void load_target(ctx *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *
 			if (!gg_yis_scalar(k) || k->str == NULL || k->len == 0 ||
 			    strchr(k->str, '=') || !gg_yis_scalar(v) || v->type == GG_Y_NULL ||
 			    v->str == NULL) {
-				err(c, k, "'env' entries must be NAME: string");
+				gg_yload_err(c, k, "'env' entries must be NAME: string");
 				continue;
 			}
 			t->env[t->nenv].key = gg_strdup(k->str);
@@ -386,10 +353,11 @@ static void load_target(ctx *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *
 	if (co)
 		t->checkout = load_checkout(c, co);
 	if (co && gg_ymap_get(n, "run"))
-		err(c, gg_ymap_get(n, "run"),
+		gg_yload_err(
+		    c, gg_ymap_get(n, "run"),
 		    "a target has either 'run' or 'checkout', not both (use checkout.run)");
 	else if (!co && !gg_ymap_get(n, "run"))
-		err(c, n, "target needs 'run' or 'checkout'");
+		gg_yload_err(c, n, "target needs 'run' or 'checkout'");
 }
 
 static void free_target(gg_dtarget *t)
@@ -398,8 +366,8 @@ static void free_target(gg_dtarget *t)
 	free(t->source);
 	free(t->repo);
 	free(t->ref);
-	free_list(t->paths, t->npaths);
-	free_list(t->run, t->nrun);
+	gg_strv_free(t->paths, t->npaths);
+	gg_strv_free(t->run, t->nrun);
 	for (size_t i = 0; i < t->nenv; i++) {
 		free(t->env[i].key);
 		free(t->env[i].value);
@@ -441,7 +409,7 @@ static bool valid_listen(const char *s)
 int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_t len,
                      gg_diag *diag)
 {
-	ctx c = {file, diag, 0};
+	gg_yload c = {file, diag, 0};
 	gg_yfile *yf = NULL;
 	gg_dconfig *cfg = gg_calloc(1, sizeof(*cfg));
 	*out = NULL;
@@ -472,16 +440,17 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 		goto done;
 	const gg_ynode *root = gg_yfile_ndocs(yf) == 1 ? gg_yfile_doc(yf, 0) : NULL;
 	if (root == NULL || root->type != GG_Y_MAP) {
-		err(&c, root, "the config must be one YAML mapping");
+		gg_yload_err(&c, root, "the config must be one YAML mapping");
 		goto done;
 	}
-	check_keys(&c, root, "the daemon config", top_keys);
+	gg_yload_check_keys(&c, root, "the daemon config", top_keys);
 
 	cfg->listen = get_list(&c, root, "listen", &cfg->nlisten, true);
 	const gg_ynode *ln = gg_ymap_get(root, "listen");
 	for (size_t i = 0; i < cfg->nlisten; i++)
 		if (!valid_listen(cfg->listen[i]))
-			err(&c, ln->type == GG_Y_SEQ ? ln->items[i] : ln,
+			gg_yload_err(
+			    &c, ln->type == GG_Y_SEQ ? ln->items[i] : ln,
 			    "listen address '%s' must be host:port, [v6addr]:port or unix:/path",
 			    cfg->listen[i]);
 	cfg->state_dir = get_str(&c, root, "state_dir", true);
@@ -501,7 +470,7 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 
 	const gg_ynode *srcs = gg_ymap_get(root, "sources");
 	if (srcs == NULL || srcs->type != GG_Y_SEQ || srcs->n == 0) {
-		err(&c, srcs ? srcs : root, "'sources' must be a non-empty list");
+		gg_yload_err(&c, srcs ? srcs : root, "'sources' must be a non-empty list");
 	} else {
 		cfg->sources = gg_calloc(srcs->n, sizeof(*cfg->sources));
 		for (uint32_t i = 0; i < srcs->n; i++) {
@@ -511,14 +480,15 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 			for (size_t j = 0; s->name && j + 1 < cfg->nsources; j++)
 				if (cfg->sources[j].name &&
 				    strcmp(cfg->sources[j].name, s->name) == 0)
-					err(&c, gg_ymap_get(srcs->items[i], "name"),
+					gg_yload_err(
+					    &c, gg_ymap_get(srcs->items[i], "name"),
 					    "duplicate source name '%s' (first at line %u)",
 					    s->name, cfg->sources[j].line);
 		}
 	}
 	const gg_ynode *tgts = gg_ymap_get(root, "targets");
 	if (tgts && tgts->type != GG_Y_SEQ) {
-		err(&c, tgts, "'targets' must be a list");
+		gg_yload_err(&c, tgts, "'targets' must be a list");
 	} else if (tgts) {
 		cfg->targets = gg_calloc(tgts->n, sizeof(*cfg->targets));
 		for (uint32_t i = 0; i < tgts->n; i++) {
@@ -528,7 +498,8 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 			for (size_t j = 0; t->name && j + 1 < cfg->ntargets; j++)
 				if (cfg->targets[j].name &&
 				    strcmp(cfg->targets[j].name, t->name) == 0)
-					err(&c, gg_ymap_get(tgts->items[i], "name"),
+					gg_yload_err(
+					    &c, gg_ymap_get(tgts->items[i], "name"),
 					    "duplicate target name '%s' (first at line %u)",
 					    t->name, cfg->targets[j].line);
 		}
@@ -562,7 +533,7 @@ void gg_dconfig_free(gg_dconfig *cfg)
 	if (cfg == NULL)
 		return;
 	free(cfg->path);
-	free_list(cfg->listen, cfg->nlisten);
+	gg_strv_free(cfg->listen, cfg->nlisten);
 	free(cfg->state_dir);
 	free(cfg->api_token_file);
 	if (cfg->api_token)

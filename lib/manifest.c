@@ -1,4 +1,5 @@
 #include "gitgate/manifest.h"
+#include "gitgate/yload.h"
 #include "gitgate/glob.h"
 #include "gitgate/mrule.h"
 #include "gitgate/util.h"
@@ -38,41 +39,17 @@ static void memo_free(struct memo *m);
 static void memo_record(struct memo *m, const char *path, const char *data, size_t len,
                         const gg_yfile *f);
 
+static const char *const manifest_keys[] = {"paths",     "exclude",       "packs", "rules",
+                                            "overrides", "deny_deletion", NULL};
+
 static const char *const default_paths[] = {"**/*.yaml", "**/*.yml", "**/*.json"};
 
-struct loader {
-	const char *file;
-	gg_diag *diag;
-	int errors;
-};
-
-static void lerr(struct loader *l, const gg_ynode *n, const char *fmt, ...) GG_PRINTF(3, 4);
-
-static void lerr(struct loader *l, const gg_ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *m = gg_vprintf(fmt, ap);
-	va_end(ap);
-	gg_diag_add(l->diag, l->file, n ? n->line : 1, n ? n->col : 1, "%s", m);
-	free(m);
-	l->errors++;
-}
-
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* A glob or a list of globs. */
-static int load_globs(struct loader *l, char ***out, size_t *nout, const gg_ynode *n,
-                      const char *name)
+static int load_globs(gg_yload *l, char ***out, size_t *nout, const gg_ynode *n, const char *name)
 {
 	uint32_t count = n->type == GG_Y_SEQ ? n->n : 1;
 	if (n->type == GG_Y_MAP || count > MAX_GLOBS) {
-		lerr(l, n, "%s must be a glob or a list of globs", name);
+		gg_yload_err(l, n, "%s must be a glob or a list of globs", name);
 		return -1;
 	}
 	char **v = gg_calloc(count ? count : 1, sizeof(*v));
@@ -80,7 +57,8 @@ static int load_globs(struct loader *l, char ***out, size_t *nout, const gg_ynod
 	for (uint32_t i = 0; i < count; i++) {
 		const gg_ynode *g = n->type == GG_Y_SEQ ? n->items[i] : n;
 		if (g->type != GG_Y_STRING || !g->str || !g->len) {
-			lerr(l, g, "%s: expected a glob such as \"clusters/**/*.yaml\"", name);
+			gg_yload_err(l, g, "%s: expected a glob such as \"clusters/**/*.yaml\"",
+			             name);
 			continue;
 		}
 		v[k++] = gg_strdup(g->str);
@@ -118,10 +96,10 @@ static void add_rule(gg_mpolicy *mp, gg_mrule *rule, const char *pack)
 }
 
 /* Rules from a `rules:` list; ids must be unique across packs and the policy. */
-static void load_rules(struct loader *l, gg_mpolicy *mp, const gg_ynode *n, const char *pack)
+static void load_rules(gg_yload *l, gg_mpolicy *mp, const gg_ynode *n, const char *pack)
 {
 	if (n->type != GG_Y_SEQ) {
-		lerr(l, n, "rules must be a list of rules");
+		gg_yload_err(l, n, "rules must be a list of rules");
 		return;
 	}
 	for (uint32_t i = 0; i < n->n; i++) {
@@ -133,11 +111,13 @@ static void load_rules(struct loader *l, gg_mpolicy *mp, const gg_ynode *n, cons
 		struct entry *prev = find_rule(mp, gg_mrule_id(rule));
 		if (prev) {
 			if (prev->pack)
-				lerr(l, n->items[i], "rule id \"%s\" is already used by pack %s",
-				     gg_mrule_id(rule), prev->pack);
+				gg_yload_err(l, n->items[i],
+				             "rule id \"%s\" is already used by pack %s",
+				             gg_mrule_id(rule), prev->pack);
 			else
-				lerr(l, n->items[i], "duplicate rule id \"%s\" (first at line %u)",
-				     gg_mrule_id(rule), gg_mrule_line(prev->rule));
+				gg_yload_err(l, n->items[i],
+				             "duplicate rule id \"%s\" (first at line %u)",
+				             gg_mrule_id(rule), gg_mrule_line(prev->rule));
 			gg_mrule_free(rule);
 			continue;
 		}
@@ -146,7 +126,7 @@ static void load_rules(struct loader *l, gg_mpolicy *mp, const gg_ynode *n, cons
 }
 
 /* A pack is a YAML file with `rules:` (and descriptive keys) compiled into the program. */
-static void load_pack(struct loader *l, gg_mpolicy *mp, const gg_ynode *name_node)
+static void load_pack(gg_yload *l, gg_mpolicy *mp, const gg_ynode *name_node)
 {
 	const gg_mpack_src *src = is_pack_name(name_node) ? find_pack(name_node->str) : NULL;
 	if (src == NULL) {
@@ -155,19 +135,19 @@ static void load_pack(struct loader *l, gg_mpolicy *mp, const gg_ynode *name_nod
 			if (gg_mpacks[i].name)
 				gg_buf_printf(&known, "%s%s", known.len ? ", " : "",
 				              gg_mpacks[i].name);
-		lerr(l, name_node, "unknown pack \"%s\" (built in: %s)",
-		     gg_yis_scalar(name_node) && name_node->str ? name_node->str : "?",
-		     known.ptr ? known.ptr : "none");
+		gg_yload_err(l, name_node, "unknown pack \"%s\" (built in: %s)",
+		             gg_yis_scalar(name_node) && name_node->str ? name_node->str : "?",
+		             known.ptr ? known.ptr : "none");
 		gg_buf_free(&known);
 		return;
 	}
 	for (size_t i = 0; i < mp->nrules; i++)
 		if (mp->rules[i].pack == src->name) {
-			lerr(l, name_node, "pack %s is listed twice", src->name);
+			gg_yload_err(l, name_node, "pack %s is listed twice", src->name);
 			return;
 		}
 	char *file = gg_printf("packs/%s.yaml", src->name);
-	struct loader pl = {file, l->diag, 0};
+	gg_yload pl = {file, l->diag, 0};
 	gg_yfile *f;
 	gg_yparse(&f, (const char *)src->data, src->len, GG_YFMT_YAML, NULL);
 	for (size_t i = 0; i < gg_yfile_nproblems(f); i++) {
@@ -178,7 +158,7 @@ static void load_pack(struct loader *l, gg_mpolicy *mp, const gg_ynode *name_nod
 	const gg_ynode *root = gg_yfile_doc(f, 0);
 	const gg_ynode *rules = gg_ymap_get(root, "rules");
 	if (!pl.errors && rules == NULL)
-		lerr(&pl, root, "a pack needs a rules: list");
+		gg_yload_err(&pl, root, "a pack needs a rules: list");
 	else if (!pl.errors)
 		load_rules(&pl, mp, rules, src->name);
 	l->errors += pl.errors;
@@ -186,17 +166,18 @@ static void load_pack(struct loader *l, gg_mpolicy *mp, const gg_ynode *name_nod
 	free(file);
 }
 
-static void load_overrides(struct loader *l, gg_mpolicy *mp, const gg_ynode *n)
+static void load_overrides(gg_yload *l, gg_mpolicy *mp, const gg_ynode *n)
 {
 	if (n->type != GG_Y_MAP) {
-		lerr(l, n, "overrides must map rule ids to off, warning or error");
+		gg_yload_err(l, n, "overrides must map rule ids to off, warning or error");
 		return;
 	}
 	for (uint32_t i = 0; i < n->n; i++) {
 		const gg_ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
 		struct entry *e = gg_yis_scalar(k) && k->str ? find_rule(mp, k->str) : NULL;
 		if (e == NULL) {
-			lerr(l, k, "overrides: unknown rule id \"%s\"", k->str ? k->str : "?");
+			gg_yload_err(l, k, "overrides: unknown rule id \"%s\"",
+			             k->str ? k->str : "?");
 			continue;
 		}
 		if (gg_yis(v, "off")) {
@@ -208,20 +189,20 @@ static void load_overrides(struct loader *l, gg_mpolicy *mp, const gg_ynode *n)
 			e->off = false;
 			e->sev = GG_SEV_ERROR;
 		} else {
-			lerr(l, v, "override for %s must be off, warning or error", k->str);
+			gg_yload_err(l, v, "override for %s must be off, warning or error", k->str);
 		}
 	}
 }
 
 int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, gg_diag *diag)
 {
-	struct loader l = {file, diag, 0};
+	gg_yload l = {file, diag, 0};
 	gg_mpolicy *mp = gg_calloc(1, sizeof(*mp));
 	*out = NULL;
 	if (node == NULL || node->type != GG_Y_MAP) {
-		lerr(&l, node,
-		     "manifests must be a map (paths, exclude, packs, rules, overrides, "
-		     "deny_deletion)");
+		gg_yload_err(&l, node,
+		             "manifests must be a map (paths, exclude, packs, rules, overrides, "
+		             "deny_deletion)");
 		goto done;
 	}
 	const gg_ynode *paths = NULL, *exclude = NULL, *packs = NULL, *rules = NULL,
@@ -240,14 +221,11 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 			overrides = v;
 		} else if (gg_yis(k, "deny_deletion")) {
 			if (v->type != GG_Y_BOOL)
-				lerr(&l, v, "deny_deletion must be true or false");
+				gg_yload_err(&l, v, "deny_deletion must be true or false");
 			else
 				mp->deny_deletion = v->boolean;
 		} else {
-			lerr(&l, k,
-			     "unknown key \"%s\" in manifests (expected paths, exclude, packs, "
-			     "rules, overrides, deny_deletion)",
-			     k->str ? k->str : "?");
+			gg_yload_unknown_key(&l, k, "manifests", manifest_keys);
 		}
 	}
 	if (paths) {
@@ -266,7 +244,7 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 	} else if (packs && gg_yis_scalar(packs)) {
 		load_pack(&l, mp, packs);
 	} else if (packs) {
-		lerr(&l, packs, "packs must be a list of pack names");
+		gg_yload_err(&l, packs, "packs must be a list of pack names");
 	}
 	if (rules)
 		load_rules(&l, mp, rules, NULL);
@@ -287,8 +265,8 @@ void gg_mpolicy_free(gg_mpolicy *mp)
 {
 	if (mp == NULL)
 		return;
-	free_strv(mp->paths, mp->npaths);
-	free_strv(mp->exclude, mp->nexclude);
+	gg_strv_free(mp->paths, mp->npaths);
+	gg_strv_free(mp->exclude, mp->nexclude);
 	for (size_t i = 0; i < mp->nrules; i++)
 		gg_mrule_free(mp->rules[i].rule);
 	free(mp->rules);
@@ -504,7 +482,7 @@ static void memo_free(struct memo *m)
 		return;
 	for (size_t i = 0; i < m->cap; i++) {
 		free(m->slots[i].path);
-		free_strv(m->slots[i].keys, m->slots[i].nkeys);
+		gg_strv_free(m->slots[i].keys, m->slots[i].nkeys);
 	}
 	free(m->slots);
 	free(m);

@@ -1,4 +1,5 @@
 #include "gitgate/mrule.h"
+#include "gitgate/yload.h"
 #include "gitgate/regex.h"
 #include "gitgate/util.h"
 
@@ -648,76 +649,47 @@ size_t gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc
 
 /* ---- loading ---- */
 
-struct loader {
-	const char *file;
-	gg_diag *diag;
-	int errors;
-};
-
-static void lerr(struct loader *l, const gg_ynode *n, const char *fmt, ...) GG_PRINTF(3, 4);
-
-static void lerr(struct loader *l, const gg_ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *m = gg_vprintf(fmt, ap);
-	va_end(ap);
-	gg_diag_add(l->diag, l->file, n ? n->line : 1, n ? n->col : 1, "%s", m);
-	free(m);
-	l->errors++;
-}
-
 static bool is_text(const gg_ynode *n)
 {
 	return n && n->type == GG_Y_STRING && n->str;
 }
 
-static int load_path(struct loader *l, mpath *p, const gg_ynode *n)
+static int load_path(gg_yload *l, mpath *p, const gg_ynode *n)
 {
 	if (!gg_yis_scalar(n) || !n->str || n->type == GG_Y_NULL) {
-		lerr(l, n, "a path must be a string");
+		gg_yload_err(l, n, "a path must be a string");
 		return -1;
 	}
 	char *err = NULL;
 	if (path_parse(p, n->str, &err) < 0) {
-		lerr(l, n, "bad path \"%s\": %s", n->str, err);
+		gg_yload_err(l, n, "bad path \"%s\": %s", n->str, err);
 		free(err);
 		return -1;
 	}
 	return 0;
 }
 
-static int load_regex(struct loader *l, gg_regex **out, const gg_ynode *n)
+static int load_regex(gg_yload *l, gg_regex **out, const gg_ynode *n, const char *name)
 {
-	if (!gg_yis_scalar(n) || !n->str) {
-		lerr(l, n, "a regular expression must be a string");
-		return -1;
-	}
-	char *err = NULL;
-	size_t off = 0;
-	if (gg_regex_compile(out, n->str, &err, &off) < 0) {
-		lerr(l, n, "bad regular expression '%s': %s at offset %zu", n->str, err, off);
-		free(err);
-		return -1;
-	}
-	return 0;
+	return gg_yload_regex(l, n, name, out);
 }
 
-static int load_scalar_list(struct loader *l, struct mval **out, size_t *nout, const gg_ynode *n,
+static int load_scalar_list(gg_yload *l, struct mval **out, size_t *nout, const gg_ynode *n,
                             const char *name)
 {
 	if (n->type != GG_Y_SEQ || n->n == 0) {
-		lerr(l, n, "%s must be a non-empty list of values", name);
+		gg_yload_err(l, n, "%s must be a non-empty list of values", name);
 		return -1;
 	}
 	if (n->n > MAX_LIST_ITEMS) {
-		lerr(l, n, "%s has more than %d values", name, MAX_LIST_ITEMS);
+		gg_yload_err(l, n, "%s has more than %d values", name, MAX_LIST_ITEMS);
 		return -1;
 	}
 	struct mval *v = gg_calloc(n->n, sizeof(*v));
 	for (uint32_t i = 0; i < n->n; i++) {
 		if (!gg_yis_scalar(n->items[i])) {
-			lerr(l, n->items[i], "%s takes plain values, not a map or a list", name);
+			gg_yload_err(l, n->items[i], "%s takes plain values, not a map or a list",
+			             name);
 			mvals_free(v, i);
 			return -1;
 		}
@@ -728,17 +700,17 @@ static int load_scalar_list(struct loader *l, struct mval **out, size_t *nout, c
 	return 0;
 }
 
-static int load_number(struct loader *l, double *out, const gg_ynode *n, const char *name)
+static int load_number(gg_yload *l, double *out, const gg_ynode *n, const char *name)
 {
 	if (!is_number(n->type) || isnan(n->num)) {
-		lerr(l, n, "%s must be a number", name);
+		gg_yload_err(l, n, "%s must be a number", name);
 		return -1;
 	}
 	*out = n->num;
 	return 0;
 }
 
-static int load_type(struct loader *l, unsigned *out, const gg_ynode *n)
+static int load_type(gg_yload *l, unsigned *out, const gg_ynode *n)
 {
 	static const struct {
 		const char *name;
@@ -750,7 +722,7 @@ static int load_type(struct loader *l, unsigned *out, const gg_ynode *n)
 	if (n->type == GG_Y_SEQ) {
 		count = n->n;
 		if (count == 0) {
-			lerr(l, n, "type must name at least one type");
+			gg_yload_err(l, n, "type must name at least one type");
 			return -1;
 		}
 	}
@@ -763,8 +735,9 @@ static int load_type(struct loader *l, unsigned *out, const gg_ynode *n)
 			if (gg_yis(one, names[k].name))
 				bit = names[k].bit;
 		if (!bit) {
-			lerr(l, one,
-			     "unknown type (expected string, number, boolean, map, list or null)");
+			gg_yload_err(
+			    l, one,
+			    "unknown type (expected string, number, boolean, map, list or null)");
 			return -1;
 		}
 		mask |= bit;
@@ -774,25 +747,27 @@ static int load_type(struct loader *l, unsigned *out, const gg_ynode *n)
 }
 
 /* An assertion object: {exists: true}, {matches: '...', type: string}, ... */
-static int load_assert(struct loader *l, struct massert *a, const gg_ynode *n)
+static int load_assert(gg_yload *l, struct massert *a, const gg_ynode *n)
 {
 	memset(a, 0, sizeof(*a));
 	a->exists = -1;
 	if (n->type != GG_Y_MAP || n->n == 0) {
-		lerr(l, n, "an assertion must be a map such as {exists: true} or {matches: '...'}");
+		gg_yload_err(
+		    l, n, "an assertion must be a map such as {exists: true} or {matches: '...'}");
 		return -1;
 	}
-	int before = l->errors;
+	unsigned before = l->errors;
 	for (uint32_t i = 0; i < n->n; i++) {
 		const gg_ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
 		if (gg_yis(k, "exists")) {
 			if (v->type != GG_Y_BOOL)
-				lerr(l, v, "exists must be true or false");
+				gg_yload_err(l, v, "exists must be true or false");
 			else
 				a->exists = v->boolean ? 1 : 0;
 		} else if (gg_yis(k, "equals")) {
 			if (!gg_yis_scalar(v)) {
-				lerr(l, v, "equals takes a plain value, not a map or a list");
+				gg_yload_err(l, v,
+				             "equals takes a plain value, not a map or a list");
 			} else {
 				mval_set(&a->equals, v);
 				a->has_equals = true;
@@ -803,9 +778,9 @@ static int load_assert(struct loader *l, struct massert *a, const gg_ynode *n)
 			(void)load_scalar_list(l, &a->not_one_of, &a->n_not_one_of, v,
 			                       "not_one_of");
 		} else if (gg_yis(k, "matches")) {
-			(void)load_regex(l, &a->matches, v);
+			(void)load_regex(l, &a->matches, v, "matches");
 		} else if (gg_yis(k, "not_matches")) {
-			(void)load_regex(l, &a->not_matches, v);
+			(void)load_regex(l, &a->not_matches, v, "not_matches");
 		} else if (gg_yis(k, "min")) {
 			a->has_min = load_number(l, &a->min, v, "min") == 0;
 		} else if (gg_yis(k, "max")) {
@@ -813,30 +788,30 @@ static int load_assert(struct loader *l, struct massert *a, const gg_ynode *n)
 		} else if (gg_yis(k, "type")) {
 			(void)load_type(l, &a->types, v);
 		} else {
-			lerr(l, k,
-			     "unknown assertion \"%s\" (expected exists, equals, one_of, "
-			     "not_one_of, matches, not_matches, min, max or type)",
-			     k->str ? k->str : "?");
+			gg_yload_err(l, k,
+			             "unknown assertion \"%s\" (expected exists, equals, one_of, "
+			             "not_one_of, matches, not_matches, min, max or type)",
+			             k->str ? k->str : "?");
 		}
 	}
 	if (a->exists == 0 && !massert_only_exists(a))
-		lerr(l, n, "exists: false cannot be combined with other assertions");
+		gg_yload_err(l, n, "exists: false cannot be combined with other assertions");
 	return l->errors > before ? -1 : 0;
 }
 
-static int load_when(struct loader *l, gg_mrule *r, const gg_ynode *n)
+static int load_when(gg_yload *l, gg_mrule *r, const gg_ynode *n)
 {
 	if (n->type != GG_Y_MAP || n->n == 0) {
-		lerr(l, n,
-		     "when must be a map of path: value, path: [values] or path: {assertion}");
+		gg_yload_err(
+		    l, n, "when must be a map of path: value, path: [values] or path: {assertion}");
 		return -1;
 	}
 	if (r->when) {
-		lerr(l, n, "when is given twice");
+		gg_yload_err(l, n, "when is given twice");
 		return -1;
 	}
 	r->when = gg_calloc(n->n, sizeof(*r->when));
-	int before = l->errors;
+	unsigned before = l->errors;
 	for (uint32_t i = 0; i < n->n; i++) {
 		const gg_ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
 		struct mcond *c = &r->when[r->nwhen];
@@ -873,11 +848,11 @@ static void add_scope(gg_mrule *r, const char *kind, mpath *prefix)
 	s->prefix = *prefix;
 }
 
-static int load_scope_paths(struct loader *l, gg_mrule *r, const char *kind, const gg_ynode *n)
+static int load_scope_paths(gg_yload *l, gg_mrule *r, const char *kind, const gg_ynode *n)
 {
 	uint32_t count = n->type == GG_Y_SEQ ? n->n : 1;
 	if (n->type == GG_Y_SEQ && count == 0) {
-		lerr(l, n, "within needs at least one path");
+		gg_yload_err(l, n, "within needs at least one path");
 		return -1;
 	}
 	int rc = 0;
@@ -897,19 +872,19 @@ static int load_scope_paths(struct loader *l, gg_mrule *r, const char *kind, con
  * within: {KIND: PATH | [PATH...]} — the same, per value of the document's
  * `kind`; documents of other kinds are not checked by the rule.
  */
-static int load_within(struct loader *l, gg_mrule *r, const gg_ynode *n)
+static int load_within(gg_yload *l, gg_mrule *r, const gg_ynode *n)
 {
 	if (n->type != GG_Y_MAP)
 		return load_scope_paths(l, r, NULL, n);
 	if (n->n == 0) {
-		lerr(l, n, "within needs at least one kind");
+		gg_yload_err(l, n, "within needs at least one kind");
 		return -1;
 	}
 	int rc = 0;
 	for (uint32_t i = 0; i < n->n; i++) {
 		const gg_ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
 		if (!is_text(k) || k->len == 0) {
-			lerr(l, k, "within: keys are kinds such as Deployment");
+			gg_yload_err(l, k, "within: keys are kinds such as Deployment");
 			rc = -1;
 			continue;
 		}
@@ -934,15 +909,15 @@ static bool valid_id(const char *s, size_t len)
 }
 
 /* path: PATH | [PATH...] */
-static void load_rule_paths(struct loader *l, gg_mrule *r, const gg_ynode *n)
+static void load_rule_paths(gg_yload *l, gg_mrule *r, const gg_ynode *n)
 {
 	uint32_t count = n->type == GG_Y_SEQ ? n->n : 1;
 	if (r->paths) {
-		lerr(l, n, "path is given twice");
+		gg_yload_err(l, n, "path is given twice");
 		return;
 	}
 	if (count == 0) {
-		lerr(l, n, "path needs at least one entry");
+		gg_yload_err(l, n, "path needs at least one entry");
 		return;
 	}
 	r->paths = gg_calloc(count, sizeof(*r->paths));
@@ -950,16 +925,18 @@ static void load_rule_paths(struct loader *l, gg_mrule *r, const gg_ynode *n)
 		if (load_path(l, &r->paths[r->npaths], n->type == GG_Y_SEQ ? n->items[i] : n) == 0)
 			r->npaths++;
 }
+static const char *const rule_keys[] = {"id",   "severity", "when",    "within",
+                                        "path", "assert",   "message", NULL};
 
 int gg_mrule_parse(gg_mrule **out, const char *file, const gg_ynode *node, gg_diag *diag)
 {
-	struct loader l = {file, diag, 0};
+	gg_yload l = {file, diag, 0};
 	gg_mrule *r = gg_calloc(1, sizeof(*r));
 	r->a.exists = -1;
 	r->line = node ? node->line : 1;
 	*out = NULL;
 	if (node == NULL || node->type != GG_Y_MAP) {
-		lerr(&l, node, "a rule must be a map with id, path and assert");
+		gg_yload_err(&l, node, "a rule must be a map with id, path and assert");
 		goto done;
 	}
 	const gg_ynode *id = NULL, *path = NULL, *as = NULL, *msg = NULL;
@@ -973,7 +950,7 @@ int gg_mrule_parse(gg_mrule **out, const char *file, const gg_ynode *node, gg_di
 			else if (gg_yis(v, "warning"))
 				r->sev = GG_SEV_WARNING;
 			else
-				lerr(&l, v, "severity must be error or warning");
+				gg_yload_err(&l, v, "severity must be error or warning");
 		} else if (gg_yis(k, "when")) {
 			(void)load_when(&l, r, v);
 		} else if (gg_yis(k, "within")) {
@@ -983,33 +960,30 @@ int gg_mrule_parse(gg_mrule **out, const char *file, const gg_ynode *node, gg_di
 			load_rule_paths(&l, r, v);
 		} else if (gg_yis(k, "assert")) {
 			if (as)
-				lerr(&l, k, "assert is given twice");
+				gg_yload_err(&l, k, "assert is given twice");
 			else
 				(void)load_assert(&l, &r->a, v);
 			as = v;
 		} else if (gg_yis(k, "message")) {
 			msg = v;
 		} else {
-			lerr(&l, k,
-			     "unknown key \"%s\" in a rule (expected id, severity, when, within, "
-			     "path, assert, message)",
-			     k->str ? k->str : "?");
+			gg_yload_unknown_key(&l, k, "a rule", rule_keys);
 		}
 	}
 	if (id == NULL)
-		lerr(&l, node, "a rule needs an id");
+		gg_yload_err(&l, node, "a rule needs an id");
 	else if (!is_text(id) || !valid_id(id->str, id->len))
-		lerr(&l, id,
-		     "a rule id is letters, digits, '-', '_' and '.', at most %d characters",
-		     MAX_ID_LEN);
+		gg_yload_err(
+		    &l, id, "a rule id is letters, digits, '-', '_' and '.', at most %d characters",
+		    MAX_ID_LEN);
 	else
 		r->id = gg_strdup(id->str);
 	if (path == NULL)
-		lerr(&l, node, "a rule needs a path");
+		gg_yload_err(&l, node, "a rule needs a path");
 	if (as == NULL)
-		lerr(&l, node, "a rule needs an assert");
+		gg_yload_err(&l, node, "a rule needs an assert");
 	if (msg && (!gg_yis_scalar(msg) || !msg->str || msg->type == GG_Y_NULL || !msg->len)) {
-		lerr(&l, msg, "message must be text");
+		gg_yload_err(&l, msg, "message must be text");
 	} else if (msg) {
 		r->message = gg_strdup(msg->str);
 	} else if (r->npaths) {

@@ -5,6 +5,7 @@
  */
 #include "gitgate/policy.h"
 #include "gitgate/manifest.h"
+#include "gitgate/yload.h"
 #include "gitgate/ytree.h"
 
 #include <errno.h>
@@ -15,89 +16,35 @@
 /* A policy is small; anything bigger is a mistake, not a policy. */
 #define POLICY_MAX_BYTES (1024 * 1024)
 
-struct ctx {
-	const char *file;
-	gg_diag *diag;
-};
-
-static void err(struct ctx *c, const gg_ynode *n, const char *fmt, ...) GG_PRINTF(3, 4);
-static void err(struct ctx *c, const gg_ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *m = gg_vprintf(fmt, ap);
-	va_end(ap);
-	gg_diag_add(c->diag, c->file, n ? n->line : 1, n ? n->col : 1, "%s", m);
-	free(m);
-}
-
 static const char *type_name(const gg_ynode *n)
 {
 	return n ? gg_ytype_name(n->type) : "null";
 }
 
-/* Every key of map must be one of `known` (NULL-terminated). */
-static void check_keys(struct ctx *c, const gg_ynode *map, const char *where,
-                       const char *const *known)
-{
-	for (uint32_t i = 0; i < map->n; i++) {
-		const gg_ynode *k = map->items[2 * i];
-		bool ok = false;
-		for (size_t j = 0; known[j] && !ok; j++)
-			ok = gg_yis(k, known[j]);
-		if (ok)
-			continue;
-		gg_buf list = GG_BUF_INIT;
-		for (size_t j = 0; known[j]; j++)
-			gg_buf_printf(&list, "%s%s", j ? ", " : "", known[j]);
-		err(c, k, "%s: unknown key '%s' (expected one of: %s)", where,
-		    k->str ? k->str : "?", list.ptr);
-		gg_buf_free(&list);
-	}
-}
-
-static bool get_bool(struct ctx *c, const gg_ynode *n, const char *where, bool *out)
+static bool get_bool(gg_yload *c, const gg_ynode *n, const char *where, bool *out)
 {
 	if (n == NULL)
 		return true;
 	if (n->type != GG_Y_BOOL) {
-		err(c, n, "%s: expected true or false, got %s", where, type_name(n));
+		gg_yload_err(c, n, "%s: expected true or false, got %s", where, type_name(n));
 		return false;
 	}
 	*out = n->boolean;
 	return true;
 }
 
-static bool get_string(struct ctx *c, const gg_ynode *n, const char *where, const char **out)
+static void get_regex(gg_yload *c, const gg_ynode *n, const char *where, gg_regex **out)
 {
-	if (n->type != GG_Y_STRING) {
-		err(c, n, "%s: expected a string, got %s", where, type_name(n));
-		return false;
-	}
-	*out = n->str;
-	return true;
-}
-
-static void get_regex(struct ctx *c, const gg_ynode *n, const char *where, gg_regex **out)
-{
-	const char *s;
-	if (n == NULL || !get_string(c, n, where, &s))
-		return;
-	char *msg = NULL;
-	size_t off = 0;
-	if (gg_regex_compile(out, s, &msg, &off) < 0) {
-		err(c, n, "%s: invalid regular expression at offset %zu: %s", where, off, msg);
-		free(msg);
-		*out = NULL;
-	}
+	if (n != NULL)
+		(void)gg_yload_regex(c, n, where, out);
 }
 
 /* A string or a list of strings; *out gets copies. */
-static void get_string_list(struct ctx *c, const gg_ynode *n, const char *where, char ***out,
+static void get_string_list(gg_yload *c, const gg_ynode *n, const char *where, char ***out,
                             size_t *nout, bool allow_single)
 {
 	if (n->type == GG_Y_STRING && allow_single && n->len == 0) {
-		err(c, n, "%s: expected a non-empty string", where);
+		gg_yload_err(c, n, "%s: expected a non-empty string", where);
 		return;
 	}
 	if (n->type == GG_Y_STRING && allow_single) {
@@ -107,9 +54,9 @@ static void get_string_list(struct ctx *c, const gg_ynode *n, const char *where,
 		return;
 	}
 	if (n->type != GG_Y_SEQ) {
-		err(c, n, "%s: expected %s, got %s", where,
-		    allow_single ? "a string or a list of strings" : "a list of strings",
-		    type_name(n));
+		gg_yload_err(c, n, "%s: expected %s, got %s", where,
+		             allow_single ? "a string or a list of strings" : "a list of strings",
+		             type_name(n));
 		return;
 	}
 	char **v = gg_calloc(n->n ? n->n : 1, sizeof(char *));
@@ -117,8 +64,8 @@ static void get_string_list(struct ctx *c, const gg_ynode *n, const char *where,
 	for (uint32_t i = 0; i < n->n; i++) {
 		const gg_ynode *it = n->items[i];
 		if (it->type != GG_Y_STRING || it->len == 0) {
-			err(c, it, "%s[%u]: expected a non-empty string, got %s", where, i,
-			    it->type == GG_Y_STRING ? "an empty string" : type_name(it));
+			gg_yload_err(c, it, "%s[%u]: expected a non-empty string, got %s", where, i,
+			             it->type == GG_Y_STRING ? "an empty string" : type_name(it));
 			continue;
 		}
 		v[k++] = gg_strdup(it->str);
@@ -127,18 +74,18 @@ static void get_string_list(struct ctx *c, const gg_ynode *n, const char *where,
 	*nout = k;
 }
 
-static bool is_map_or_null(struct ctx *c, const gg_ynode *n, const char *where)
+static bool is_map_or_null(gg_yload *c, const gg_ynode *n, const char *where)
 {
 	if (n->type == GG_Y_NULL)
 		return false;
 	if (n->type != GG_Y_MAP) {
-		err(c, n, "%s: expected a mapping, got %s", where, type_name(n));
+		gg_yload_err(c, n, "%s: expected a mapping, got %s", where, type_name(n));
 		return false;
 	}
 	return true;
 }
 
-static void parse_ref_rule(struct ctx *c, const gg_ynode *n, unsigned idx, gg_ref_rule *rr)
+static void parse_ref_rule(gg_yload *c, const gg_ynode *n, unsigned idx, gg_ref_rule *rr)
 {
 	static const char *const keys[] = {"match",       "deny_delete",  "deny_force_push",
 	                                   "deny_update", "name_pattern", NULL};
@@ -146,19 +93,19 @@ static void parse_ref_rule(struct ctx *c, const gg_ynode *n, unsigned idx, gg_re
 	snprintf(where, sizeof(where), "refs[%u]", idx);
 	rr->line = n->line;
 	if (n->type != GG_Y_MAP) {
-		err(c, n, "%s: expected a mapping, got %s", where, type_name(n));
+		gg_yload_err(c, n, "%s: expected a mapping, got %s", where, type_name(n));
 		return;
 	}
-	check_keys(c, n, where, keys);
+	gg_yload_check_keys(c, n, where, keys);
 	char sub[96];
 	const gg_ynode *m = gg_ymap_get(n, "match");
 	snprintf(sub, sizeof(sub), "%s.match", where);
 	if (m == NULL)
-		err(c, n, "%s: 'match' is required", where);
+		gg_yload_err(c, n, "%s: 'match' is required", where);
 	else
 		get_string_list(c, m, sub, &rr->match, &rr->nmatch, true);
 	if (m && m->type == GG_Y_SEQ && m->n == 0)
-		err(c, m, "%s: needs at least one glob", sub);
+		gg_yload_err(c, m, "%s: needs at least one glob", sub);
 	snprintf(sub, sizeof(sub), "%s.deny_delete", where);
 	get_bool(c, gg_ymap_get(n, "deny_delete"), sub, &rr->deny_delete);
 	snprintf(sub, sizeof(sub), "%s.deny_force_push", where);
@@ -169,12 +116,12 @@ static void parse_ref_rule(struct ctx *c, const gg_ynode *n, unsigned idx, gg_re
 	get_regex(c, gg_ymap_get(n, "name_pattern"), sub, &rr->name_pattern);
 }
 
-static void parse_refs(struct ctx *c, const gg_ynode *n, gg_policy *p)
+static void parse_refs(gg_yload *c, const gg_ynode *n, gg_policy *p)
 {
 	if (n->type == GG_Y_NULL)
 		return;
 	if (n->type != GG_Y_SEQ) {
-		err(c, n, "refs: expected a list of rules, got %s", type_name(n));
+		gg_yload_err(c, n, "refs: expected a list of rules, got %s", type_name(n));
 		return;
 	}
 	p->refs = gg_calloc(n->n ? n->n : 1, sizeof(*p->refs));
@@ -183,13 +130,13 @@ static void parse_refs(struct ctx *c, const gg_ynode *n, gg_policy *p)
 		parse_ref_rule(c, n->items[i], i, &p->refs[i]);
 }
 
-static void parse_commits(struct ctx *c, const gg_ynode *n, gg_commit_rules *cr)
+static void parse_commits(gg_yload *c, const gg_ynode *n, gg_commit_rules *cr)
 {
 	static const char *const keys[] = {"message_pattern", "max_subject_length",
 	                                   "author_email_pattern", "require_signoff", NULL};
 	if (!is_map_or_null(c, n, "commits"))
 		return;
-	check_keys(c, n, "commits", keys);
+	gg_yload_check_keys(c, n, "commits", keys);
 	get_regex(c, gg_ymap_get(n, "message_pattern"), "commits.message_pattern",
 	          &cr->message_pattern);
 	get_regex(c, gg_ymap_get(n, "author_email_pattern"), "commits.author_email_pattern",
@@ -200,7 +147,8 @@ static void parse_commits(struct ctx *c, const gg_ynode *n, gg_commit_rules *cr)
 	if (len) {
 		if (len->type != GG_Y_INT || len->num < 1 || len->num > 100000 ||
 		    len->num != floor(len->num))
-			err(c, len,
+			gg_yload_err(
+			    c, len,
 			    "commits.max_subject_length: expected a positive whole number, got %s",
 			    len->type == GG_Y_INT ? len->str : type_name(len));
 		else
@@ -208,17 +156,18 @@ static void parse_commits(struct ctx *c, const gg_ynode *n, gg_commit_rules *cr)
 	}
 }
 
-static void parse_files(struct ctx *c, const gg_ynode *n, gg_file_rules *fr)
+static void parse_files(gg_yload *c, const gg_ynode *n, gg_file_rules *fr)
 {
 	static const char *const keys[] = {"max_size", "deny_paths", "secrets", NULL};
 	if (!is_map_or_null(c, n, "files"))
 		return;
-	check_keys(c, n, "files", keys);
+	gg_yload_check_keys(c, n, "files", keys);
 	const gg_ynode *sz = gg_ymap_get(n, "max_size");
 	if (sz) {
 		if ((sz->type != GG_Y_STRING && sz->type != GG_Y_INT) ||
 		    gg_parse_size(&fr->max_size, sz->str) < 0 || fr->max_size == 0) {
-			err(c, sz,
+			gg_yload_err(
+			    c, sz,
 			    "files.max_size: expected a size such as 512KiB, 1MiB or 1048576, got "
 			    "'%s'",
 			    sz->str ? sz->str : type_name(sz));
@@ -232,32 +181,32 @@ static void parse_files(struct ctx *c, const gg_ynode *n, gg_file_rules *fr)
 	get_bool(c, gg_ymap_get(n, "secrets"), "files.secrets", &fr->secrets);
 }
 
-static void parse_bypass(struct ctx *c, const gg_ynode *n, gg_policy *p)
+static void parse_bypass(gg_yload *c, const gg_ynode *n, gg_policy *p)
 {
 	static const char *const keys[] = {"users", NULL};
 	if (!is_map_or_null(c, n, "bypass"))
 		return;
-	check_keys(c, n, "bypass", keys);
+	gg_yload_check_keys(c, n, "bypass", keys);
 	const gg_ynode *u = gg_ymap_get(n, "users");
 	if (u)
 		get_string_list(c, u, "bypass.users", &p->bypass_users, &p->nbypass_users, false);
 }
 
-static void parse_root(struct ctx *c, const gg_ynode *root, gg_policy *p)
+static void parse_root(gg_yload *c, const gg_ynode *root, gg_policy *p)
 {
 	static const char *const keys[] = {"version", "mode",      "refs",   "commits",
 	                                   "files",   "manifests", "bypass", NULL};
 	if (root == NULL || root->type != GG_Y_MAP) {
-		err(c, root, "a policy is a mapping with at least 'version: 1'");
+		gg_yload_err(c, root, "a policy is a mapping with at least 'version: 1'");
 		return;
 	}
-	check_keys(c, root, "policy", keys);
+	gg_yload_check_keys(c, root, "policy", keys);
 	const gg_ynode *v = gg_ymap_get(root, "version");
 	if (v == NULL)
-		err(c, root, "'version: 1' is required");
+		gg_yload_err(c, root, "'version: 1' is required");
 	else if (v->type != GG_Y_INT || v->num != 1)
-		err(c, v, "version: only version 1 is supported, got '%s'",
-		    v->str ? v->str : type_name(v));
+		gg_yload_err(c, v, "version: only version 1 is supported, got '%s'",
+		             v->str ? v->str : type_name(v));
 	else
 		p->version = 1;
 	const gg_ynode *n = gg_ymap_get(root, "mode");
@@ -267,8 +216,8 @@ static void parse_root(struct ctx *c, const gg_ynode *root, gg_policy *p)
 		else if (gg_yis(n, "warn"))
 			p->mode = GG_MODE_WARN;
 		else
-			err(c, n, "mode: expected 'enforce' or 'warn', got '%s'",
-			    n->str ? n->str : type_name(n));
+			gg_yload_err(c, n, "mode: expected 'enforce' or 'warn', got '%s'",
+			             n->str ? n->str : type_name(n));
 	}
 	if ((n = gg_ymap_get(root, "refs")))
 		parse_refs(c, n, p);
@@ -287,7 +236,7 @@ static void parse_root(struct ctx *c, const gg_ynode *root, gg_policy *p)
 int gg_policy_parse(gg_policy **out, const char *file, const char *data, size_t len, gg_diag *diag)
 {
 	*out = NULL;
-	struct ctx c = {file, diag};
+	gg_yload c = {file, diag, 0};
 	size_t before = diag->n;
 	gg_policy *p = gg_calloc(1, sizeof(*p));
 	p->path = gg_strdup(file);
@@ -301,7 +250,7 @@ int gg_policy_parse(gg_policy **out, const char *file, const char *data, size_t 
 	if (diag->n == before) {
 		if (gg_yfile_ndocs(p->src) > 1) {
 			const gg_ynode *d = gg_yfile_doc(p->src, 1);
-			err(&c, d, "a policy file holds one YAML document");
+			gg_yload_err(&c, d, "a policy file holds one YAML document");
 		}
 		parse_root(&c, gg_yfile_doc(p->src, 0), p);
 	}
@@ -328,26 +277,19 @@ int gg_policy_load(gg_policy **out, const char *path, gg_diag *diag)
 	return rc;
 }
 
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void gg_policy_free(gg_policy *p)
 {
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->nrefs; i++) {
-		free_strv(p->refs[i].match, p->refs[i].nmatch);
+		gg_strv_free(p->refs[i].match, p->refs[i].nmatch);
 		gg_regex_free(p->refs[i].name_pattern);
 	}
 	free(p->refs);
 	gg_regex_free(p->commits.message_pattern);
 	gg_regex_free(p->commits.author_email_pattern);
-	free_strv(p->files.deny_paths, p->files.ndeny_paths);
-	free_strv(p->bypass_users, p->nbypass_users);
+	gg_strv_free(p->files.deny_paths, p->files.ndeny_paths);
+	gg_strv_free(p->bypass_users, p->nbypass_users);
 	gg_mpolicy_free(p->manifests);
 	gg_yfile_free(p->src);
 	free(p->path);

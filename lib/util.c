@@ -273,6 +273,13 @@ int gg_parse_duration_ms(uint64_t *out, const char *s)
 	return -1;
 }
 
+void gg_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 int gg_read_file(char **out, size_t *lenp, const char *path, size_t max)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

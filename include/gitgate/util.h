@@ -71,6 +71,9 @@ int gg_parse_size(uint64_t *out, const char *s);
 /* Parse "30s", "10m", "1h", "500ms", "2d" or a bare number of seconds into milliseconds. */
 int gg_parse_duration_ms(uint64_t *out, const char *s);
 
+/* Free n strings and the array holding them. */
+void gg_strv_free(char **v, size_t n);
+
 /* Read a whole file; *out is NUL-terminated and owned by the caller. -1 sets errno. */
 int gg_read_file(char **out, size_t *len, const char *path, size_t max);
 

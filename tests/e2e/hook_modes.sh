@@ -95,7 +95,7 @@ files:
 EOF2
 	commit a 1 "feat: fine"
 	! push main || fail "push accepted with a broken policy"
-	expect_contains "$T/out" "remote: error[policy] $T/policy.yaml:3:3: commits: unknown key 'mesage_pattern'"
+	expect_contains "$T/out" "remote: error[policy] $T/policy.yaml:3:3: unknown key 'mesage_pattern' in commits"
 	expect_contains "$T/out" "remote: error[policy] $T/policy.yaml:5:13: files.max_size:"
 	expect_contains "$T/out" "remote: gitgate: push rejected: the policy $T/policy.yaml is invalid"
 }

@@ -116,7 +116,7 @@ t_bad_manifest_rules_are_policy_errors_with_positions() {
 	POL
 	expect_status 2 "$GITGATE" policy lint bad.yaml 2>err
 	expect_contains err 'bad.yaml:7:13: bad path "spec..replicas": empty key at character 6'
-	expect_contains err "bad.yaml:11:25: bad regular expression '(unclosed': missing closing parenthesis at offset 9"
+	expect_contains err "bad.yaml:11:25: matches: invalid regular expression '(unclosed' at offset 9: missing closing parenthesis"
 	expect_contains err 'bad.yaml:14:16: unknown assertion "exist"'
 	expect_contains err 'bad.yaml:4:15: overrides: unknown rule id "k8s-no-such-rule"'
 	mkdir -p clusters

@@ -234,18 +234,19 @@ static void test_loader_errors(void)
 {
 	expect_load_error(
 	    "paths: [a]\nfrobnicate: 1\n",
-	    "policy.yaml:2:1: unknown key \"frobnicate\" in manifests (expected paths, "
+	    "policy.yaml:2:1: unknown key 'frobnicate' in manifests (expected one of: paths, "
 	    "exclude, packs, rules, overrides, deny_deletion)\n");
 	expect_load_error(RULE("    path: a\n    assert: {exists: true}\n    sevrity: warning\n"),
-	                  "policy.yaml:6:5: unknown key \"sevrity\" in a rule (expected id, "
+	                  "policy.yaml:6:5: unknown key 'sevrity' in a rule (expected one of: id, "
 	                  "severity, when, within, path, assert, message)\n");
 	expect_load_error(
 	    RULE("    path: a\n    assert: {mtches: x}\n"),
 	    "policy.yaml:5:14: unknown assertion \"mtches\" (expected exists, equals, "
 	    "one_of, not_one_of, matches, not_matches, min, max or type)\n");
-	expect_load_error(RULE("    path: a\n    assert: {matches: 'a(b'}\n"),
-	                  "policy.yaml:5:23: bad regular expression 'a(b': missing closing "
-	                  "parenthesis at offset 3\n");
+	expect_load_error(
+	    RULE("    path: a\n    assert: {matches: 'a(b'}\n"),
+	    "policy.yaml:5:23: matches: invalid regular expression 'a(b' at offset 3: "
+	    "missing closing parenthesis\n");
 	expect_load_error("rules:\n  - id: r\n    path: a\n    assert: {exists: true}\n"
 	                  "  - id: r\n    path: b\n    assert: {exists: true}\n",
 	                  "policy.yaml:5:5: duplicate rule id \"r\" (first at line 2)\n");
