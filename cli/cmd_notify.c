@@ -48,7 +48,7 @@ static int flush_repo(const char *path, const char *url_opt, const char *secret_
 		        path);
 		goto done;
 	}
-	if (gg_notify_read_secret(&secret, &secret_len, secret_file, &err) < 0) {
+	if (gg_read_secret_file(&secret, &secret_len, secret_file, &err) < 0) {
 		fprintf(stderr, "gitgate: %s\n", err);
 		goto done;
 	}

@@ -202,7 +202,7 @@ int gg_cmd_status(int argc, char **argv)
 	size_t token_len = 0;
 	json_t *targets = NULL, *deps = NULL, *all = NULL;
 	if (token_file) {
-		if (gg_notify_read_secret(&token, &token_len, token_file, &err) < 0) {
+		if (gg_read_secret_file(&token, &token_len, token_file, &err) < 0) {
 			fprintf(stderr, "gitgate: %s\n", err);
 			goto done;
 		}

@@ -39,7 +39,6 @@
 #define LIBGIT2_LEAKS_END()   ((void)0)
 #endif
 
-#define CHECKOUT_MAX_SECRET  4096
 #define CHECKOUT_MAX_RELEASE 1024 /* entries looked at when pruning */
 
 char *gg_checkout_mirror_path(const char *state_dir, const char *url)
@@ -115,16 +114,6 @@ static int mkdir_p(const char *path)
 
 /* ---- credentials ---- */
 
-static int read_secret(char **out, const char *path)
-{
-	size_t len;
-	if (gg_read_file(out, &len, path, CHECKOUT_MAX_SECRET) < 0)
-		return -1;
-	while (len > 0 && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
-		(*out)[--len] = '\0';
-	return 0;
-}
-
 static int cred_cb(git_credential **out, const char *url, const char *user_from_url,
                    unsigned int allowed, void *payload)
 {
@@ -136,8 +125,11 @@ static int cred_cb(git_credential **out, const char *url, const char *user_from_
 		                                  o->ssh_key_file, NULL);
 	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && o->password_file && user) {
 		char *pw = NULL;
-		if (read_secret(&pw, o->password_file) < 0) {
-			git_error_set_str(GIT_ERROR_NET, "cannot read the password file");
+		size_t pwlen;
+		char *why = NULL;
+		if (gg_read_secret_file(&pw, &pwlen, o->password_file, &why) < 0) {
+			git_error_set_str(GIT_ERROR_NET, why);
+			free(why);
 			return -1;
 		}
 		int rc = git_credential_userpass_plaintext_new(out, user, pw);

@@ -17,8 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Secret files are small; anything bigger is a mistake. */
-#define SECRET_MAX 4096
 #define CONFIG_MAX (1024 * 1024)
 
 static const char *const kind_names[] = {
@@ -124,51 +122,15 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-/*
- * Read a secret file named at node n: refused when group- or world-readable
- * (the daemon would leak it to every local user), trailing whitespace and
- * newlines stripped, empty refused.
- */
+/* Read a secret file named at node n, reporting a refusal there. */
 static int read_secret(gg_yload *c, const gg_ynode *n, const char *path, char **out, size_t *len)
 {
-	struct stat st;
-	char *data = NULL;
-	size_t dlen = 0;
-	*out = NULL;
-	*len = 0;
-	/* O_NONBLOCK: a FIFO named by mistake must not hang the loader. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		gg_yload_err(c, n, "%s: %s", path, strerror(errno));
+	char *why = NULL;
+	if (gg_read_secret_file(out, len, path, &why) < 0) {
+		gg_yload_err(c, n, "%s", why);
+		free(why);
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		gg_yload_err(c, n, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) {
-		gg_yload_err(
-		    c, n, "%s: secret file is group- or world-accessible (mode %04o); chmod 600 it",
-		    path, (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	if (gg_read_file(&data, &dlen, path, SECRET_MAX) < 0) {
-		gg_yload_err(c, n, "%s: %s", path,
-		             errno == EFBIG ? "too large for a secret" : strerror(errno));
-		return -1;
-	}
-	while (dlen > 0 && isspace((unsigned char)data[dlen - 1]))
-		data[--dlen] = '\0';
-	if (dlen == 0) {
-		gg_yload_err(c, n, "%s: secret file is empty", path);
-		free(data);
-		return -1;
-	}
-	*out = data;
-	*len = dlen;
 	return 0;
 }
 

@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	nev = build_events(&evs, repo, &cfg, &build_err);
 
 	if (cfg.secret_file == NULL ||
-	    gg_notify_read_secret(&secret, &secret_len, cfg.secret_file, &err) < 0) {
+	    gg_read_secret_file(&secret, &secret_len, cfg.secret_file, &err) < 0) {
 		/* The events wait in the spool until the secret is fixed and they are flushed. */
 		size_t s = spool_rest(evs, 0, nev, cfg.spool_dir, &err);
 		say("notify: %s; %zu event(s) spooled in %s",

@@ -300,48 +300,6 @@ void gg_notify_new_delivery(char out[37])
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
-int gg_notify_read_secret(char **out, size_t *len, const char *path, char **err)
-{
-	struct stat st;
-	*out = NULL;
-	*err = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ELOOP)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		*err = gg_printf("%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	if (!S_ISREG(st.st_mode)) {
-		*err = gg_printf("%s: not a regular file", path);
-		return -1;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		*err = gg_printf("%s: a secret file must not be readable by group or others (chmod "
-		                 "600)",
-		                 path);
-		return -1;
-	}
-	if (gg_read_file(out, len, path, GG_NOTIFY_MAX_SECRET) < 0) {
-		*err = gg_printf("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (*len > 0 && (*out)[*len - 1] == '\n')
-		(*out)[--*len] = '\0';
-	if (*len > 0 && (*out)[*len - 1] == '\r')
-		(*out)[--*len] = '\0';
-	if (*len == 0) {
-		free(*out);
-		*out = NULL;
-		*err = gg_printf("%s: the secret is empty", path);
-		return -1;
-	}
-	return 0;
-}
-
 const char *gg_notify_pusher(void)
 {
 	static const char *vars[] = {

@@ -319,6 +319,52 @@ done:
 	return rc;
 }
 
+#define SECRET_FILE_MAX 4096
+
+int gg_read_secret_file(char **out, size_t *len, const char *path, char **err)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t dlen = 0;
+	*out = NULL;
+	*len = 0;
+	*err = NULL;
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the reader. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*err = gg_printf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode)) {
+		*err = gg_printf("%s: not a regular file", path);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		*err = gg_printf("%s: secret file is group- or world-accessible (mode %04o); chmod "
+		                 "600 it",
+		                 path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (gg_read_file(&data, &dlen, path, SECRET_FILE_MAX) < 0) {
+		*err = gg_printf("%s: %s", path,
+		                 errno == EFBIG ? "too large for a secret" : strerror(errno));
+		return -1;
+	}
+	while (dlen > 0 && isspace((unsigned char)data[dlen - 1]))
+		data[--dlen] = '\0';
+	if (dlen == 0) {
+		free(data);
+		*err = gg_printf("%s: secret file is empty", path);
+		return -1;
+	}
+	*out = data;
+	*len = dlen;
+	return 0;
+}
+
 int gg_secure_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
 	if (alen != blen)

@@ -19,7 +19,6 @@ typedef struct git_repository git_repository;
 #define GG_NOTIFY_MAX_COMMITS 200
 #define GG_NOTIFY_MAX_PATHS   5000 /* added + modified + removed, over the whole event */
 #define GG_NOTIFY_TIMEOUT_MS  5000 /* the whole notifier run, connect included */
-#define GG_NOTIFY_MAX_SECRET  4096
 #define GG_NOTIFY_SPOOL_DIR   "gitgate/spool"
 
 /* One line of a hook's stdin. */
@@ -50,13 +49,6 @@ void gg_notify_sign(char out[72], const void *key, size_t keylen, const void *bo
 
 /* A random (version 4) UUID, into out (37 bytes). */
 void gg_notify_new_delivery(char out[37]);
-
-/*
- * Read a secret file: refused when group- or world-readable or not a regular
- * file; one trailing newline (and CR) stripped. *out owned by the caller.
- * 0, or -1 with an allocated message in *err.
- */
-int gg_notify_read_secret(char **out, size_t *len, const char *path, char **err);
 
 /* Who pushes: GITGATE_USER, GL_USERNAME, GITHUB_USER_LOGIN, GITEA_PUSHER_NAME, GL_USER,
  * REMOTE_USER, USER. */

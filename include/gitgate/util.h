@@ -77,6 +77,15 @@ void gg_strv_free(char **v, size_t n);
 /* Read a whole file; *out is NUL-terminated and owned by the caller. -1 sets errno. */
 int gg_read_file(char **out, size_t *len, const char *path, size_t max);
 
+/*
+ * Read a secret (an HMAC key, a token, a password) from a file. Refused when
+ * the file is not a regular file, is group- or world-accessible (every local
+ * user could read it), is over 4 KiB or is empty once trailing whitespace is
+ * stripped. *out is owned by the caller. 0, or -1 with an allocated "PATH:
+ * why" message in *err.
+ */
+int gg_read_secret_file(char **out, size_t *len, const char *path, char **err);
+
 /* Constant-time comparison of two buffers (different lengths compare unequal). */
 int gg_secure_equal(const void *a, size_t alen, const void *b, size_t blen);
 

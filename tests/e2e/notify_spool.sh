@@ -77,7 +77,7 @@ t_readable_secret_is_refused_and_the_push_still_succeeds() {
 	chmod 644 "$T/git.secret"
 	commit a.txt one
 	push
-	expect_contains "$T/push.out" "must not be readable by group or others"
+	expect_contains "$T/push.out" "secret file is group- or world-accessible"
 	expect_eq "$(spooled)" 1 "spooled events"
 	api deployments
 	expect_eq "$(json "$T/api.json" 'len(d["deployments"])')" 0 "deployments"

@@ -70,15 +70,24 @@ static void test_secret_file_permissions(void)
 	char *s = NULL, *err = NULL;
 	size_t len = 0;
 	chmod(path, 0644);
-	CHECK_INT(gg_notify_read_secret(&s, &len, path, &err), -1);
-	CHECK(err && strstr(err, "group or others"));
+	CHECK_INT(gg_read_secret_file(&s, &len, path, &err), -1);
+	CHECK(err && strstr(err, "group- or world-accessible (mode 0644)"));
 	free(err);
 	err = NULL;
 	chmod(path, 0600);
-	CHECK_INT(gg_notify_read_secret(&s, &len, path, &err), 0);
+	CHECK_INT(gg_read_secret_file(&s, &len, path, &err), 0);
 	CHECK_STR(s, "s3cret");
 	CHECK_INT(len, 6);
 	free(s);
+	/* The daemon reads the same file the same way: all trailing whitespace goes. */
+	sh("printf 's3cret \\r\\n\\n' > %s", path);
+	CHECK_INT(gg_read_secret_file(&s, &len, path, &err), 0);
+	CHECK_STR(s, "s3cret");
+	free(s);
+	sh("printf '\\n' > %s", path);
+	CHECK_INT(gg_read_secret_file(&s, &len, path, &err), -1);
+	CHECK(err && strstr(err, "secret file is empty"));
+	free(err);
 	free(path);
 }
 
