@@ -94,24 +94,6 @@ static char *git_err(const char *what)
 	return gg_printf("%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = gg_strdup(path);
-	int rc = 0;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
-}
-
 /* ---- credentials ---- */
 
 static int cred_cb(git_credential **out, const char *url, const char *user_from_url,
@@ -207,7 +189,7 @@ int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err)
 		*slash = '\0';
 	*err = NULL;
 
-	if (mkdir_p(parent) < 0) {
+	if (gg_mkdir_p(parent, 0755) < 0) {
 		*err = gg_printf("cannot create %s: %s", parent, strerror(errno));
 		goto done;
 	}
@@ -453,7 +435,7 @@ int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **er
 		    o->dir);
 		goto done;
 	}
-	if (mkdir_p(releases) < 0) {
+	if (gg_mkdir_p(releases, 0755) < 0) {
 		*err = gg_printf("cannot create %s: %s", releases, strerror(errno));
 		goto done;
 	}

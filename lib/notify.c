@@ -354,24 +354,6 @@ gg_notify_result gg_notify_send(const char *url, const char *secret, size_t secr
 	return res;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = gg_strdup(path);
-	int rc = 0;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
-}
-
 static bool spool_name_ok(const char *name)
 {
 	size_t n = strlen(name);
@@ -388,7 +370,7 @@ int gg_notify_spool(const char *spool_dir, const char *delivery, const char *bod
 		*err = gg_printf("bad delivery id %s", delivery);
 		return -1;
 	}
-	if (mkdir_p(spool_dir) < 0) {
+	if (gg_mkdir_p(spool_dir, 0700) < 0) {
 		*err = gg_printf("cannot create %s: %s", spool_dir, strerror(errno));
 		return -1;
 	}

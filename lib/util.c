@@ -273,6 +273,26 @@ int gg_parse_duration_ms(uint64_t *out, const char *s)
 	return -1;
 }
 
+int gg_mkdir_p(const char *path, unsigned mode)
+{
+	char *p = gg_strdup(path);
+	int rc = 0;
+	for (char *s = p + 1; *s && rc == 0; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+		rc = -1;
+	int e = errno;
+	free(p);
+	errno = e;
+	return rc;
+}
+
 void gg_strv_free(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)

@@ -71,6 +71,9 @@ int gg_parse_size(uint64_t *out, const char *s);
 /* Parse "30s", "10m", "1h", "500ms", "2d" or a bare number of seconds into milliseconds. */
 int gg_parse_duration_ms(uint64_t *out, const char *s);
 
+/* mkdir -p: create path and its missing parents with mode. 0, or -1 with errno. */
+int gg_mkdir_p(const char *path, unsigned mode);
+
 /* Free n strings and the array holding them. */
 void gg_strv_free(char **v, size_t n);
 
