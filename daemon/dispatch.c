@@ -158,6 +158,14 @@ static void pending_add(gg_dispatch *d, int64_t id)
 	d->pending[d->npending++] = id;
 }
 
+static bool pending_has(const gg_dispatch *d, int64_t id)
+{
+	for (size_t i = 0; i < d->npending; i++)
+		if (d->pending[i] == id)
+			return true;
+	return false;
+}
+
 static void pending_remove(gg_dispatch *d, int64_t id)
 {
 	for (size_t i = 0; i < d->npending; i++) {
@@ -737,14 +745,27 @@ static int cand_waited_longest(const void *a, const void *b)
 	return x->oldest < y->oldest ? -1 : x->oldest > y->oldest;
 }
 
-static void cancel_row(gg_dispatch *d, const gg_deployment *row)
+static void cancel_row(gg_dispatch *d, const char *target, int64_t id)
 {
-	struct wctx *w = wctx_new(d, W_CANCEL, row->target, row->id, false);
+	struct wctx *w = wctx_new(d, W_CANCEL, target, id, false);
 	w->state = GG_DEP_CANCELED;
 	w->exit_status = -1;
 	w->reason = gg_strdup("the target is not configured");
-	wctx_pend(w, row->id);
+	wctx_pend(w, id);
 	wctx_submit(w);
+}
+
+/* A target removed from the config: nothing will ever run its queue. */
+static void cancel_target_queue(gg_dispatch *d, const char *target)
+{
+	gg_deployment *q = NULL;
+	size_t nq = 0;
+	if (gg_store_list_queued(&q, &nq, d->store, target) < 0)
+		return;
+	for (size_t i = 0; i < nq; i++)
+		if (!pending_has(d, q[i].id))
+			cancel_row(d, target, q[i].id);
+	gg_deployments_free(q, nq);
 }
 
 static void scan(gg_dispatch *d)
@@ -753,7 +774,13 @@ static void scan(gg_dispatch *d)
 		return;
 	gg_deployment *list = NULL;
 	size_t n = 0;
-	if (gg_store_list_queued(&list, &n, d->store, NULL) < 0) {
+	/*
+	 * Only the newest queued deployment of each target can run: older ones
+	 * end superseded by one range update when it starts. Reading just those
+	 * keeps a scan's cost to the number of targets however long a backlog
+	 * grows behind a slow deployment.
+	 */
+	if (gg_store_list_queued_newest(&list, &n, d->store) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot read the deployment queue", NULL);
 		return;
 	}
@@ -797,7 +824,7 @@ static void scan(gg_dispatch *d)
 		if (tg == NULL) {
 			/* No such target any more (config reloaded): nothing will run it. */
 			if (t == NULL || t->job == NULL)
-				cancel_row(d, &list[i]);
+				cancel_target_queue(d, list[i].target);
 			continue;
 		}
 		struct cand *k = &c[ti];
@@ -828,9 +855,7 @@ static void scan(gg_dispatch *d)
 		if (list[newest].id < t->last_started) {
 			/* E.g. a retry whose requeue reached the disk late: a newer one ran. */
 			struct wctx *ow = wctx_new(d, W_SUPERSEDE, t->name, t->last_started, false);
-			for (size_t k = 0; k < n; k++)
-				if (list[k].target && !strcmp(list[k].target, t->name))
-					wctx_pend(ow, list[k].id);
+			wctx_pend(ow, list[newest].id);
 			wctx_submit(ow);
 			continue;
 		}
@@ -842,11 +867,7 @@ static void scan(gg_dispatch *d)
 		 * Everything older of this target ends superseded — also a retry
 		 * whose requeue is still on its way to disk, hence always.
 		 */
-		struct wctx *sw = wctx_new(d, W_SUPERSEDE, t->name, list[newest].id, false);
-		for (size_t k = 0; k < n; k++)
-			if (k != newest && list[k].target && !strcmp(list[k].target, t->name))
-				wctx_pend(sw, list[k].id);
-		wctx_submit(sw);
+		wctx_submit(wctx_new(d, W_SUPERSEDE, t->name, list[newest].id, false));
 		/* The deployment stays pending until its finish (or requeue) is on disk. */
 		pending_add(d, list[newest].id);
 		t->last_started = list[newest].id;

@@ -1,6 +1,6 @@
 /*
  * Deployment child processes. Everything the child needs (argv, environment,
- * the resolved program path, the descriptors) is prepared before fork(), so
+ * the resolved program path, the descriptors) is prepared before vfork(), so
  * the child only calls async-signal-safe functions until execve: the daemon
  * may hold libevent and SQLite state that a forked copy must never touch.
  */
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -552,8 +553,8 @@ static char *resolve_program(const char *argv0, const char *const *envp)
 	return NULL;
 }
 
-static void child_exec(const char *prog, const gg_run_spec *spec, int devnull, int out_w,
-                       pid_t parent)
+__attribute__((noreturn)) static void child_exec(const char *prog, const gg_run_spec *spec,
+                                                 int devnull, int out_w, pid_t parent)
 {
 	setpgid(0, 0);
 	/* A daemon killed outright takes its deployment with it; the restart re-queues it. */
@@ -580,6 +581,28 @@ static void child_exec(const char *prog, const gg_run_spec *spec, int devnull, i
 	static const char msg[] = "gitgated: exec failed\n";
 	write_all(2, msg, sizeof(msg) - 1);
 	_exit(127);
+}
+
+/*
+ * vfork, not fork: copying the page tables of a daemon that holds SQLite's page
+ * cache made every run write-protect it, and the store's writer thread then
+ * stalled on copy-on-write faults. The child only runs async-signal-safe calls
+ * until execve; every signal stays blocked until it has reset their handlers,
+ * so none of the daemon's handlers runs in it.
+ */
+static pid_t spawn_child(const char *prog, const gg_run_spec *spec, int devnull, int out_w)
+{
+	pid_t parent = getpid();
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	pid_t pid = vfork();
+	if (pid == 0)
+		child_exec(prog, spec, devnull, out_w, parent);
+	int e = errno;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	errno = e;
+	return pid;
 }
 
 int gg_run_start(gg_run **out, gg_runner *rn, const gg_run_spec *spec, gg_run_done_fn done,
@@ -618,14 +641,11 @@ int gg_run_start(gg_run **out, gg_runner *rn, const gg_run_spec *spec, gg_run_do
 		*err = gg_printf("cannot set up the child's descriptors: %s", strerror(errno));
 		goto done;
 	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
+	pid_t pid = spawn_child(prog, spec, devnull, pfd[1]);
 	if (pid < 0) {
-		*err = gg_printf("fork: %s", strerror(errno));
+		*err = gg_printf("vfork: %s", strerror(errno));
 		goto done;
 	}
-	if (pid == 0)
-		child_exec(prog, spec, devnull, pfd[1], parent);
 	/* Both sides set the group, so a kill right after fork already reaches it. */
 	setpgid(pid, pid);
 	r->pid = pid;
