@@ -61,7 +61,7 @@ EOF
 stress_start() {
 	"$GITGATED" -c "$T/cfg.yaml" 2>>"$T/daemon.log" &
 	DPID=$!
-	trap 'stress_stop' EXIT
+	trap 'stress_cleanup' EXIT
 	_i=0
 	until curl -s -o /dev/null "$URL/healthz"; do
 		_i=$((_i + 1))
@@ -70,6 +70,15 @@ stress_start() {
 			fail "gitgated did not come up"
 		fi
 		sleep 0.05
+	done
+}
+
+# stress_cleanup: on exit, the daemon stopped and any mount of the case gone
+# (the case's directory is removed next).
+stress_cleanup() {
+	stress_stop
+	for _m in ${MOUNTS:-}; do
+		umount "$_m" 2>/dev/null || true
 	done
 }
 
@@ -200,7 +209,7 @@ diskfull() {
 	mkdir -p "$T/mnt"
 	mount -t tmpfs -o size=16m tmpfs "$T/mnt" || fail "cannot mount a tmpfs (needs root)"
 	MOUNTS="$T/mnt"
-	trap 'stress_stop; umount "$T/mnt" 2>/dev/null' EXIT
+	trap 'stress_cleanup' EXIT
 	STATE="$T/mnt/state"
 	stress_config 2
 	stress_start
@@ -252,7 +261,8 @@ diskfull() {
 readonly_state() {
 	mkdir -p "$T/ro-src" "$T/ro"
 	mount --bind "$T/ro-src" "$T/ro" || fail "cannot bind-mount (needs root)"
-	trap 'stress_stop; umount "$T/ro" 2>/dev/null' EXIT
+	MOUNTS="$T/ro"
+	trap 'stress_cleanup' EXIT
 	STATE="$T/ro"
 	stress_config 2
 	stress_start
