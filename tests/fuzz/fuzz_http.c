@@ -145,6 +145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Let the server notice the close and free the connection. */
 	for (int turn = 0; turn < 100 && gg_server_connections(dm.server) > 0; turn++)
 		event_base_loop(dm.base, EVLOOP_NONBLOCK);
+	if (getenv("FUZZ_HTTP_SHOW")) /* replaying one input: what the server answered */
+		fprintf(stderr, "%.*s\n", (int)nout, out);
 	check_answers(out, nout);
 	return 0;
 }
