@@ -615,7 +615,8 @@ static int diff_entry(struct tree_diff *t, const git_tree_entry *f, const git_tr
 static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigned depth)
 {
 	if (depth > GATE_MAX_TREE_DEPTH) {
-		git_fail(t->err, "a tree of the push nests directories deeper than the limit");
+		*t->err = gg_printf("a tree of the push nests directories more than %d deep",
+		                    GATE_MAX_TREE_DEPTH);
 		return -1;
 	}
 	size_t n = git_tree_entrycount(to);
