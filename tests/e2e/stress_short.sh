@@ -33,4 +33,24 @@ t_hook_pressure_short() {
 	hook_pressure 5000 20 10000 100
 }
 
+t_deep_tree_is_refused_with_a_reason() {
+	# 1,100 nested directories: the gate refuses (fail closed) and says why,
+	# rather than recursing without bound.
+	hook_setup
+	python3 - <<'PY' | git -C "$T/w" fast-import --quiet
+import sys
+out = sys.stdout.buffer
+path = "/".join(["d"] * 1100) + "/f.txt"
+msg = b"feat: deep"
+out.write(b"commit refs/heads/main\ncommitter Test <t@example.com> 1700000000 +0000\n")
+out.write(b"data %d\n%s\nfrom refs/heads/main^0\n" % (len(msg), msg))
+out.write(b"M 100644 inline %s\ndata 3\nhi\n\n" % path.encode())
+PY
+	: >"$T/hook.times"
+	! git -C "$T/w" push "$T/srv.git" main >"$T/push.out" 2>&1 || fail "a 1,100-deep tree was accepted"
+	read -r _t0 _t1 rc <"$T/hook.times"
+	[ "$rc" -gt 0 ] && [ "$rc" -lt 128 ] || fail "the hook exited $rc"
+	expect_contains "$T/push.out" "nests directories more than 1024 deep"
+}
+
 run_cases
