@@ -43,12 +43,9 @@ static const struct {
 	const char *name;
 	int (*fn)(int, char **);
 } commands[] = {
-    {"version", cmd_version},
-    {"policy", gg_cmd_policy},
-    {"check", gg_cmd_check},
-    {"install-hook", gg_cmd_install_hook},
-    {"notify", gg_cmd_notify},
-    {"status", gg_cmd_status},
+    {"version", cmd_version},  {"policy", gg_cmd_policy},
+    {"check", gg_cmd_check},   {"install-hook", gg_cmd_install_hook},
+    {"notify", gg_cmd_notify}, {"status", gg_cmd_status},
 };
 
 static void usage(FILE *f)

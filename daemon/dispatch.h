@@ -20,7 +20,7 @@ typedef struct gg_dispatch gg_dispatch;
  * owned by the caller (gg_dispatch_free). 0 or -1.
  */
 int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
-		    const gg_dconfig *cfg);
+                    const gg_dconfig *cfg);
 /* New deployments were durably queued: look for work now. */
 void gg_dispatch_kick(gg_dispatch *d);
 /* The config was replaced (SIGHUP); cfg is the new one. */
