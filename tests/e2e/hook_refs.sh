@@ -2,31 +2,7 @@
 # The pre-receive gate's ref rules (delete, force push, immutable tags, names)
 # through real pushes.
 . "$(dirname "$0")/../lib.sh"
-
-# setup: the policy on stdin; a bare srv.git with the gate, a clone in w/.
-setup() {
-	cat >"$T/policy.yaml"
-	git init -q --bare "$T/srv.git"
-	"$GITGATE" install-hook --policy "$T/policy.yaml" "$T/srv.git" >/dev/null
-	git init -q -b main "$T/w"
-}
-
-# commit FILE CONTENT MESSAGE: write FILE in w/ and commit it.
-commit() {
-	mkdir -p "$(dirname "$T/w/$1")"
-	printf '%s\n' "$2" >"$T/w/$1"
-	git -C "$T/w" add "$1"
-	git -C "$T/w" commit -q -m "$3"
-}
-
-# push ARGS...: push from w/ to srv.git, output in $T/out; returns git's status.
-push() {
-	git -C "$T/w" push "$T/srv.git" "$@" >"$T/out" 2>&1
-}
-
-short() {
-	git -C "$T/w" rev-parse --short=7 "$1"
-}
+. "$(dirname "$0")/hook_common.inc"
 
 POLICY='version: 1
 refs:
