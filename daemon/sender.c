@@ -390,6 +390,20 @@ static gg_sender_rc parse_gitlab(gg_sender_result *res, jnode *root)
 	return check_push(res, p);
 }
 
+/* Both Bitbucket kinds list their ref changes: at least one, and a bounded number. */
+static bool changes_ok(gg_sender_result *res, jnode *changes, const char *name)
+{
+	if (!jis_seq(changes) || changes->n == 0) {
+		set_error(res, "payload: missing '%s'", name);
+		return false;
+	}
+	if (changes->n > GG_SENDER_MAX_CHANGES) {
+		set_error(res, "payload: more than %d changes", GG_SENDER_MAX_CHANGES);
+		return false;
+	}
+	return true;
+}
+
 /* Bitbucket Cloud repo:push: one push per change (at most GG_SENDER_MAX_CHANGES). */
 static gg_sender_rc parse_bitbucket_cloud(gg_sender_result *res, jnode *root)
 {
@@ -401,14 +415,8 @@ static gg_sender_rc parse_bitbucket_cloud(gg_sender_result *res, jnode *root)
 	const char *who = jstr(actor, "nickname");
 	if (who == NULL)
 		who = jstr(actor, "display_name");
-	if (!jis_seq(changes) || changes->n == 0) {
-		set_error(res, "payload: missing 'push.changes'");
+	if (!changes_ok(res, changes, "push.changes"))
 		return GG_SENDER_BAD_REQUEST;
-	}
-	if (changes->n > GG_SENDER_MAX_CHANGES) {
-		set_error(res, "payload: more than %d changes", GG_SENDER_MAX_CHANGES);
-		return GG_SENDER_BAD_REQUEST;
-	}
 	for (uint32_t i = 0; i < changes->n; i++) {
 		jnode *c = changes->items[i];
 		jnode *nw = jget(c, "new"), *old = jget(c, "old");
@@ -448,14 +456,8 @@ static gg_sender_rc parse_bitbucket_dc(gg_sender_result *res, jnode *root)
 			clone = jstr(clones->items[i], "href");
 	}
 	jnode *actor = jget(root, "actor");
-	if (!jis_seq(changes) || changes->n == 0) {
-		set_error(res, "payload: missing 'changes'");
+	if (!changes_ok(res, changes, "changes"))
 		return GG_SENDER_BAD_REQUEST;
-	}
-	if (changes->n > GG_SENDER_MAX_CHANGES) {
-		set_error(res, "payload: more than %d changes", GG_SENDER_MAX_CHANGES);
-		return GG_SENDER_BAD_REQUEST;
-	}
 	for (uint32_t i = 0; i < changes->n; i++) {
 		jnode *c = changes->items[i];
 		gg_push *p = add_push(res);

@@ -669,11 +669,6 @@ static int load_path(gg_yload *l, mpath *p, const gg_ynode *n)
 	return 0;
 }
 
-static int load_regex(gg_yload *l, gg_regex **out, const gg_ynode *n, const char *name)
-{
-	return gg_yload_regex(l, n, name, out);
-}
-
 static int load_scalar_list(gg_yload *l, struct mval **out, size_t *nout, const gg_ynode *n,
                             const char *name)
 {
@@ -778,9 +773,9 @@ static int load_assert(gg_yload *l, struct massert *a, const gg_ynode *n)
 			(void)load_scalar_list(l, &a->not_one_of, &a->n_not_one_of, v,
 			                       "not_one_of");
 		} else if (gg_yis(k, "matches")) {
-			(void)load_regex(l, &a->matches, v, "matches");
+			(void)gg_yload_regex(l, v, "matches", &a->matches);
 		} else if (gg_yis(k, "not_matches")) {
-			(void)load_regex(l, &a->not_matches, v, "not_matches");
+			(void)gg_yload_regex(l, v, "not_matches", &a->not_matches);
 		} else if (gg_yis(k, "min")) {
 			a->has_min = load_number(l, &a->min, v, "min") == 0;
 		} else if (gg_yis(k, "max")) {
