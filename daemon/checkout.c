@@ -96,16 +96,45 @@ static char *git_err(const char *what)
 
 /* ---- credentials ---- */
 
+/* What the fetch callbacks share: the options, and which credentials were handed out. */
+struct fetch_ctx {
+	const gg_checkout_opts *o;
+	unsigned offered; /* GIT_CREDENTIAL_* bits */
+};
+
+/*
+ * libgit2 asks again each time the server refuses what it was given, and
+ * would keep offering the same file until the server hangs up (sshd after
+ * MaxAuthTries, with a misleading "failed getting response") or its replay
+ * limit trips: a second request for the same kind means the first was refused.
+ */
 static int cred_cb(git_credential **out, const char *url, const char *user_from_url,
                    unsigned int allowed, void *payload)
 {
 	(void)url;
-	const gg_checkout_opts *o = payload;
+	struct fetch_ctx *ctx = payload;
+	const gg_checkout_opts *o = ctx->o;
 	const char *user = o->username ? o->username : user_from_url;
-	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && o->ssh_key_file)
+	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && o->ssh_key_file) {
+		if (ctx->offered & GIT_CREDENTIAL_SSH_KEY) {
+			git_error_set(
+			    GIT_ERROR_SSH,
+			    "authentication failed: the server refused the key %s for user %s",
+			    o->ssh_key_file, user ? user : "git");
+			return GIT_EAUTH;
+		}
+		ctx->offered |= GIT_CREDENTIAL_SSH_KEY;
 		return git_credential_ssh_key_new(out, user ? user : "git", o->ssh_public_key_file,
 		                                  o->ssh_key_file, NULL);
+	}
 	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && o->password_file && user) {
+		if (ctx->offered & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+			git_error_set(GIT_ERROR_HTTP,
+			              "authentication failed: the server refused user %s with the "
+			              "password in %s",
+			              user, o->password_file);
+			return GIT_EAUTH;
+		}
 		char *pw = NULL;
 		size_t pwlen;
 		char *why = NULL;
@@ -114,6 +143,7 @@ static int cred_cb(git_credential **out, const char *url, const char *user_from_
 			free(why);
 			return -1;
 		}
+		ctx->offered |= GIT_CREDENTIAL_USERPASS_PLAINTEXT;
 		int rc = git_credential_userpass_plaintext_new(out, user, pw);
 		OPENSSL_cleanse(pw, strlen(pw));
 		free(pw);
@@ -128,7 +158,7 @@ static int cred_cb(git_credential **out, const char *url, const char *user_from_
 /* An SSH host key is accepted when its raw key appears in the known-hosts file. */
 static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 {
-	const gg_checkout_opts *o = payload;
+	const gg_checkout_opts *o = ((const struct fetch_ctx *)payload)->o;
 	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2 || o->ssh_known_hosts_file == NULL)
 		return valid ? 0 : GIT_PASSTHROUGH;
 	const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
@@ -215,7 +245,8 @@ int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err)
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.callbacks.credentials = cred_cb;
 	fo.callbacks.certificate_check = cert_cb;
-	fo.callbacks.payload = (void *)o;
+	struct fetch_ctx ctx = {.o = o, .offered = 0};
+	fo.callbacks.payload = &ctx;
 	fo.prune = GIT_FETCH_NO_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	char *specs[] = {spec};
