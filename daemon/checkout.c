@@ -149,8 +149,9 @@ static int cred_cb(git_credential **out, const char *url, const char *user_from_
 		free(pw);
 		return rc;
 	}
-	if ((allowed & GIT_CREDENTIAL_USERNAME) && user)
-		return git_credential_username_new(out, user);
+	/* An ssh:// URL without a user: the key's default name, not a failure. */
+	if ((allowed & GIT_CREDENTIAL_USERNAME) && (user || o->ssh_key_file))
+		return git_credential_username_new(out, user ? user : "git");
 	/* No credentials configured for what the server asks: fail instead of prompting. */
 	return GIT_PASSTHROUGH;
 }
