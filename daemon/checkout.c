@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -531,6 +532,22 @@ done:
 
 /* ---- the child process ---- */
 
+/*
+ * The child's environment is PATH, the target's env and GITGATE_*: no HOME
+ * unless the target sets one. libgit2 1.5.1 fails every ssh:// fetch
+ * ("error loading known_hosts") when it cannot place ~/.ssh/known_hosts, so
+ * HOME falls back to the daemon user's home directory, which is where
+ * OpenSSH's client would look too.
+ */
+static void home_default(void)
+{
+	const char *home = getenv("HOME");
+	if (home && *home)
+		return;
+	struct passwd *pw = getpwuid(getuid());
+	setenv("HOME", pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : "/", 1);
+}
+
 int gg_checkout_main(int argc, char **argv)
 {
 	gg_checkout_opts o;
@@ -581,6 +598,7 @@ int gg_checkout_main(int argc, char **argv)
 		        GG_CHECKOUT_OPTION);
 		return 2;
 	}
+	home_default();
 	git_libgit2_init();
 	int code = 1;
 	char commit[41];
