@@ -548,6 +548,30 @@ static void home_default(void)
 	setenv("HOME", pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : "/", 1);
 }
 
+/*
+ * SSL_CERT_FILE and SSL_CERT_DIR (set in the target's env) replace the system's
+ * CA certificates for https:// whatever TLS library libgit2 was built with:
+ * OpenSSL reads them by itself, mbedTLS (Debian's libgit2) would ignore them.
+ */
+static int trust_from_env(char **err)
+{
+	const char *file = getenv("SSL_CERT_FILE"), *dir = getenv("SSL_CERT_DIR");
+	if (file && !*file)
+		file = NULL;
+	if (dir && !*dir)
+		dir = NULL;
+	if (file == NULL && dir == NULL)
+		return 0;
+	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir) < 0) {
+		char *what = gg_printf("cannot load CA certificates from %s%s%s", file ? file : "",
+		                       file && dir ? " and " : "", dir ? dir : "");
+		*err = git_err(what);
+		free(what);
+		return -1;
+	}
+	return 0;
+}
+
 int gg_checkout_main(int argc, char **argv)
 {
 	gg_checkout_opts o;
@@ -603,7 +627,7 @@ int gg_checkout_main(int argc, char **argv)
 	int code = 1;
 	char commit[41];
 	char *err = NULL;
-	if (gg_checkout_fetch(commit, &o, &err) < 0)
+	if (trust_from_env(&err) < 0 || gg_checkout_fetch(commit, &o, &err) < 0)
 		goto done;
 	if (want && *want && strcmp(want, commit) != 0)
 		printf("the push named %s; deploying what the branch holds now, %s\n", want,
