@@ -8,14 +8,20 @@ PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent sqlite3"
 TOOLS="cc git curl pkg-config python3"
 # What the tests of the man pages and systemd units run.
 TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
+# What the deployment tests run: signed events, and the ssh:// and https://
+# servers of tests/e2e/deploy_remote.sh (sshd is checked by path below).
+TOOLS="$TOOLS openssl ssh-keygen ssh-keyscan"
 DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
 DEBS="$DEBS mandoc groff-base man-db bsdextrautils systemd"
+DEBS="$DEBS openssl openssh-client openssh-server"
 
 missing=""
 for t in $TOOLS; do
 	command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
 done
+# /usr/sbin is not in every user's PATH.
+[ -x /usr/sbin/sshd ] || missing="$missing sshd"
 if command -v pkg-config >/dev/null 2>&1; then
 	for p in $PKGS; do
 		pkg-config --exists "$p" || missing="$missing $p"
@@ -31,6 +37,15 @@ fi
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own sshd; installing openssh-server must not start
+# (or fail to start) the system's one: no service starts during the install.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get update -qq >&2
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $DEBS >&2
