@@ -25,7 +25,7 @@
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Queued writes above this make the store report itself unhealthy. */
 #define STORE_MAX_PENDING 100000
-/* WAL pages after which the checkpointer copies them into the database. */
+/* WAL pages after which the writer copies them into the database. */
 #define STORE_CHECKPOINT_PAGES 1000
 
 typedef enum {
@@ -74,14 +74,7 @@ struct gg_store {
 	struct event_base *base;
 	pthread_t thread;
 	bool threaded;
-	/*
-	 * Checkpoints run on their own thread and connection: inside a commit
-	 * they would stall every request waiting for that group's fsync.
-	 */
-	pthread_t ckpt_thread;
-	bool ckpt_running, ckpt_wanted;
-	pthread_cond_t ckpt_cv;
-	sqlite3 *cdb;
+	bool ckpt_wanted; /* writer thread only */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	op *queue, **queue_tail; /* waiting for the writer */
@@ -492,32 +485,26 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	(void)db, (void)name;
 	gg_store *s = arg;
-	if (pages >= STORE_CHECKPOINT_PAGES) {
-		pthread_mutex_lock(&s->mu);
+	if (pages >= STORE_CHECKPOINT_PAGES)
 		s->ckpt_wanted = true;
-		pthread_cond_signal(&s->ckpt_cv);
-		pthread_mutex_unlock(&s->mu);
-	}
 	return SQLITE_OK;
 }
 
-static void *checkpoint_main(void *arg)
+/*
+ * The writer checkpoints between two batches, after handing the last one
+ * back: only the next group waits for it, and as no commit runs meanwhile
+ * the checkpoint copies the whole log, so the next write starts the log over
+ * from its beginning. A checkpointer running beside the writer never catches
+ * up under a steady load: the log then grows for as long as the load lasts,
+ * and every fsync of the growing file writes its inode too.
+ */
+static void maybe_checkpoint(gg_store *s)
 {
-	gg_store *s = arg;
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->ckpt_wanted && !s->stopping)
-			pthread_cond_wait(&s->ckpt_cv, &s->mu);
-		if (s->stopping)
-			break;
-		s->ckpt_wanted = false;
-		pthread_mutex_unlock(&s->mu);
-		/* PASSIVE: never waits for the writer or readers; the next one catches up. */
-		sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		pthread_mutex_lock(&s->mu);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
+	if (!s->ckpt_wanted)
+		return;
+	s->ckpt_wanted = false;
+	/* PASSIVE: never waits for readers; a reader in the way only delays the restart. */
+	sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static void *writer_main(void *arg)
@@ -547,6 +534,7 @@ static void *writer_main(void *arg)
 		/* A full pipe already means a wakeup is pending. */
 		ssize_t w = write(s->pipefd[1], &b, 1);
 		(void)w;
+		maybe_checkpoint(s);
 		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -610,7 +598,6 @@ int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char
 	s->done_tail = &s->done;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	pthread_cond_init(&s->ckpt_cv, NULL);
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		*err = gg_printf("%s: %s", dir, strerror(errno));
 		goto done;
@@ -638,15 +625,8 @@ int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char
 		s->base = base;
 		s->done_ev = event_new(base, s->pipefd[0], EV_READ | EV_PERSIST, on_done, s);
 		event_add(s->done_ev, NULL);
-		if (open_db(&s->cdb, path, true, err) < 0)
-			goto done;
 		sqlite3_wal_autocheckpoint(s->wdb, 0);
 		sqlite3_wal_hook(s->wdb, wal_hook, s);
-		if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) != 0) {
-			*err = gg_printf("cannot start the store's checkpoint thread");
-			goto done;
-		}
-		s->ckpt_running = true;
 		if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
 			*err = gg_printf("cannot start the store's writer thread");
 			goto done;
@@ -689,13 +669,6 @@ void gg_store_close(gg_store *s)
 		pthread_join(s->thread, NULL);
 		drain_done(s, false);
 	}
-	if (s->ckpt_running) {
-		pthread_mutex_lock(&s->mu);
-		s->stopping = true;
-		pthread_cond_signal(&s->ckpt_cv);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->ckpt_thread, NULL);
-	}
 	if (s->done_ev)
 		event_free(s->done_ev);
 	if (s->pipefd[0] >= 0)
@@ -707,11 +680,9 @@ void gg_store_close(gg_store *s)
 	stmt_cache_free(s->wcache);
 	stmt_cache_free(s->rcache);
 	sqlite3_close(s->rdb);
-	sqlite3_close(s->cdb);
 	sqlite3_close(s->wdb); /* the last connection to close checkpoints the rest */
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
-	pthread_cond_destroy(&s->ckpt_cv);
 	free(s->error);
 	free(s);
 }

@@ -153,6 +153,13 @@ def sample(pid):
     return rss, fds
 
 
+def wal_kib(path):
+    try:
+        return os.stat(path).st_size // 1024
+    except OSError:
+        return 0
+
+
 def cmd_send(args):
     counter = mp.Value("l", 0)
     open(args.out, "w").close()
@@ -169,7 +176,7 @@ def cmd_send(args):
         if args.pid and counter.value >= next_mark:
             try:
                 rss, fds = sample(args.pid)
-                samples.append((counter.value, rss, fds))
+                samples.append((counter.value, rss, fds, wal_kib(args.wal)))
             except OSError:
                 pass
             next_mark += args.sample_every
@@ -183,7 +190,7 @@ def cmd_send(args):
             os.unlink(part)
     if args.pid:
         try:
-            samples.append((counter.value, *sample(args.pid)))
+            samples.append((counter.value, *sample(args.pid), wal_kib(args.wal)))
         except OSError:
             pass
     stats = {}
@@ -193,12 +200,12 @@ def cmd_send(args):
     print("sent %d deliveries in %.1f s: %.0f/s; answers %s" % (
         counter.value, el, counter.value / el if el else 0,
         " ".join("%s=%d" % kv for kv in sorted(stats.items()))))
-    for n, rss, fds in samples:
-        print("sample after %d: VmRSS %d KiB, fds %d" % (n, rss, fds))
+    for n, rss, fds, wal in samples:
+        print("sample after %d: VmRSS %d KiB, fds %d, WAL %d KiB" % (n, rss, fds, wal))
     if args.samples_out:
         with open(args.samples_out, "w") as f:
-            for n, rss, fds in samples:
-                f.write("%d %d %d\n" % (n, rss, fds))
+            for n, rss, fds, wal in samples:
+                f.write("%d %d %d %d\n" % (n, rss, fds, wal))
     return 0
 
 
@@ -436,6 +443,7 @@ def main():
     p.add_argument("--pid", type=int, default=0)
     p.add_argument("--sample-every", type=int, default=10000)
     p.add_argument("--samples-out")
+    p.add_argument("--wal", default="", help="the store's WAL file, sampled with the process")
     p.add_argument("--stop-file", help="stop sending once this file exists")
     p.set_defaults(fn=cmd_send)
 

@@ -125,7 +125,8 @@ soak() {
 	idle0=$($LOAD sample --pid "$DPID")
 	$LOAD send --port "$PORT" --secret-file "$T/git.secret" --prefix soak --targets "$3" \
 		--count "$1" --conns "$2" --out "$T/results" --pid "$DPID" \
-		--sample-every $(($1 / 10)) --samples-out "$T/samples" | tee "$T/send.out"
+		--sample-every $(($1 / 10)) --samples-out "$T/samples" --wal "$STATE/gitgated.db-wal" |
+		tee "$T/send.out"
 	settle 120
 	idle1=$($LOAD sample --pid "$DPID")
 	stress_stop
@@ -137,6 +138,11 @@ soak() {
 	figure "soak: deployments run $(wc -l <"$T/deployed.log"), $(grep '^verify: accepted' "$T/verify.out")"
 	figure "soak: VmRSS KiB / fds at each tenth: $(awk '{printf "%s/%s ", $2, $3}' "$T/samples")"
 	figure "soak: idle before: VmRSS ${idle0% *} KiB, fds ${idle0#* }; idle after: VmRSS ${idle1% *} KiB, fds ${idle1#* }"
+	# The WAL starts over after each checkpoint (1,000 pages): it must not
+	# grow with the load however long that lasts.
+	max_wal=$(awk 'BEGIN{m=0} {if ($4 > m) m = $4} END{print m}' "$T/samples")
+	figure "soak: WAL KiB at each tenth: $(awk '{printf "%s ", $4}' "$T/samples")"
+	[ "$max_wal" -le 8192 ] || fail "the WAL grew to $max_wal KiB under load"
 	# Memory: the first sample (after a tenth of the run) is the baseline;
 	# nothing may grow beyond it by more than the slack (SQLite's page caches
 	# fill up to their fixed size meanwhile).
