@@ -88,6 +88,7 @@ struct gg_dispatch {
 	struct wctx *retrying; /* writes waiting to be made again */
 	struct event *scan_ev;
 	struct event *wake_ev;
+	bool scan_all; /* read the queue even when every target is busy (start, reload) */
 	bool shutting_down;
 	struct event *grace_ev;
 	void (*shutdown_done)(void *);
@@ -137,9 +138,10 @@ static void tstates_gc(gg_dispatch *d)
 	size_t w = 0;
 	for (size_t i = 0; i < d->nts; i++) {
 		tstate *t = d->ts[i];
-		if (!t->configured && t->job == NULL && t->inflight == 0 && t->poll_run == NULL)
+		if (!t->configured && t->job == NULL && t->inflight == 0 && t->poll_run == NULL) {
 			tstate_free(t);
-		else
+			d->scan_all = true; /* its queue is canceled by the next scan */
+		} else
 			d->ts[w++] = t;
 	}
 	d->nts = w;
@@ -768,10 +770,29 @@ static void cancel_target_queue(gg_dispatch *d, const char *target)
 	gg_deployments_free(q, nq);
 }
 
+/* Whether a scan could start anything: some configured target is idle, under max_parallel. */
+static bool can_start(const gg_dispatch *d)
+{
+	if (d->cfg->max_parallel != 0 && d->running >= d->cfg->max_parallel)
+		return false;
+	for (size_t i = 0; i < d->nts; i++)
+		if (d->ts[i]->configured && d->ts[i]->job == NULL)
+			return true;
+	return false;
+}
+
 static void scan(gg_dispatch *d)
 {
 	if (d->shutting_down)
 		return;
+	/*
+	 * While every target is busy, pushes only add to queues that the end of
+	 * each running deployment scans again: reading them on every commit
+	 * would cost the loop a query per group of deliveries for nothing.
+	 */
+	if (!d->scan_all && !can_start(d))
+		return;
+	d->scan_all = false;
 	gg_deployment *list = NULL;
 	size_t n = 0;
 	/*
@@ -1066,6 +1087,7 @@ int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
 	d->scan_ev = event_new(base, -1, 0, on_scan, d);
 	d->wake_ev = evtimer_new(base, on_wake, d);
 	sync_targets(d);
+	d->scan_all = true;
 	*out = d;
 	/* Whatever is queued (recovered or accepted before a restart) runs now. */
 	schedule_scan(d);
@@ -1081,6 +1103,7 @@ void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg)
 {
 	d->cfg = cfg;
 	sync_targets(d);
+	d->scan_all = true;
 	schedule_scan(d);
 }
 
