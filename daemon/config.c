@@ -264,14 +264,15 @@ static void free_checkout(gg_dcheckout *co)
 	free(co);
 }
 
-static const char *const target_keys[] = {"name", "source",  "repo",    "ref",      "paths", "run",
-                                          "env",  "timeout", "retries", "checkout", NULL};
+static const char *const target_keys[] = {"name", "source",  "repo",    "ref",  "paths",    "run",
+                                          "env",  "timeout", "retries", "nice", "checkout", NULL};
 
 static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *n)
 {
 	t->line = n->line;
 	t->col = n->col;
 	t->timeout_ms = GG_DEFAULT_TIMEOUT_MS;
+	t->nice = GG_DEFAULT_NICE;
 	if (n->type != GG_Y_MAP) {
 		gg_yload_err(c, n, "a target must be a map");
 		return;
@@ -311,6 +312,9 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 	uint64_t retries = 0;
 	get_uint(c, n, "retries", &retries, 0, 100);
 	t->retries = (unsigned)retries;
+	uint64_t nice = GG_DEFAULT_NICE;
+	get_uint(c, n, "nice", &nice, 0, 19);
+	t->nice = (unsigned)nice;
 	const gg_ynode *co = gg_ymap_get(n, "checkout");
 	if (co)
 		t->checkout = load_checkout(c, co);

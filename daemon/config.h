@@ -16,15 +16,17 @@
 #include <stdint.h>
 
 /* Defaults of the named limits. */
-#define GG_DEFAULT_MAX_BODY           (1024 * 1024)
-#define GG_DEFAULT_MAX_HEADER         (16 * 1024)
-#define GG_DEFAULT_MAX_CONNECTIONS    512
-#define GG_DEFAULT_READ_TIMEOUT_MS    10000
-#define GG_DEFAULT_MAX_PARALLEL       4
-#define GG_DEFAULT_SHUTDOWN_GRACE_MS  30000
-#define GG_DEFAULT_LOG_MAX            (1024 * 1024)
-#define GG_DEFAULT_RETRY_BACKOFF_MS   5000
-#define GG_DEFAULT_TIMEOUT_MS         (10 * 60 * 1000)
+#define GG_DEFAULT_MAX_BODY          (1024 * 1024)
+#define GG_DEFAULT_MAX_HEADER        (16 * 1024)
+#define GG_DEFAULT_MAX_CONNECTIONS   512
+#define GG_DEFAULT_READ_TIMEOUT_MS   10000
+#define GG_DEFAULT_MAX_PARALLEL      4
+#define GG_DEFAULT_SHUTDOWN_GRACE_MS 30000
+#define GG_DEFAULT_LOG_MAX           (1024 * 1024)
+#define GG_DEFAULT_RETRY_BACKOFF_MS  5000
+#define GG_DEFAULT_TIMEOUT_MS        (10 * 60 * 1000)
+/* Deployments run below the daemon's own priority: answering senders comes first. */
+#define GG_DEFAULT_NICE               10
 #define GG_DEFAULT_KEEP               5
 #define GG_DEFAULT_DELIVERY_RETENTION (7ULL * 24 * 3600 * 1000)
 
@@ -87,6 +89,7 @@ typedef struct {
 	size_t nenv;
 	uint64_t timeout_ms;    /* default GG_DEFAULT_TIMEOUT_MS */
 	unsigned retries;       /* default 0 */
+	unsigned nice;          /* added to the daemon's niceness; default GG_DEFAULT_NICE */
 	gg_dcheckout *checkout; /* NULL for run targets */
 	unsigned line, col;
 } gg_dtarget;

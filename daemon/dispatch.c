@@ -69,7 +69,7 @@ struct job {
 	size_t nenv;
 	char *dir;
 	uint64_t timeout_ms, started_ms;
-	unsigned retries;
+	unsigned retries, nice;
 	bool claim_failed;
 };
 
@@ -567,7 +567,8 @@ static int job_spawn(job *j, char **argv, char **env, uint64_t timeout_ms)
 	                    .cwd = NULL,
 	                    .log_path = j->log_path,
 	                    .log_max = d->cfg->log_max,
-	                    .timeout_ms = timeout_ms};
+	                    .timeout_ms = timeout_ms,
+	                    .nice = j->nice};
 	char *err = NULL;
 	gg_buf line = GG_BUF_INIT;
 	for (size_t i = 0; argv[i]; i++) {
@@ -669,6 +670,7 @@ static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deploy
 	j->log_path = gg_printf("%s/%lld.log", d->logs_dir, (long long)dep->id);
 	j->timeout_ms = tg->timeout_ms;
 	j->retries = tg->retries;
+	j->nice = tg->nice;
 	j->started_ms = gg_now_ms();
 	j->env_keys = gg_calloc(tg->nenv + 1, sizeof(char *));
 	j->env_vals = gg_calloc(tg->nenv + 1, sizeof(char *));
@@ -986,7 +988,8 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	                    .envp = (const char *const *)env,
 	                    .log_path = log,
 	                    .log_max = d->cfg->log_max ? d->cfg->log_max : GG_DEFAULT_LOG_MAX,
-	                    .timeout_ms = tg->timeout_ms};
+	                    .timeout_ms = tg->timeout_ms,
+	                    .nice = tg->nice};
 	char *err = NULL;
 	if (gg_run_start(&t->poll_run, d->runner, &spec, on_poll_done, t, &err) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot poll", "target", t->name, "error", err, NULL);

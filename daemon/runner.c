@@ -20,6 +20,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -577,6 +578,13 @@ __attribute__((noreturn)) static void child_exec(const char *prog, const gg_run_
 		_exit(127);
 	}
 	syscall(SYS_close_range, 3U, ~0U, 0U);
+	if (spec->nice > 0) {
+		/* Raw calls: the child shares the daemon's memory until execve. */
+		long cur = syscall(SYS_getpriority, PRIO_PROCESS, 0); /* 20 - nice */
+		if (cur > 0)
+			syscall(SYS_setpriority, PRIO_PROCESS, 0,
+			        (int)(20 - cur) + (int)spec->nice);
+	}
 	execve(prog, (char *const *)spec->argv, (char *const *)spec->envp);
 	static const char msg[] = "gitgated: exec failed\n";
 	write_all(2, msg, sizeof(msg) - 1);

@@ -73,6 +73,7 @@ typedef struct {
 	uint64_t log_max;       /* 0: no cap */
 	uint64_t timeout_ms;    /* 0: none */
 	uint64_t kill_grace_ms; /* between SIGTERM and SIGKILL; 0: GG_RUN_KILL_GRACE_MS */
+	unsigned nice;          /* added to the daemon's niceness in the child */
 } gg_run_spec;
 
 #define GG_RUN_KILL_GRACE_MS 5000

@@ -142,6 +142,27 @@ t_environment_is_the_contract_s() {
 	expect_not_contains "$T/env" "HOME="
 }
 
+t_commands_run_below_the_daemon_s_priority() {
+	# The command writes its own niceness (field 19 of /proc/PID/stat).
+	printf '#!/bin/sh\nout=$1\nset -- $(cat /proc/$$/stat)\necho "${19}" >"$out"\n' >"$T/nice.sh"
+	chmod +x "$T/nice.sh"
+	deploy_config "  - {name: default, repo: acme/app, ref: refs/heads/main, run: [$T/nice.sh, $T/n.default]}
+  - {name: same, repo: acme/app, ref: refs/heads/main, nice: 0, run: [$T/nice.sh, $T/n.same]}
+  - {name: least, repo: acme/app, ref: refs/heads/main, nice: 19, run: [$T/nice.sh, $T/n.least]}"
+	start_daemon
+	expect_eq "$(send_event "$(c 5)")" 202 "push"
+	for t in default same least; do
+		id=$(json "$T/resp" "[x['id'] for x in d['deployments'] if x['target'] == '$t'][0]")
+		wait_until 20 dep_state_is "$id" succeeded
+	done
+	set -- $(cat /proc/$DPID/stat)
+	own=${19}
+	want=$((own + 10 > 19 ? 19 : own + 10))
+	expect_eq "$(cat "$T/n.default")" "$want" "niceness of a default target (the daemon's is $own)"
+	expect_eq "$(cat "$T/n.same")" "$own" "niceness with nice: 0"
+	expect_eq "$(cat "$T/n.least")" 19 "niceness with nice: 19"
+}
+
 t_sigkill_mid_deployment_runs_again_after_restart() {
 	deploy_config "  - name: app
     repo: acme/app

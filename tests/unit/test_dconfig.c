@@ -79,6 +79,7 @@ static void test_full_config(void)
 	               "    env: {KUBECONFIG: /etc/k, MODE: fast}\n"
 	               "    timeout: 2m\n"
 	               "    retries: 2\n"
+	               "    nice: 0\n"
 	               "  - name: docs\n"
 	               "    repo: acme/docs\n"
 	               "    ref: refs/heads/main\n"
@@ -128,12 +129,14 @@ static void test_full_config(void)
 		CHECK_STR(t->env[1].key, "MODE");
 		CHECK_INT(t->timeout_ms, 120000);
 		CHECK_INT(t->retries, 2);
+		CHECK_INT(t->nice, 0);
 		CHECK(t->checkout == NULL);
 	}
 	t = gg_dconfig_target(cfg, "docs");
 	CHECK(t && t->checkout);
 	if (t && t->checkout) {
 		CHECK_INT(t->timeout_ms, GG_DEFAULT_TIMEOUT_MS);
+		CHECK_INT(t->nice, GG_DEFAULT_NICE);
 		CHECK_INT(t->checkout->keep, GG_DEFAULT_KEEP);
 		CHECK_INT(t->checkout->poll_ms, 300000);
 		CHECK_STR(t->checkout->ssh_known_hosts_file, "/etc/kh");
@@ -190,6 +193,7 @@ static void test_errors_with_positions(void)
 	          "  - name: t\n"
 	          "    repo: a/b\n"
 	          "    ref: x\n"
+	          "    nice: 20\n"
 	          "    checkout: {url: u, dir: relative, keep: 0, bogus: 1}\n");
 	CHECK_INT(rc, -1);
 	CHECK(cfg == NULL);
@@ -208,6 +212,7 @@ static void test_errors_with_positions(void)
 	CHECK(has_msg(&diag, "d.yaml:17:11: duplicate target name 't'"));
 	CHECK(has_msg(&diag, "'dir' must be an absolute path"));
 	CHECK(has_msg(&diag, "'keep' must be an integer from 1"));
+	CHECK(has_msg(&diag, "d.yaml:20:11: 'nice' must be an integer from 0 to 19"));
 	CHECK(has_msg(&diag, "unknown key 'bogus' in checkout"));
 	gg_diag_free(&diag);
 
