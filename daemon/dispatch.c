@@ -136,15 +136,22 @@ static void tstate_free(tstate *t)
 static void tstates_gc(gg_dispatch *d)
 {
 	size_t w = 0;
+	bool freed = false;
 	for (size_t i = 0; i < d->nts; i++) {
 		tstate *t = d->ts[i];
 		if (!t->configured && t->job == NULL && t->inflight == 0 && t->poll_run == NULL) {
 			tstate_free(t);
-			d->scan_all = true; /* its queue is canceled by the next scan */
-		} else
+			freed = true;
+		} else {
 			d->ts[w++] = t;
+		}
 	}
 	d->nts = w;
+	if (freed) {
+		/* What is still queued for them is canceled by a full read of the queue. */
+		d->scan_all = true;
+		schedule_scan(d);
+	}
 }
 
 /* ---- store write completions ---- */
@@ -333,6 +340,8 @@ static void write_done(void *arg, int rc, int64_t id)
 	tstate *t = tstate_find(d, w->target);
 	if (t && t->inflight > 0)
 		t->inflight--;
+	if (t && !t->configured)
+		tstates_gc(d);
 	if (w->kick || w->nids > 0)
 		schedule_scan(d);
 	wctx_free(w);
@@ -772,14 +781,19 @@ static void cancel_target_queue(gg_dispatch *d, const char *target)
 	gg_deployments_free(q, nq);
 }
 
-/* Whether a scan could start anything: some configured target is idle, under max_parallel. */
+/*
+ * Whether a scan could do anything: start a deployment (a configured target
+ * is idle, under max_parallel), or cancel the queue of a target that is no
+ * longer configured and no longer running.
+ */
 static bool can_start(const gg_dispatch *d)
 {
-	if (d->cfg->max_parallel != 0 && d->running >= d->cfg->max_parallel)
-		return false;
-	for (size_t i = 0; i < d->nts; i++)
-		if (d->ts[i]->configured && d->ts[i]->job == NULL)
+	bool slot = d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel;
+	for (size_t i = 0; i < d->nts; i++) {
+		const tstate *t = d->ts[i];
+		if (t->job == NULL && (!t->configured || slot))
 			return true;
+	}
 	return false;
 }
 
@@ -794,7 +808,6 @@ static void scan(gg_dispatch *d)
 	 */
 	if (!d->scan_all && !can_start(d))
 		return;
-	d->scan_all = false;
 	gg_deployment *list = NULL;
 	size_t n = 0;
 	/*
@@ -807,6 +820,7 @@ static void scan(gg_dispatch *d)
 		gg_log(GG_LOG_ERROR, "cannot read the deployment queue", NULL);
 		return;
 	}
+	d->scan_all = false;
 	/* Rows on their way out of the queue are not work. */
 	int64_t *pend = NULL;
 	if (d->npending > 0) {
@@ -1097,8 +1111,19 @@ int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
 	return 0;
 }
 
-void gg_dispatch_kick(gg_dispatch *d)
+void gg_dispatch_kick(gg_dispatch *d, char *const *targets, size_t ntargets)
 {
+	/*
+	 * A delivery matched against the config before a reload may name a
+	 * target that is gone by now: only a full read cancels its deployment.
+	 */
+	for (size_t i = 0; targets == NULL || i < ntargets; i++) {
+		const tstate *t = targets ? tstate_find(d, targets[i]) : NULL;
+		if (t == NULL || !t->configured) {
+			d->scan_all = true;
+			break;
+		}
+	}
 	schedule_scan(d);
 }
 

@@ -21,8 +21,11 @@ typedef struct gg_dispatch gg_dispatch;
  */
 int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
                     const gg_dconfig *cfg);
-/* New deployments were durably queued: look for work now. */
-void gg_dispatch_kick(gg_dispatch *d);
+/*
+ * New deployments for these targets were durably queued: look for work now.
+ * NULL/0 when it is not known for which (all of the queue is read).
+ */
+void gg_dispatch_kick(gg_dispatch *d, char *const *targets, size_t ntargets);
 /* The config was replaced (SIGHUP); cfg is the new one. */
 void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg);
 /*

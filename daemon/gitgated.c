@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	gg_log(GG_LOG_INFO, "started", "version", GITGATE_VERSION, "config", m.config_path,
 	       "state_dir", d->cfg->state_dir, NULL);
 	/* Deployments queued before a restart are waiting. */
-	gg_dispatch_kick(d->dispatch);
+	gg_dispatch_kick(d->dispatch, NULL, 0);
 	event_base_dispatch(d->base);
 	gg_log(GG_LOG_INFO, "stopped", NULL);
 	rc = 0;

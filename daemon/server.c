@@ -763,7 +763,7 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	gg_log(GG_LOG_INFO, "delivery", "result", result, "delivery", j->delivery, "source", source,
 	       "event", j->event, "deployments", nbuf, NULL);
 	if (!res->duplicate && res->nids > 0 && d->dispatch)
-		gg_dispatch_kick(d->dispatch);
+		gg_dispatch_kick(d->dispatch, j->targets, res->nids);
 	gg_http_reply(&c->req, status, "application/json", NULL, out.ptr, out.len);
 	gg_buf_free(&out);
 	hook_job_free(j);

@@ -157,10 +157,36 @@ t_commands_run_below_the_daemon_s_priority() {
 	done
 	set -- $(cat /proc/$DPID/stat)
 	own=${19}
-	want=$((own + 10 > 19 ? 19 : own + 10))
+	[ "$own" -le 9 ] || fail "the daemon runs at nice $own: 10 steps below it cannot be told apart"
+	want=$((own + 10))
 	expect_eq "$(cat "$T/n.default")" "$want" "niceness of a default target (the daemon's is $own)"
 	expect_eq "$(cat "$T/n.same")" "$own" "niceness with nice: 0"
 	expect_eq "$(cat "$T/n.least")" 19 "niceness with nice: 19"
+}
+
+t_removed_target_s_queue_is_canceled_while_the_others_are_busy() {
+	waiter() { # NAME: a command that runs until $T/NAME.go exists
+		echo "[\"sh\", \"-c\", \"touch $T/$1.started; while [ ! -e $T/$1.go ]; do sleep 0.05; done\"]"
+	}
+	busy="  - {name: busy, repo: acme/app, ref: refs/heads/busy, run: $(waiter busy)}"
+	deploy_config "  - {name: old, repo: acme/app, ref: refs/heads/main, run: $(waiter old)}
+$busy"
+	start_daemon
+	expect_eq "$(send_event "$(c 31)")" 202 "push to main"
+	wait_until 10 test -e "$T/old.started"
+	expect_eq "$(send_event "$(c 32)" refs/heads/busy)" 202 "push to busy"
+	wait_until 10 test -e "$T/busy.started"
+	expect_eq "$(send_event "$(c 33)")" 202 "second push to main"
+	queued=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	deploy_config "$busy"
+	kill -HUP "$DPID"
+	wait_until 20 grep -q "config reloaded" "$T/daemon.log"
+	# The only configured target is busy: the removed one's end must still
+	# settle its queue.
+	touch "$T/old.go"
+	wait_until 20 dep_state_is "$queued" canceled
+	touch "$T/busy.go"
+	wait_until 20 settled
 }
 
 t_sigkill_mid_deployment_runs_again_after_restart() {
