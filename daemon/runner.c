@@ -581,9 +581,12 @@ __attribute__((noreturn)) static void child_exec(const char *prog, const gg_run_
 	if (spec->nice > 0) {
 		/* Raw calls: the child shares the daemon's memory until execve. */
 		long cur = syscall(SYS_getpriority, PRIO_PROCESS, 0); /* 20 - nice */
-		if (cur > 0)
-			syscall(SYS_setpriority, PRIO_PROCESS, 0,
-			        (int)(20 - cur) + (int)spec->nice);
+		if (cur <= 0 || syscall(SYS_setpriority, PRIO_PROCESS, 0,
+		                        (int)(20 - cur) + (int)spec->nice) < 0) {
+			static const char msg[] = "gitgated: cannot lower the priority (nice); "
+			                          "running at the daemon's\n";
+			write_all(2, msg, sizeof(msg) - 1);
+		}
 	}
 	execve(prog, (char *const *)spec->argv, (char *const *)spec->envp);
 	static const char msg[] = "gitgated: exec failed\n";

@@ -7,6 +7,8 @@
  */
 #include "store.h"
 
+#include "log.h"
+
 #include "gitgate/util.h"
 
 #include <errno.h>
@@ -74,7 +76,7 @@ struct gg_store {
 	struct event_base *base;
 	pthread_t thread;
 	bool threaded;
-	bool ckpt_wanted; /* writer thread only */
+	bool ckpt_wanted, ckpt_failing; /* writer thread only */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	op *queue, **queue_tail; /* waiting for the writer */
@@ -504,7 +506,12 @@ static void maybe_checkpoint(gg_store *s)
 		return;
 	s->ckpt_wanted = false;
 	/* PASSIVE: never waits for readers; a reader in the way only delays the restart. */
-	sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	int rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	/* Said once per run of failures: the next batch tries again. */
+	if (rc != SQLITE_OK && !s->ckpt_failing)
+		gg_log(GG_LOG_WARN, "checkpointing the store failed; the WAL grows until it works",
+		       "error", sqlite3_errmsg(s->wdb), NULL);
+	s->ckpt_failing = rc != SQLITE_OK;
 }
 
 static void *writer_main(void *arg)

@@ -154,10 +154,13 @@ def sample(pid):
 
 
 def wal_kib(path):
+    """The WAL's size in KiB; -1 when there is no such file (0 when not asked)."""
+    if not path:
+        return 0
     try:
         return os.stat(path).st_size // 1024
     except OSError:
-        return 0
+        return -1
 
 
 def cmd_send(args):

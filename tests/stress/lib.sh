@@ -142,6 +142,7 @@ soak() {
 	# grow with the load however long that lasts.
 	max_wal=$(awk 'BEGIN{m=0} {if ($4 > m) m = $4} END{print m}' "$T/samples")
 	figure "soak: WAL KiB at each tenth: $(awk '{printf "%s ", $4}' "$T/samples")"
+	awk '$4 < 0 {exit 1}' "$T/samples" || fail "no WAL at $STATE/gitgated.db-wal"
 	[ "$max_wal" -le 8192 ] || fail "the WAL grew to $max_wal KiB under load"
 	# Memory: the first sample (after a tenth of the run) is the baseline;
 	# nothing may grow beyond it by more than the slack (SQLite's page caches
