@@ -84,7 +84,7 @@ static void accepted(void *arg, const gg_store_accept_result *res)
 		f->watch = gg_reallocarray(f->watch, f->nwatch + 1, sizeof(*f->watch));
 		f->watch[f->nwatch++] = res->ids[i];
 	}
-	gg_dispatch_kick(f->d);
+	gg_dispatch_kick(f->d, NULL, 0);
 }
 
 static void push(fixture *f, const char *delivery, const char *after, const char **targets,
