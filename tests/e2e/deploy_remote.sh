@@ -31,6 +31,18 @@ daemon_up() {
 	trap cleanup EXIT
 }
 
+# push_that_fails: a first commit pushed and announced; its deployment must
+# end failed with no release switched in. Its log lands in $T/log.
+push_that_fails() {
+	commit index.html "never deployed"
+	push
+	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 30 dep_state_is "$id" failed
+	dep_field "$id" 'd["log"]' >"$T/log"
+	[ ! -e "$T/www/site" ] || fail "a release was switched in: $(readlink "$T/www/site")"
+}
+
 live_is() { # COMMIT: the live symlink points at releases/COMMIT
 	[ "$(readlink "$T/www/site" 2>/dev/null)" = "releases/$1" ]
 }
@@ -152,15 +164,9 @@ t_ssh_unknown_host_key_is_refused() {
 	known_hosts "$T/ssh/known_hosts" "$T/ssh/other_host_key.pub"
 	ssh_target deploy "$T/ssh/known_hosts"
 	daemon_up
-	commit index.html "never deployed"
-	push
-	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
-	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
-	wait_until 30 dep_state_is "$id" failed
-	dep_field "$id" 'd["log"]' >"$T/log"
+	push_that_fails
 	expect_contains "$T/log" "host key of 127.0.0.1 is not in $T/ssh/known_hosts"
 	expect_contains "$T/log" "error: fetch failed"
-	[ ! -e "$T/www/site" ] || fail "a release was switched in: $(readlink "$T/www/site")"
 	# The key was never offered to a server that could not be verified.
 	expect_not_contains "$T/sshd.log" "Accepted publickey"
 	expect_not_contains "$T/sshd.log" "Failed publickey"
@@ -224,12 +230,7 @@ t_ssh_without_a_user_logs_in_as_git() {
 	known_hosts "$T/ssh/known_hosts" "$T/ssh/host_key.pub"
 	ssh_target deploy "$T/ssh/known_hosts" ""
 	daemon_up
-	commit index.html "never deployed"
-	push
-	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
-	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
-	wait_until 30 dep_state_is "$id" failed
-	dep_field "$id" 'd["log"]' >"$T/log"
+	push_that_fails
 	expect_contains "$T/log" "authentication failed: the server refused the key $T/ssh/deploy for user git"
 	# "Invalid user git" here; "authenticating user git" where the account exists.
 	grep -qE '(nvalid|authenticating) user git ' "$T/sshd.log" || fail "sshd saw no login as git: $(cat "$T/sshd.log")"
@@ -355,14 +356,8 @@ t_https_wrong_password_fails_and_stays_secret() {
 	secret_file "$T/secrets/deployer.password" "$WRONG_PASSWORD"
 	https_target "$T/secrets/deployer.password" ca
 	daemon_up
-	commit index.html "never deployed"
-	push
-	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
-	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
-	wait_until 30 dep_state_is "$id" failed
-	dep_field "$id" 'd["log"]' >"$T/log"
+	push_that_fails
 	expect_contains "$T/log" "error: fetch failed: authentication failed: the server refused user deployer with the password in $T/secrets/deployer.password"
-	[ ! -e "$T/www/site" ] || fail "a release was switched in: $(readlink "$T/www/site")"
 	# One try with the configured password, not a loop of them.
 	expect_eq "$(grep -c 'info/refs?service=git-upload-pack 401' "$T/https.log")" 2 "401 answers"
 	expect_not_contains "$T/https.log" " 200 deployer"
@@ -377,14 +372,8 @@ t_https_untrusted_certificate_fails() {
 	# The target trusts the test CA, but the server's certificate comes from another one.
 	https_target "$T/secrets/deployer.password" ca
 	daemon_up
-	commit index.html "never deployed"
-	push
-	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
-	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
-	wait_until 30 dep_state_is "$id" failed
-	dep_field "$id" 'd["log"]' >"$T/log"
+	push_that_fails
 	expect_contains "$T/log" "error: fetch failed: the SSL certificate is invalid"
-	[ ! -e "$T/www/site" ] || fail "a release was switched in: $(readlink "$T/www/site")"
 	# Nothing, credentials least of all, was sent to the unverified server.
 	expect_not_contains "$T/https.log" "GET "
 	expect_not_contains "$T/https.log" "POST "
@@ -396,14 +385,8 @@ t_https_system_trust_store_does_not_know_the_test_ca() {
 	secret_file "$T/secrets/deployer.password" "$PASSWORD"
 	https_target "$T/secrets/deployer.password"
 	daemon_up
-	commit index.html "never deployed"
-	push
-	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
-	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
-	wait_until 30 dep_state_is "$id" failed
-	dep_field "$id" 'd["log"]' >"$T/log"
+	push_that_fails
 	expect_contains "$T/log" "error: fetch failed: the SSL certificate is invalid"
-	[ ! -e "$T/www/site" ] || fail "a release was switched in: $(readlink "$T/www/site")"
 	expect_not_contains "$T/https.log" "GET "
 }
 
@@ -413,14 +396,8 @@ t_https_readable_password_file_is_refused() {
 	secret_file "$T/secrets/deployer.password" "$PASSWORD" 644
 	https_target "$T/secrets/deployer.password" ca
 	daemon_up
-	commit index.html "never deployed"
-	push
-	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
-	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
-	wait_until 30 dep_state_is "$id" failed
-	dep_field "$id" 'd["log"]' >"$T/log"
+	push_that_fails
 	expect_contains "$T/log" "error: fetch failed: $T/secrets/deployer.password: secret file is group- or world-accessible (mode 0644); chmod 600 it"
-	[ ! -e "$T/www/site" ] || fail "a release was switched in: $(readlink "$T/www/site")"
 	# The password was not sent.
 	expect_not_contains "$T/https.log" " 200 deployer"
 	expect_secret_nowhere "$PASSWORD"
