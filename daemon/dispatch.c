@@ -88,7 +88,8 @@ struct gg_dispatch {
 	struct wctx *retrying; /* writes waiting to be made again */
 	struct event *scan_ev;
 	struct event *wake_ev;
-	bool scan_all; /* read the queue even when every target is busy (start, reload) */
+	/* Read the queue even while every target is busy: at start, after a reload, a gone one. */
+	bool scan_all;
 	bool shutting_down;
 	struct event *grace_ev;
 	void (*shutdown_done)(void *);
