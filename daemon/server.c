@@ -680,26 +680,6 @@ static void conn_input(conn *c)
 
 /* ---- Webhooks ---- */
 
-/* A JSON string literal of s; non-ASCII bytes (only a sender's header can hold them) become '?'. */
-static void json_quote(gg_buf *b, const char *s)
-{
-	gg_buf_putc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			gg_buf_putc(b, '\\');
-			gg_buf_putc(b, (char)c);
-		} else if (c < 0x20 || c == 0x7f) {
-			gg_buf_printf(b, "\\u%04x", c);
-		} else if (c >= 0x80) {
-			gg_buf_putc(b, '?');
-		} else {
-			gg_buf_putc(b, (char)c);
-		}
-	}
-	gg_buf_putc(b, '"');
-}
-
 typedef struct {
 	conn *c;
 	char *delivery;
@@ -747,13 +727,13 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	/* Built by hand: this is the hot path, and the shape is fixed. */
 	gg_buf out = GG_BUF_INIT;
 	gg_buf_puts(&out, "{\"delivery\":");
-	json_quote(&out, j->delivery);
+	gg_buf_json_string(&out, j->delivery);
 	gg_buf_puts(&out, ",\"event\":");
-	json_quote(&out, j->event);
+	gg_buf_json_string(&out, j->event);
 	gg_buf_puts(&out, ",\"deployments\":[");
 	for (size_t i = 0; !res->duplicate && i < res->nids; i++) {
 		gg_buf_puts(&out, i ? ",{\"target\":" : "{\"target\":");
-		json_quote(&out, j->targets[i]);
+		gg_buf_json_string(&out, j->targets[i]);
 		gg_buf_printf(&out, ",\"id\":%lld}", (long long)res->ids[i]);
 	}
 	gg_buf_puts(&out, res->duplicate ? "],\"duplicate\":true}\n" : "]}\n");

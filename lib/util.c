@@ -150,6 +150,64 @@ void gg_buf_free(gg_buf *b)
 	b->len = b->cap = 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (2-4 bytes), or 0 (RFC 3629, table 3-7). */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (c == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+void gg_buf_json_string(gg_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	gg_buf_putc(b, '"');
+	while (*p) {
+		unsigned char c = *p;
+		size_t n;
+		if (c == '"' || c == '\\') {
+			gg_buf_putc(b, '\\');
+			gg_buf_putc(b, (char)c);
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			gg_buf_printf(b, "\\u%04x", c);
+			p++;
+		} else if (c < 0x80) {
+			gg_buf_putc(b, (char)c);
+			p++;
+		} else if ((n = utf8_len(p)) > 0) {
+			gg_buf_put(b, p, n);
+			p += n;
+		} else {
+			gg_buf_puts(b, "\\ufffd");
+			p++;
+		}
+	}
+	gg_buf_putc(b, '"');
+}
+
 static void diag_push(gg_diag *d, char *msg)
 {
 	if (d->n == d->cap) {

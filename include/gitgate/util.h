@@ -43,6 +43,12 @@ void gg_buf_printf(gg_buf *b, const char *fmt, ...) GG_PRINTF(2, 3);
 char *gg_buf_detach(gg_buf *b);
 void gg_buf_clear(gg_buf *b);
 void gg_buf_free(gg_buf *b);
+/*
+ * Append s as a JSON string literal: quotes, backslashes and control
+ * characters escaped, valid UTF-8 kept, every byte of an invalid sequence
+ * replaced by U+FFFD, so the output is valid JSON whatever s holds.
+ */
+void gg_buf_json_string(gg_buf *b, const char *s);
 
 /*
  * Diagnostics: a list of messages about a user's file, each already in the

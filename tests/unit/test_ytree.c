@@ -192,6 +192,32 @@ static void test_units(void)
 	CHECK(gg_parse_duration_ms(&v, "m") == -1);
 }
 
+static void json_is(const char *in, const char *want)
+{
+	gg_buf b = GG_BUF_INIT;
+	gg_buf_json_string(&b, in);
+	CHECK_STR(b.ptr, want);
+	gg_buf_free(&b);
+}
+
+static void test_json_string(void)
+{
+	json_is("", "\"\"");
+	json_is("plain text", "\"plain text\"");
+	json_is("a\"b\\c", "\"a\\\"b\\\\c\"");
+	json_is("tab\tnl\n\x7f", "\"tab\\u0009nl\\u000a\\u007f\"");
+	/* Well-formed UTF-8 stays: 2, 3 and 4 bytes. */
+	json_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	/* Every byte of an ill-formed sequence becomes U+FFFD. */
+	json_is("\xff", "\"\\ufffd\"");
+	json_is("\xc0\xaf", "\"\\ufffd\\ufffd\"");                       /* overlong '/' */
+	json_is("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");            /* a surrogate */
+	json_is("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* above U+10FFFF */
+	json_is("x\xe2\x82", "\"x\\ufffd\\ufffd\"");                     /* cut short at the end */
+	json_is("\xe2\x82y", "\"\\ufffd\\ufffdy\"");                     /* cut short by ASCII */
+}
+
 int main(void)
 {
 	RUN(test_yaml_positions_across_documents);
@@ -205,5 +231,6 @@ int main(void)
 	RUN(test_json_errors);
 	RUN(test_glob);
 	RUN(test_units);
+	RUN(test_json_string);
 	return TEST_DONE();
 }
