@@ -354,6 +354,7 @@ static const char *const top_keys[] = {"listen",
                                        "retry_backoff",
                                        "delivery_retention",
                                        "api_token_file",
+                                       "log_format",
                                        "sources",
                                        "targets",
                                        NULL};
@@ -429,6 +430,13 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	get_size(&c, root, "log_max", &cfg->log_max);
 	get_duration(&c, root, "retry_backoff", &cfg->retry_backoff_ms);
 	get_duration(&c, root, "delivery_retention", &cfg->delivery_retention_ms);
+	char *lf = get_str(&c, root, "log_format", false);
+	if (lf && !strcmp(lf, "json"))
+		cfg->log_json = true;
+	else if (lf && strcmp(lf, "logfmt") != 0)
+		gg_yload_err(&c, gg_ymap_get(root, "log_format"),
+		             "'log_format' must be logfmt or json, not '%s'", lf);
+	free(lf);
 	cfg->api_token_file = get_str(&c, root, "api_token_file", false);
 	if (cfg->api_token_file)
 		read_secret(&c, gg_ymap_get(root, "api_token_file"), cfg->api_token_file,

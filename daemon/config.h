@@ -107,6 +107,7 @@ struct gg_dconfig {
 	uint64_t max_parallel;    /* running deployments, all targets */
 	uint64_t shutdown_grace_ms;
 	uint64_t log_max; /* per-deployment log cap, bytes */
+	bool log_json;    /* log_format: json (default logfmt) */
 	uint64_t retry_backoff_ms;
 	uint64_t delivery_retention_ms; /* delivery ids remembered at least this long */
 	char *api_token_file;           /* NULL: /api/ answers loopback clients only */

@@ -82,6 +82,7 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 		gg_log(GG_LOG_WARN, "listen and state_dir changes take effect at the next start",
 		       NULL);
 	m->d.cfg = cfg;
+	gg_log_set_format(cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
 	if (m->d.dispatch)
 		gg_dispatch_reload(m->d.dispatch, cfg);
 	gg_dconfig_free(old);
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	gg_log_set_format(d->cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
 
 	d->base = event_base_new();
 	if (d->base == NULL) {

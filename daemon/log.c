@@ -1,6 +1,7 @@
 /*
- * logfmt lines, written with one fputs so concurrent writers (the store's
- * thread, child processes sharing stderr) do not interleave within a line.
+ * logfmt (or JSON) lines, written with one fputs so concurrent writers (the
+ * store's thread, child processes sharing stderr) do not interleave within a
+ * line.
  */
 #include "log.h"
 
@@ -16,7 +17,13 @@
 #define LOG_LINE_MAX 4096
 
 static gg_log_level min_level = GG_LOG_INFO;
+static gg_log_format format = GG_LOG_LOGFMT;
 static FILE *stream;
+
+void gg_log_set_format(gg_log_format fmt)
+{
+	format = fmt;
+}
 
 void gg_log_set_level(gg_log_level lvl)
 {
@@ -84,9 +91,15 @@ void gg_log(gg_log_level lvl, const char *msg, ...)
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
 	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	         (int)(tv.tv_usec / 1000));
+	bool json = format == GG_LOG_JSON;
 	gg_buf b = GG_BUF_INIT;
-	gg_buf_printf(&b, "ts=%s level=%s msg=", ts, level_names[lvl]);
-	put_value(&b, msg);
+	if (json) {
+		gg_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[lvl]);
+		gg_buf_json_string(&b, msg);
+	} else {
+		gg_buf_printf(&b, "ts=%s level=%s msg=", ts, level_names[lvl]);
+		put_value(&b, msg);
+	}
 	va_list ap;
 	va_start(ap, msg);
 	for (;;) {
@@ -96,13 +109,18 @@ void gg_log(gg_log_level lvl, const char *msg, ...)
 		const char *v = va_arg(ap, const char *);
 		if (v == NULL)
 			break;
-		gg_buf_printf(&b, " %s=", k);
-		put_value(&b, v);
+		if (json) {
+			gg_buf_printf(&b, ",\"%s\":", k); /* keys are names in the code */
+			gg_buf_json_string(&b, v);
+		} else {
+			gg_buf_printf(&b, " %s=", k);
+			put_value(&b, v);
+		}
 		if (b.len > LOG_LINE_MAX)
 			break;
 	}
 	va_end(ap);
-	gg_buf_putc(&b, '\n');
+	gg_buf_puts(&b, json ? "}\n" : "\n");
 	fputs(b.ptr, stream ? stream : stderr);
 	gg_buf_free(&b);
 }

@@ -2,7 +2,8 @@
  * Logs: one logfmt line per event on stderr (journald keeps it), e.g.
  *   ts=2026-01-02T03:04:05.678Z level=info msg="delivery stored" delivery=abc source=github
  * Values with spaces, quotes, '=' or control characters are quoted and escaped.
- * Callers never pass secrets or whole bodies.
+ * Or, with the config's log_format: json, one JSON object per line with the
+ * same keys in the same order. Callers never pass secrets or whole bodies.
  */
 #ifndef GITGATED_LOG_H
 #define GITGATED_LOG_H
@@ -13,6 +14,9 @@ typedef enum { GG_LOG_DEBUG, GG_LOG_INFO, GG_LOG_WARN, GG_LOG_ERROR } gg_log_lev
 
 /* Lines below this level are dropped (default info). */
 void gg_log_set_level(gg_log_level lvl);
+typedef enum { GG_LOG_LOGFMT, GG_LOG_JSON } gg_log_format;
+/* How lines are written (default logfmt). */
+void gg_log_set_format(gg_log_format fmt);
 /* Where lines go (default stderr); for tests. */
 void gg_log_set_stream(FILE *f);
 

@@ -45,6 +45,7 @@ targets:
     ref: refs/heads/main
     run: [/bin/true]
     checkout: {url: "file:///x", dir: /srv/x}
+log_format: yaml
 YAML
 	expect_status 2 "$GITGATED" -c "$T/bad.yaml" --check 2>"$T/err"
 	expect_contains "$T/err" "$T/bad.yaml:1:10: listen address '127.0.0.1:99999'"
@@ -56,6 +57,7 @@ YAML
 	expect_contains "$T/err" "$T/bad.yaml:13:13: no source named 'nowhere'"
 	expect_contains "$T/err" "$T/bad.yaml:16:14: 'timeout' must be a positive duration"
 	expect_contains "$T/err" "$T/bad.yaml:20:10: a target has either 'run' or 'checkout'"
+	expect_contains "$T/err" "$T/bad.yaml:22:13: 'log_format' must be logfmt or json, not 'yaml'"
 	printf 'listen: [\n' >"$T/syntax.yaml"
 	expect_status 2 "$GITGATED" -c "$T/syntax.yaml" --check 2>"$T/err"
 	grep -qE "^$T/syntax.yaml:[0-9]+:[0-9]+: " "$T/err" || fail "no position for a syntax error"

@@ -70,6 +70,41 @@ t_github_bad_and_missing_signatures_are_401() {
 	[ ! -s "$T/badlog" ] || fail "log lines not in logfmt: $(head -3 "$T/badlog")"
 }
 
+t_json_logs() {
+	daemon_config "log_format: json"
+	start_daemon
+	f=$PAYLOADS/github-push.json
+	right=$(hmac_hex github-secret "$f")
+	expect_eq "$(post /hooks/github "$f" -H "X-GitHub-Event: push" -H 'X-GitHub-Delivery: q"u\o' \
+		-H "X-Hub-Signature-256: sha256=$right")" 202 "accepted"
+	# An event name (answered 200, nothing to deploy) with a byte that is not UTF-8.
+	expect_eq "$(post /hooks/github "$f" -H "$(printf 'X-GitHub-Event: pi"ng\377')" \
+		-H "X-GitHub-Delivery: odd-1" -H "X-Hub-Signature-256: sha256=$right")" 200 "odd event"
+	expect_eq "$(json "$T/resp" 'd["event"]')" "$(printf 'pi"ng\357\277\275')" "the event in the answer"
+	expect_eq "$(post /hooks/github "$f" -H "X-GitHub-Event: push" -H "X-GitHub-Delivery: bad-1" \
+		-H "X-Hub-Signature-256: sha256=00")" 401 "refused"
+	# The daemon logs each answer before sending it.
+	# Every line is one JSON object: ts, level, msg first, then the event's fields.
+	python3 - "$T/daemon.log" <<'PY' || fail "the log is not one JSON object per line"
+import json, sys
+lines = open(sys.argv[1], "rb").read().decode("utf-8").splitlines()
+assert lines, "no lines"
+seen = []
+for ln in lines:
+    d = json.loads(ln)
+    assert list(d)[:3] == ["ts", "level", "msg"], ln
+    seen.append(d)
+acc = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == 'q"u\\o']
+assert acc and acc[0]["result"] == "accepted" and acc[0]["source"] == "github", seen
+odd = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == "odd-1"]
+assert odd and odd[0]["event"] == 'pi"ng\ufffd', seen
+ref = [d for d in seen if d["msg"] == "delivery refused"]
+assert ref and ref[0]["level"] == "warn" and ref[0]["result"] == "unauthorized", seen
+PY
+	expect_not_contains "$T/daemon.log" 'github-secret'
+	expect_not_contains "$T/daemon.log" 'level=info'
+}
+
 t_github_form_body() {
 	daemon_config
 	start_daemon
