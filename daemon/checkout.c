@@ -6,13 +6,16 @@
 
 #include "gitgate/util.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <git2.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <pwd.h>
 #include <signal.h>
@@ -157,7 +160,113 @@ static int cred_cb(git_credential **out, const char *url, const char *user_from_
 	return GIT_PASSTHROUGH;
 }
 
-/* An SSH host key is accepted when its raw key appears in the known-hosts file. */
+/* ---- SSH host keys: OpenSSH's known_hosts(5) ---- */
+
+/* Base64 text to bytes (padding not counted); -1 when it is not base64. */
+static int b64_decode(unsigned char **out, const char *text)
+{
+	size_t len = strlen(text);
+	unsigned char *raw = gg_malloc(len / 4 * 3 + 3);
+	int n = len > 0 && len % 4 == 0
+	            ? EVP_DecodeBlock(raw, (const unsigned char *)text, (int)len)
+	            : -1;
+	for (size_t i = len; n > 0 && i > 0 && text[i - 1] == '='; i--)
+		n--;
+	if (n < 0) {
+		free(raw);
+		raw = NULL;
+	}
+	*out = raw;
+	return n;
+}
+
+/* OpenSSH's patterns: '*' and '?', hostnames compared without case. */
+static bool wild_match(const char *pat, const char *s)
+{
+	for (; *pat; pat++, s++) {
+		if (*pat == '*') {
+			while (pat[1] == '*')
+				pat++;
+			for (const char *t = s;; t++) {
+				if (wild_match(pat + 1, t))
+					return true;
+				if (*t == '\0')
+					return false;
+			}
+		}
+		if (*s == '\0' ||
+		    (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*s)))
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* "|1|SALT|HASH": HMAC-SHA1 of the name keyed with the salt, as ssh-keygen -H writes it. */
+static bool hashed_match(const char *entry, const char *name)
+{
+	char *copy = gg_strdup(entry + 3);
+	char *bar = strchr(copy, '|');
+	bool ok = false;
+	if (bar) {
+		*bar = '\0';
+		unsigned char *salt = NULL, *want = NULL;
+		int ns = b64_decode(&salt, copy), nw = b64_decode(&want, bar + 1);
+		unsigned char got[EVP_MAX_MD_SIZE];
+		unsigned int ng = 0;
+		ok = ns > 0 && nw == SHA_DIGEST_LENGTH &&
+		     HMAC(EVP_sha1(), salt, ns, (const unsigned char *)name, strlen(name), got,
+		          &ng) &&
+		     ng == SHA_DIGEST_LENGTH && CRYPTO_memcmp(got, want, ng) == 0;
+		free(salt);
+		free(want);
+	}
+	free(copy);
+	return ok;
+}
+
+/* Whether a line's comma-separated host patterns name `name`; a matching "!pattern" vetoes. */
+static bool hosts_match(char *patterns, const char *name)
+{
+	bool hit = false;
+	for (char *save = NULL, *p = strtok_r(patterns, ",", &save); p;
+	     p = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(p, "|1|", 3)) {
+			hit = hit || hashed_match(p, name);
+		} else if (p[0] == '!') {
+			if (wild_match(p + 1, name))
+				return false;
+		} else if (wild_match(p, name)) {
+			hit = true;
+		}
+	}
+	return hit;
+}
+
+/* How known_hosts names the server: "host", or "[host]:port" off port 22. */
+static char *known_hosts_name(const char *url, const char *host)
+{
+	unsigned port = 22;
+	const char *auth = strstr(url, "://");
+	if (auth) {
+		auth += 3;
+		const char *end = auth + strcspn(auth, "/");
+		const char *at = memchr(auth, '@', (size_t)(end - auth));
+		const char *h = at ? at + 1 : auth;
+		const char *close = *h == '[' ? memchr(h, ']', (size_t)(end - h)) : NULL;
+		const char *colon =
+		    memchr(close ? close : h, ':', (size_t)(end - (close ? close : h)));
+		if (colon && colon + 1 < end)
+			port = (unsigned)strtoul(colon + 1, NULL, 10);
+	}
+	return port == 22 ? gg_strdup(host) : gg_printf("[%s]:%u", host, port);
+}
+
+/*
+ * The server's key must be on a line of the known-hosts file whose host
+ * patterns name the server (plain, wildcard or hashed); a "@revoked" line
+ * with the key refuses it outright. "@cert-authority" lines do not apply:
+ * host certificates are not checked here.
+ */
 static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 {
 	const gg_checkout_opts *o = ((const struct fetch_ctx *)payload)->o;
@@ -168,38 +277,49 @@ static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 		return GIT_ECERTIFICATE;
 	char *text = NULL;
 	size_t len;
-	if (gg_read_file(&text, &len, o->ssh_known_hosts_file, 1 << 20) < 0)
+	if (gg_read_file(&text, &len, o->ssh_known_hosts_file, 1 << 20) < 0) {
+		fprintf(stdout, "cannot read %s: %s\n", o->ssh_known_hosts_file, strerror(errno));
 		return GIT_ECERTIFICATE;
-	int rc = GIT_ECERTIFICATE;
-	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	}
+	char *name = known_hosts_name(o->url, host);
+	bool known = false, revoked = false;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !revoked;
 	     line = strtok_r(NULL, "\n", &save)) {
-		/* HOSTS KEYTYPE BASE64 [comment] */
-		char *f[3] = {NULL, NULL, NULL};
+		/* [@MARKER] HOSTS KEYTYPE BASE64 [comment] */
+		char *f[4] = {NULL, NULL, NULL, NULL};
 		char *s2 = NULL;
-		char *tok = strtok_r(line, " \t", &s2);
-		for (int i = 0; i < 3 && tok; i++, tok = strtok_r(NULL, " \t", &s2))
+		char *tok = strtok_r(line, " \t\r", &s2);
+		for (int i = 0; i < 4 && tok; i++, tok = strtok_r(NULL, " \t\r", &s2))
 			f[i] = tok;
-		if (f[2] == NULL || f[0][0] == '#')
+		if (f[0] == NULL || f[0][0] == '#')
 			continue;
-		size_t b64 = strlen(f[2]);
-		unsigned char *raw = gg_malloc(b64);
-		int n = EVP_DecodeBlock(raw, (const unsigned char *)f[2], (int)b64);
-		if (n > 0) {
-			while (b64 > 0 && f[2][b64 - 1] == '=') {
-				b64--;
-				n--;
-			}
-			if ((size_t)n == hk->hostkey_len &&
-			    !memcmp(raw, hk->hostkey, hk->hostkey_len))
-				rc = 0;
+		char **h = f;
+		const char *marker = NULL;
+		if (f[0][0] == '@') {
+			marker = f[0];
+			h = f + 1;
 		}
+		if (h[2] == NULL || (marker && strcmp(marker, "@revoked") != 0))
+			continue;
+		unsigned char *raw = NULL;
+		int n = b64_decode(&raw, h[2]);
+		bool same = n > 0 && (size_t)n == hk->hostkey_len &&
+		            !memcmp(raw, hk->hostkey, hk->hostkey_len);
 		free(raw);
-		if (rc == 0)
-			break;
+		if (!same || !hosts_match(h[0], name))
+			continue;
+		if (marker)
+			revoked = true;
+		else
+			known = true;
 	}
 	free(text);
-	if (rc != 0)
-		fprintf(stdout, "host key of %s is not in %s\n", host, o->ssh_known_hosts_file);
+	int rc = known && !revoked ? 0 : GIT_ECERTIFICATE;
+	if (revoked)
+		fprintf(stdout, "host key of %s is revoked in %s\n", name, o->ssh_known_hosts_file);
+	else if (!known)
+		fprintf(stdout, "host key of %s is not in %s\n", name, o->ssh_known_hosts_file);
+	free(name);
 	return rc;
 }
 

@@ -165,11 +165,59 @@ t_ssh_unknown_host_key_is_refused() {
 	ssh_target deploy "$T/ssh/known_hosts"
 	daemon_up
 	push_that_fails
-	expect_contains "$T/log" "host key of 127.0.0.1 is not in $T/ssh/known_hosts"
+	expect_contains "$T/log" "host key of [127.0.0.1]:$SPORT is not in $T/ssh/known_hosts"
 	expect_contains "$T/log" "error: fetch failed"
 	# The key was never offered to a server that could not be verified.
 	expect_not_contains "$T/sshd.log" "Accepted publickey"
 	expect_not_contains "$T/sshd.log" "Failed publickey"
+}
+
+t_ssh_known_hosts_lines_name_the_host_and_port() {
+	make_repo
+	start_sshd
+	user_key deploy
+	cat "$T/ssh/deploy.pub" >"$T/ssh/authorized_keys"
+	read -r ktype key _ <"$T/ssh/host_key.pub"
+	line() { printf '%s %s %s\n' "$1" "$ktype" "$key"; }
+	# The right key, but on lines for other names (the host on port 22, another port, another
+	# host) and on a wildcard line that a negation vetoes for this server.
+	{
+		line 127.0.0.1
+		line "[127.0.0.1]:$((SPORT + 1))"
+		line "[gitgate.example]:$SPORT"
+		line "[127.0.0.*]:*,![127.0.0.1]:$SPORT"
+	} >"$T/ssh/known_hosts"
+	ssh_target deploy "$T/ssh/known_hosts"
+	daemon_up
+	push_that_fails
+	expect_contains "$T/log" "host key of [127.0.0.1]:$SPORT is not in $T/ssh/known_hosts"
+	deploys() { # MESSAGE: a commit that must go live
+		commit index.html "$1"
+		push
+		_c=$(git -C "$T/w" rev-parse HEAD)
+		expect_eq "$(send_event "$_c")" 202 "push event"
+		wait_until 30 live_is "$_c"
+		wait_until 20 settled
+	}
+	# Hashed names, as ssh-keygen -H writes them.
+	known_hosts "$T/ssh/known_hosts" "$T/ssh/host_key.pub"
+	ssh-keygen -q -H -f "$T/ssh/known_hosts" 2>/dev/null
+	grep -q '^|1|' "$T/ssh/known_hosts" || fail "not hashed: $(cat "$T/ssh/known_hosts")"
+	deploys hashed
+	# A wildcard.
+	line "[127.0.0.?]:*" >"$T/ssh/known_hosts"
+	deploys wildcard
+	c1=$(git -C "$T/w" rev-parse HEAD)
+	# A @revoked line for the key refuses it, whatever else the file says.
+	line "@revoked *" >>"$T/ssh/known_hosts"
+	commit index.html "revoked"
+	push
+	expect_eq "$(send_event "$(git -C "$T/w" rev-parse HEAD)")" 202 "push event"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 30 dep_state_is "$id" failed
+	dep_field "$id" 'd["log"]' >"$T/log"
+	expect_contains "$T/log" "host key of [127.0.0.1]:$SPORT is revoked in $T/ssh/known_hosts"
+	expect_eq "$(readlink "$T/www/site")" "releases/$c1" "live release"
 }
 
 t_ssh_key_the_server_does_not_authorize_fails() {
