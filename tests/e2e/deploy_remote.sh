@@ -31,6 +31,29 @@ daemon_up() {
 	trap cleanup EXIT
 }
 
+# push_that_deploys TEXT: index.html (TEXT) and docs/a.txt pushed through the
+# notifier go live; the API and `gitgate status` record the commit, $c1, and
+# the deployment's log lands in $T/log.
+push_that_deploys() {
+	use_notifier
+	commit index.html "$1"
+	commit docs/a.txt "a"
+	push
+	expect_contains "$T/push.out" "gitgate: notify: sent 1 event(s)"
+	c1=$(git -C "$T/w" rev-parse HEAD)
+	wait_until 30 live_is "$c1"
+	wait_until 20 settled
+	expect_eq "$(cat "$T/www/site/index.html")" "$1" "deployed file"
+	expect_eq "$(cat "$T/www/site/docs/a.txt")" "a" "deployed file in a subdirectory"
+	api "deployments?target=site"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "state"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$c1" "recorded commit"
+	dep_field "$(json "$T/api.json" 'd["deployments"][0]["id"]')" 'd["log"]' >"$T/log"
+	expect_status 0 "$GITGATE" status --url "$URL" >"$T/status.out" 2>&1
+	grep -qE "^site +checkout +succeeded +$(echo "$c1" | cut -c1-12) " "$T/status.out" ||
+		fail "gitgate status row for site: $(cat "$T/status.out")"
+}
+
 # push_that_fails: a first commit pushed and announced; its deployment must
 # end failed with no release switched in. Its log lands in $T/log.
 push_that_fails() {
@@ -131,26 +154,9 @@ t_ssh_key_auth_deploys() {
 	known_hosts "$T/ssh/known_hosts" "$T/ssh/host_key.pub"
 	ssh_target deploy "$T/ssh/known_hosts"
 	daemon_up
-	use_notifier
-	commit index.html "over ssh"
-	commit docs/a.txt "a"
-	push
-	expect_contains "$T/push.out" "gitgate: notify: sent 1 event(s)"
-	c1=$(git -C "$T/w" rev-parse HEAD)
-	wait_until 30 live_is "$c1"
-	wait_until 20 settled
-	expect_eq "$(cat "$T/www/site/index.html")" "over ssh" "deployed file"
-	expect_eq "$(cat "$T/www/site/docs/a.txt")" "a" "deployed file in a subdirectory"
-	api "deployments?target=site"
-	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "state"
-	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$c1" "recorded commit"
-	id=$(json "$T/api.json" 'd["deployments"][0]["id"]')
-	dep_field "$id" 'd["log"]' >"$T/log"
+	push_that_deploys "over ssh"
 	expect_contains "$T/log" "fetching refs/heads/main from ssh://$SSH_USER@127.0.0.1:$SPORT"
 	expect_contains "$T/log" "switched $T/www/site to releases/$c1"
-	expect_status 0 "$GITGATE" status --url "$URL" >"$T/status.out" 2>&1
-	grep -qE "^site +checkout +succeeded +$(echo "$c1" | cut -c1-12) " "$T/status.out" ||
-		fail "gitgate status row for site: $(cat "$T/status.out")"
 	expect_contains "$T/sshd.log" "Accepted publickey for $SSH_USER"
 }
 
@@ -376,22 +382,7 @@ t_https_password_deploys() {
 	secret_file "$T/secrets/deployer.password" "$PASSWORD"
 	https_target "$T/secrets/deployer.password" ca
 	daemon_up
-	use_notifier
-	commit index.html "over https"
-	commit docs/a.txt "a"
-	push
-	expect_contains "$T/push.out" "gitgate: notify: sent 1 event(s)"
-	c1=$(git -C "$T/w" rev-parse HEAD)
-	wait_until 30 live_is "$c1"
-	wait_until 20 settled
-	expect_eq "$(cat "$T/www/site/index.html")" "over https" "deployed file"
-	expect_eq "$(cat "$T/www/site/docs/a.txt")" "a" "deployed file in a subdirectory"
-	api "deployments?target=site"
-	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "state"
-	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$c1" "recorded commit"
-	expect_status 0 "$GITGATE" status --url "$URL" >"$T/status.out" 2>&1
-	grep -qE "^site +checkout +succeeded +$(echo "$c1" | cut -c1-12) " "$T/status.out" ||
-		fail "gitgate status row for site: $(cat "$T/status.out")"
+	push_that_deploys "over https"
 	# The fetch really went through the password-protected server.
 	expect_contains "$T/https.log" "GET /acme/app.git/info/refs?service=git-upload-pack 401 -"
 	expect_contains "$T/https.log" "POST /acme/app.git/git-upload-pack 200 deployer"
