@@ -787,7 +787,7 @@ static void cancel_target_queue(gg_dispatch *d, const char *target)
  * is idle, under max_parallel), or cancel the queue of a target that is no
  * longer configured and no longer running.
  */
-static bool can_start(const gg_dispatch *d)
+static bool worth_scanning(const gg_dispatch *d)
 {
 	bool slot = d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel;
 	for (size_t i = 0; i < d->nts; i++) {
@@ -807,7 +807,7 @@ static void scan(gg_dispatch *d)
 	 * each running deployment scans again: reading them on every commit
 	 * would cost the loop a query per group of deliveries for nothing.
 	 */
-	if (!d->scan_all && !can_start(d))
+	if (!d->scan_all && !worth_scanning(d))
 		return;
 	gg_deployment *list = NULL;
 	size_t n = 0;
@@ -1118,12 +1118,12 @@ void gg_dispatch_kick(gg_dispatch *d, char *const *targets, size_t ntargets)
 	 * A delivery matched against the config before a reload may name a
 	 * target that is gone by now: only a full read cancels its deployment.
 	 */
-	for (size_t i = 0; targets == NULL || i < ntargets; i++) {
-		const tstate *t = targets ? tstate_find(d, targets[i]) : NULL;
-		if (t == NULL || !t->configured) {
+	if (targets == NULL)
+		d->scan_all = true;
+	for (size_t i = 0; targets && i < ntargets && !d->scan_all; i++) {
+		const tstate *t = tstate_find(d, targets[i]);
+		if (t == NULL || !t->configured)
 			d->scan_all = true;
-			break;
-		}
 	}
 	schedule_scan(d);
 }

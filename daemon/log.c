@@ -17,7 +17,8 @@
 #define LOG_LINE_MAX 4096
 
 static gg_log_level min_level = GG_LOG_INFO;
-static gg_log_format format = GG_LOG_LOGFMT;
+/* Set by the loop's thread (start, reload), read by the store's writer too. */
+static _Atomic gg_log_format format = GG_LOG_LOGFMT;
 static FILE *stream;
 
 void gg_log_set_format(gg_log_format fmt)
