@@ -6,12 +6,32 @@
 #ifndef GITGATE_CLI_H
 #define GITGATE_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #define GG_EXIT_OK         0
 #define GG_EXIT_VIOLATIONS 1
 #define GG_EXIT_ERROR      2
 
 /* gitgate.c: the directory holding the running gitgate binary (for relocatable lookups). */
 const char *gg_cli_bindir(void);
+
+/*
+ * Each subcommand's usage: one "gitgate ..." line per form, as gitgate(1)'s
+ * SYNOPSIS writes it. `gitgate SUB --help` prints its own, `gitgate --help`
+ * all of them; tests/e2e/manpages.sh holds them to the man page.
+ */
+extern const char gg_usage_check[];        /* cmd_check.c */
+extern const char gg_usage_install_hook[]; /* cmd_install_hook.c */
+extern const char gg_usage_policy[];       /* cmd_policy.c */
+extern const char gg_usage_status[];       /* cmd_status.c */
+extern const char gg_usage_notify[];       /* cmd_notify.c */
+
+/* gitgate.c: print a usage text, its first line after "usage: ", the rest aligned below. */
+void gg_cli_usage(FILE *f, const char *text);
+
+/* gitgate.c: whether arg asks for help (-h, --help). */
+bool gg_cli_is_help(const char *arg);
 
 /* Subcommands: argv[0] is the subcommand's name. */
 int gg_cmd_policy(int argc, char **argv);       /* cmd_policy.c: policy lint FILE */

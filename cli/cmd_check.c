@@ -33,12 +33,13 @@ struct walk {
 	size_t files;
 };
 
+const char gg_usage_check[] =
+    "gitgate check [--policy FILE] [--format text|json|sarif] [PATH...]\n"
+    "gitgate check [--policy FILE] [--format text|json|sarif] --range OLD..NEW\n";
+
 static int usage(void)
 {
-	fprintf(stderr,
-	        "usage: gitgate check [--policy FILE] [--format text|json|sarif] [PATH...]\n"
-	        "       gitgate check [--policy FILE] [--format text|json|sarif] --range "
-	        "OLD..NEW\n");
+	gg_cli_usage(stderr, gg_usage_check);
 	return GG_EXIT_ERROR;
 }
 
@@ -208,6 +209,10 @@ int gg_cmd_check(int argc, char **argv)
 	int first = argc;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
+		if (gg_cli_is_help(a)) {
+			gg_cli_usage(stdout, gg_usage_check);
+			return GG_EXIT_OK;
+		}
 		if (!strcmp(a, "--")) {
 			first = i + 1;
 			break;

@@ -26,10 +26,12 @@ struct opts {
 	bool force;
 };
 
+const char gg_usage_install_hook[] = "gitgate install-hook [--policy FILE] [--notify URL "
+                                     "--secret-file FILE] [--force] REPO.git...\n";
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: gitgate install-hook [--policy FILE] [--notify URL --secret-file "
-	                "FILE] [--force] REPO.git...\n");
+	gg_cli_usage(stderr, gg_usage_install_hook);
 	return GG_EXIT_ERROR;
 }
 
@@ -249,6 +251,10 @@ int gg_cmd_install_hook(int argc, char **argv)
 	char *pre = NULL, *post = NULL, *policy = NULL, *secret = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
+		if (gg_cli_is_help(argv[i])) {
+			gg_cli_usage(stdout, gg_usage_install_hook);
+			return GG_EXIT_OK;
+		}
 		if (!strcmp(argv[i], "--force"))
 			o.force = true;
 		else if ((v = opt_value(argc, argv, &i, "--policy")))

@@ -16,9 +16,12 @@
 
 #define NOTIFY_FLUSH_TIMEOUT_MS 30000
 
+const char gg_usage_notify[] =
+    "gitgate notify --flush [--url URL] [--secret-file FILE] REPO.git...\n";
+
 static void notify_usage(FILE *f)
 {
-	fprintf(f, "usage: gitgate notify --flush [--url URL] [--secret-file FILE] REPO.git...\n");
+	gg_cli_usage(f, gg_usage_notify);
 }
 
 static int flush_repo(const char *path, const char *url_opt, const char *secret_opt)
@@ -84,7 +87,7 @@ int gg_cmd_notify(int argc, char **argv)
 			url = argv[++i];
 		else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc)
 			secret_file = argv[++i];
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		else if (gg_cli_is_help(argv[i])) {
 			notify_usage(stdout);
 			return GG_EXIT_OK;
 		} else if (argv[i][0] == '-') {

@@ -6,14 +6,24 @@
 #include <stdio.h>
 #include <string.h>
 
+const char gg_usage_policy[] = "gitgate policy lint FILE\n";
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: gitgate policy lint FILE\n");
+	gg_cli_usage(stderr, gg_usage_policy);
 	return GG_EXIT_ERROR;
 }
 
 int gg_cmd_policy(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++) {
+		if (gg_cli_is_help(argv[i])) {
+			gg_cli_usage(stdout, gg_usage_policy);
+			return GG_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "--"))
+			break;
+	}
 	if (argc != 3 || strcmp(argv[1], "lint") != 0)
 		return usage();
 	gg_policy *p = NULL;

@@ -20,11 +20,13 @@
 #define STATUS_DEFAULT_LIMIT 10
 #define STATUS_SHORT_COMMIT  12
 
+const char gg_usage_status[] = "gitgate status [--url URL] [--token-file FILE] [--json] "
+                               "[--target NAME] [--limit N]\n";
+
 static void status_usage(FILE *f)
 {
-	fprintf(f, "usage: gitgate status [--url URL] [--token-file FILE] [--json] [--target NAME]"
-	           " [--limit N]\n"
-	           "  URL defaults to $GITGATE_URL, else " STATUS_DEFAULT_URL "\n");
+	gg_cli_usage(f, gg_usage_status);
+	fprintf(f, "URL defaults to $GITGATE_URL, else " STATUS_DEFAULT_URL "\n");
 }
 
 /* GET path; *out is the parsed JSON document. 0, or -1 after saying why. */
@@ -185,7 +187,7 @@ int gg_cmd_status(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--json"))
 			as_json = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		else if (gg_cli_is_help(argv[i])) {
 			status_usage(stdout);
 			return GG_EXIT_OK;
 		} else {

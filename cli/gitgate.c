@@ -31,12 +31,40 @@ static void find_bindir(const char *argv0)
 	snprintf(bindir, sizeof(bindir), "%s", path);
 }
 
+static const char usage_version[] = "gitgate --version\n";
+static const char usage_help[] = "gitgate [COMMAND] --help\n";
+
 static int cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && gg_cli_is_help(argv[1])) {
+		gg_cli_usage(stdout, usage_version);
+		return GG_EXIT_OK;
+	}
 	printf("gitgate %s\n", GITGATE_VERSION);
 	return GG_EXIT_OK;
+}
+
+bool gg_cli_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+/* The lines of text, the very first after "usage: ", every other aligned below it. */
+static void usage_lines(FILE *f, const char *text, bool *first)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(f, "%s%.*s\n", *first ? "usage: " : "       ", (int)len, p);
+		*first = false;
+		p += len + (nl != NULL);
+	}
+}
+
+void gg_cli_usage(FILE *f, const char *text)
+{
+	bool first = true;
+	usage_lines(f, text, &first);
 }
 
 static const struct {
@@ -48,16 +76,15 @@ static const struct {
     {"notify", gg_cmd_notify}, {"status", gg_cmd_status},
 };
 
+/* Every subcommand's own usage, in gitgate(1)'s order. */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gitgate check [--policy FILE] [--format text|json|sarif] [PATH...]\n"
-	           "       gitgate check [--policy FILE] --range OLD..NEW\n"
-	           "       gitgate install-hook [--policy FILE] [--notify URL --secret-file FILE]"
-	           " [--force] REPO.git...\n"
-	           "       gitgate policy lint FILE\n"
-	           "       gitgate status [--url URL] [--json]\n"
-	           "       gitgate notify --flush REPO.git\n"
-	           "       gitgate --version\n");
+	const char *texts[] = {gg_usage_check,  gg_usage_install_hook, gg_usage_policy,
+	                       gg_usage_status, gg_usage_notify,       usage_version,
+	                       usage_help};
+	bool first = true;
+	for (size_t i = 0; i < GG_ARRAY_LEN(texts); i++)
+		usage_lines(f, texts[i], &first);
 }
 
 int main(int argc, char **argv)

@@ -38,9 +38,9 @@ rendered() {
 # Each long option, and each subcommand, that a program's usage prints.
 t_gitgate_usage_is_documented() {
 	"$GITGATE" --help >usage.txt
-	# Each subcommand's own usage too (some print it on stderr, exit 2).
+	# Each subcommand's own usage too.
 	for c in check install-hook policy status notify; do
-		"$GITGATE" $c --help >>sub.txt 2>&1 || true
+		"$GITGATE" $c --help >>sub.txt 2>&1
 	done
 	rendered gitgate.1 >page.txt
 	cat usage.txt sub.txt | grep -oE -- '--[a-z][a-z-]*' | grep -vx -- '--help' | sort -u >opts.txt
@@ -54,6 +54,62 @@ t_gitgate_usage_is_documented() {
 	while read -r c; do
 		expect_contains page.txt "gitgate $c"
 	done <cmds.txt
+}
+
+# The forms of gitgate's commands, one per line, as the SYNOPSIS renders them.
+synopsis() {
+	rendered gitgate.1 | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed -n 's/^ *\(gitgate .*\)/\1/p'
+}
+
+# The "gitgate ..." lines of a usage text, without "usage:" and the alignment.
+usage_forms() {
+	sed -n -E 's/^(usage:)? *(gitgate .*)/\2/p' "$1"
+}
+
+# gitgate --help prints exactly the man page's SYNOPSIS, and every option
+# the page's OPTIONS section lists.
+t_gitgate_help_is_the_synopsis() {
+	expect_status 0 "$GITGATE" --help >usage.txt 2>err.txt
+	[ ! -s err.txt ] || fail "gitgate --help wrote to stderr"
+	synopsis >want.txt
+	[ "$(wc -l <want.txt)" -ge 7 ] || fail "found only $(wc -l <want.txt) SYNOPSIS lines"
+	usage_forms usage.txt >got.txt
+	diff -u want.txt got.txt || fail "gitgate --help differs from gitgate(1)'s SYNOPSIS"
+	rendered gitgate.1 | sed -n '/^OPTIONS/,/^HOOKS/p' | grep -E '^ {7}-' |
+		grep -oE -- '--[a-z][a-z-]*' | sort -u >opts.txt
+	[ "$(wc -l <opts.txt)" -ge 12 ] || fail "found only $(wc -l <opts.txt) options in OPTIONS"
+	while read -r o; do
+		grep -qE -- "$o( |\]|$)" usage.txt || fail "gitgate --help does not list $o"
+	done <opts.txt
+}
+
+# Every command answers --help with exit 0 and its own forms of the SYNOPSIS,
+# wherever --help stands among its arguments.
+t_every_command_answers_help() {
+	synopsis >syn.txt
+	for c in check install-hook policy "policy lint" status notify "notify --flush" version; do
+		first=${c%% *}
+		for args in "$c --help" "$c -h" "$c --policy x.yaml --help"; do
+			case $args in *"--policy x.yaml"*) [ "$first" = check ] || [ "$first" = install-hook ] || continue ;; esac
+			# shellcheck disable=SC2086
+			expect_status 0 "$GITGATE" $args >out.txt 2>err.txt
+			[ ! -s err.txt ] || fail "gitgate $args wrote to stderr: $(cat err.txt)"
+			usage_forms out.txt >got.txt
+			if [ "$first" = version ]; then
+				grep -x 'gitgate --version' syn.txt >want.txt
+			else
+				grep -E "^gitgate $first( |$)" syn.txt >want.txt
+			fi
+			[ -s want.txt ] || fail "no SYNOPSIS line for $first"
+			diff -u want.txt got.txt || fail "gitgate $args differs from the SYNOPSIS"
+		done
+	done
+	# A usage error still says how, on stderr, with exit 2.
+	expect_status 2 "$GITGATE" check --bogus >out.txt 2>err.txt
+	[ ! -s out.txt ] || fail "a usage error wrote to stdout"
+	expect_contains err.txt "usage: gitgate check"
+	expect_status 2 "$GITGATE" policy lint >out.txt 2>err.txt
+	expect_contains err.txt "usage: gitgate policy lint FILE"
 }
 
 t_gitgated_options_are_documented() {
