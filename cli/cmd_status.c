@@ -154,7 +154,7 @@ static void print_deployments(json_t *deps)
 		snprintf(id, sizeof(id), "%lld",
 		         (long long)json_integer_value(json_object_get(o, "id")));
 		snprintf(attempt, sizeof(attempt), "%lld",
-		         (long long)json_integer_value(json_object_get(o, "attempt")) + 1);
+		         (long long)json_integer_value(json_object_get(o, "attempt")));
 		const char *c = field(o, "commit");
 		char *commit = short_commit(strcmp(c, "-") ? c : field(o, "after"));
 		const char *row[] = {id,      field(o, "target"),     field(o, "state"), commit,
@@ -163,6 +163,38 @@ static void print_deployments(json_t *deps)
 		free(commit);
 	}
 	table_print(&t);
+}
+
+/*
+ * Keep only the target named name in the daemon's {"targets": [...]}; -1, after
+ * saying which targets there are, when the daemon has none of that name.
+ */
+static int only_target(json_t *doc, const char *name)
+{
+	json_t *list = json_object_get(doc, "targets");
+	json_t *keep = json_array();
+	gg_buf names = GG_BUF_INIT;
+	size_t i;
+	json_t *o;
+	json_array_foreach(list, i, o)
+	{
+		const char *n = field(o, "name");
+		if (!strcmp(n, name))
+			json_array_append(keep, o);
+		gg_buf_printf(&names, "%s%s", names.len ? ", " : "", n);
+	}
+	int rc = 0;
+	if (json_array_size(keep) == 0) {
+		fprintf(stderr,
+		        "gitgate: status: the daemon has no target named '%s' (targets: %s)\n",
+		        name, names.len ? names.ptr : "none");
+		rc = -1;
+	} else {
+		json_object_set(doc, "targets", keep);
+	}
+	json_decref(keep);
+	gg_buf_free(&names);
+	return rc;
 }
 
 int gg_cmd_status(int argc, char **argv)
@@ -212,6 +244,10 @@ int gg_cmd_status(int argc, char **argv)
 	}
 	if (api_get(&targets, url, "/api/v1/targets", auth) < 0)
 		goto done;
+	if (target && only_target(targets, target) < 0) {
+		rc = GG_EXIT_VIOLATIONS;
+		goto done;
+	}
 	gg_buf b = GG_BUF_INIT;
 	gg_buf_printf(&b, "/api/v1/deployments?limit=%ld", limit);
 	if (target) {

@@ -58,7 +58,8 @@ json_t *gg_api_deployment_json(const gg_deployment *d)
 	json_object_set_new(o, "exit_status",
 	                    d->exit_status >= 0 ? json_integer(d->exit_status) : json_null());
 	json_object_set_new(o, "reason", str_json(d->reason));
-	json_object_set_new(o, "attempt", json_integer(d->attempt));
+	/* The store counts retries; users count runs, the first being 1. */
+	json_object_set_new(o, "attempt", json_integer((json_int_t)d->attempt + 1));
 	json_object_set_new(o, "created_at", time_json(d->created_at));
 	json_object_set_new(o, "started_at", time_json(d->started_at));
 	json_object_set_new(o, "finished_at", time_json(d->finished_at));

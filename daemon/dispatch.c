@@ -420,11 +420,14 @@ static void job_end(job *j, gg_dep_state st, int exit_status, const char *commit
 	tstate *t = j->t;
 	gg_runner_log_line(j->log_path, "deployment %lld %s%s%s", (long long)j->dep->id,
 	                   gg_dep_state_name(st), reason ? ": " : "", reason ? reason : "");
-	char idtext[32];
+	char idtext[32], attempt[16];
 	snprintf(idtext, sizeof(idtext), "%lld", (long long)j->dep->id);
+	snprintf(attempt, sizeof(attempt), "%u", j->dep->attempt + 1);
+	/* A run that failed before a checkout reported its commit was still for the push's. */
+	const char *shown = commit ? commit : j->dep->after;
 	gg_log(st == GG_DEP_SUCCEEDED ? GG_LOG_INFO : GG_LOG_WARN, "deployment finished", "id",
 	       idtext, "target", j->dep->target, "state", gg_dep_state_name(st), "commit",
-	       commit ? commit : "-", "reason", reason ? reason : "-", NULL);
+	       shown ? shown : "-", "attempt", attempt, "reason", reason ? reason : "-", NULL);
 	struct wctx *w = wctx_new(d, W_FINISH, t->name, j->dep->id, true);
 	w->state = st;
 	w->exit_status = exit_status;

@@ -88,7 +88,7 @@ t_failing_command_is_retried() {
 	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
 	wait_until 20 dep_state_is "$id" succeeded
 	expect_eq "$(wc -l <"$T/tries")" 3 "attempts"
-	expect_eq "$(dep_field "$id" 'd["attempt"]')" 2 "attempt counter"
+	expect_eq "$(dep_field "$id" 'd["attempt"]')" 3 "attempt counter"
 	dep_field "$id" 'd["log"]' >"$T/log"
 	expect_contains "$T/log" "queued again: exited 1; retry 1 of 2"
 }

@@ -37,6 +37,48 @@ t_table_shows_targets_and_deployments() {
 	expect_eq "$(json "$T/json" 'len(d["deployments"])')" 2 "deployments"
 	"$GITGATE" status --url "$URL" --target app --json >"$T/json"
 	expect_eq "$(json "$T/json" '[x["target"] for x in d["deployments"]]')" "['app']" "filtered"
+	expect_eq "$(json "$T/json" '[t["name"] for t in d["targets"]]')" "['app']" "filtered targets"
+}
+
+# The attempt count starts at 1 in the API, the JSON, the table and both logs;
+# a failed run's log line names the commit it was for.
+t_attempts_count_from_one_everywhere() {
+	status_config
+	start_daemon
+	commit=1234567890abcdef1234567890abcdef12345678
+	expect_eq "$(send_event $commit)" 202 "push"
+	wait_until 20 settled
+	api "deployments?target=failing-one"
+	id=$(json "$T/api.json" 'd["deployments"][0]["id"]')
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["attempt"]')" 1 "API attempt"
+	"$GITGATE" status --url "$URL" --target failing-one --json >"$T/json"
+	expect_eq "$(json "$T/json" 'd["deployments"][0]["attempt"]')" 1 "JSON attempt"
+	"$GITGATE" status --url "$URL" --target failing-one >"$T/out"
+	grep -qE "^$id +failing-one +failed +1234567890ab +1 " "$T/out" || {
+		cat "$T/out" >&2
+		fail "table attempt"
+	}
+	curl -sf "$URL/api/v1/deployments/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"])' >"$T/deplog"
+	expect_contains "$T/deplog" "(attempt 1)"
+	grep 'msg="deployment finished"' "$T/daemon.log" | grep 'target=failing-one' >"$T/line" ||
+		fail "no log line for the failed deployment"
+	expect_contains "$T/line" "commit=$commit"
+	expect_contains "$T/line" "attempt=1"
+	expect_not_contains "$T/line" "commit=-"
+}
+
+# A target the daemon does not have is an error, not an empty table.
+t_unknown_target_exits_1() {
+	status_config
+	start_daemon
+	expect_status 1 "$GITGATE" status --url "$URL" --target nope >"$T/out" 2>"$T/err"
+	[ ! -s "$T/out" ] || fail "printed a table for an unknown target"
+	expect_contains "$T/err" "gitgate: status: the daemon has no target named 'nope' (targets: app, failing-one)"
+	expect_status 1 "$GITGATE" status --url "$URL" --target nope --json >"$T/out" 2>"$T/err"
+	[ ! -s "$T/out" ] || fail "printed JSON for an unknown target"
+	expect_status 0 "$GITGATE" status --url "$URL" --target app >"$T/out"
+	grep -qE '^app ' "$T/out" || fail "no row for app"
+	expect_not_contains "$T/out" "failing-one"
 }
 
 t_token_file_is_sent() {
