@@ -1052,13 +1052,21 @@ static void sync_targets(gg_dispatch *d)
 	for (size_t i = 0; i < d->cfg->ntargets; i++) {
 		const gg_dtarget *tg = &d->cfg->targets[i];
 		tstate *t = tstate_find(d, tg->name);
-		if (t == NULL) {
+		bool fresh = t == NULL;
+		if (fresh) {
 			t = tstate_new(d, tg->name);
 			d->ts = gg_reallocarray(d->ts, d->nts + 1, sizeof(*d->ts));
 			d->ts[d->nts++] = t;
 		}
 		t->configured = true;
 		tstate_set_poll(d, t, tg->checkout ? tg->checkout->poll_ms : 0);
+		/*
+		 * A polled target reconciles as soon as it appears (at start, or
+		 * added by a reload): what its branch got while the daemon was away
+		 * is deployed now, not one poll interval later.
+		 */
+		if (fresh && t->poll_ev)
+			on_poll(-1, 0, t);
 	}
 	for (size_t i = 0; i < d->nts; i++)
 		if (!d->ts[i]->configured)

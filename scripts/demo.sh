@@ -156,7 +156,8 @@ cat <<EOF_
 gitgate demo: $repo
   guarded by the pre-receive gate (policy $demo/policy.yaml),
   deployed by gitgated on $url into $demo/deployed
-  (on every push, and every 15 s it also deploys what main holds if a push was missed)
+  (on every push; at start and every 15 s it also deploys what main holds, so the
+  repository's first commit is live at once and a missed push is caught up)
 
 In another terminal, clone, commit a manifest, push:
   \$ cd "\$(mktemp -d)" && git clone $repo work && cd work
@@ -170,6 +171,9 @@ Then look at what landed and what the daemon did:
 A manifest the policy refuses (privileged, host network, image :latest):
   \$ cp $demo/samples/bad.yaml clusters/demo/bad.yaml && git add clusters && git commit -q -m "deploy: bad"
   \$ git push origin main
+
+The refused commit stays in your clone; drop it to push again from what main holds:
+  \$ git reset --hard HEAD~1
 
 gitgated runs in the foreground; Ctrl-C stops it. make run again picks up where it stopped.
 

@@ -23,9 +23,9 @@ start_demo() {
 	done
 	# The commands it tells a newcomer to type, in order.
 	sed -n 's/^  \$ //p' demo.out >cmds.txt
-	[ "$(wc -l <cmds.txt)" -eq 7 ] || {
+	[ "$(wc -l <cmds.txt)" -eq 8 ] || {
 		cat demo.out
-		fail "the demo printed $(wc -l <cmds.txt) commands, want 7"
+		fail "the demo printed $(wc -l <cmds.txt) commands, want 8"
 	}
 }
 
@@ -58,6 +58,12 @@ t_demo_deploys_a_push_and_refuses_a_bad_manifest() {
 	trap 'kill $DEMO_PID 2>/dev/null || true' EXIT
 	start_demo
 	d="$T/demo"
+	# The repository's first commit is deployed at start, before any push.
+	expect_contains demo.out "at start and every 15 s"
+	wait_for [ -f "$d/deployed/clusters/demo/namespace.yaml" ] || {
+		cat demo.err
+		fail "the first commit was not deployed at start"
+	}
 	# The layout make run promises.
 	[ -d "$d/platform.git" ] || fail "no bare repository"
 	[ -d "$d/state" ] || fail "no state directory"
@@ -104,6 +110,12 @@ t_demo_deploys_a_push_and_refuses_a_bad_manifest() {
 	[ "$(git -C "$d/platform.git" rev-parse refs/heads/main)" = "$new" ] ||
 		fail "a refused push moved main"
 	[ ! -e "$d/deployed/clusters/demo/bad.yaml" ] || fail "bad.yaml was deployed"
+
+	# 8: the way back it prints, then the clone pushes cleanly again.
+	[ "$(cmd 8)" = "git reset --hard HEAD~1" ] || fail "command 8 is '$(cmd 8)'"
+	reset=$(cmd 8)
+	(cd "$work" && sh -e -c "$reset" && [ "$(git rev-parse HEAD)" = "$new" ]) >reset.out 2>&1 ||
+		fail "the printed reset did not bring the clone back to main"
 
 	stop_demo
 	trap - EXIT

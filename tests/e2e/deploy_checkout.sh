@@ -80,6 +80,31 @@ t_replayed_old_payload_deploys_the_branch_head() {
 	expect_contains "$T/log" "the push named $old; deploying what the branch holds now, $new"
 }
 
+# A polled target reconciles when the daemon starts, not one interval later:
+# with poll: 1h only that first reconcile can deploy these commits.
+t_poll_target_deploys_at_start() {
+	make_repo
+	checkout_target "      poll: 1h"
+	commit index.html "before the daemon"
+	git -C "$T/w" push -q origin main
+	c1=$(git -C "$T/w" rev-parse HEAD)
+	start_daemon
+	wait_until 30 live_is "$c1"
+	wait_until 20 settled
+	api "deployments?target=site"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["pusher"]')" "gitgated (poll)" "pusher"
+	expect_eq "$(json "$T/api.json" 'len(d["deployments"])')" 1 "deployments"
+	stop_daemon
+
+	# Pushed while the daemon was down, with no notifier to tell it.
+	commit index.html "while it was down"
+	git -C "$T/w" push -q origin main
+	c2=$(git -C "$T/w" rev-parse HEAD)
+	start_daemon
+	wait_until 30 live_is "$c2"
+	wait_until 20 settled
+}
+
 t_poll_catches_a_missed_webhook() {
 	make_repo
 	checkout_target "      poll: 1s"
