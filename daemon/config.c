@@ -3,6 +3,7 @@
  * problem with its position and keeps going, fails at the end.
  */
 #include "config.h"
+#include "runner.h"
 
 #include "gitgate/yload.h"
 #include "gitgate/ytree.h"
@@ -10,7 +11,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <openssl/evp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -546,4 +549,141 @@ const gg_dtarget *gg_dconfig_target(const gg_dconfig *cfg, const char *name)
 		if (cfg->targets[i].name && strcmp(cfg->targets[i].name, name) == 0)
 			return &cfg->targets[i];
 	return NULL;
+}
+
+/* ---- warnings for --check ---- */
+
+#define CONFIG_MAX_GROUPS 256
+
+/* An account to check a program for, other than the one running the check. */
+typedef struct {
+	char name[64];
+	uid_t uid;
+	gid_t groups[CONFIG_MAX_GROUPS];
+	int ngroups;
+} account;
+
+static bool in_groups(const account *a, gid_t g)
+{
+	for (int i = 0; i < a->ngroups; i++)
+		if (a->groups[i] == g)
+			return true;
+	return false;
+}
+
+/* The x bit that applies to a for a file of this owner and mode. */
+static bool has_x(const account *a, const struct stat *st)
+{
+	if (st->st_uid == a->uid)
+		return st->st_mode & S_IXUSR;
+	if (in_groups(a, st->st_gid))
+		return st->st_mode & S_IXGRP;
+	return st->st_mode & S_IXOTH;
+}
+
+/* Whether a may execute path, by the mode bits of the file and of every directory above it. */
+static bool account_may_exec(const account *a, const char *path)
+{
+	char *p = gg_strdup(path);
+	bool ok = true;
+	for (char *slash = strchr(p + 1, '/'); ok && slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		struct stat st;
+		ok = stat(p, &st) == 0 && has_x(a, &st);
+		*slash = '/';
+	}
+	struct stat st;
+	ok = ok && stat(p, &st) == 0 && has_x(a, &st);
+	free(p);
+	return ok;
+}
+
+/* The program argv0 names, as the runner would find it; NULL when it is nowhere. */
+static char *find_program(const char *argv0, const char *path_env)
+{
+	if (argv0[0] == '/')
+		return gg_strdup(argv0);
+	for (const char *p = path_env; *p;) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > 0) {
+			char *cand = gg_printf("%.*s/%s", (int)len, p, argv0);
+			struct stat st;
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode))
+				return cand;
+			free(cand);
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return NULL;
+}
+
+static void warn_program(const gg_dconfig *cfg, const gg_dtarget *t, const char *what,
+                         const char *argv0, const account *other, bool self_too, gg_diag *warn,
+                         int *n)
+{
+	/* A placeholder is filled in per deployment, a relative path is resolved in its cwd. */
+	if (strchr(argv0, '{') || (argv0[0] != '/' && strchr(argv0, '/')))
+		return;
+	const char *path_env = GG_RUN_DEFAULT_PATH;
+	for (size_t i = 0; i < t->nenv; i++)
+		if (!strcmp(t->env[i].key, "PATH") && t->env[i].value)
+			path_env = t->env[i].value;
+	char *prog = find_program(argv0, path_env);
+	struct stat st;
+	char *problem = NULL;
+	if (prog == NULL)
+		problem = gg_printf("'%s' is not in the deployments' PATH (%s)", argv0, path_env);
+	else if (stat(prog, &st) < 0)
+		problem =
+		    gg_printf("%s %s", prog, errno == ENOENT ? "does not exist" : strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		problem = gg_printf("%s is not a regular file", prog);
+	else if (self_too && access(prog, X_OK) < 0) {
+		struct passwd *me = getpwuid(geteuid());
+		if (me)
+			problem = gg_printf("%s is not executable by %s", prog, me->pw_name);
+		else
+			problem =
+			    gg_printf("%s is not executable by uid %u", prog, (unsigned)geteuid());
+	} else if (other && !account_may_exec(other, prog))
+		problem = gg_printf("%s is not executable by %s", prog, other->name);
+	if (problem) {
+		gg_diag_add(warn, cfg->path, t->line, t->col, "warning: target '%s': %s: %s",
+		            t->name, what, problem);
+		(*n)++;
+	}
+	free(problem);
+	free(prog);
+}
+
+int gg_dconfig_warnings(const gg_dconfig *cfg, const char *user, gg_diag *warn)
+{
+	account acct, *other = NULL;
+	const char *name = user ? user : geteuid() == 0 ? GG_DAEMON_USER : NULL;
+	struct passwd *pw = name ? getpwnam(name) : NULL;
+	if (user && pw == NULL) {
+		gg_diag_addf(warn, "gitgated: --user %s: no such user", user);
+		return -1;
+	}
+	if (pw) {
+		snprintf(acct.name, sizeof(acct.name), "%s", pw->pw_name);
+		acct.uid = pw->pw_uid;
+		acct.ngroups = CONFIG_MAX_GROUPS;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, acct.groups, &acct.ngroups) < 0)
+			acct.ngroups = CONFIG_MAX_GROUPS;
+		other = &acct;
+	}
+	int n = 0;
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const gg_dtarget *t = &cfg->targets[i];
+		if (t->nrun > 0)
+			warn_program(cfg, t, "run", t->run[0], other, user == NULL, warn, &n);
+		if (t->checkout && t->checkout->nrun > 0)
+			warn_program(cfg, t, "checkout.run", t->checkout->run[0], other,
+			             user == NULL, warn, &n);
+	}
+	return n;
 }

@@ -130,6 +130,19 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
                      gg_diag *diag);
 void gg_dconfig_free(gg_dconfig *cfg);
 
+/* The account the shipped systemd unit runs the daemon as. */
+#define GG_DAEMON_USER "gitgated"
+
+/*
+ * What loading cannot refuse but a deployment would trip on: a target's
+ * program (run[0], checkout.run[0]) that does not exist, or that the daemon's
+ * user cannot execute. That user is `user` when given; otherwise the one
+ * running this and, when that is root, also GG_DAEMON_USER if the account
+ * exists. Appends one "FILE:LINE:COL: warning: ..." line per finding to warn
+ * and returns how many; -1 (with the reason in warn) when `user` is unknown.
+ */
+int gg_dconfig_warnings(const gg_dconfig *cfg, const char *user, gg_diag *warn);
+
 /* Borrowed lookups; NULL when there is no such name. */
 const gg_dsource *gg_dconfig_source(const gg_dconfig *cfg, const char *name);
 const gg_dtarget *gg_dconfig_target(const gg_dconfig *cfg, const char *name);

@@ -37,11 +37,13 @@ typedef struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gitgated [-c FILE] [--check]\n"
+	fprintf(f, "usage: gitgated [-c FILE] [--check [--user NAME]]\n"
 	           "       gitgated --version | -h\n"
 	           "\n"
 	           "  -c, --config FILE  the daemon config (default " DEFAULT_CONFIG ")\n"
 	           "      --check        validate the config and exit (0 valid, 2 invalid)\n"
+	           "      --user NAME    with --check: whose right to run the targets' programs\n"
+	           "                     to check (default: yours; as root, " GG_DAEMON_USER ")\n"
 	           "  -h, --help         this text\n"
 	           "      --version      print the version\n");
 }
@@ -138,15 +140,14 @@ static void on_sigterm(evutil_socket_t fd, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"check", no_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+	    {"user", required_argument, NULL, 'U'},   {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	daemon_main m = {.config_path = DEFAULT_CONFIG};
 	gg_daemon *d = &m.d;
 	bool check = false;
+	const char *check_user = NULL;
 	int opt, rc = 1;
 	char *err = NULL;
 	gg_diag diag = GG_DIAG_INIT;
@@ -161,6 +162,9 @@ int main(int argc, char **argv)
 		case 'C':
 			check = true;
 			break;
+		case 'U':
+			check_user = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -172,7 +176,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (check_user && !check)) {
 		usage(stderr);
 		return 2;
 	}
@@ -182,9 +186,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check) {
-		printf("%s: ok (%zu sources, %zu targets)\n", m.config_path, d->cfg->nsources,
+		int warnings = gg_dconfig_warnings(d->cfg, check_user, &diag);
+		print_diag(&diag);
+		if (warnings < 0) {
+			gg_dconfig_free(d->cfg);
+			gg_diag_free(&diag);
+			return 2;
+		}
+		printf("%s: ok (%zu sources, %zu targets", m.config_path, d->cfg->nsources,
 		       d->cfg->ntargets);
+		if (warnings)
+			printf(", %d warning%s", warnings, warnings == 1 ? "" : "s");
+		printf(")\n");
 		gg_dconfig_free(d->cfg);
+		gg_diag_free(&diag);
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);

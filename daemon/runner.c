@@ -26,8 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RUN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define RUN_READ_CHUNK   65536
+#define RUN_READ_CHUNK 65536
 #define RUN_LOG_MARKER                                                                             \
 	"\n[... gitgated: output truncated, see the head above and the tail below ...]\n"
 
@@ -172,7 +171,7 @@ void gg_runner_build_env(char ***out, const gg_runner_vars *v, const char *const
 {
 	char **env = gg_calloc(1, sizeof(*env));
 	size_t len = 0;
-	env_set(&env, &len, "PATH", RUN_DEFAULT_PATH);
+	env_set(&env, &len, "PATH", GG_RUN_DEFAULT_PATH);
 	for (size_t i = 0; i < n; i++) {
 		if (keys[i] == NULL || keys[i][0] == '\0' || strchr(keys[i], '='))
 			continue;
@@ -531,7 +530,7 @@ static char *resolve_program(const char *argv0, const char *const *envp)
 {
 	if (strchr(argv0, '/'))
 		return access(argv0, X_OK) == 0 ? gg_strdup(argv0) : NULL;
-	const char *path = RUN_DEFAULT_PATH;
+	const char *path = GG_RUN_DEFAULT_PATH;
 	for (size_t i = 0; envp[i]; i++)
 		if (!strncmp(envp[i], "PATH=", 5))
 			path = envp[i] + 5;

@@ -14,6 +14,9 @@
 
 struct event_base;
 
+/* The PATH a deployment's command starts with (a target's env may replace it). */
+#define GG_RUN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* The values a deployment's command may use. NULL reads as "". */
 typedef struct {
 	const char *after, *before, *ref, *repo, *delivery, *target, *source, *pusher;

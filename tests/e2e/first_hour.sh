@@ -156,4 +156,65 @@ t_examples_do_not_repeat_pack_rules() {
 	done
 }
 
+# gitgated --check warns (exit 0) about a target's program that is missing or
+# that the daemon's user cannot run, each at its target's position.
+t_check_warns_about_programs() {
+	chmod 755 "$T"
+	printf 's3cret\n' >s.secret
+	chmod 600 s.secret
+	mkdir -p bin closed
+	printf '#!/bin/sh\n' >bin/ok.sh
+	printf '#!/bin/sh\n' >bin/mine.sh
+	printf '#!/bin/sh\n' >bin/data.sh
+	printf '#!/bin/sh\n' >closed/hidden.sh
+	chmod 755 bin bin/ok.sh closed/hidden.sh
+	chmod 700 bin/mine.sh closed
+	chmod 644 bin/data.sh
+	cat >cfg.yaml <<YAML
+listen: ["127.0.0.1:1"]
+state_dir: $T/state
+sources:
+  - {name: git, kind: generic, secret_file: $T/s.secret}
+targets:
+  - {name: fine, repo: x, ref: r, run: ["$T/bin/ok.sh", "{after}"]}
+  - {name: on-path, repo: x, ref: r, run: ["true"]}
+  - {name: placeholder, repo: x, ref: r, checkout: {url: "file:///x", dir: "$T/www", run: ["{dir}/post.sh"]}}
+  - {name: missing, repo: x, ref: r, run: ["$T/bin/deploy"]}
+  - {name: data, repo: x, ref: r, run: ["$T/bin/data.sh"]}
+  - {name: nameless, repo: x, ref: r, run: ["no-such-deploy-tool"]}
+  - {name: own-path, repo: x, ref: r, env: {PATH: "$T/bin"}, run: ["ok.sh"]}
+  - {name: directory, repo: x, ref: r, checkout: {url: "file:///x", dir: "$T/www", run: ["$T/bin"]}}
+  - {name: mine, repo: x, ref: r, run: ["$T/bin/mine.sh"]}
+  - {name: closed, repo: x, ref: r, run: ["$T/closed/hidden.sh"]}
+YAML
+	expect_status 0 "$GITGATED" -c cfg.yaml --check >out.txt 2>err.txt
+	# Root checks for the unit's account too, where there is one.
+	if [ "$(id -u)" = 0 ] && id gitgated >/dev/null 2>&1; then
+		expect_contains err.txt "target 'mine': run: $T/bin/mine.sh is not executable by gitgated"
+		sed -i "/'mine'\|'closed'/d" err.txt
+	else
+		expect_contains out.txt "cfg.yaml: ok (1 sources, 10 targets, 4 warnings)"
+	fi
+	expect_contains err.txt "cfg.yaml:9:5: warning: target 'missing': run: $T/bin/deploy does not exist"
+	expect_contains err.txt "cfg.yaml:10:5: warning: target 'data': run: $T/bin/data.sh is not executable by $(id -un)"
+	expect_contains err.txt "cfg.yaml:11:5: warning: target 'nameless': run: 'no-such-deploy-tool' is not in the deployments' PATH (/usr/local/sbin:"
+	expect_contains err.txt "cfg.yaml:13:5: warning: target 'directory': checkout.run: $T/bin is not a regular file"
+	[ "$(wc -l <err.txt)" -eq 4 ] || fail "want 4 warnings, got: $(cat err.txt)"
+
+	# For another user: mode bits of the program and of every directory above it.
+	id nobody >/dev/null 2>&1 || fail "this system has no user nobody"
+	expect_status 0 "$GITGATED" -c cfg.yaml --check --user nobody >out.txt 2>err.txt
+	expect_contains out.txt "6 warnings"
+	expect_contains err.txt "target 'data': run: $T/bin/data.sh is not executable by nobody"
+	expect_contains err.txt "target 'mine': run: $T/bin/mine.sh is not executable by nobody"
+	expect_contains err.txt "target 'closed': run: $T/closed/hidden.sh is not executable by nobody"
+	expect_not_contains err.txt "'fine'"
+	expect_not_contains err.txt "'own-path'"
+
+	expect_status 2 "$GITGATED" -c cfg.yaml --check --user no-such-user-here >out.txt 2>err.txt
+	expect_contains err.txt "--user no-such-user-here: no such user"
+	expect_status 2 "$GITGATED" -c cfg.yaml --user nobody >out.txt 2>err.txt
+	expect_contains err.txt "usage: gitgated"
+}
+
 run_cases
