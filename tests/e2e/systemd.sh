@@ -56,6 +56,31 @@ t_service_security_score_at_most_2() {
 	}
 }
 
+# What the unit's comment and the README say the sandbox rates is what the
+# tool prints for it.
+t_documented_score_is_what_the_tool_prints() {
+	stage_units
+	systemd-analyze security --offline=true --no-pager units/gitgated.service >sec.out 2>&1 ||
+		true
+	score=$(sed -n -E 's/.*Overall exposure level for gitgated.service: ([0-9]+\.[0-9]+).*/\1/p' sec.out)
+	[ -n "$score" ] || {
+		cat sec.out
+		fail "no exposure level in the output"
+	}
+	version=$(systemd-analyze --version | sed -n -E '1s/^systemd ([0-9]+).*/\1/p')
+	unit=$(sed -n -E 's/^# The sandbox below rates ([0-9]+\.[0-9]+) in .*/\1/p' "$UNITS/gitgated.service")
+	[ -n "$unit" ] || fail "the unit's comment states no figure"
+	readme=$(tr '\n' ' ' <"$GG_TOP/README.md" |
+		sed -n -E 's/.*systemd-analyze security gitgated.service` rates +it ([0-9]+\.[0-9]+).*/\1/p')
+	[ -n "$readme" ] || fail "the README states no figure"
+	echo "systemd $version: tool $score, unit comment $unit, README $readme"
+	expect_contains "$UNITS/gitgated.service" "(systemd $version)"
+	[ "$unit" = "$score" ] || fail "the unit's comment says $unit, systemd-analyze $version says $score"
+	[ "$readme" = "$score" ] || fail "the README says $readme, systemd-analyze $version says $score"
+	tr '\n' ' ' <"$GG_TOP/README.md" | grep -q "rates  *it $score on systemd $version" ||
+		fail "the README does not name systemd $version"
+}
+
 # The score check must be able to fail: the same unit without its sandbox rates high.
 t_security_score_of_bare_unit_is_high() {
 	stage_units
