@@ -25,15 +25,21 @@
 
 static const char *prefix = "";
 
+/*
+ * One line to the pusher. Names, reasons and library messages end up in it,
+ * so the whole line is escaped: nothing in it can steer a terminal.
+ */
 static void say(const char *fmt, ...) GG_PRINTF(1, 2);
 static void say(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *line = gg_vprintf(fmt, ap);
 	va_end(ap);
+	char *safe = gg_report_escape(line, strlen(line));
+	fprintf(stderr, "%s%s\n", prefix, safe);
+	free(safe);
+	free(line);
 }
 
 static const char *plural(size_t n, const char *one, const char *many)

@@ -116,11 +116,7 @@ struct gg_gate {
 
 char *gg_gate_sanitize(const char *s, size_t len)
 {
-	char *o = gg_strndup(s, len);
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)o[i] < 0x20 || o[i] == 0x7f)
-			o[i] = '?';
-	return o;
+	return gg_report_escape(s, len);
 }
 
 static int git_fail(char **err, const char *what)
