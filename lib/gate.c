@@ -485,11 +485,19 @@ static void check_commit_rules(gg_gate *g, git_commit *c, const char *id)
 	size_t sn = strcspn(msg, "\n");
 	while (sn && (msg[sn - 1] == '\r' || msg[sn - 1] == ' ' || msg[sn - 1] == '\t'))
 		sn--;
-	if (cr->message_pattern && !gg_regex_match(cr->message_pattern, msg, sn)) {
+	int m = cr->message_pattern ? gg_regex_exec(cr->message_pattern, msg, sn) : GG_REGEX_MATCH;
+	if (m != GG_REGEX_MATCH) {
 		char *subj = gg_gate_sanitize(msg, sn > 80 ? 80 : sn);
-		gg_report_add(g->r, "commit-message", sev(), &loc,
-		              "subject '%s%s' does not match message_pattern '%s'", subj,
-		              sn > 80 ? "..." : "", gg_regex_source(cr->message_pattern));
+		if (m == GG_REGEX_ERROR)
+			gg_report_add(
+			    g->r, "commit-message", sev(), &loc,
+			    "subject '%s%s': message_pattern '%s' could not be evaluated: %s", subj,
+			    sn > 80 ? "..." : "", gg_regex_source(cr->message_pattern),
+			    gg_regex_error(cr->message_pattern));
+		else
+			gg_report_add(g->r, "commit-message", sev(), &loc,
+			              "subject '%s%s' does not match message_pattern '%s'", subj,
+			              sn > 80 ? "..." : "", gg_regex_source(cr->message_pattern));
 		free(subj);
 	}
 	if (cr->max_subject_length) {
@@ -502,13 +510,19 @@ static void check_commit_rules(gg_gate *g, git_commit *c, const char *id)
 	if (cr->author_email_pattern) {
 		const git_signature *a = git_commit_author(c);
 		const char *email = a && a->email ? a->email : "";
-		if (!gg_regex_match(cr->author_email_pattern, email, strlen(email))) {
-			char *e = gg_gate_sanitize(email, strlen(email));
+		m = gg_regex_exec(cr->author_email_pattern, email, strlen(email));
+		char *e = gg_gate_sanitize(email, strlen(email));
+		if (m == GG_REGEX_ERROR)
+			gg_report_add(g->r, "author-email", sev(), &loc,
+			              "author email '%s': author_email_pattern '%s' could not be "
+			              "evaluated: %s",
+			              e, gg_regex_source(cr->author_email_pattern),
+			              gg_regex_error(cr->author_email_pattern));
+		else if (m == GG_REGEX_NOMATCH)
 			gg_report_add(g->r, "author-email", sev(), &loc,
 			              "author email '%s' does not match author_email_pattern '%s'",
 			              e, gg_regex_source(cr->author_email_pattern));
-			free(e);
-		}
+		free(e);
 	}
 	if (cr->require_signoff && !has_signoff(msg))
 		gg_report_add(g->r, "signoff", sev(), &loc, "commit has no Signed-off-by trailer");
@@ -1058,11 +1072,18 @@ static void check_ref_rules(gg_gate *g, const char *ref, const git_oid *old, con
 		if (!create && !del && rr->deny_force_push && !fast_forward(g, old, new))
 			gg_report_add(g->r, "deny-force-push", sev(), &loc,
 			              "non-fast-forward update (force push) is not allowed");
-		if (create && rr->name_pattern &&
-		    !gg_regex_match(rr->name_pattern, ref, strlen(ref)))
+		int m = create && rr->name_pattern
+		            ? gg_regex_exec(rr->name_pattern, ref, strlen(ref))
+		            : GG_REGEX_MATCH;
+		if (m == GG_REGEX_NOMATCH)
 			gg_report_add(g->r, "ref-name", sev(), &loc,
 			              "new ref name does not match name_pattern '%s'",
 			              gg_regex_source(rr->name_pattern));
+		else if (m == GG_REGEX_ERROR)
+			gg_report_add(g->r, "ref-name", sev(), &loc,
+			              "name_pattern '%s' could not be evaluated: %s",
+			              gg_regex_source(rr->name_pattern),
+			              gg_regex_error(rr->name_pattern));
 	}
 	free(name);
 }

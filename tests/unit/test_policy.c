@@ -72,7 +72,8 @@ static void test_full_policy_loads(void)
 		CHECK_INT(p->refs[1].line, 7);
 		CHECK(p->refs[2].name_pattern != NULL);
 		CHECK(p->commits.message_pattern != NULL);
-		CHECK(gg_regex_match(p->commits.message_pattern, "feat(api): x", 12));
+		CHECK(gg_regex_exec(p->commits.message_pattern, "feat(api): x", 12) ==
+		      GG_REGEX_MATCH);
 		CHECK_INT(p->commits.max_subject_length, 72);
 		CHECK(p->commits.require_signoff);
 		CHECK_INT(p->files.max_size, 1024 * 1024);
