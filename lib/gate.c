@@ -298,9 +298,15 @@ void gg_gate_check_file(const gg_policy *p, const char *display_path, const char
 	}
 }
 
+/*
+ * Entries whose object is a blob. A symlink's blob is its target's name to
+ * git, but any bytes to whoever reads the repository: it is sized and scanned
+ * like a file, or a key stored with mode 120000 would slip past both.
+ */
 static bool is_blob_mode(uint32_t mode)
 {
-	return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+	return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
+	       mode == GIT_FILEMODE_LINK;
 }
 
 static int scan_patch(gg_gate *g, const git_diff_delta *d, git_blob *newb, struct secret_ctx *c,
@@ -381,10 +387,6 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, c
 		if (set_add(&g->seen, key.ptr, key.len))
 			report_denied(g->r, path, glob, where);
 		gg_buf_free(&key);
-	}
-	if (!is_blob_mode(d->new_file.mode)) { /* a symlink: only its path matters */
-		rc = 0;
-		goto done;
 	}
 	if (!p->files.max_size && !p->files.secrets) {
 		rc = 0;

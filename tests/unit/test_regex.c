@@ -38,8 +38,9 @@ static void test_invalid_utf8_matches_as_bytes(void)
 	CHECK_INT(gg_regex_exec(r, "caf\xe9\xe9", 5), GG_REGEX_NOMATCH);
 	/* A truncated sequence at the very end, and a lone continuation byte. */
 	CHECK_INT(gg_regex_exec(r, "caf\xc3", 4), GG_REGEX_MATCH);
-	CHECK_INT(gg_regex_exec(r, "\x80"
-	                           "caf",
+	CHECK_INT(gg_regex_exec(r,
+	                        "\x80"
+	                        "caf",
 	                        4),
 	          GG_REGEX_NOMATCH);
 	gg_regex_free(r);
@@ -89,10 +90,16 @@ static void test_escape_for_terminals(void)
 	    {"a\nb\rc\td", 7, "a?b?c?d"},
 	    {"nul\0x", 5, "nul?x"},
 	    {"del\x7f", 4, "del?"},
-	    {"csi\xc2\x9b" "31m", 8, "csi?31m"},
-	    {"raw\x9b" "31m", 7, "raw?31m"},
+	    {"csi\xc2\x9b"
+	     "31m",
+	     8, "csi?31m"},
+	    {"raw\x9b"
+	     "31m",
+	     7, "raw?31m"},
 	    {"caf\xc3\xa9 \xe2\x9c\x93", 9, "caf\xc3\xa9 \xe2\x9c\x93"},
-	    {"rlo\xe2\x80\xae" "x", 7, "rlo?x"},
+	    {"rlo\xe2\x80\xae"
+	     "x",
+	     7, "rlo?x"},
 	    {"overlong\xc0\xaf", 10, "overlong??"},
 	    {"cut\xe2\x9c", 5, "cut??"},
 	    {"surrogate\xed\xa0\x80", 12, "surrogate???"},
