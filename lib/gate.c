@@ -107,9 +107,12 @@ struct gg_gate {
 	 * The commits of branches and tags (refs/heads/, refs/tags/): every push that set them
 	 * passed the gate, so their trees are where a new ref is compared from.
 	 * Other namespaces (refs/pull/, refs/keep-around/) are written by forges
-	 * without the gate and prove nothing.
+	 * without the gate and prove nothing. The tips this push moves refs to
+	 * join them once checked: should one fail, the whole push is refused.
 	 */
 	struct set trusted;
+	git_oid first_tip; /* the first of those, when have_first_tip */
+	bool have_first_tip;
 	git_odb *main_odb;    /* the store without the quarantine, when the push has one */
 	struct set commits;   /* commits checked in this push */
 	struct set pairs;     /* (old blob, new blob) pairs scanned for secrets */
@@ -961,7 +964,9 @@ static int check_ref_tree(gg_gate *g, git_tree *from, git_tree *to, const char *
 /*
  * What a new ref's tree is compared with: the tree of the nearest trusted
  * commit on tip's first-parent line (a branch started from main's tip finds
- * it at once), else that of HEAD's branch, else none (every file is new).
+ * it at once), else that of HEAD's branch, else that of the first ref this
+ * push checked (a first push of many branches into an empty repository),
+ * else none (every file is new).
  * Any trusted tree gives the right answer, since a file identical to one of a
  * tree that passed passes too; the nearest is the least work. A commit that
  * is on the server but no branch or tag tip (an intermediate commit of an
@@ -997,6 +1002,12 @@ static int create_base(gg_gate *g, const git_oid *tip, git_tree **out, char **er
 		*out = NULL;
 	git_object_free(o);
 	git_reference_free(head);
+	if (*out == NULL && g->have_first_tip &&
+	    git_commit_lookup(&c, g->repo, &g->first_tip) == 0) {
+		if (git_commit_tree(out, c) < 0)
+			*out = NULL;
+		git_commit_free(c);
+	}
 	return 0;
 }
 
@@ -1294,6 +1305,11 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 	}
 	if (check_ref_commits(g, from, git_object_id(tip), ref, err) < 0)
 		goto done;
+	set_add(&g->trusted, git_object_id(tip)->id, GIT_OID_RAWSZ);
+	if (!g->have_first_tip) {
+		git_oid_cpy(&g->first_tip, git_object_id(tip));
+		g->have_first_tip = true;
+	}
 	if (!create && deletions(g, &old, &new, err) < 0)
 		goto done;
 	rc = 0;
