@@ -7,6 +7,7 @@
 #include "gitgate/gate.h"
 #include "gitgate/glob.h"
 #include "gitgate/manifest.h"
+#include "gitgate/refrules.h"
 #include "gitgate/secrets.h"
 
 #include <stdlib.h>
@@ -1138,131 +1139,12 @@ static int parse_id(git_oid *out, const char *hex, char **err)
 	return 0;
 }
 
-static bool ref_matches(const gg_ref_rule *rr, const char *ref)
-{
-	for (size_t i = 0; i < rr->nmatch; i++)
-		if (gg_glob_match(rr->match[i], ref))
-			return true;
-	return false;
-}
-
-static bool fast_forward(gg_gate *g, const git_oid *old, const git_oid *new)
-{
-	git_object *o = NULL, *n = NULL;
-	bool ff = false;
-	if (git_oid_equal(old, new))
-		return true;
-	/* Anything that does not peel to commits on both sides is a rewrite. */
-	if (peel(&o, g, old, GIT_OBJECT_COMMIT) == 0 && peel(&n, g, new, GIT_OBJECT_COMMIT) == 0)
-		ff = git_oid_equal(git_object_id(o), git_object_id(n)) ||
-		     git_graph_descendant_of(g->repo, git_object_id(n), git_object_id(o)) == 1;
-	git_object_free(o);
-	git_object_free(n);
-	return ff;
-}
-
-/*
- * Ref rules on `ref`, the ref that moves. `pushed` is the name the push gave
- * when that was a symbolic ref to `ref` (else NULL): the messages say so.
- */
-static void check_ref_rules(gg_gate *g, const char *ref, const char *pushed, const git_oid *old,
-                            const git_oid *new, bool create, bool del)
-{
-	gg_loc loc = {.ref = ref};
-	char *via = pushed ? gg_printf(" (pushed as %s, a symbolic ref)", pushed) : gg_strdup("");
-	for (size_t i = 0; i < g->p->nrefs; i++) {
-		const gg_ref_rule *rr = &g->p->refs[i];
-		if (!ref_matches(rr, ref))
-			continue;
-		bool reported = false;
-		if (del && rr->deny_delete) {
-			gg_report_add(g->r, "deny-delete", sev(), &loc,
-			              "deleting this ref is not allowed%s", via);
-			reported = true;
-		}
-		if (!create && rr->deny_update && !reported && (del || !git_oid_equal(old, new)))
-			gg_report_add(g->r, "deny-update", sev(), &loc,
-			              "this ref already exists and may not be %s%s",
-			              del ? "deleted" : "moved", via);
-		if (!create && !del && rr->deny_force_push && !fast_forward(g, old, new))
-			gg_report_add(g->r, "deny-force-push", sev(), &loc,
-			              "non-fast-forward update (force push) is not allowed%s", via);
-		int m = create && rr->name_pattern
-		            ? gg_regex_exec(rr->name_pattern, ref, strlen(ref))
-		            : GG_REGEX_MATCH;
-		if (m == GG_REGEX_NOMATCH)
-			gg_report_add(g->r, "ref-name", sev(), &loc,
-			              "new ref name does not match name_pattern '%s'%s",
-			              gg_regex_source(rr->name_pattern), via);
-		else if (m == GG_REGEX_ERROR)
-			gg_report_add(g->r, "ref-name", sev(), &loc,
-			              "name_pattern '%s' could not be evaluated: %s%s",
-			              gg_regex_source(rr->name_pattern),
-			              gg_regex_error(rr->name_pattern), via);
-	}
-	free(via);
-}
-
-/* git follows at most this many symbolic refs in a chain (SYMREF_MAXDEPTH). */
-#define GATE_SYMREF_DEPTH 5
-
-/*
- * The ref an update of `ref` really moves: receive-pack writes through a
- * symbolic ref to its target, and deleting one deletes the target and leaves
- * the name dangling. *out is the target's name (allocated) when ref is a
- * symbolic ref, else NULL; *dangling when the chain ends nowhere.
- */
-static void resolve_symref(gg_gate *g, const char *ref, char **out, bool *dangling)
-{
-	git_reference *r = NULL;
-	*out = NULL;
-	*dangling = false;
-	if (git_reference_lookup(&r, g->repo, ref) < 0)
-		return;
-	for (int depth = 0; r && git_reference_type(r) == GIT_REFERENCE_SYMBOLIC; depth++) {
-		if (depth == GATE_SYMREF_DEPTH) {
-			*dangling = true;
-			break;
-		}
-		free(*out);
-		*out = gg_strdup(git_reference_symbolic_target(r));
-		git_reference *next = NULL;
-		if (git_reference_lookup(&next, g->repo, *out) < 0)
-			*dangling = true;
-		git_reference_free(r);
-		r = next;
-	}
-	git_reference_free(r);
-}
-
-/*
- * A push moves refs, never the links between them: an update of a symbolic
- * ref is checked as one of its target, but deleting it (git would delete the
- * target and leave the name pointing nowhere) or creating a ref through a
- * dangling one is refused.
- */
-static void check_symref(gg_gate *g, const char *ref, const char *target, bool dangling, bool del)
-{
-	gg_loc loc = {.ref = ref};
-	if (del)
-		gg_report_add(g->r, "symbolic-ref", sev(), &loc,
-		              "%s is a symbolic ref to %s; a push may not delete or retarget it",
-		              ref, target);
-	else if (dangling)
-		gg_report_add(g->r, "symbolic-ref", sev(), &loc,
-		              "%s is a symbolic ref to %s, which does not exist; a push may not "
-		              "create a ref through it",
-		              ref, target);
-}
-
 int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, const char *ref,
                          char **err)
 {
 	git_oid old, new;
 	git_object *tip = NULL, *o = NULL;
 	git_tree *base = NULL;
-	char *target = NULL;
-	bool dangling;
 	int rc = -1;
 	bool create = is_zero_hex(old_hex), del = is_zero_hex(new_hex);
 	memset(&old, 0, sizeof(old));
@@ -1270,10 +1152,7 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 	if ((!create && parse_id(&old, old_hex, err) < 0) ||
 	    (!del && parse_id(&new, new_hex, err) < 0))
 		return -1;
-	resolve_symref(g, ref, &target, &dangling);
-	if (target)
-		check_symref(g, ref, target, dangling, del);
-	check_ref_rules(g, target ? target : ref, target ? ref : NULL, &old, &new, create, del);
+	gg_refrules_check(g->repo, g->p, g->r, ref, &old, &new, create, del);
 	if (del) {
 		rc = 0;
 		goto done;
@@ -1317,7 +1196,6 @@ done:
 	git_tree_free(base);
 	git_object_free(o);
 	git_object_free(tip);
-	free(target);
 	return rc;
 }
 
