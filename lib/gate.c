@@ -121,6 +121,7 @@ struct gg_gate {
 	struct set diffed;    /* (from tree, to tree) of the commits checked whole */
 	struct set ref_trees; /* (base tree, tree) pairs checked for some ref */
 	struct set manifests; /* (blob, path) of the manifests validated */
+	struct set ref_files; /* (blob, path) given the file rules for some ref */
 	size_t ncommits;
 };
 
@@ -160,6 +161,7 @@ void gg_gate_free(gg_gate *g)
 	set_free(&g->diffed);
 	set_free(&g->ref_trees);
 	set_free(&g->manifests);
+	set_free(&g->ref_files);
 	set_free(&g->commits);
 	set_free(&g->pairs);
 	set_free(&g->seen);
@@ -372,18 +374,21 @@ done:
  */
 enum pass { PASS_COMMIT, PASS_REF, PASS_REF_SKIP_FILES };
 
+/* True when (d's blob, d's path) was not in s (and is now). */
+static bool first_time(struct set *s, const git_diff_delta *d)
+{
+	gg_buf key = GG_BUF_INIT;
+	gg_buf_put(&key, d->new_file.id.id, sizeof(d->new_file.id.id));
+	gg_buf_puts(&key, d->new_file.path);
+	bool fresh = set_add(s, key.ptr, key.len);
+	gg_buf_free(&key);
+	return fresh;
+}
+
 /* Validate the manifest at d's path once per (blob, path) in this push. */
 static int check_manifest(gg_gate *g, const git_diff_delta *d, const char *shown, char **err)
 {
-	const char *path = d->new_file.path;
-	if (!gg_mpolicy_selects(g->p->manifests, path))
-		return 0;
-	gg_buf key = GG_BUF_INIT;
-	gg_buf_put(&key, d->new_file.id.id, sizeof(d->new_file.id.id));
-	gg_buf_puts(&key, path);
-	bool fresh = set_add(&g->manifests, key.ptr, key.len);
-	gg_buf_free(&key);
-	if (!fresh)
+	if (!gg_mpolicy_selects(g->p->manifests, d->new_file.path) || !first_time(&g->manifests, d))
 		return 0;
 	git_blob *b = NULL;
 	int rc = 0;
@@ -410,7 +415,8 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, e
 	int rc = -1;
 	if (pass != PASS_COMMIT && p->manifests && check_manifest(g, d, path, err) < 0)
 		goto done;
-	if (pass == PASS_REF_SKIP_FILES) {
+	/* Many refs onto old commits (a push of every release tag) share most files. */
+	if (pass == PASS_REF_SKIP_FILES || (pass == PASS_REF && !first_time(&g->ref_files, d))) {
 		rc = 0;
 		goto done;
 	}
@@ -960,7 +966,7 @@ static int check_ref_tree(gg_gate *g, git_tree *from, git_tree *to, const char *
 }
 
 /* First-parent steps a new ref's tip is followed back to find a trusted commit. */
-#define GATE_BASE_SEARCH 1000
+#define GATE_BASE_SEARCH 256
 
 /*
  * What a new ref's tree is compared with: the tree of the nearest trusted
@@ -973,28 +979,58 @@ static int check_ref_tree(gg_gate *g, git_tree *from, git_tree *to, const char *
  * is on the server but no branch or tag tip (an intermediate commit of an
  * earlier push) is not trusted: its tree was never checked whole.
  */
+/*
+ * A commit's tree and first parent (*nparents 0 or 1), read from the raw
+ * object. git_commit_lookup would leave a parsed entry in libgit2's cache,
+ * where the revision walk looks for the raw one and never finds it: every
+ * later walk of the push would inflate that commit again (a push of 300 old
+ * tags cost three times as long).
+ */
+static int commit_links(gg_gate *g, const git_oid *id, git_oid *tree, git_oid *parent,
+                        int *nparents)
+{
+	git_odb_object *o = NULL;
+	int rc = -1;
+	*nparents = 0;
+	if (git_odb_read(&o, g->odb, id) < 0 || git_odb_object_type(o) != GIT_OBJECT_COMMIT)
+		goto done;
+	const char *p = git_odb_object_data(o);
+	size_t n = git_odb_object_size(o);
+	const size_t hex = GIT_OID_HEXSZ;
+	if (n < 5 + hex + 1 || memcmp(p, "tree ", 5) || p[5 + hex] != '\n' ||
+	    git_oid_fromstrn(tree, p + 5, hex) < 0)
+		goto done;
+	p += 5 + hex + 1, n -= 5 + hex + 1;
+	if (n >= 7 + hex + 1 && !memcmp(p, "parent ", 7) && p[7 + hex] == '\n') {
+		if (git_oid_fromstrn(parent, p + 7, hex) < 0)
+			goto done;
+		*nparents = 1;
+	}
+	rc = 0;
+done:
+	git_odb_object_free(o);
+	return rc;
+}
+
 static int create_base(gg_gate *g, const git_oid *tip, git_tree **out, char **err)
 {
 	git_commit *c = NULL;
 	git_reference *head = NULL;
 	git_object *o = NULL;
-	git_oid id;
+	git_oid id, tree, parent;
 	*out = NULL;
 	git_oid_cpy(&id, tip);
 	for (int i = 0; i < GATE_BASE_SEARCH; i++) {
-		if (git_commit_lookup(&c, g->repo, &id) < 0)
+		int nparents;
+		if (commit_links(g, &id, &tree, &parent, &nparents) < 0)
 			return git_fail(err, "cannot read a commit of the push");
-		if (set_has(&g->trusted, id.id, sizeof(id.id))) {
-			int rc = git_commit_tree(out, c);
-			git_commit_free(c);
-			return rc < 0 ? git_fail(err, "cannot read a tree of the repository") : 0;
-		}
-		bool root = git_commit_parentcount(c) == 0;
-		if (!root)
-			git_oid_cpy(&id, git_commit_parent_id(c, 0));
-		git_commit_free(c);
-		if (root)
+		if (set_has(&g->trusted, id.id, sizeof(id.id)))
+			return git_tree_lookup(out, g->repo, &tree) < 0
+			           ? git_fail(err, "cannot read a tree of the repository")
+			           : 0;
+		if (nparents == 0)
 			break;
+		git_oid_cpy(&id, &parent);
 	}
 	if (git_repository_head(&head, g->repo) == 0 &&
 	    git_reference_peel(&o, head, GIT_OBJECT_COMMIT) == 0 &&

@@ -53,8 +53,8 @@ static bool fast_forward(struct ctx *c, const git_oid *old, const git_oid *new)
  * Ref rules on `ref`, the ref that moves. `pushed` is the name the push gave
  * when that was a symbolic ref to `ref` (else NULL): the messages say so.
  */
-static void check_ref_rules(struct ctx *g, const char *ref, const char *pushed,
-                            const git_oid *old, const git_oid *new, bool create, bool del)
+static void check_ref_rules(struct ctx *g, const char *ref, const char *pushed, const git_oid *old,
+                            const git_oid *new, bool create, bool del)
 {
 	gg_loc loc = {.ref = ref};
 	char *via = pushed ? gg_printf(" (pushed as %s, a symbolic ref)", pushed) : gg_strdup("");
