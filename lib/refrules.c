@@ -53,37 +53,37 @@ static bool fast_forward(struct ctx *c, const git_oid *old, const git_oid *new)
  * Ref rules on `ref`, the ref that moves. `pushed` is the name the push gave
  * when that was a symbolic ref to `ref` (else NULL): the messages say so.
  */
-static void check_ref_rules(struct ctx *g, const char *ref, const char *pushed, const git_oid *old,
+static void check_ref_rules(struct ctx *c, const char *ref, const char *pushed, const git_oid *old,
                             const git_oid *new, bool create, bool del)
 {
 	gg_loc loc = {.ref = ref};
 	char *via = pushed ? gg_printf(" (pushed as %s, a symbolic ref)", pushed) : gg_strdup("");
-	for (size_t i = 0; i < g->p->nrefs; i++) {
-		const gg_ref_rule *rr = &g->p->refs[i];
+	for (size_t i = 0; i < c->p->nrefs; i++) {
+		const gg_ref_rule *rr = &c->p->refs[i];
 		if (!ref_matches(rr, ref))
 			continue;
 		bool reported = false;
 		if (del && rr->deny_delete) {
-			gg_report_add(g->r, "deny-delete", GG_SEV_ERROR, &loc,
+			gg_report_add(c->r, "deny-delete", GG_SEV_ERROR, &loc,
 			              "deleting this ref is not allowed%s", via);
 			reported = true;
 		}
 		if (!create && rr->deny_update && !reported && (del || !git_oid_equal(old, new)))
-			gg_report_add(g->r, "deny-update", GG_SEV_ERROR, &loc,
+			gg_report_add(c->r, "deny-update", GG_SEV_ERROR, &loc,
 			              "this ref already exists and may not be %s%s",
 			              del ? "deleted" : "moved", via);
-		if (!create && !del && rr->deny_force_push && !fast_forward(g, old, new))
-			gg_report_add(g->r, "deny-force-push", GG_SEV_ERROR, &loc,
+		if (!create && !del && rr->deny_force_push && !fast_forward(c, old, new))
+			gg_report_add(c->r, "deny-force-push", GG_SEV_ERROR, &loc,
 			              "non-fast-forward update (force push) is not allowed%s", via);
 		int m = create && rr->name_pattern
 		            ? gg_regex_exec(rr->name_pattern, ref, strlen(ref))
 		            : GG_REGEX_MATCH;
 		if (m == GG_REGEX_NOMATCH)
-			gg_report_add(g->r, "ref-name", GG_SEV_ERROR, &loc,
+			gg_report_add(c->r, "ref-name", GG_SEV_ERROR, &loc,
 			              "new ref name does not match name_pattern '%s'%s",
 			              gg_regex_source(rr->name_pattern), via);
 		else if (m == GG_REGEX_ERROR)
-			gg_report_add(g->r, "ref-name", GG_SEV_ERROR, &loc,
+			gg_report_add(c->r, "ref-name", GG_SEV_ERROR, &loc,
 			              "name_pattern '%s' could not be evaluated: %s%s",
 			              gg_regex_source(rr->name_pattern),
 			              gg_regex_error(rr->name_pattern), via);
@@ -100,12 +100,12 @@ static void check_ref_rules(struct ctx *g, const char *ref, const char *pushed, 
  * the name dangling. *out is the target's name (allocated) when ref is a
  * symbolic ref, else NULL; *dangling when the chain ends nowhere.
  */
-static void resolve_symref(struct ctx *g, const char *ref, char **out, bool *dangling)
+static void resolve_symref(struct ctx *c, const char *ref, char **out, bool *dangling)
 {
 	git_reference *r = NULL;
 	*out = NULL;
 	*dangling = false;
-	if (git_reference_lookup(&r, g->repo, ref) < 0)
+	if (git_reference_lookup(&r, c->repo, ref) < 0)
 		return;
 	for (int depth = 0; r && git_reference_type(r) == GIT_REFERENCE_SYMBOLIC; depth++) {
 		if (depth == REFRULES_SYMREF_DEPTH) {
@@ -115,7 +115,7 @@ static void resolve_symref(struct ctx *g, const char *ref, char **out, bool *dan
 		free(*out);
 		*out = gg_strdup(git_reference_symbolic_target(r));
 		git_reference *next = NULL;
-		if (git_reference_lookup(&next, g->repo, *out) < 0)
+		if (git_reference_lookup(&next, c->repo, *out) < 0)
 			*dangling = true;
 		git_reference_free(r);
 		r = next;
@@ -129,16 +129,16 @@ static void resolve_symref(struct ctx *g, const char *ref, char **out, bool *dan
  * target and leave the name pointing nowhere) or creating a ref through a
  * dangling one is refused.
  */
-static void check_symref(struct ctx *g, const char *ref, const char *target, bool dangling,
+static void check_symref(struct ctx *c, const char *ref, const char *target, bool dangling,
                          bool del)
 {
 	gg_loc loc = {.ref = ref};
 	if (del)
-		gg_report_add(g->r, "symbolic-ref", GG_SEV_ERROR, &loc,
+		gg_report_add(c->r, "symbolic-ref", GG_SEV_ERROR, &loc,
 		              "%s is a symbolic ref to %s; a push may not delete or retarget it",
 		              ref, target);
 	else if (dangling)
-		gg_report_add(g->r, "symbolic-ref", GG_SEV_ERROR, &loc,
+		gg_report_add(c->r, "symbolic-ref", GG_SEV_ERROR, &loc,
 		              "%s is a symbolic ref to %s, which does not exist; a push may not "
 		              "create a ref through it",
 		              ref, target);
