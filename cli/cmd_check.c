@@ -37,6 +37,26 @@ const char gg_usage_check[] =
     "gitgate check [--policy FILE] [--format text|json|sarif] [PATH...]\n"
     "gitgate check [--policy FILE] [--format text|json|sarif] --range OLD..NEW\n";
 
+/*
+ * A line on stderr. Paths from the tree, revisions and library messages end
+ * up in it, so everything but its final newline is escaped (see
+ * gg_report_escape): a file name cannot steer a terminal or a CI log.
+ */
+static void say(const char *fmt, ...) GG_PRINTF(1, 2);
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *line = gg_vprintf(fmt, ap);
+	va_end(ap);
+	size_t len = strlen(line);
+	bool nl = len && line[len - 1] == '\n';
+	char *safe = gg_report_escape(line, nl ? len - 1 : len);
+	fprintf(stderr, "%s%s", safe, nl ? "\n" : "");
+	free(safe);
+	free(line);
+}
+
 static int usage(void)
 {
 	gg_cli_usage(stderr, gg_usage_check);
@@ -101,7 +121,7 @@ static void check_one(struct walk *w, const char *display, const char *abs, cons
 	bool too_big =
 	    (w->p->files.max_size && size > w->p->files.max_size) || size > CHECK_MAX_READ;
 	if (!too_big && gg_read_file(&data, &len, display, CHECK_MAX_READ) < 0) {
-		fprintf(stderr, "gitgate: %s: %s\n", display, strerror(errno));
+		say("gitgate: %s: %s\n", display, strerror(errno));
 		w->errors++;
 		return;
 	}
@@ -109,7 +129,7 @@ static void check_one(struct walk *w, const char *display, const char *abs, cons
 	gg_gate_check_file(w->p, display, rel, data, len, size, w->r);
 	if (data && w->p->manifests && gg_mpolicy_selects(w->p->manifests, rel) &&
 	    gg_manifest_check(w->p->manifests, display, data, len, w->r) < 0) {
-		fprintf(stderr, "gitgate: %s: the manifest check failed\n", display);
+		say("gitgate: %s: the manifest check failed\n", display);
 		w->errors++;
 	}
 	free(data);
@@ -124,7 +144,7 @@ static void walk_path(struct walk *w, const char *display, const char *abs, int 
 {
 	struct stat st;
 	if (lstat(display, &st) < 0) {
-		fprintf(stderr, "gitgate: %s: %s\n", display, strerror(errno));
+		say("gitgate: %s: %s\n", display, strerror(errno));
 		w->errors++;
 		return;
 	}
@@ -137,7 +157,7 @@ static void walk_path(struct walk *w, const char *display, const char *abs, int 
 	struct dirent **ents = NULL;
 	int n = scandir(display, &ents, NULL, name_cmp);
 	if (n < 0) {
-		fprintf(stderr, "gitgate: %s: %s\n", display, strerror(errno));
+		say("gitgate: %s: %s\n", display, strerror(errno));
 		w->errors++;
 		return;
 	}
@@ -169,7 +189,7 @@ static int resolve_commit(git_oid *out, git_repository *repo, const char *spec)
 		rc = 0;
 	} else {
 		const git_error *e = git_error_last();
-		fprintf(stderr, "gitgate: %s: %s\n", spec, e ? e->message : "not a commit");
+		say("gitgate: %s: %s\n", spec, e ? e->message : "not a commit");
 	}
 	git_object_free(c);
 	git_object_free(o);
@@ -180,7 +200,7 @@ static int check_range(gg_policy *p, git_repository *repo, const char *range, gg
 {
 	const char *dots = strstr(range, "..");
 	if (dots == NULL || dots == range || dots[2] == '\0' || dots[2] == '.') {
-		fprintf(stderr, "gitgate: --range wants OLD..NEW, got '%s'\n", range);
+		say("gitgate: --range wants OLD..NEW, got '%s'\n", range);
 		return GG_EXIT_ERROR;
 	}
 	char *old = gg_strndup(range, (size_t)(dots - range));
@@ -191,7 +211,7 @@ static int check_range(gg_policy *p, git_repository *repo, const char *range, gg
 	if (resolve_commit(&o, repo, old) < 0 || resolve_commit(&n, repo, dots + 2) < 0)
 		goto done;
 	if (gg_gate_new(&g, repo, p, r, &err) < 0 || gg_gate_check_range(g, &o, &n, &err) < 0) {
-		fprintf(stderr, "gitgate: %s\n", err);
+		say("gitgate: %s\n", err);
 		goto done;
 	}
 	rc = GG_EXIT_OK;
@@ -238,14 +258,13 @@ int gg_cmd_check(int argc, char **argv)
 			else if (v && !strcmp(v, "sarif"))
 				fmt = FMT_SARIF;
 			else {
-				fprintf(stderr,
-				        "gitgate: check: --format is text, json or sarif\n");
+				say("gitgate: check: --format is text, json or sarif\n");
 				return usage();
 			}
 		} else if (nlen == 7 && !strncmp(a, "--range", 7))
 			range = v;
 		else {
-			fprintf(stderr, "gitgate: check: unknown option '%s'\n", a);
+			say("gitgate: check: unknown option '%s'\n", a);
 			return usage();
 		}
 		if (v == NULL || !*v)
@@ -254,7 +273,7 @@ int gg_cmd_check(int argc, char **argv)
 			i++;
 	}
 	if (range && first < argc) {
-		fprintf(stderr, "gitgate: check: --range takes no paths\n");
+		say("gitgate: check: --range takes no paths\n");
 		return usage();
 	}
 
@@ -268,19 +287,18 @@ int gg_cmd_check(int argc, char **argv)
 	if (git_repository_open_ext(&repo, ".", 0, NULL) < 0) {
 		repo = NULL;
 		if (range) {
-			fprintf(stderr, "gitgate: check --range: not inside a git repository\n");
+			say("gitgate: check --range: not inside a git repository\n");
 			goto done;
 		}
 	}
 	if ((path = find_policy(policy_opt, repo)) == NULL) {
-		fprintf(stderr,
-		        "gitgate: no policy found (--policy, $GITGATE_POLICY, .gitgate.yaml, "
-		        ".gitgate/policy.yaml, git config gitgate.policy)\n");
+		say("gitgate: no policy found (--policy, $GITGATE_POLICY, .gitgate.yaml, "
+		    ".gitgate/policy.yaml, git config gitgate.policy)\n");
 		goto done;
 	}
 	if (gg_policy_load(&p, path, &diag) < 0) {
 		for (size_t i = 0; i < diag.n; i++)
-			fprintf(stderr, "%s\n", diag.msgs[i]);
+			say("%s\n", diag.msgs[i]);
 		goto done;
 	}
 	if (range) {
@@ -290,8 +308,7 @@ int gg_cmd_check(int argc, char **argv)
 		char root[PATH_MAX], cwd[PATH_MAX];
 		const char *wd = repo ? git_repository_workdir(repo) : NULL;
 		if (getcwd(cwd, sizeof(cwd)) == NULL) {
-			fprintf(stderr, "gitgate: cannot find the current directory: %s\n",
-			        strerror(errno));
+			say("gitgate: cannot find the current directory: %s\n", strerror(errno));
 			goto done;
 		}
 		if (wd == NULL || realpath(wd, root) == NULL)
@@ -304,7 +321,7 @@ int gg_cmd_check(int argc, char **argv)
 		for (int i = 0; i < npaths; i++) {
 			char abs[PATH_MAX];
 			if (realpath(paths[i], abs) == NULL) {
-				fprintf(stderr, "gitgate: %s: %s\n", paths[i], strerror(errno));
+				say("gitgate: %s: %s\n", paths[i], strerror(errno));
 				w.errors++;
 				continue;
 			}
@@ -322,9 +339,8 @@ int gg_cmd_check(int argc, char **argv)
 	else {
 		gg_report_print_text(&r, stdout, "", 0);
 		if (r.n)
-			fprintf(stderr, "gitgate: %zu error%s, %zu warning%s\n", r.nerrors,
-			        r.nerrors == 1 ? "" : "s", r.nwarnings,
-			        r.nwarnings == 1 ? "" : "s");
+			say("gitgate: %zu error%s, %zu warning%s\n", r.nerrors,
+			    r.nerrors == 1 ? "" : "s", r.nwarnings, r.nwarnings == 1 ? "" : "s");
 	}
 	rc = r.nerrors ? GG_EXIT_VIOLATIONS : GG_EXIT_OK;
 done:

@@ -25,15 +25,21 @@
 
 static const char *prefix = "";
 
+/*
+ * One line to the pusher. Names, reasons and library messages end up in it,
+ * so the whole line is escaped: nothing in it can steer a terminal.
+ */
 static void say(const char *fmt, ...) GG_PRINTF(1, 2);
 static void say(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *line = gg_vprintf(fmt, ap);
 	va_end(ap);
+	char *safe = gg_report_escape(line, strlen(line));
+	fprintf(stderr, "%s%s\n", prefix, safe);
+	free(safe);
+	free(line);
 }
 
 static const char *plural(size_t n, const char *one, const char *many)
@@ -124,12 +130,30 @@ static void read_push_options(struct push_opts *o)
 	}
 }
 
-static bool listed(const gg_policy *p, const char *user)
+static bool listed(char *const *users, size_t n, const char *user)
 {
-	for (size_t i = 0; user && i < p->nbypass_users; i++)
-		if (!strcmp(p->bypass_users[i], user))
+	for (size_t i = 0; user && i < n; i++)
+		if (!strcmp(users[i], user))
 			return true;
 	return false;
+}
+
+static bool may_allow_deletion(const gg_policy *p, const char *user)
+{
+	if (p->deletion_users_set)
+		return listed(p->deletion_users, p->ndeletion_users, user);
+	return listed(p->bypass_users, p->nbypass_users, user);
+}
+
+static void audit(const char *fmt, ...) GG_PRINTF(1, 2);
+static void audit(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	openlog("gitgate", LOG_PID, LOG_AUTH);
+	vsyslog(LOG_NOTICE, fmt, ap);
+	closelog();
+	va_end(ap);
 }
 
 /*
@@ -342,11 +366,9 @@ int main(void)
 	} else if (opts.bypass) {
 		const char *who = pusher();
 		user = who ? gg_gate_sanitize(who, strlen(who)) : NULL;
-		if (listed(policy, who)) {
-			openlog("gitgate", LOG_PID, LOG_AUTH);
-			syslog(LOG_NOTICE, "bypass by %s in %s (%zu ref updates): %s", user,
-			       git_repository_path(repo), nups, opts.bypass);
-			closelog();
+		if (listed(policy->bypass_users, policy->nbypass_users, who)) {
+			audit("bypass by %s in %s (%zu ref updates): %s", user,
+			      git_repository_path(repo), nups, opts.bypass);
 			say("gitgate: bypass by %s: %s", user, opts.bypass);
 			say("gitgate: push accepted without checks (bypass logged)");
 			rc = 0;
@@ -360,7 +382,25 @@ int main(void)
 		say("gitgate: push rejected: internal error");
 		goto done;
 	}
-	gg_gate_allow_deletion(gate, opts.allow_deletion);
+	if (opts.allow_deletion) {
+		/* Deleting deployed resources is an override like a bypass: same audit. */
+		const char *who = pusher();
+		char *u = who ? gg_gate_sanitize(who, strlen(who)) : NULL;
+		if (may_allow_deletion(policy, who)) {
+			audit("allow=deletion by %s in %s (%zu ref updates)", u,
+			      git_repository_path(repo), nups);
+			say("gitgate: resource deletions allowed for %s (git push -o "
+			    "gitgate.allow=deletion, logged)",
+			    u);
+			gg_gate_allow_deletion(gate, true);
+		} else {
+			say("gitgate: allow=deletion refused: user '%s' is not in "
+			    "manifests.deletions.allow_users%s; checking deletions",
+			    u ? u : "(unknown)",
+			    policy->deletion_users_set ? "" : " (unset: bypass.users)");
+		}
+		free(u);
+	}
 	/* Under git's quarantine the repository's own store is the old state. */
 	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
 	if (quarantine && *quarantine) {

@@ -7,6 +7,7 @@
 #include "gitgate/gate.h"
 #include "gitgate/glob.h"
 #include "gitgate/manifest.h"
+#include "gitgate/refrules.h"
 #include "gitgate/secrets.h"
 
 #include <stdlib.h>
@@ -102,25 +103,31 @@ struct gg_gate {
 	git_oid *hide;
 	size_t nhide, caphide;
 	bool hide_loaded;
-	struct set tips;    /* the same commits, as a set, for the quarantine walk */
-	git_odb *main_odb;  /* the store without the quarantine, when the push has one */
-	struct set commits; /* commits checked in this push */
-	struct set pairs;   /* (old blob, new blob) pairs scanned for secrets */
-	struct set seen;    /* path findings already reported */
-	/* Paths changed by the current update's commits, in order, for the manifest engine. */
-	char **changed;
-	size_t nchanged, capchanged;
-	struct set changed_set;
+	struct set tips; /* the same commits, as a set, for the quarantine walk */
+	/*
+	 * The commits of branches and tags (refs/heads/, refs/tags/): every push that set them
+	 * passed the gate, so their trees are where a new ref is compared from.
+	 * Other namespaces (refs/pull/, refs/keep-around/) are written by forges
+	 * without the gate and prove nothing. The tips this push moves refs to
+	 * join them once checked: should one fail, the whole push is refused.
+	 */
+	struct set trusted;
+	git_oid first_tip; /* the first of those, when have_first_tip */
+	bool have_first_tip;
+	git_odb *main_odb;    /* the store without the quarantine, when the push has one */
+	struct set commits;   /* commits checked in this push */
+	struct set pairs;     /* (old blob, new blob) pairs scanned for secrets */
+	struct set seen;      /* path findings already reported */
+	struct set diffed;    /* (from tree, to tree) of the commits checked whole */
+	struct set ref_trees; /* (base tree, tree) pairs checked for some ref */
+	struct set manifests; /* (blob, path) of the manifests validated */
+	struct set ref_files; /* (blob, path) given the file rules for some ref */
 	size_t ncommits;
 };
 
 char *gg_gate_sanitize(const char *s, size_t len)
 {
-	char *o = gg_strndup(s, len);
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)o[i] < 0x20 || o[i] == 0x7f)
-			o[i] = '?';
-	return o;
+	return gg_report_escape(s, len);
 }
 
 static int git_fail(char **err, const char *what)
@@ -145,21 +152,16 @@ int gg_gate_new(gg_gate **out, git_repository *repo, const gg_policy *p, gg_repo
 	return 0;
 }
 
-static void clear_changed(gg_gate *g)
-{
-	for (size_t i = 0; i < g->nchanged; i++)
-		free(g->changed[i]);
-	g->nchanged = 0;
-	set_free(&g->changed_set);
-}
-
 void gg_gate_free(gg_gate *g)
 {
 	if (g == NULL)
 		return;
-	clear_changed(g);
-	free(g->changed);
 	free(g->hide);
+	set_free(&g->trusted);
+	set_free(&g->diffed);
+	set_free(&g->ref_trees);
+	set_free(&g->manifests);
+	set_free(&g->ref_files);
 	set_free(&g->commits);
 	set_free(&g->pairs);
 	set_free(&g->seen);
@@ -302,9 +304,15 @@ void gg_gate_check_file(const gg_policy *p, const char *display_path, const char
 	}
 }
 
+/*
+ * Entries whose object is a blob. A symlink's blob is its target's name to
+ * git, but any bytes to whoever reads the repository: it is sized and scanned
+ * like a file, or a key stored with mode 120000 would slip past both.
+ */
 static bool is_blob_mode(uint32_t mode)
 {
-	return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+	return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
+	       mode == GIT_FILEMODE_LINK;
 }
 
 static int scan_patch(gg_gate *g, const git_diff_delta *d, git_blob *newb, struct secret_ctx *c,
@@ -356,18 +364,47 @@ done:
 	return rc;
 }
 
-static void note_changed(gg_gate *g, const char *path)
+/*
+ * Which rules a tree difference is checked with. The commits a push
+ * introduces get every file rule, each on what its commit changed. Each ref
+ * the push moves gets the tree-level rules on what is new to that ref (its
+ * old tree, or a trusted tree for a new ref, to its new tree): the manifests,
+ * and deny_paths and max_size (SKIP_FILES: already done by an identical
+ * commit difference). Secrets are a matter of the commits that add them.
+ */
+enum pass { PASS_COMMIT, PASS_REF, PASS_REF_SKIP_FILES };
+
+/* True when (d's blob, d's path) was not in s (and is now). */
+static bool first_time(struct set *s, const git_diff_delta *d)
 {
-	if (!set_add(&g->changed_set, path, strlen(path)))
-		return;
-	if (g->nchanged == g->capchanged) {
-		g->capchanged = g->capchanged ? 2 * g->capchanged : 16;
-		g->changed = gg_reallocarray(g->changed, g->capchanged, sizeof(char *));
-	}
-	g->changed[g->nchanged++] = gg_strdup(path);
+	gg_buf key = GG_BUF_INIT;
+	gg_buf_put(&key, d->new_file.id.id, sizeof(d->new_file.id.id));
+	gg_buf_puts(&key, d->new_file.path);
+	bool fresh = set_add(s, key.ptr, key.len);
+	gg_buf_free(&key);
+	return fresh;
 }
 
-static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, char **err)
+/* Validate the manifest at d's path once per (blob, path) in this push. */
+static int check_manifest(gg_gate *g, const git_diff_delta *d, const char *shown, char **err)
+{
+	if (!gg_mpolicy_selects(g->p->manifests, d->new_file.path) || !first_time(&g->manifests, d))
+		return 0;
+	git_blob *b = NULL;
+	int rc = 0;
+	if (git_blob_lookup(&b, g->repo, &d->new_file.id) < 0)
+		rc = git_fail(err, "cannot read a manifest of the push");
+	else if (gg_manifest_check(g->p->manifests, shown, git_blob_rawcontent(b),
+	                           (size_t)git_blob_rawsize(b), g->r) < 0) {
+		*err = gg_printf("%s: the manifest check failed", shown);
+		rc = -1;
+	}
+	git_blob_free(b);
+	return rc;
+}
+
+static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, enum pass pass,
+                       char **err)
 {
 	const gg_policy *p = g->p;
 	if (d->status == GIT_DELTA_DELETED || d->new_file.mode == GIT_FILEMODE_COMMIT ||
@@ -376,8 +413,13 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, c
 	char *path = gg_gate_sanitize(d->new_file.path, strlen(d->new_file.path));
 	git_blob *blob = NULL;
 	int rc = -1;
-	if (p->manifests)
-		note_changed(g, d->new_file.path);
+	if (pass != PASS_COMMIT && p->manifests && check_manifest(g, d, path, err) < 0)
+		goto done;
+	/* Many refs onto old commits (a push of every release tag) share most files. */
+	if (pass == PASS_REF_SKIP_FILES || (pass == PASS_REF && !first_time(&g->ref_files, d))) {
+		rc = 0;
+		goto done;
+	}
 	const char *glob = denied_by(p, d->new_file.path);
 	if (glob) {
 		gg_buf key = GG_BUF_INIT;
@@ -386,11 +428,7 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, c
 			report_denied(g->r, path, glob, where);
 		gg_buf_free(&key);
 	}
-	if (!is_blob_mode(d->new_file.mode)) { /* a symlink: only its path matters */
-		rc = 0;
-		goto done;
-	}
-	if (!p->files.max_size && !p->files.secrets) {
+	if (!p->files.max_size && (pass != PASS_COMMIT || !p->files.secrets)) {
 		rc = 0;
 		goto done;
 	}
@@ -410,7 +448,7 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, c
 		gg_buf_free(&key);
 		goto done;
 	}
-	if (!p->files.secrets)
+	if (!p->files.secrets || pass != PASS_COMMIT)
 		goto done;
 	if (size > GATE_MAX_SCAN) {
 		/* Said out loud, not skipped in silence; max_size refuses such blobs. */
@@ -489,11 +527,19 @@ static void check_commit_rules(gg_gate *g, git_commit *c, const char *id)
 	size_t sn = strcspn(msg, "\n");
 	while (sn && (msg[sn - 1] == '\r' || msg[sn - 1] == ' ' || msg[sn - 1] == '\t'))
 		sn--;
-	if (cr->message_pattern && !gg_regex_match(cr->message_pattern, msg, sn)) {
+	int m = cr->message_pattern ? gg_regex_exec(cr->message_pattern, msg, sn) : GG_REGEX_MATCH;
+	if (m != GG_REGEX_MATCH) {
 		char *subj = gg_gate_sanitize(msg, sn > 80 ? 80 : sn);
-		gg_report_add(g->r, "commit-message", sev(), &loc,
-		              "subject '%s%s' does not match message_pattern '%s'", subj,
-		              sn > 80 ? "..." : "", gg_regex_source(cr->message_pattern));
+		if (m == GG_REGEX_ERROR)
+			gg_report_add(
+			    g->r, "commit-message", sev(), &loc,
+			    "subject '%s%s': message_pattern '%s' could not be evaluated: %s", subj,
+			    sn > 80 ? "..." : "", gg_regex_source(cr->message_pattern),
+			    gg_regex_error(cr->message_pattern));
+		else
+			gg_report_add(g->r, "commit-message", sev(), &loc,
+			              "subject '%s%s' does not match message_pattern '%s'", subj,
+			              sn > 80 ? "..." : "", gg_regex_source(cr->message_pattern));
 		free(subj);
 	}
 	if (cr->max_subject_length) {
@@ -506,13 +552,19 @@ static void check_commit_rules(gg_gate *g, git_commit *c, const char *id)
 	if (cr->author_email_pattern) {
 		const git_signature *a = git_commit_author(c);
 		const char *email = a && a->email ? a->email : "";
-		if (!gg_regex_match(cr->author_email_pattern, email, strlen(email))) {
-			char *e = gg_gate_sanitize(email, strlen(email));
+		m = gg_regex_exec(cr->author_email_pattern, email, strlen(email));
+		char *e = gg_gate_sanitize(email, strlen(email));
+		if (m == GG_REGEX_ERROR)
+			gg_report_add(g->r, "author-email", sev(), &loc,
+			              "author email '%s': author_email_pattern '%s' could not be "
+			              "evaluated: %s",
+			              e, gg_regex_source(cr->author_email_pattern),
+			              gg_regex_error(cr->author_email_pattern));
+		else if (m == GG_REGEX_NOMATCH)
 			gg_report_add(g->r, "author-email", sev(), &loc,
 			              "author email '%s' does not match author_email_pattern '%s'",
 			              e, gg_regex_source(cr->author_email_pattern));
-			free(e);
-		}
+		free(e);
 	}
 	if (cr->require_signoff && !has_signoff(msg))
 		gg_report_add(g->r, "signoff", sev(), &loc, "commit has no Signed-off-by trailer");
@@ -552,6 +604,7 @@ struct tree_diff {
 	git_tree **others;
 	unsigned nothers;
 	const char *where;
+	enum pass pass;
 	char **err;
 	gg_buf path;
 };
@@ -598,7 +651,7 @@ static int diff_entry(struct tree_diff *t, const git_tree_entry *f, const git_tr
 		}
 		rc = 0;
 		if (!from_other_parent(t->others, t->nothers, &d))
-			rc = check_delta(t->g, &d, t->where, t->err);
+			rc = check_delta(t->g, &d, t->where, t->pass, t->err);
 	}
 	t->path.len = mark;
 	t->path.ptr[mark] = '\0';
@@ -630,16 +683,27 @@ static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigne
 	return 0;
 }
 
-/* File rules on what changed from tree `from` (NULL: the empty tree) to `to`. */
+/* The rules of `pass` on what changed from tree `from` (NULL: the empty tree) to `to`. */
 static int check_trees(gg_gate *g, git_tree *from, git_tree *to, git_tree **others,
-                       unsigned nothers, const char *where, char **err)
+                       unsigned nothers, const char *where, enum pass pass, char **err)
 {
-	struct tree_diff t = {g, others, nothers, where, err, GG_BUF_INIT};
+	struct tree_diff t = {g, others, nothers, where, pass, err, GG_BUF_INIT};
 	gg_buf_grow(&t.path, 256);
 	t.path.ptr[0] = '\0';
 	int rc = diff_trees(&t, from, to, 0);
 	gg_buf_free(&t.path);
 	return rc;
+}
+
+/* The key of a (from, to) tree pair; from NULL is the empty tree. Static storage. */
+static const unsigned char *tree_pair(git_tree *from, git_tree *to)
+{
+	static unsigned char key[2 * GIT_OID_RAWSZ];
+	memset(key, 0, sizeof(key));
+	if (from)
+		memcpy(key, git_tree_id(from)->id, GIT_OID_RAWSZ);
+	memcpy(key + GIT_OID_RAWSZ, git_tree_id(to)->id, GIT_OID_RAWSZ);
+	return key;
 }
 
 static int check_commit(gg_gate *g, const git_oid *oid, char **err)
@@ -687,8 +751,10 @@ static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 	}
 	char where[32];
 	snprintf(where, sizeof(where), "commit %s", id);
-	if (check_trees(g, ptree, tree, others, nothers, where, err) < 0)
+	if (check_trees(g, ptree, tree, others, nothers, where, PASS_COMMIT, err) < 0)
 		goto done;
+	if (nothers == 0) /* a merge's difference skips what came from its other side */
+		set_add(&g->diffed, tree_pair(ptree, tree), 2 * GIT_OID_RAWSZ);
 	rc = 0;
 done:
 	for (unsigned k = 0; others && k < nothers; k++)
@@ -841,6 +907,8 @@ static int add_hidden(git_reference *ref, void *arg)
 {
 	gg_gate *g = arg;
 	git_reference *res = NULL;
+	const char *name = git_reference_name(ref);
+	bool trust = !strncmp(name, "refs/heads/", 11) || !strncmp(name, "refs/tags/", 10);
 	/* Only symbolic refs need resolving; looking up every direct one again costs. */
 	if (git_reference_type(ref) == GIT_REFERENCE_DIRECT ||
 	    git_reference_resolve(&res, ref) == 0) {
@@ -853,10 +921,15 @@ static int add_hidden(git_reference *ref, void *arg)
 		 * it, which matters on servers with tens of thousands of refs. Refs
 		 * that name no commit (a tag of a blob) hide nothing.
 		 */
-		if (git_odb_read_header(&size, &type, g->odb, id) == 0 && type == GIT_OBJECT_COMMIT)
+		if (git_odb_read_header(&size, &type, g->odb, id) == 0 &&
+		    type == GIT_OBJECT_COMMIT) {
 			hide_commit(g, id);
-		else if (peel(&c, g, id, GIT_OBJECT_COMMIT) == 0) {
+			if (trust)
+				set_add(&g->trusted, id->id, sizeof(id->id));
+		} else if (peel(&c, g, id, GIT_OBJECT_COMMIT) == 0) {
 			hide_commit(g, git_object_id(c));
+			if (trust)
+				set_add(&g->trusted, git_object_id(c)->id, GIT_OID_RAWSZ);
 			git_object_free(c);
 		}
 	}
@@ -865,50 +938,132 @@ static int add_hidden(git_reference *ref, void *arg)
 	return 0;
 }
 
-static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err)
+/*
+ * The tree-level rules for a ref that ends on tree `to`, on what is new to it
+ * compared with tree `from` (NULL: everything is new): the manifests that
+ * differ, and deny_paths and max_size on the files that differ. Whatever
+ * other refs the push moves, and whatever commits were walked for them, each
+ * ref's own tree is checked; a (from, to) pair only once per push, and a
+ * difference some checked commit already made skips the file rules.
+ */
+static int check_ref_tree(gg_gate *g, git_tree *from, git_tree *to, const char *ref, char **err)
 {
-	git_object *tree = NULL;
+	const gg_policy *p = g->p;
+	if (!p->manifests && !p->files.max_size && !p->files.ndeny_paths)
+		return 0;
+	if (from && git_oid_equal(git_tree_id(from), git_tree_id(to)))
+		return 0;
+	bool files_done = set_has(&g->diffed, tree_pair(from, to), 2 * GIT_OID_RAWSZ);
+	if (files_done && !p->manifests)
+		return 0;
+	if (!set_add(&g->ref_trees, tree_pair(from, to), 2 * GIT_OID_RAWSZ))
+		return 0;
+	char *where = gg_printf("new to %s", ref);
+	int rc = check_trees(g, from, to, NULL, 0, where,
+	                     files_done ? PASS_REF_SKIP_FILES : PASS_REF, err);
+	free(where);
+	return rc;
+}
+
+/* First-parent steps a new ref's tip is followed back to find a trusted commit. */
+#define GATE_BASE_SEARCH 256
+
+/*
+ * What a new ref's tree is compared with: the tree of the nearest trusted
+ * commit on tip's first-parent line (a branch started from main's tip finds
+ * it at once), else that of HEAD's branch, else that of the first ref this
+ * push checked (a first push of many branches into an empty repository),
+ * else none (every file is new).
+ * Any trusted tree gives the right answer, since a file identical to one of a
+ * tree that passed passes too; the nearest is the least work. A commit that
+ * is on the server but no branch or tag tip (an intermediate commit of an
+ * earlier push) is not trusted: its tree was never checked whole.
+ */
+/*
+ * A commit's tree and first parent (*nparents 0 or 1), read from the raw
+ * object. git_commit_lookup would leave a parsed entry in libgit2's cache,
+ * where the revision walk looks for the raw one and never finds it: every
+ * later walk of the push would inflate that commit again (a push of 300 old
+ * tags cost three times as long).
+ */
+static int commit_links(gg_gate *g, const git_oid *id, git_oid *tree, git_oid *parent,
+                        int *nparents)
+{
+	git_odb_object *o = NULL;
 	int rc = -1;
-	if (g->p->manifests == NULL || g->nchanged == 0) {
-		rc = 0;
+	*nparents = 0;
+	if (git_odb_read(&o, g->odb, id) < 0 || git_odb_object_type(o) != GIT_OBJECT_COMMIT)
 		goto done;
-	}
-	if (peel(&tree, g, new_commit, GIT_OBJECT_TREE) < 0) {
-		git_fail(err, "cannot read the pushed tree");
+	const char *p = git_odb_object_data(o);
+	size_t n = git_odb_object_size(o);
+	const size_t hex = GIT_OID_HEXSZ;
+	if (n < 5 + hex + 1 || memcmp(p, "tree ", 5) || p[5 + hex] != '\n' ||
+	    git_oid_fromstrn(tree, p + 5, hex) < 0)
 		goto done;
-	}
-	for (size_t i = 0; i < g->nchanged; i++) {
-		const char *path = g->changed[i];
-		if (!gg_mpolicy_selects(g->p->manifests, path))
-			continue;
-		git_tree_entry *e = NULL;
-		if (git_tree_entry_bypath(&e, (git_tree *)tree, path) < 0)
-			continue; /* changed, then removed again: nothing to validate */
-		git_blob *b = NULL;
-		int ok = 0;
-		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
-			if (git_blob_lookup(&b, g->repo, git_tree_entry_id(e)) < 0)
-				ok = git_fail(err, "cannot read a manifest of the push");
-			else {
-				char *shown = gg_gate_sanitize(path, strlen(path));
-				if (gg_manifest_check(g->p->manifests, shown,
-				                      git_blob_rawcontent(b),
-				                      (size_t)git_blob_rawsize(b), g->r) < 0) {
-					*err = gg_printf("%s: the manifest check failed", shown);
-					ok = -1;
-				}
-				free(shown);
-			}
-		}
-		git_blob_free(b);
-		git_tree_entry_free(e);
-		if (ok < 0)
+	p += 5 + hex + 1, n -= 5 + hex + 1;
+	if (n >= 7 + hex + 1 && !memcmp(p, "parent ", 7) && p[7 + hex] == '\n') {
+		if (git_oid_fromstrn(parent, p + 7, hex) < 0)
 			goto done;
+		*nparents = 1;
 	}
 	rc = 0;
 done:
-	clear_changed(g);
-	git_object_free(tree);
+	git_odb_object_free(o);
+	return rc;
+}
+
+static int create_base(gg_gate *g, const git_oid *tip, git_tree **out, char **err)
+{
+	git_commit *c = NULL;
+	git_reference *head = NULL;
+	git_object *o = NULL;
+	git_oid id, tree, parent;
+	*out = NULL;
+	git_oid_cpy(&id, tip);
+	for (int i = 0; i < GATE_BASE_SEARCH; i++) {
+		int nparents;
+		if (commit_links(g, &id, &tree, &parent, &nparents) < 0)
+			return git_fail(err, "cannot read a commit of the push");
+		if (set_has(&g->trusted, id.id, sizeof(id.id)))
+			return git_tree_lookup(out, g->repo, &tree) < 0
+			           ? git_fail(err, "cannot read a tree of the repository")
+			           : 0;
+		if (nparents == 0)
+			break;
+		git_oid_cpy(&id, &parent);
+	}
+	if (git_repository_head(&head, g->repo) == 0 &&
+	    git_reference_peel(&o, head, GIT_OBJECT_COMMIT) == 0 &&
+	    set_has(&g->trusted, git_object_id(o)->id, GIT_OID_RAWSZ) &&
+	    git_commit_tree(out, (git_commit *)o) < 0)
+		*out = NULL;
+	git_object_free(o);
+	git_reference_free(head);
+	if (*out == NULL && g->have_first_tip &&
+	    git_commit_lookup(&c, g->repo, &g->first_tip) == 0) {
+		if (git_commit_tree(out, c) < 0)
+			*out = NULL;
+		git_commit_free(c);
+	}
+	return 0;
+}
+
+/* check_ref_tree from the commit (or tree) `base` (NULL: none) to the commit `tip`. */
+static int check_ref_commits(gg_gate *g, const git_oid *base, const git_oid *tip, const char *ref,
+                             char **err)
+{
+	git_object *from = NULL, *to = NULL;
+	int rc = -1;
+	if (peel(&to, g, tip, GIT_OBJECT_TREE) < 0) {
+		git_fail(err, "cannot read the pushed tree");
+		goto done;
+	}
+	if (base && peel(&from, g, base, GIT_OBJECT_TREE) < 0)
+		from = NULL; /* the old value names no tree: everything is new */
+	rc = check_ref_tree(g, (git_tree *)from, (git_tree *)to, ref, err);
+done:
+	git_object_free(from);
+	git_object_free(to);
 	return rc;
 }
 
@@ -945,7 +1100,8 @@ int gg_gate_check_range(gg_gate *g, const git_oid *old, const git_oid *new, char
 	}
 	if (walk(g, git_object_id(tip), base ? git_object_id(base) : NULL, base ? 1 : 0, err) < 0)
 		goto done;
-	if (manifests_of_update(g, git_object_id(tip), err) < 0)
+	if (check_ref_commits(g, base ? git_object_id(base) : NULL, git_object_id(tip), "the range",
+	                      err) < 0)
 		goto done;
 	if (base && deletions(g, git_object_id(base), git_object_id(tip), err) < 0)
 		goto done;
@@ -971,8 +1127,10 @@ static int check_non_commit(gg_gate *g, git_object *o, const char *ref, char **e
 	if (git_object_peel(&target, o, GIT_OBJECT_TREE) == 0) {
 		git_oid_tostr(id, sizeof(id), git_object_id(target));
 		snprintf(where, sizeof(where), "tagged tree %s", id);
-		if (check_trees(g, NULL, (git_tree *)target, NULL, 0, where, err) < 0 ||
-		    manifests_of_update(g, git_object_id(target), err) < 0)
+		if (check_trees(g, NULL, (git_tree *)target, NULL, 0, where, PASS_COMMIT, err) < 0)
+			goto done;
+		set_add(&g->diffed, tree_pair(NULL, (git_tree *)target), 2 * GIT_OID_RAWSZ);
+		if (check_ref_tree(g, NULL, (git_tree *)target, ref, err) < 0)
 			goto done;
 	} else if (git_object_peel(&target, o, GIT_OBJECT_BLOB) == 0) {
 		git_diff_delta d;
@@ -983,7 +1141,7 @@ static int check_non_commit(gg_gate *g, git_object *o, const char *ref, char **e
 		d.new_file.mode = GIT_FILEMODE_BLOB;
 		git_oid_tostr(id, sizeof(id), git_object_id(target));
 		snprintf(where, sizeof(where), "tagged blob %s", id);
-		if (check_delta(g, &d, where, err) < 0)
+		if (check_delta(g, &d, where, PASS_COMMIT, err) < 0)
 			goto done;
 	}
 	rc = 0;
@@ -1017,65 +1175,12 @@ static int parse_id(git_oid *out, const char *hex, char **err)
 	return 0;
 }
 
-static bool ref_matches(const gg_ref_rule *rr, const char *ref)
-{
-	for (size_t i = 0; i < rr->nmatch; i++)
-		if (gg_glob_match(rr->match[i], ref))
-			return true;
-	return false;
-}
-
-static bool fast_forward(gg_gate *g, const git_oid *old, const git_oid *new)
-{
-	git_object *o = NULL, *n = NULL;
-	bool ff = false;
-	if (git_oid_equal(old, new))
-		return true;
-	/* Anything that does not peel to commits on both sides is a rewrite. */
-	if (peel(&o, g, old, GIT_OBJECT_COMMIT) == 0 && peel(&n, g, new, GIT_OBJECT_COMMIT) == 0)
-		ff = git_oid_equal(git_object_id(o), git_object_id(n)) ||
-		     git_graph_descendant_of(g->repo, git_object_id(n), git_object_id(o)) == 1;
-	git_object_free(o);
-	git_object_free(n);
-	return ff;
-}
-
-static void check_ref_rules(gg_gate *g, const char *ref, const git_oid *old, const git_oid *new,
-                            bool create, bool del)
-{
-	char *name = gg_gate_sanitize(ref, strlen(ref));
-	gg_loc loc = {.ref = name};
-	for (size_t i = 0; i < g->p->nrefs; i++) {
-		const gg_ref_rule *rr = &g->p->refs[i];
-		if (!ref_matches(rr, ref))
-			continue;
-		bool reported = false;
-		if (del && rr->deny_delete) {
-			gg_report_add(g->r, "deny-delete", sev(), &loc,
-			              "deleting this ref is not allowed");
-			reported = true;
-		}
-		if (!create && rr->deny_update && !reported && (del || !git_oid_equal(old, new)))
-			gg_report_add(g->r, "deny-update", sev(), &loc,
-			              "this ref already exists and may not be %s",
-			              del ? "deleted" : "moved");
-		if (!create && !del && rr->deny_force_push && !fast_forward(g, old, new))
-			gg_report_add(g->r, "deny-force-push", sev(), &loc,
-			              "non-fast-forward update (force push) is not allowed");
-		if (create && rr->name_pattern &&
-		    !gg_regex_match(rr->name_pattern, ref, strlen(ref)))
-			gg_report_add(g->r, "ref-name", sev(), &loc,
-			              "new ref name does not match name_pattern '%s'",
-			              gg_regex_source(rr->name_pattern));
-	}
-	free(name);
-}
-
 int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, const char *ref,
                          char **err)
 {
 	git_oid old, new;
-	git_object *tip = NULL;
+	git_object *tip = NULL, *o = NULL;
+	git_tree *base = NULL;
 	int rc = -1;
 	bool create = is_zero_hex(old_hex), del = is_zero_hex(new_hex);
 	memset(&old, 0, sizeof(old));
@@ -1083,18 +1188,19 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 	if ((!create && parse_id(&old, old_hex, err) < 0) ||
 	    (!del && parse_id(&new, new_hex, err) < 0))
 		return -1;
-	check_ref_rules(g, ref, &old, &new, create, del);
-	if (del)
-		return 0;
-	git_object *o = NULL;
-	if (git_object_lookup(&o, g->repo, &new, GIT_OBJECT_ANY) < 0)
-		return git_fail(err, "cannot read the pushed object");
-	if (git_object_peel(&tip, o, GIT_OBJECT_COMMIT) < 0) {
-		rc = check_non_commit(g, o, ref, err);
-		git_object_free(o);
+	gg_refrules_check(g->repo, g->p, g->r, ref, &old, &new, create, del);
+	if (del) {
+		rc = 0;
 		goto done;
 	}
-	git_object_free(o);
+	if (git_object_lookup(&o, g->repo, &new, GIT_OBJECT_ANY) < 0) {
+		git_fail(err, "cannot read the pushed object");
+		goto done;
+	}
+	if (git_object_peel(&tip, o, GIT_OBJECT_COMMIT) < 0) {
+		rc = check_non_commit(g, o, ref, err);
+		goto done;
+	}
 	if (!g->hide_loaded) {
 		if (git_reference_foreach(g->repo, add_hidden, g) < 0) {
 			git_fail(err, "cannot list the existing refs");
@@ -1105,13 +1211,26 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 	int quick = walk_quarantine(g, git_object_id(tip), err);
 	if (quick < 0 || (quick == 0 && walk(g, git_object_id(tip), g->hide, g->nhide, err) < 0))
 		goto done;
-	if (manifests_of_update(g, git_object_id(tip), err) < 0)
+	/* What is new to this ref: from its old value, or from a trusted tree. */
+	const git_oid *from = &old;
+	if (create) {
+		if (create_base(g, git_object_id(tip), &base, err) < 0)
+			goto done;
+		from = base ? git_tree_id(base) : NULL;
+	}
+	if (check_ref_commits(g, from, git_object_id(tip), ref, err) < 0)
 		goto done;
+	set_add(&g->trusted, git_object_id(tip)->id, GIT_OID_RAWSZ);
+	if (!g->have_first_tip) {
+		git_oid_cpy(&g->first_tip, git_object_id(tip));
+		g->have_first_tip = true;
+	}
 	if (!create && deletions(g, &old, &new, err) < 0)
 		goto done;
 	rc = 0;
 done:
-	clear_changed(g);
+	git_tree_free(base);
+	git_object_free(o);
 	git_object_free(tip);
 	return rc;
 }

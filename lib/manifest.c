@@ -39,8 +39,8 @@ static void memo_free(struct memo *m);
 static void memo_record(struct memo *m, const char *path, const char *data, size_t len,
                         const gg_yfile *f);
 
-static const char *const manifest_keys[] = {"paths",     "exclude",       "packs", "rules",
-                                            "overrides", "deny_deletion", NULL};
+static const char *const manifest_keys[] = {"paths",     "exclude",       "packs",     "rules",
+                                            "overrides", "deny_deletion", "deletions", NULL};
 
 static const char *const default_paths[] = {"**/*.yaml", "**/*.yml", "**/*.json"};
 
@@ -219,6 +219,8 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 			rules = v;
 		} else if (gg_yis(k, "overrides")) {
 			overrides = v;
+		} else if (gg_yis(k, "deletions")) {
+			/* allow_users: read by the policy loader, with bypass.users */
 		} else if (gg_yis(k, "deny_deletion")) {
 			if (v->type != GG_Y_BOOL)
 				gg_yload_err(&l, v, "deny_deletion must be true or false");

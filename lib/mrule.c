@@ -448,8 +448,27 @@ static void massert_clear(struct massert *a)
 	a->exists = -1;
 }
 
-/* True when node n (which exists) passes every assertion in a. */
-static bool massert_ok(const struct massert *a, const gg_ynode *n)
+/*
+ * Whether node n (which exists) passes a pattern assertion: 1 yes, 0 no, -1
+ * the match could not be decided (*failed: the pattern), never "passes".
+ */
+static int pattern_ok(gg_regex *re, bool want, const gg_ynode *n, gg_regex **failed)
+{
+	bool scalar = gg_yis_scalar(n) && n->str;
+	if (re == NULL || (!scalar && !want))
+		return 1;
+	if (!scalar)
+		return 0;
+	int m = gg_regex_exec(re, n->str, n->len);
+	if (m == GG_REGEX_ERROR) {
+		*failed = re;
+		return -1;
+	}
+	return (m == GG_REGEX_MATCH) == want;
+}
+
+/* True when node n (which exists) passes every assertion in a; *failed as above. */
+static bool massert_ok(const struct massert *a, const gg_ynode *n, gg_regex **failed)
 {
 	if (a->exists == 0)
 		return false;
@@ -465,10 +484,8 @@ static bool massert_ok(const struct massert *a, const gg_ynode *n)
 	for (size_t i = 0; i < a->n_not_one_of; i++)
 		if (mval_eq(&a->not_one_of[i], n))
 			return false;
-	bool scalar = gg_yis_scalar(n) && n->str;
-	if (a->matches && !(scalar && gg_regex_match(a->matches, n->str, n->len)))
-		return false;
-	if (a->not_matches && scalar && gg_regex_match(a->not_matches, n->str, n->len))
+	if (pattern_ok(a->matches, true, n, failed) != 1 ||
+	    pattern_ok(a->not_matches, false, n, failed) != 1)
 		return false;
 	if ((a->has_min || a->has_max) && !is_number(n->type))
 		return false;
@@ -554,10 +571,14 @@ static void report_at(struct check *c, const gg_ynode *n, const char *what, gg_b
 static void rule_visit(struct walker *w, const gg_ynode *n)
 {
 	struct check *c = w->ctx;
-	if (massert_ok(&c->rule->a, n))
+	gg_regex *failed = NULL;
+	if (massert_ok(&c->rule->a, n, &failed))
 		return;
 	gg_buf b = GG_BUF_INIT;
 	describe(&b, n);
+	if (failed)
+		gg_buf_printf(&b, "; the pattern '%s' could not be evaluated: %s",
+		              gg_regex_source(failed), gg_regex_error(failed));
 	report_at(c, n, "found", &b);
 	gg_buf_free(&b);
 }
@@ -594,7 +615,9 @@ struct cond_state {
 static void cond_visit(struct walker *w, const gg_ynode *n)
 {
 	struct cond_state *st = w->ctx;
-	if (!massert_ok(st->a, n))
+	gg_regex *failed = NULL;
+	/* A condition that cannot be decided holds: the rule applies (fails closed). */
+	if (!massert_ok(st->a, n, &failed) && failed == NULL)
 		st->bad = true;
 }
 

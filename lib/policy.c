@@ -192,6 +192,25 @@ static void parse_bypass(gg_yload *c, const gg_ynode *n, gg_policy *p)
 		get_string_list(c, u, "bypass.users", &p->bypass_users, &p->nbypass_users, false);
 }
 
+/*
+ * manifests.deletions: who may allow resource deletions with a push option.
+ * Read here, beside bypass.users, since both decide what a pusher may
+ * override; the rest of manifests: belongs to the manifest engine.
+ */
+static void parse_deletions(gg_yload *c, const gg_ynode *n, gg_policy *p)
+{
+	static const char *const keys[] = {"allow_users", NULL};
+	if (!is_map_or_null(c, n, "manifests.deletions"))
+		return;
+	gg_yload_check_keys(c, n, "manifests.deletions", keys);
+	const gg_ynode *u = gg_ymap_get(n, "allow_users");
+	if (u) {
+		get_string_list(c, u, "manifests.deletions.allow_users", &p->deletion_users,
+		                &p->ndeletion_users, false);
+		p->deletion_users_set = true;
+	}
+}
+
 static void parse_root(gg_yload *c, const gg_ynode *root, gg_policy *p)
 {
 	static const char *const keys[] = {"version", "mode",      "refs",   "commits",
@@ -227,6 +246,9 @@ static void parse_root(gg_yload *c, const gg_ynode *root, gg_policy *p)
 		parse_files(c, n, &p->files);
 	if ((n = gg_ymap_get(root, "bypass")))
 		parse_bypass(c, n, p);
+	if ((n = gg_ymap_get(root, "manifests")) && n->type == GG_Y_MAP &&
+	    gg_ymap_get(n, "deletions"))
+		parse_deletions(c, gg_ymap_get(n, "deletions"), p);
 	if ((n = gg_ymap_get(root, "manifests")) && n->type != GG_Y_NULL) {
 		if (gg_mpolicy_parse(&p->manifests, c->file, n, c->diag) < 0)
 			p->manifests = NULL;
@@ -290,6 +312,7 @@ void gg_policy_free(gg_policy *p)
 	gg_regex_free(p->commits.author_email_pattern);
 	gg_strv_free(p->files.deny_paths, p->files.ndeny_paths);
 	gg_strv_free(p->bypass_users, p->nbypass_users);
+	gg_strv_free(p->deletion_users, p->ndeletion_users);
 	gg_mpolicy_free(p->manifests);
 	gg_yfile_free(p->src);
 	free(p->path);

@@ -5,6 +5,85 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Length of the well-formed UTF-8 sequence at s (at most n bytes), and its
+ * code point in *cp; 0 when the bytes are not one (overlong, surrogate, past
+ * U+10FFFF, truncated).
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/*
+ * What a terminal or a CI log would act on rather than show: C0 controls
+ * (ESC, CR, LF: a new line a runner may read as a `::command::`), DEL, C1
+ * controls (U+0080-U+009F: U+009B is CSI), the bidirectional overrides that
+ * reorder what is shown, and bytes that are not UTF-8 (a raw 0x9B is CSI to
+ * an 8-bit terminal).
+ */
+static bool shown_as_is(uint32_t cp)
+{
+	return !(cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	         (cp >= 0x2066 && cp <= 0x2069));
+}
+
+char *gg_report_escape(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	gg_buf b = GG_BUF_INIT;
+	gg_buf_grow(&b, len + 1);
+	b.ptr[0] = '\0';
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = u[i];
+		size_t n = cp < 0x80 ? 1 : utf8_seq(u + i, len - i, &cp);
+		if (n == 0 || !shown_as_is(cp)) {
+			gg_buf_putc(&b, '?');
+			i += n ? n : 1;
+		} else {
+			gg_buf_put(&b, s + i, n);
+			i += n;
+		}
+	}
+	return gg_buf_detach(&b);
+}
+
+/* Every name and message leaves through here: see gg_report_escape. */
+static void put_escaped(FILE *out, const char *s)
+{
+	char *e = gg_report_escape(s, strlen(s));
+	fputs(e, out);
+	free(e);
+}
+
+static json_t *json_escaped(const char *s)
+{
+	char *e = gg_report_escape(s, strlen(s));
+	json_t *j = json_string(e);
+	free(e);
+	return j;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? gg_strdup(s) : NULL;
@@ -94,16 +173,21 @@ void gg_report_print_text(const gg_report *r, FILE *out, const char *prefix, siz
 		shown = cap;
 	for (size_t i = 0; i < shown; i++) {
 		const gg_violation *v = &r->v[i];
-		fprintf(out, "%s%s[%s] ", prefix, sev_name(v->severity), v->rule);
-		if (v->path)
-			fprintf(out, "%s:%u:%u", v->path, v->line, v->col);
-		else if (v->ref)
-			fputs(v->ref, out);
+		fprintf(out, "%s%s[", prefix, sev_name(v->severity));
+		put_escaped(out, v->rule);
+		fputs("] ", out);
+		if (v->path) {
+			put_escaped(out, v->path);
+			fprintf(out, ":%u:%u", v->line, v->col);
+		} else if (v->ref)
+			put_escaped(out, v->ref);
 		else if (v->commit)
-			fputs(v->commit, out);
+			put_escaped(out, v->commit);
 		else
 			fputs("-", out);
-		fprintf(out, ": %s\n", v->message);
+		fputs(": ", out);
+		put_escaped(out, v->message);
+		fputc('\n', out);
 	}
 	if (shown < r->n)
 		fprintf(out, "%s... and %zu more violations not shown\n", prefix, r->n - shown);
@@ -115,14 +199,14 @@ int gg_report_print_json(const gg_report *r, FILE *out)
 	for (size_t i = 0; i < r->n; i++) {
 		const gg_violation *v = &r->v[i];
 		json_t *o = json_object();
-		json_object_set_new(o, "rule", json_string(v->rule));
+		json_object_set_new(o, "rule", json_escaped(v->rule));
 		json_object_set_new(o, "severity", json_string(sev_name(v->severity)));
-		json_object_set_new(o, "path", v->path ? json_string(v->path) : json_null());
+		json_object_set_new(o, "path", v->path ? json_escaped(v->path) : json_null());
 		json_object_set_new(o, "line", v->path ? json_integer(v->line) : json_null());
 		json_object_set_new(o, "column", v->path ? json_integer(v->col) : json_null());
-		json_object_set_new(o, "ref", v->ref ? json_string(v->ref) : json_null());
-		json_object_set_new(o, "commit", v->commit ? json_string(v->commit) : json_null());
-		json_object_set_new(o, "message", json_string(v->message));
+		json_object_set_new(o, "ref", v->ref ? json_escaped(v->ref) : json_null());
+		json_object_set_new(o, "commit", v->commit ? json_escaped(v->commit) : json_null());
+		json_object_set_new(o, "message", json_escaped(v->message));
 		json_array_append_new(arr, o);
 	}
 	int rc = json_dumpf(arr, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -137,26 +221,28 @@ int gg_report_print_sarif(const gg_report *r, FILE *out)
 	json_t *seen = json_object();
 	for (size_t i = 0; i < r->n; i++) {
 		const gg_violation *v = &r->v[i];
-		json_t *idx = json_object_get(seen, v->rule);
+		char *rule = gg_report_escape(v->rule, strlen(v->rule));
+		json_t *idx = json_object_get(seen, rule);
 		if (idx == NULL) {
 			idx = json_integer((json_int_t)json_array_size(rules));
-			json_object_set_new(seen, v->rule, idx);
-			json_array_append_new(rules,
-			                      json_pack("{s:s, s:{s:s}}", "id", v->rule,
-			                                "shortDescription", "text", v->rule));
+			json_object_set_new(seen, rule, idx);
+			json_array_append_new(rules, json_pack("{s:s, s:{s:s}}", "id", rule,
+			                                       "shortDescription", "text", rule));
 		}
 		json_t *res =
-		    json_pack("{s:s, s:O, s:s, s:{s:s}}", "ruleId", v->rule, "ruleIndex", idx,
-		              "level", sev_name(v->severity), "message", "text", v->message);
+		    json_pack("{s:s, s:O, s:s, s:{s:o}}", "ruleId", rule, "ruleIndex", idx, "level",
+		              sev_name(v->severity), "message", "text", json_escaped(v->message));
+		free(rule);
 		json_t *phys;
 		if (v->path) {
-			phys = json_pack("{s:{s:s}, s:{s:i, s:i}}", "artifactLocation", "uri",
-			                 v->path, "region", "startLine", v->line ? v->line : 1,
-			                 "startColumn", v->col ? v->col : 1);
+			phys = json_pack("{s:{s:o}, s:{s:i, s:i}}", "artifactLocation", "uri",
+			                 json_escaped(v->path), "region", "startLine",
+			                 v->line ? v->line : 1, "startColumn", v->col ? v->col : 1);
 		} else {
 			/* Ref and commit findings have no file; SARIF still wants a location. */
-			phys = json_pack("{s:{s:s}}", "artifactLocation", "uri",
-			                 v->ref ? v->ref : (v->commit ? v->commit : "."));
+			phys = json_pack(
+			    "{s:{s:o}}", "artifactLocation", "uri",
+			    json_escaped(v->ref ? v->ref : (v->commit ? v->commit : ".")));
 		}
 		json_object_set_new(res, "locations",
 		                    json_pack("[{s:o}]", "physicalLocation", phys));

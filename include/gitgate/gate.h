@@ -65,7 +65,7 @@ void gg_gate_check_file(const gg_policy *p, const char *display_path, const char
 /* In `mode: warn` every error becomes a warning. */
 void gg_gate_apply_mode(const gg_policy *p, gg_report *r);
 
-/* A copy of s with control characters replaced by '?', safe to print on a terminal. */
+/* A copy of s safe to print on a terminal: gg_report_escape. */
 char *gg_gate_sanitize(const char *s, size_t len);
 
 #endif

@@ -55,6 +55,10 @@ typedef struct {
 	gg_mpolicy *manifests; /* NULL when the policy has no manifests: section */
 	char **bypass_users;
 	size_t nbypass_users;
+	/* manifests.deletions.allow_users: who may push -o gitgate.allow=deletion. */
+	char **deletion_users;
+	size_t ndeletion_users;
+	bool deletion_users_set; /* false: the bypass users may */
 	/* The parsed file, kept while the policy lives: the manifest engine may borrow nodes. */
 	struct gg_yfile *src;
 } gg_policy;

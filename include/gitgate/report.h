@@ -38,6 +38,13 @@ typedef struct {
 		NULL, 0, 0, 0, 0                                                                   \
 	}
 
+/*
+ * A copy of s (len bytes) fit to reach a terminal or a CI log: every C0 and C1
+ * control, DEL, bidirectional override and byte that is not UTF-8 becomes
+ * '?'. Every output of a report goes through it. Caller frees.
+ */
+char *gg_report_escape(const char *s, size_t len);
+
 void gg_report_add(gg_report *r, const char *rule, gg_severity sev, const gg_loc *loc,
                    const char *fmt, ...) GG_PRINTF(5, 6);
 /* Sort by path, line, column, then rule (refs and commits first, in insertion order). */

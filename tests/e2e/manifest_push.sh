@@ -16,6 +16,8 @@ setup() {
 		  exclude: ["**/testdata/**"]
 		  packs: [kubernetes-baseline]
 		  deny_deletion: true
+		  deletions:
+		    allow_users: [ops]
 		POL
 	else
 		cp "$1" "$T/policy.yaml"
@@ -164,7 +166,8 @@ t_deletion_refused_then_allowed() {
 	grep -qxF 'error[deny-deletion] clusters/prod/web.yaml:23:1: Service "web" (v1, namespace "prod") was deleted (it was at clusters/prod/web.yaml:23); push with -o gitgate.allow=deletion to allow it' lines ||
 		{ cat push.out; fail "deletion not refused as expected"; }
 	[ "$(wc -l <lines)" -eq 1 ] || { cat lines; fail "expected one violation"; }
-	push -o gitgate.allow=deletion || { cat push.out; fail "the allowed deletion was refused"; }
+	GITGATE_USER=ops push -o gitgate.allow=deletion || { cat push.out; fail "the allowed deletion was refused"; }
+	expect_contains push.out "remote: gitgate: resource deletions allowed for ops"
 	[ "$(git --git-dir=r.git rev-parse main)" = "$(git -C w rev-parse HEAD)" ] ||
 		fail "main was not updated"
 	# Deleting a whole file is a deletion too.

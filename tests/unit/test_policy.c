@@ -72,7 +72,8 @@ static void test_full_policy_loads(void)
 		CHECK_INT(p->refs[1].line, 7);
 		CHECK(p->refs[2].name_pattern != NULL);
 		CHECK(p->commits.message_pattern != NULL);
-		CHECK(gg_regex_match(p->commits.message_pattern, "feat(api): x", 12));
+		CHECK(gg_regex_exec(p->commits.message_pattern, "feat(api): x", 12) ==
+		      GG_REGEX_MATCH);
 		CHECK_INT(p->commits.max_subject_length, 72);
 		CHECK(p->commits.require_signoff);
 		CHECK_INT(p->files.max_size, 1024 * 1024);
@@ -305,6 +306,36 @@ static void test_mangled_policies(void)
 	CHECK(ok);
 }
 
+static void test_deletion_users(void)
+{
+	gg_policy *p = NULL;
+	gg_diag d = GG_DIAG_INIT;
+	CHECK(load(&p, &d,
+	           "version: 1\nmanifests:\n  deny_deletion: true\n  deletions:\n"
+	           "    allow_users: [ops, release-bot]\nbypass: {users: [x]}\n") == 0);
+	if (p) {
+		CHECK(p->deletion_users_set);
+		CHECK_INT(p->ndeletion_users, 2);
+		CHECK_STR(p->deletion_users[1], "release-bot");
+	}
+	gg_policy_free(p);
+	p = NULL;
+	CHECK(load(&p, &d, "version: 1\nmanifests:\n  deny_deletion: true\n") == 0);
+	if (p)
+		CHECK(!p->deletion_users_set);
+	gg_policy_free(p);
+	p = NULL;
+	gg_diag_free(&d);
+	d = (gg_diag)GG_DIAG_INIT;
+	CHECK(load(&p, &d,
+	           "version: 1\nmanifests:\n  deletions:\n    allow: [ops]\n"
+	           "    allow_users: ops\n") < 0);
+	CHECK(has_prefix_msg(&d, "policy.yaml:4:5: unknown key 'allow' in manifests.deletions"));
+	CHECK(has_prefix_msg(
+	    &d, "policy.yaml:5:18: manifests.deletions.allow_users: expected a list of strings"));
+	gg_diag_free(&d);
+}
+
 int main(void)
 {
 	RUN(test_full_policy_loads);
@@ -319,5 +350,6 @@ int main(void)
 	RUN(test_load_missing_file);
 	RUN(test_glob_edges);
 	RUN(test_mangled_policies);
+	RUN(test_deletion_users);
 	return TEST_DONE();
 }
