@@ -207,14 +207,30 @@ static int parse_string(struct parser *ps, char **out)
 			}
 			char e = *ps->p++;
 			switch (e) {
-			case 'b': gg_buf_putc(&b, '\b'); break;
-			case 't': gg_buf_putc(&b, '\t'); break;
-			case 'n': gg_buf_putc(&b, '\n'); break;
-			case 'f': gg_buf_putc(&b, '\f'); break;
-			case 'r': gg_buf_putc(&b, '\r'); break;
-			case 'e': gg_buf_putc(&b, 0x1b); break;
-			case '"': gg_buf_putc(&b, '"'); break;
-			case '\\': gg_buf_putc(&b, '\\'); break;
+			case 'b':
+				gg_buf_putc(&b, '\b');
+				break;
+			case 't':
+				gg_buf_putc(&b, '\t');
+				break;
+			case 'n':
+				gg_buf_putc(&b, '\n');
+				break;
+			case 'f':
+				gg_buf_putc(&b, '\f');
+				break;
+			case 'r':
+				gg_buf_putc(&b, '\r');
+				break;
+			case 'e':
+				gg_buf_putc(&b, 0x1b);
+				break;
+			case '"':
+				gg_buf_putc(&b, '"');
+				break;
+			case '\\':
+				gg_buf_putc(&b, '\\');
+				break;
 			case 'u':
 			case 'U': {
 				int nd = e == 'u' ? 4 : 8;
@@ -245,8 +261,8 @@ static int parse_string(struct parser *ps, char **out)
 				}
 				/* line-ending backslash: trim the whitespace that follows */
 				ps->p--;
-				while (ps->p < ps->end &&
-				       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')) {
+				while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' ||
+				                           *ps->p == '\n' || *ps->p == '\r')) {
 					if (*ps->p == '\n')
 						ps->line++;
 					ps->p++;
@@ -420,11 +436,16 @@ static int parse_key(struct parser *ps, gg_buf *key)
 static const char *type_name(const struct val *v)
 {
 	switch (v->t) {
-	case V_STR: return "a string";
-	case V_INT: return "an integer";
-	case V_FLOAT: return "a float";
-	case V_BOOL: return "a boolean";
-	default: return "an array";
+	case V_STR:
+		return "a string";
+	case V_INT:
+		return "an integer";
+	case V_FLOAT:
+		return "a float";
+	case V_BOOL:
+		return "a boolean";
+	default:
+		return "an array";
 	}
 }
 
@@ -532,7 +553,8 @@ static void set_key(struct parser *ps, const char *key, const struct val *v)
 {
 	switch (ps->ctx) {
 	case C_ROOT:
-		if (!strcmp(key, "title") || !strcmp(key, "description") || !strcmp(key, "minVersion")) {
+		if (!strcmp(key, "title") || !strcmp(key, "description") ||
+		    !strcmp(key, "minVersion")) {
 			if (v->t != V_STR)
 				err(ps, v->line, "%s: expected a string", key);
 		} else
@@ -587,7 +609,8 @@ static void open_table(struct parser *ps, const char *name, bool array, unsigned
 		memset(&c->rules[c->nrules], 0, sizeof(*c->rules));
 		c->rules[c->nrules++].line = line;
 		ps->ctx = C_RULE;
-	} else if ((!strcmp(name, "allowlist") && !array) || (!strcmp(name, "allowlists") && array)) {
+	} else if ((!strcmp(name, "allowlist") && !array) ||
+	           (!strcmp(name, "allowlists") && array)) {
 		ps->allow = new_allow(&c->allow, &c->nallow, line);
 		ps->ctx = C_ALLOW;
 	} else if ((!strcmp(name, "rules.allowlist") && !array) ||
@@ -600,7 +623,8 @@ static void open_table(struct parser *ps, const char *name, bool array, unsigned
 		ps->allow = new_allow(&r->allow, &r->nallow, line);
 		ps->ctx = C_ALLOW;
 	} else
-		err(ps, line, "unsupported table %s%s%s", array ? "[[" : "[", name, array ? "]]" : "]");
+		err(ps, line, "unsupported table %s%s%s", array ? "[[" : "[", name,
+		    array ? "]]" : "]");
 }
 
 static void parse_statement(struct parser *ps)
@@ -672,8 +696,7 @@ void gg_gl_free(gg_gl_config *c)
 	free(c);
 }
 
-int gg_gl_parse(gg_gl_config **out, const char *file, const char *data, size_t len,
-                gg_diag *diag)
+int gg_gl_parse(gg_gl_config **out, const char *file, const char *data, size_t len, gg_diag *diag)
 {
 	*out = NULL;
 	struct parser ps;

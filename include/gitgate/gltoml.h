@@ -65,8 +65,7 @@ typedef struct {
  * every problem in diag as "FILE:LINE: message". *out is the caller's
  * (gg_gl_free). Regexes are not compiled here.
  */
-int gg_gl_parse(gg_gl_config **out, const char *file, const char *data, size_t len,
-                gg_diag *diag);
+int gg_gl_parse(gg_gl_config **out, const char *file, const char *data, size_t len, gg_diag *diag);
 int gg_gl_load(gg_gl_config **out, const char *path, gg_diag *diag);
 void gg_gl_free(gg_gl_config *c);
 
