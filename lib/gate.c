@@ -468,8 +468,8 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, c
 	size_t len = (size_t)git_blob_rawsize(blob);
 	rc = 0;
 	struct secret_ctx c = {g->r, path, where, NULL, NULL};
-	gg_text_kind kind = gg_secrets_text_kind(data, len);
 	/* A line diff of UTF-16 splits characters: such a file is scanned whole. */
+	gg_text_kind kind = whole ? GG_TEXT_PLAIN : gg_secrets_text_kind(data, len);
 	if (whole || kind == GG_TEXT_UTF16LE || kind == GG_TEXT_UTF16BE)
 		scan_text(p, &c, d->new_file.path, data, len);
 	else

@@ -19,6 +19,8 @@
 
 /* A keyword longer than this is a mistake in a config, not a keyword. */
 #define SECRETS_MAX_KEYWORD 256
+/* All keywords of a config together: bounds the automaton (states x classes). */
+#define SECRETS_MAX_KEYWORD_BYTES (64 * 1024)
 /* Findings already reported on one line: more than this and overlap checks stop. */
 #define SECRETS_MAX_SPANS 64
 /* Bound on PCRE2's backtracking per match: a pathological pattern fails, never hangs. */
@@ -77,8 +79,13 @@ struct gg_secrets {
 	/* The keyword automaton. */
 	uint8_t cls[256];
 	unsigned ncls;
-	int32_t *delta; /* nstates * ncls */
-	uint64_t *out;  /* nstates * words */
+	/*
+	 * The transitions, nstates rows of ncls entries; an entry is the next
+	 * state's row offset shifted left by one, its low bit set when that
+	 * state ends a keyword: one dependent load and no multiply per byte.
+	 */
+	uint32_t *next;
+	uint64_t *out; /* nstates * words */
 	uint8_t *has_out;
 	size_t nstates;
 	struct allow *allow; /* global allowlists */
@@ -172,12 +179,17 @@ static bool ci_contains(const char *s, size_t n, const char *w)
 /* Documentation placeholders, template references and runs of one character. */
 static bool is_placeholder(const char *s, size_t n, bool check_repeats)
 {
+	char low[256];
+	size_t m = n < sizeof(low) ? n : sizeof(low);
+	for (size_t i = 0; i < m; i++)
+		low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i]);
 	for (size_t i = 0; stop_words[i]; i++)
-		if (ci_contains(s, n, stop_words[i]))
+		if (memmem(low, m, stop_words[i], strlen(stop_words[i])))
 			return true;
-	for (size_t i = 0; known_examples[i]; i++)
-		if (strlen(known_examples[i]) == n && !memcmp(known_examples[i], s, n))
-			return true;
+	if (n > m)
+		for (size_t i = 0; stop_words[i]; i++)
+			if (ci_contains(s, n, stop_words[i]))
+				return true;
 	if (check_repeats) {
 		/* letters and digits only: key block armour is made of dashes */
 		size_t run = 1;
@@ -238,6 +250,36 @@ static bool generic_is_reference(const char *s, size_t n)
 	return false;
 }
 
+/*
+ * The rest of a generic rule's name after its keyword: secretName,
+ * token_url, password_policy, keyRef name where a secret is, not the secret.
+ */
+static bool generic_name_is_metadata(const char *s, size_t n)
+{
+	static const char *const suffixes[] = {
+	    "name",    "names",   "ref",      "id",      "ids",        "url",    "uri",
+	    "path",    "file",    "arn",      "type",    "policy",     "length", "ttl",
+	    "header",  "field",   "env",      "version", "endpoint",   "prefix", "suffix",
+	    "format",  "mode",    "enabled",  "count",   "rotation",   "size",   "expiry",
+	    "expires", "timeout", "provider", "manager", "store",      "label",  "hint",
+	    "regex",   "pattern", "location", "dir",     "secret_ref", NULL,
+	};
+	while (n && (s[n - 1] == '"' || s[n - 1] == '\''))
+		n--;
+	for (size_t i = 0; suffixes[i]; i++) {
+		size_t m = strlen(suffixes[i]);
+		if (m > n)
+			continue;
+		size_t k = 0;
+		while (k < m &&
+		       ((s[n - m + k] | 0x20) == suffixes[i][k] || s[n - m + k] == suffixes[i][k]))
+			k++;
+		if (k == m)
+			return true;
+	}
+	return false;
+}
+
 static void redact(char *out, size_t cap, const char *s, size_t n)
 {
 	char head[5] = {0}, tail[5] = {0};
@@ -260,6 +302,9 @@ gg_text_kind gg_secrets_text_kind(const char *data, size_t len)
 	if (len >= 2 && d[0] == 0xfe && d[1] == 0xff)
 		return GG_TEXT_UTF16BE;
 	size_t n = len < 8000 ? len : 8000;
+	/* The common case, decided at memchr's speed: no NUL, no UTF-16. */
+	if (memchr(d, 0, n) == NULL)
+		return GG_TEXT_PLAIN;
 	n &= ~(size_t)1;
 	size_t even0 = 0, odd0 = 0, ctl = 0;
 	for (size_t i = 0; i < n; i += 2) {
@@ -277,7 +322,8 @@ gg_text_kind gg_secrets_text_kind(const char *data, size_t len)
 		if (d[i] < 0x20 && d[i] != '\t' && d[i] != '\n' && d[i] != '\r' && d[i] != '\f' &&
 		    d[i] != '\v' && d[i] != '\b' && d[i] != 0x1b)
 			ctl++;
-	/* One stray byte (a leading NUL) does not make a text binary; a share of them does. */
+	/* One stray byte (a leading NUL) does not make a text binary; a share of them does.
+	 * (Without any NUL a text counts as plain: binary formats nearly always have one.) */
 	return n && ctl * 20 > n ? GG_TEXT_BINARY : GG_TEXT_PLAIN;
 }
 
@@ -379,7 +425,7 @@ void gg_secrets_free(gg_secrets *s)
 	free(s->allow);
 	free(s->rules);
 	free(s->always);
-	free(s->delta);
+	free(s->next);
 	free(s->out);
 	free(s->has_out);
 	gg_strv_free(s->ignore, s->nignore);
@@ -484,13 +530,16 @@ static void build_automaton(gg_secrets *s, struct kw *kws, size_t nkw)
 		}
 	}
 	s->nstates = n;
-	s->delta = go;
 	s->out = out;
 	s->has_out = gg_calloc(n, 1);
 	for (size_t st = 0; st < n; st++)
 		for (size_t k = 0; k < w; k++)
 			if (out[st * w + k])
 				s->has_out[st] = 1;
+	s->next = gg_calloc(n * nc, sizeof(uint32_t));
+	for (size_t i = 0; i < n * nc; i++)
+		s->next[i] = (uint32_t)((size_t)go[i] * nc) << 1 | s->has_out[go[i]];
+	free(go);
 	free(fail);
 	free(queue);
 }
@@ -592,7 +641,7 @@ int gg_secrets_new(gg_secrets **out, const gg_secrets_opts *o, gg_diag *diag)
 		r->flags = d->flags;
 	}
 	char err[256];
-	size_t off;
+	size_t off, kwbytes = 0;
 	for (size_t i = 0; cfg && i < cfg->nrules; i++) {
 		const gg_gl_rule *g = &cfg->rules[i];
 		struct rule *r = &s->rules[s->nrules++];
@@ -619,10 +668,15 @@ int gg_secrets_new(gg_secrets **out, const gg_secrets_opts *o, gg_diag *diag)
 		if (g->path && (r->path = compile(g->path, err, sizeof(err), &off)) == NULL)
 			gg_diag_addf(diag, "%s:%u: rule '%s': path: %s at offset %zu", file,
 			             g->path_line, g->id, err, off);
+		for (size_t k = 0; k < g->nkeywords; k++)
+			kwbytes += strlen(g->keywords[k]);
 		r->allow = gg_calloc(g->nallow + 1, sizeof(*r->allow));
 		for (size_t k = 0; k < g->nallow; k++)
 			(void)compile_allow(&r->allow[r->nallow++], &g->allow[k], file, diag);
 	}
+	if (kwbytes > SECRETS_MAX_KEYWORD_BYTES)
+		gg_diag_addf(diag, "%s: the rules' keywords add up to %zu bytes, over %d", file,
+		             kwbytes, SECRETS_MAX_KEYWORD_BYTES);
 	if (generic && o->generic != GG_SECRETS_OFF) {
 		struct rule *r = &s->rules[s->nrules++];
 		r->id = generic->id;
@@ -913,7 +967,10 @@ static void run_rule(struct scan *sc, struct rule *r, size_t ls, size_t le, size
 			continue;
 		if (is_known_example(secret, sn))
 			continue;
-		if ((r->flags & GG_SR_GENERIC) && generic_is_reference(secret, sn))
+		if ((r->flags & GG_SR_GENERIC) &&
+		    (generic_is_reference(secret, sn) ||
+		     (rc > 1 && ov[2] != PCRE2_UNSET &&
+		      generic_name_is_metadata(line + ov[2], ov[3] - ov[2]))))
 			continue;
 		if ((r->flags & GG_SR_PEM_BODY) && !key_body_follows(sc, ls + m1))
 			continue;
@@ -961,8 +1018,10 @@ static void scan_text(struct scan *sc)
 	size_t nc = s->ncls, w = s->words;
 	uint64_t *cand = gg_calloc(w, sizeof(uint64_t));
 	bool any = false;
-	int32_t st = 0;
+	uint32_t st = 0; /* row offset << 1 | ends-a-keyword */
 	size_t ls = 0, lineidx = 0;
+	const uint32_t *next = s->next;
+	const uint8_t *cls = s->cls;
 	for (size_t i = 0; i <= sc->len; i++) {
 		if (i == sc->len || t[i] == '\n') {
 			if (any || s->any_always) {
@@ -978,9 +1037,9 @@ static void scan_text(struct scan *sc)
 			lineidx++;
 			continue;
 		}
-		st = s->delta[(size_t)st * nc + s->cls[t[i]]];
-		if (s->has_out[st]) {
-			const uint64_t *o = &s->out[(size_t)st * w];
+		st = next[(st >> 1) + cls[t[i]]];
+		if (st & 1) {
+			const uint64_t *o = &s->out[(size_t)(st >> 1) / nc * w];
 			for (size_t k = 0; k < w; k++)
 				cand[k] |= o[k];
 			any = true;

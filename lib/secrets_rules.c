@@ -3064,10 +3064,10 @@ const gg_secret_rule gg_secret_rules[] = {
         .id = "secret-generic-secret",
         .provider = "Generic",
         .description = "secret assigned to a password/secret/token/key variable",
-        .keywords = "pass|pwd|secret|token|key|cred|auth",
-        .pattern = "(?i)(?<![\\w])([\\w.-]{0,40}(?:passw(?:or)?d|passwd|\\bpwd|secret|token|api[_.-"
-                   "]?key|apikey|access[_.-]?key|private[_.-]?key|auth[_.-]?key|credentials?)[\\w.-"
-                   "]{0,20})[\"']?[ \\t]{0,3}(?:=|:=|:|=>|<-|\\?=|\\|\\|=)[ "
+        .keywords = "pass|pwd|secret|token|key|cred",
+        .pattern = "(?i)(?:passw(?:or)?d|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?"
+                   "key|private[_.-]?key|auth[_.-]?key|credentials?)([\\w.-]{0,20})[\"']?[ "
+                   "\\t]{0,3}(?:=|:=|:|=>|<-|\\?=|\\|\\|=)[ "
                    "\\t]{0,3}([\"'\\x60]?)((?![\\w.-]*\\()[^\\s\"'\\x60;,<>{}$()\\[\\]\\\\]{8,128})"
                    "\\2(?![^\\s\"'\\x60;,)\\]}])",
         .group = 3,
@@ -3076,7 +3076,8 @@ const gg_secret_rule gg_secret_rules[] = {
         .tp = {"DB_PASSWORD=GGQRkEuTrEv7!aR82",
                "  client_secret: \"gcGfuk4LxRF1xMBd5YEXraXXBlw7Ro\"",
                "api_key = \"C98cpo1iTR3aQdy3nXINyOrNQa038koM\""},
-        .fp = {"password: ${DB_PASSWORD}", "DB_PASSWORD=changeme", "token = os.getenv(\"TOKEN\")"},
+        .fp = {"password: ${DB_PASSWORD}", "secretName: svc-00042-credentials",
+               "token = os.getenv(\"TOKEN\")"},
     },
 };
 
