@@ -24,11 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gg_gl_parse(&c, "fuzz.toml", (const char *)data, size, &d) == 0) {
 		for (size_t i = 0; i < c->nrules; i++) {
 			const gg_gl_rule *r = &c->rules[i];
-			sum += touch(r->id) + touch(r->regex) + touch(r->path) + touch(r->description);
+			sum +=
+			    touch(r->id) + touch(r->regex) + touch(r->path) + touch(r->description);
 			for (size_t k = 0; k < r->nkeywords; k++)
 				sum += touch(r->keywords[k]);
 			for (size_t k = 0; k < r->nallow; k++)
-				sum += r->allow[k].nregexes + r->allow[k].npaths + r->allow[k].nstopwords;
+				sum += r->allow[k].nregexes + r->allow[k].npaths +
+				       r->allow[k].nstopwords;
 		}
 		for (size_t k = 0; k < c->ndisabled; k++)
 			sum += touch(c->disabled[k]);

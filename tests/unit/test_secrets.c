@@ -497,6 +497,7 @@ static void check_bounds(void *ctx, const gg_secret_hit *hit)
  */
 static void test_garbage(void)
 {
+	static const char alpha[] = "ABCxyz019_-/+=:\"' \n\0\xff.";
 	unsigned seed = 12345;
 	bool ok = true;
 	for (int iter = 0; iter < 3000; iter++) {
@@ -516,7 +517,7 @@ static void test_garbage(void)
 			size_t fill = (seed >> 16) % 80;
 			for (size_t j = 0; j < fill && len < sizeof(text) - 1; j++) {
 				seed = seed * 1103515245u + 12345u;
-				text[len++] = "ABCxyz019_-/+=:\"' \n\0\xff."[(seed >> 16) % 24];
+				text[len++] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
 			}
 		}
 		char *heap = gg_malloc(len ? len : 1);
