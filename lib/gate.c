@@ -208,7 +208,8 @@ static void on_secret(void *arg, const gg_secret_hit *h)
 	struct secret_ctx *c = arg;
 	gg_loc loc = {.path = c->path, .line = h->line, .col = h->col, .commit = c->commit};
 	gg_buf m = GG_BUF_INIT;
-	gg_buf_printf(&m, "possible %s %s (%s)", h->description, h->redacted, h->rule);
+	gg_buf_printf(&m, "possible %s%s%s (%s)", h->description, h->redacted[0] ? " " : "",
+	              h->redacted, h->rule);
 	if (c->what)
 		gg_buf_printf(&m, " in the %s, line %u", c->what, h->line);
 	else if (c->where)

@@ -912,9 +912,7 @@ static void emit(struct scan *sc, const struct rule *r, size_t lineidx, size_t c
 	h.col = (unsigned)col;
 	if (ignored(sc, r, h.line))
 		return;
-	if (r->flags & GG_SR_PEM_BODY)
-		snprintf(h.redacted, sizeof(h.redacted), "%s", "****");
-	else
+	if (!(r->flags & GG_SR_PEM_BODY)) /* a key block's header is no part of the key */
 		redact(h.redacted, sizeof(h.redacted), secret, sn);
 	sc->count++;
 	if (sc->fn)

@@ -76,7 +76,7 @@ typedef struct {
 	bool warning;            /* report as a warning (checksum fails, generic: warning) */
 	unsigned line;           /* 1-based line in the scanned text (mapped through lineno) */
 	unsigned col;            /* 1-based byte column (in the UTF-8 text for UTF-16 input) */
-	char redacted[32];       /* first 4 characters, "****", last 4: never the secret */
+	char redacted[32];       /* first 4 characters, "****", last 4 ("" for key blocks) */
 } gg_secret_hit;
 
 typedef void (*gg_secret_fn)(void *ctx, const gg_secret_hit *hit);

@@ -140,7 +140,7 @@ EOF
 	expect_contains "$T/out" "remote: error[secret] creds:2:21: possible AWS access key ID AKIA****9986 (secret-aws-access-key-id)"
 	expect_contains "$T/out" "remote: error[secret] creds:3:25: possible AWS secret access key 9drT****YDb7 (secret-aws-secret-access-key)"
 	expect_contains "$T/out" "remote: error[secret] creds:4:10: possible GitLab personal access token glpa****B4cD (secret-gitlab-pat)"
-	expect_contains "$T/out" "remote: error[secret] creds:5:1: possible private key block **** (secret-private-key)"
+	expect_contains "$T/out" "remote: error[secret] creds:5:1: possible private key block (secret-private-key)"
 	expect_not_contains "$T/out" "9drTJvcXLB89EXc4Ae0mBtbGJWiB1I6XNmpuYDb7"
 	expect_not_contains "$T/out" "AKIA2E0A8F3B244C9986"
 }
