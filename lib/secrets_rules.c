@@ -3061,6 +3061,20 @@ const gg_secret_rule gg_secret_rules[] = {
         .fp = {"https://user:pass@example.com/", "https://user:<password>@host.example.com"},
     },
     {
+        .id = "secret-anthropic-oauth-token",
+        .provider = "Anthropic",
+        .description = "Anthropic OAuth access or refresh token",
+        .keywords = "sk-ant-oat0|sk-ant-ort0",
+        .pattern = "(?<![\\w-])(sk-ant-o[ar]t0\\d-[\\w-]{40,300})(?![\\w-])",
+        .group = 1,
+        .entropy = 3.5,
+        .flags = 0,
+        .tp = {"CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-MMhiJmI1i4M-"
+               "XiLYD7wJu1vuDiC98cpo1iTR3aQdy3nXINyOrNQa038koMS39r8h1atTjLW0GO4jhQzEIex5NPGLv09lZB_"
+               "v7Dwo"},
+        .fp = {"anthropic_token = \"sk-ant-oat01-tooShort\""},
+    },
+    {
         .id = "secret-generic-secret",
         .provider = "Generic",
         .description = "secret assigned to a password/secret/token/key variable",
@@ -3073,9 +3087,9 @@ const gg_secret_rule gg_secret_rules[] = {
         .group = 3,
         .entropy = 3.5,
         .flags = GG_SR_GENERIC,
-        .tp = {"DB_PASSWORD=GGQRkEuTrEv7!aR82",
-               "  client_secret: \"gcGfuk4LxRF1xMBd5YEXraXXBlw7Ro\"",
-               "api_key = \"C98cpo1iTR3aQdy3nXINyOrNQa038koM\""},
+        .tp = {"DB_PASSWORD=XYz06ygwuSVx!rcm8",
+               "  client_secret: \"zSy38iWuPWIIpAS9565GnOGNQmkfoG\"",
+               "api_key = \"rXIBtnacLDZWmg5Lv6C_4WcyDksrbEez\""},
         .fp = {"password: ${DB_PASSWORD}", "secretName: svc-00042-credentials",
                "token = os.getenv(\"TOKEN\")"},
     },
