@@ -77,7 +77,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(GITGATE) $(HOOKS) $(if $(wildcard daemon/gitgated.c),$(GITGATED))
 
 .SECONDARY:
-.PHONY: all test run fuzz install clean format format-check bench
+.PHONY: all test run fuzz install clean format format-check bench docs
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c $(CONFIG_MK)
@@ -108,7 +108,17 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBGGD) $(LIBGG)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBGGD) $(LIBGG) $(LIBS)
 
-test: all $(UNIT_BIN)
+# The secret rule table rendered for docs/policy.md (see `make docs`).
+RULES_MD   := $(BUILD)/tools/secrets-rules-md
+$(RULES_MD): $(BUILD)/obj/scripts/secrets_rules_md.o $(LIBGG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBGG) $(LIBS)
+
+# Rewrites the rule list in docs/policy.md from lib/secrets_rules.c.
+docs: $(RULES_MD)
+	@sh scripts/secrets_doc.sh update $(RULES_MD) docs/policy.md
+
+test: all $(UNIT_BIN) $(RULES_MD)
 	@BUILD=$(BUILD) VALGRIND=$(VALGRIND) sh tests/run.sh
 
 # Each pack becomes a byte array (od and sed: no xxd on a fresh system) in a

@@ -8,6 +8,7 @@
 #include "gitgate/manifest.h"
 #include "gitgate/policy.h"
 #include "gitgate/report.h"
+#include "gitgate/secrets.h"
 #include "gitgate/util.h"
 
 #include <dirent.h>
@@ -222,6 +223,25 @@ done:
 	return rc;
 }
 
+/*
+ * With `secrets: {allow_inline: true}`, the .gitleaksignore at the top of the
+ * working tree (or the current directory) drops the findings it names.
+ */
+static int load_gitleaksignore(gg_policy *p, git_repository *repo)
+{
+	if (!p->files.secrets || !gg_secrets_allow_inline(p->files.secrets))
+		return 0;
+	const char *wd = repo ? git_repository_workdir(repo) : NULL;
+	char *f = wd ? gg_printf("%s.gitleaksignore", wd) : gg_strdup(".gitleaksignore");
+	int rc = 0;
+	if (exists(f) && gg_secrets_load_ignore(p->files.secrets, f) < 0) {
+		fprintf(stderr, "gitgate: %s: %s\n", f, strerror(errno));
+		rc = -1;
+	}
+	free(f);
+	return rc;
+}
+
 int gg_cmd_check(int argc, char **argv)
 {
 	const char *policy_opt = NULL, *range = NULL;
@@ -301,6 +321,8 @@ int gg_cmd_check(int argc, char **argv)
 			say("%s\n", diag.msgs[i]);
 		goto done;
 	}
+	if (load_gitleaksignore(p, repo) < 0)
+		goto done;
 	if (range) {
 		if (check_range(p, repo, range, &r) != GG_EXIT_OK)
 			goto done;

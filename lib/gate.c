@@ -199,42 +199,60 @@ static gg_severity sev(void)
 
 struct secret_ctx {
 	gg_report *r;
-	const char *path;
-	const char *where; /* "commit 1a2b3c4", or NULL in a working tree */
-	unsigned line;
+	const char *path;   /* the file, or NULL for a message */
+	const char *where;  /* "commit 1a2b3c4", or NULL in a working tree */
+	const char *commit; /* a message's commit (or tag) id: the finding's place */
+	const char *what;   /* "commit message", "tag message" */
 };
 
 static void on_secret(void *arg, const gg_secret_hit *h)
 {
 	struct secret_ctx *c = arg;
-	gg_loc loc = {.path = c->path, .line = c->line, .col = (unsigned)h->col};
+	gg_loc loc = {.path = c->path, .line = h->line, .col = h->col, .commit = c->commit};
 	gg_buf m = GG_BUF_INIT;
-	gg_buf_printf(&m, "possible %s", h->kind);
-	if (h->redacted[0])
-		gg_buf_printf(&m, " (%s)", h->redacted);
-	if (c->where)
+	gg_buf_printf(&m, "possible %s%s%s (%s)", h->description, h->redacted[0] ? " " : "",
+	              h->redacted, h->rule);
+	if (c->what)
+		gg_buf_printf(&m, " in the %s, line %u", c->what, h->line);
+	else if (c->where)
 		gg_buf_printf(&m, " added in %s", c->where);
-	gg_report_add(c->r, "secret", sev(), &loc, "%s", m.ptr);
+	gg_report_add(c->r, "secret", h->warning ? GG_SEV_WARNING : sev(), &loc, "%s", m.ptr);
 	gg_buf_free(&m);
 }
 
 /* Every line of a text counts as added. */
-static void scan_text(struct secret_ctx *c, const char *data, size_t len)
+static void scan_text(const gg_policy *p, struct secret_ctx *c, const char *match_path,
+                      const char *data, size_t len)
 {
-	const char *p = data, *end = data + len;
-	c->line = 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		c->line++;
-		if (n && p[n - 1] == '\r')
-			n--;
-		gg_secrets_scan_line(p, n, on_secret, c);
-		p += n;
-		while (p < end && *p != '\n')
-			p++;
-		p++;
+	gg_secrets_scan(p->files.secrets, match_path, data, len, NULL, 0, on_secret, c);
+}
+
+/* A commit's or tag's message: its findings carry the short id in place of a position. */
+static void scan_message(gg_gate *g, const char *msg, const char *id, const char *what)
+{
+	if (!g->p->files.secrets || msg == NULL)
+		return;
+	struct secret_ctx c = {g->r, NULL, NULL, id, what};
+	gg_secrets_scan(g->p->files.secrets, NULL, msg, strlen(msg), NULL, 0, on_secret, &c);
+}
+
+/* An annotated tag's message, and those of the tags it points at (bounded). */
+static void scan_tag_messages(gg_gate *g, git_object *o)
+{
+	git_object *cur = NULL, *next = NULL;
+	if (!g->p->files.secrets || git_object_dup(&cur, o) < 0)
+		return;
+	for (int depth = 0; depth < 16 && git_object_type(cur) == GIT_OBJECT_TAG; depth++) {
+		char id[8];
+		git_oid_tostr(id, sizeof(id), git_object_id(cur));
+		scan_message(g, git_tag_message((git_tag *)cur), id, "tag message");
+		if (git_tag_target(&next, (git_tag *)cur) < 0)
+			break;
+		git_object_free(cur);
+		cur = next;
+		next = NULL;
 	}
+	git_object_free(cur);
 }
 
 static const char *denied_by(const gg_policy *p, const char *path)
@@ -298,9 +316,9 @@ void gg_gate_check_file(const gg_policy *p, const char *display_path, const char
 		              (unsigned long long)size);
 		return;
 	}
-	if (p->files.secrets && !gg_secrets_is_binary(data, len)) {
-		struct secret_ctx c = {r, display_path, NULL, 0};
-		scan_text(&c, data, len);
+	if (p->files.secrets) {
+		struct secret_ctx c = {r, display_path, NULL, NULL, NULL};
+		scan_text(p, &c, match_path, data, len);
 	}
 }
 
@@ -320,6 +338,9 @@ static int scan_patch(gg_gate *g, const git_diff_delta *d, git_blob *newb, struc
 {
 	git_blob *oldb = NULL;
 	git_patch *patch = NULL;
+	gg_buf added = GG_BUF_INIT; /* the added lines, joined by '\n' */
+	unsigned *lineno = NULL;
+	size_t nlines = 0, cap = 0;
 	int rc = -1;
 	if (git_blob_lookup(&oldb, g->repo, &d->old_file.id) < 0) {
 		git_fail(err, "cannot read a blob of the push");
@@ -353,12 +374,22 @@ static int scan_patch(gg_gate *g, const git_diff_delta *d, git_blob *newb, struc
 			size_t n = line->content_len;
 			while (n && (line->content[n - 1] == '\n' || line->content[n - 1] == '\r'))
 				n--;
-			c->line = (unsigned)line->new_lineno;
-			gg_secrets_scan_line(line->content, n, on_secret, c);
+			if (nlines == cap) {
+				cap = cap ? 2 * cap : 64;
+				lineno = gg_reallocarray(lineno, cap, sizeof(*lineno));
+			}
+			lineno[nlines++] = (unsigned)line->new_lineno;
+			gg_buf_put(&added, line->content, n);
+			gg_buf_putc(&added, '\n');
 		}
 	}
+	if (nlines)
+		gg_secrets_scan(g->p->files.secrets, d->new_file.path, added.ptr, added.len, lineno,
+		                nlines, on_secret, c);
 	rc = 0;
 done:
+	free(lineno);
+	gg_buf_free(&added);
 	git_patch_free(patch);
 	git_blob_free(oldb);
 	return rc;
@@ -475,11 +506,11 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, e
 	const char *data = git_blob_rawcontent(blob);
 	size_t len = (size_t)git_blob_rawsize(blob);
 	rc = 0;
-	if (gg_secrets_is_binary(data, len))
-		goto done;
-	struct secret_ctx c = {g->r, path, where, 0};
-	if (whole)
-		scan_text(&c, data, len);
+	struct secret_ctx c = {g->r, path, where, NULL, NULL};
+	/* A line diff of UTF-16 splits characters: such a file is scanned whole. */
+	gg_text_kind kind = whole ? GG_TEXT_PLAIN : gg_secrets_text_kind(data, len);
+	if (whole || kind == GG_TEXT_UTF16LE || kind == GG_TEXT_UTF16BE)
+		scan_text(p, &c, d->new_file.path, data, len);
 	else
 		rc = scan_patch(g, d, blob, &c, err);
 done:
@@ -721,6 +752,7 @@ static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 		goto done;
 	}
 	check_commit_rules(g, c, id);
+	scan_message(g, git_commit_message(c), id, "commit message");
 	if (!needs_diff(g->p)) {
 		rc = 0;
 		goto done;
@@ -1197,6 +1229,7 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 		git_fail(err, "cannot read the pushed object");
 		goto done;
 	}
+	scan_tag_messages(g, o);
 	if (git_object_peel(&tip, o, GIT_OBJECT_COMMIT) < 0) {
 		rc = check_non_commit(g, o, ref, err);
 		goto done;

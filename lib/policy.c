@@ -5,6 +5,7 @@
  */
 #include "gitgate/policy.h"
 #include "gitgate/manifest.h"
+#include "gitgate/secrets.h"
 #include "gitgate/yload.h"
 #include "gitgate/ytree.h"
 
@@ -156,6 +157,76 @@ static void parse_commits(gg_yload *c, const gg_ynode *n, gg_commit_rules *cr)
 	}
 }
 
+/* A relative config path is read from the policy file's directory. */
+static char *beside(const char *policy_file, const char *path)
+{
+	const char *slash = strrchr(policy_file, '/');
+	if (path[0] == '/' || slash == NULL)
+		return gg_strdup(path);
+	return gg_printf("%.*s/%s", (int)(slash - policy_file), policy_file, path);
+}
+
+/* `secrets: true|false` or `secrets: {generic: error|warning|off, config: FILE, allow_inline:
+ * BOOL}`. */
+static void parse_secrets(gg_yload *c, const gg_ynode *n, gg_file_rules *fr)
+{
+	static const char *const keys[] = {"generic", "config", "allow_inline", NULL};
+	gg_secrets_opts o = {GG_SECRETS_ERROR, false, NULL};
+	char *config = NULL;
+	const gg_ynode *at = n;
+	if (n->type == GG_Y_BOOL) {
+		if (!n->boolean)
+			return;
+	} else if (n->type == GG_Y_MAP) {
+		gg_yload_check_keys(c, n, "files.secrets", keys);
+		const gg_ynode *g = gg_ymap_get(n, "generic");
+		if (g) {
+			if (gg_yis(g, "error"))
+				o.generic = GG_SECRETS_ERROR;
+			else if (gg_yis(g, "warning"))
+				o.generic = GG_SECRETS_WARNING;
+			else if (gg_yis(g, "off") || (g->type == GG_Y_BOOL && !g->boolean))
+				o.generic = GG_SECRETS_OFF;
+			else
+				gg_yload_err(
+				    c, g,
+				    "files.secrets.generic: expected error, warning or off, got "
+				    "'%s'",
+				    g->str ? g->str : type_name(g));
+		}
+		get_bool(c, gg_ymap_get(n, "allow_inline"), "files.secrets.allow_inline",
+		         &o.allow_inline);
+		const gg_ynode *cf = gg_ymap_get(n, "config");
+		if (cf) {
+			if (cf->type != GG_Y_STRING || cf->len == 0)
+				gg_yload_err(c, cf,
+				             "files.secrets.config: expected a file name, got %s",
+				             type_name(cf));
+			else {
+				config = beside(c->file, cf->str);
+				at = cf;
+			}
+		}
+	} else {
+		gg_yload_err(c, n,
+		             "files.secrets: expected true, false or a mapping (generic, config, "
+		             "allow_inline), got %s",
+		             type_name(n));
+		return;
+	}
+	o.config = config;
+	size_t before = c->diag->n;
+	if (gg_secrets_new(&fr->secrets, &o, c->diag) < 0) {
+		fr->secrets = NULL;
+		if (c->diag->n == before)
+			gg_yload_err(c, at, "files.secrets: cannot build the secret scanner");
+		else
+			gg_yload_err(c, at, "files.secrets.config: '%s' has the errors above",
+			             config);
+	}
+	free(config);
+}
+
 static void parse_files(gg_yload *c, const gg_ynode *n, gg_file_rules *fr)
 {
 	static const char *const keys[] = {"max_size", "deny_paths", "secrets", NULL};
@@ -178,7 +249,9 @@ static void parse_files(gg_yload *c, const gg_ynode *n, gg_file_rules *fr)
 	if (dp)
 		get_string_list(c, dp, "files.deny_paths", &fr->deny_paths, &fr->ndeny_paths,
 		                false);
-	get_bool(c, gg_ymap_get(n, "secrets"), "files.secrets", &fr->secrets);
+	const gg_ynode *sec = gg_ymap_get(n, "secrets");
+	if (sec)
+		parse_secrets(c, sec, fr);
 }
 
 static void parse_bypass(gg_yload *c, const gg_ynode *n, gg_policy *p)
@@ -311,6 +384,7 @@ void gg_policy_free(gg_policy *p)
 	gg_regex_free(p->commits.message_pattern);
 	gg_regex_free(p->commits.author_email_pattern);
 	gg_strv_free(p->files.deny_paths, p->files.ndeny_paths);
+	gg_secrets_free(p->files.secrets);
 	gg_strv_free(p->bypass_users, p->nbypass_users);
 	gg_strv_free(p->deletion_users, p->ndeletion_users);
 	gg_mpolicy_free(p->manifests);

@@ -38,7 +38,8 @@ typedef struct {
 	uint64_t max_size; /* bytes; 0: no limit */
 	char **deny_paths; /* globs */
 	size_t ndeny_paths;
-	bool secrets;
+	/* `secrets: true` or a map (generic, config, allow_inline); NULL: off. */
+	struct gg_secrets *secrets;
 } gg_file_rules;
 
 /* The manifests: section; its fields belong to the manifest engine (manifest.h). */

@@ -29,14 +29,14 @@ commit() { # FILE CONTENT MESSAGE
 t_range_reports_like_the_hook() {
 	repo
 	base=$(git -C w rev-parse HEAD)
-	commit app/conf.ini "token = ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe" "add config"
+	commit app/conf.ini "token = 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" "add config"
 	commit ok.txt "fine" "fix: fine"
 	bad=$(git -C w rev-parse --short=7 HEAD~1)
 	cd w
 	expect_status 1 "$GITGATE" check --range "$base..HEAD" >../out 2>../err
 	cd ..
 	expect_contains out "error[commit-message] $bad: subject 'add config' does not match"
-	expect_contains out "error[secret] app/conf.ini:1:9: possible GitHub token (ghp_****) added in commit $bad"
+	expect_contains out "error[secret] app/conf.ini:1:9: possible GitHub personal access token ghp_****z0MM (secret-github-pat) added in commit $bad"
 	expect_not_contains out "R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe"
 	expect_not_contains out "fix: fine"
 	[ "$(wc -l <out)" -eq 2 ] || fail "want exactly 2 violations"
@@ -90,11 +90,11 @@ t_tree_check_files() {
 	echo "aws_secret_access_key = 9drTJvcXLB89EXc4Ae0mBtbGJWiB1I6XNmpuYDb7" >w/deploy/creds
 	echo "x" >w/deploy/tls.pem
 	head -c 2000 /dev/zero | tr '\0' a >w/big.txt
-	echo "ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe" >w/.git/ignored/x
+	echo "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" >w/.git/ignored/x
 	cd w
 	expect_status 1 "$GITGATE" check >../out 2>../err
 	cd ..
-	expect_contains out "error[secret] deploy/creds:1:25: possible AWS secret access key (9drT****)"
+	expect_contains out "error[secret] deploy/creds:1:25: possible AWS secret access key 9drT****YDb7 (secret-aws-secret-access-key)"
 	expect_contains out "error[deny-path] deploy/tls.pem:1:1: path matches denied pattern '**/*.pem'"
 	expect_contains out "error[max-size] big.txt:1:1: file is 2.0 KiB, over the 1.0 KiB limit"
 	expect_not_contains out ".git/"

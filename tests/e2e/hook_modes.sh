@@ -51,10 +51,10 @@ commits:
 files:
   secrets: true
 EOF2
-	commit cfg "token=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe" "no convention"
+	commit cfg "token=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" "no convention"
 	push main
 	expect_contains "$T/out" "remote: warning[commit-message] $(short HEAD):"
-	expect_contains "$T/out" "remote: warning[secret] cfg:1:7: possible GitHub token (ghp_****)"
+	expect_contains "$T/out" "remote: warning[secret] cfg:1:7: possible GitHub personal access token ghp_****z0MM (secret-github-pat)"
 	expect_contains "$T/out" "remote: gitgate: push accepted (mode: warn): 2 warnings"
 	expect_not_contains "$T/out" "error["
 }
@@ -148,9 +148,9 @@ t_repository_path_with_a_colon() {
 	commit b 2 "two"
 	git -C "$T/w" push "$T/a:b/srv.git" main >"$T/out" 2>&1
 	expect_contains "$T/out" "remote: gitgate: push accepted"
-	commit c "t=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe" "three"
+	commit c "t=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" "three"
 	! git -C "$T/w" push "$T/a:b/srv.git" main >"$T/out" 2>&1 || fail "push accepted"
-	expect_contains "$T/out" "remote: error[secret] c:1:3: possible GitHub token"
+	expect_contains "$T/out" "remote: error[secret] c:1:3: possible GitHub personal access token"
 }
 
 run_cases

@@ -112,10 +112,10 @@ EOF
 	git -C "$T/w" add app.env
 	git -C "$T/w" commit -q -m "add env"
 	push main
-	printf 'one\ntwo\nthree\nTOKEN=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe\n' >"$T/w/app.env"
+	printf 'one\ntwo\nthree\nTOKEN=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\n' >"$T/w/app.env"
 	git -C "$T/w" commit -q -am "add token"
 	! push main || fail "push accepted"
-	expect_contains "$T/out" "remote: error[secret] app.env:4:7: possible GitHub token (ghp_****) added in commit $(short HEAD)"
+	expect_contains "$T/out" "remote: error[secret] app.env:4:7: possible GitHub personal access token ghp_****z0MM (secret-github-pat) added in commit $(short HEAD)"
 	expect_not_contains "$T/out" "R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe"
 }
 
@@ -131,14 +131,16 @@ aws_access_key_id = AKIA2E0A8F3B244C9986
 aws_secret_access_key = 9drTJvcXLB89EXc4Ae0mBtbGJWiB1I6XNmpuYDb7
 gitlab = glpat-Xy3kP9mQ2rT7vW1zB4cD
 -----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+-----END OPENSSH PRIVATE KEY-----
 EOF
 	git -C "$T/w" add creds
 	git -C "$T/w" commit -q -m "creds"
 	! push main || fail "push accepted"
-	expect_contains "$T/out" "remote: error[secret] creds:2:21: possible AWS access key id (AKIA****)"
-	expect_contains "$T/out" "remote: error[secret] creds:3:25: possible AWS secret access key (9drT****)"
-	expect_contains "$T/out" "remote: error[secret] creds:4:10: possible GitLab token (glpa****)"
-	expect_contains "$T/out" "remote: error[secret] creds:5:1: possible private key block"
+	expect_contains "$T/out" "remote: error[secret] creds:2:21: possible AWS access key ID AKIA****9986 (secret-aws-access-key-id)"
+	expect_contains "$T/out" "remote: error[secret] creds:3:25: possible AWS secret access key 9drT****YDb7 (secret-aws-secret-access-key)"
+	expect_contains "$T/out" "remote: error[secret] creds:4:10: possible GitLab personal access token glpa****B4cD (secret-gitlab-pat)"
+	expect_contains "$T/out" "remote: error[secret] creds:5:1: possible private key block (secret-private-key)"
 	expect_not_contains "$T/out" "9drTJvcXLB89EXc4Ae0mBtbGJWiB1I6XNmpuYDb7"
 	expect_not_contains "$T/out" "AKIA2E0A8F3B244C9986"
 }
@@ -162,17 +164,19 @@ EOF
 	expect_not_contains "$T/out" "error["
 }
 
-t_binary_blobs_are_not_scanned() {
+t_a_nul_byte_does_not_hide_a_secret() {
 	setup <<'EOF'
 version: 1
 files:
   secrets: true
 EOF
 	printf 'AKIA2E0A8F3B244C9986\0binary' >"$T/w/blob.bin"
-	git -C "$T/w" add blob.bin
+	printf '\0STRIPE_KEY=sk_live_4Tq8Lm2Zr9Wx7Nc5Vb3Kj6Hd\n' >"$T/w/lead.env"
+	git -C "$T/w" add blob.bin lead.env
 	git -C "$T/w" commit -q -m "binary"
-	push main
-	expect_contains "$T/out" "push accepted"
+	! push main || fail "push accepted"
+	expect_contains "$T/out" "remote: error[secret] blob.bin:1:1: possible AWS access key ID"
+	expect_contains "$T/out" "remote: error[secret] lead.env:1:13: possible Stripe secret key sk_l****j6Hd"
 }
 
 t_new_branch_of_old_commits_is_not_rechecked() {
@@ -272,11 +276,11 @@ t_merge_checks_only_what_the_merge_changes() {
 	commit c "3" "clean side"
 	git -C "$T/w" checkout -q main
 	git -C "$T/w" merge -q --no-commit topic2
-	echo "t=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe" >"$T/w/merge-only"
+	echo "t=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" >"$T/w/merge-only"
 	git -C "$T/w" add merge-only
 	git -C "$T/w" commit -q --no-edit
 	! push main topic2 || fail "push accepted"
-	expect_contains "$T/out" "remote: error[secret] merge-only:1:3: possible GitHub token (ghp_****) added in commit $(short HEAD)"
+	expect_contains "$T/out" "remote: error[secret] merge-only:1:3: possible GitHub personal access token ghp_****z0MM (secret-github-pat) added in commit $(short HEAD)"
 	expect_not_contains "$T/out" "creds"
 	expect_contains "$T/out" "push rejected: 1 error"
 }
@@ -290,10 +294,10 @@ files:
 EOF
 	commit a "1" "base"
 	push main
-	blob=$(printf 'key=ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe\n' | git -C "$T/w" hash-object -w --stdin)
+	blob=$(printf 'key=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\n' | git -C "$T/w" hash-object -w --stdin)
 	git -C "$T/w" tag loose "$blob"
 	! push loose || fail "a tag of a blob with a secret was accepted"
-	expect_contains "$T/out" "remote: error[secret] refs/tags/loose:1:5: possible GitHub token (ghp_****) added in tagged blob $(git -C "$T/w" rev-parse --short=7 "$blob")"
+	expect_contains "$T/out" "remote: error[secret] refs/tags/loose:1:5: possible GitHub personal access token ghp_****z0MM (secret-github-pat) added in tagged blob $(git -C "$T/w" rev-parse --short=7 "$blob")"
 	pem=$(echo x | git -C "$T/w" hash-object -w --stdin)
 	tree=$(printf '100644 blob %s\tserver.pem\n' "$pem" | git -C "$T/w" mktree)
 	git -C "$T/w" tag -a -m "a tree" treetag "$tree"
@@ -308,11 +312,11 @@ files:
   secrets: true
 EOF
 	name=$(printf 'a\nremote: error[fake] x\033[2J')
-	printf 'ghp_R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH5jK2aQe\n' >"$T/w/$name"
+	printf '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\n' >"$T/w/$name"
 	git -C "$T/w" add -A
 	git -C "$T/w" commit -q -m "odd name"
 	! push main || fail "push accepted"
-	expect_contains "$T/out" "remote: error[secret] a?remote: error[fake] x?[2J:1:1: possible GitHub token"
+	expect_contains "$T/out" "remote: error[secret] a?remote: error[fake] x?[2J:1:1: possible GitHub personal access token"
 	expect_not_contains "$T/out" "$(printf '\033')"
 }
 

@@ -1,9 +1,11 @@
 #include "gitgate/glob.h"
 #include "gitgate/policy.h"
+#include "gitgate/secrets.h"
 #include "gitgate/util.h"
 #include "test.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 static int load(gg_policy **p, gg_diag *d, const char *text)
 {
@@ -177,7 +179,8 @@ static void test_wrong_types(void)
 	                  "string"));
 	CHECK(has_msg(&d, "policy.yaml:10:15: files.deny_paths: expected a list of strings, got "
 	                  "string"));
-	CHECK(has_msg(&d, "policy.yaml:11:12: files.secrets: expected true or false, got list"));
+	CHECK(has_msg(&d, "policy.yaml:11:12: files.secrets: expected true, false or a mapping "
+	                  "(generic, config, allow_inline), got list"));
 	CHECK(has_msg(&d, "policy.yaml:13:10: bypass.users: expected a list of strings, got "
 	                  "string"));
 	/* All of them, not just the first. */
@@ -336,6 +339,56 @@ static void test_deletion_users(void)
 	gg_diag_free(&d);
 }
 
+/* `secrets:` as a map: the generic rule's level, inline allows, a gitleaks config beside the
+ * policy. */
+static void test_secrets_map(void)
+{
+	gg_policy *p = NULL;
+	gg_diag d = GG_DIAG_INIT;
+	CHECK_INT(
+	    load(&p, &d, "version: 1\nfiles:\n  secrets: {generic: warning, allow_inline: true}\n"),
+	    0);
+	CHECK(p && p->files.secrets && gg_secrets_allow_inline(p->files.secrets));
+	gg_policy_free(p);
+	CHECK_INT(load(&p, &d, "version: 1\nfiles:\n  secrets: false\n"), 0);
+	CHECK(p && p->files.secrets == NULL);
+	gg_policy_free(p);
+	CHECK_INT(load(&p, &d, "version: 1\nfiles:\n  secrets: {generic: loud, allow: 1}\n"), -1);
+	CHECK(has_msg(&d,
+	              "policy.yaml:3:22: files.secrets.generic: expected error, warning or off, "
+	              "got 'loud'"));
+	CHECK(has_prefix_msg(&d, "policy.yaml:3:28: unknown key 'allow' in files.secrets"));
+	gg_diag_free(&d);
+	char dir[] = "/tmp/gg-policy-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *toml = gg_printf("%s/gitleaks.toml", dir), *pol = gg_printf("%s/policy.yaml", dir);
+	FILE *f = fopen(toml, "w");
+	fputs("[[rules]]\nid = \"x\"\nregex = '(bad'\n", f);
+	fclose(f);
+	f = fopen(pol, "w");
+	fputs("version: 1\nfiles:\n  secrets:\n    config: gitleaks.toml\n", f);
+	fclose(f);
+	CHECK_INT(gg_policy_load(&p, pol, &d), -1);
+	char *want = gg_printf("%s:3: rule 'x': regex: missing closing parenthesis", toml);
+	CHECK(has_prefix_msg(&d, want));
+	free(want);
+	want = gg_printf("%s:4:13: files.secrets.config: '%s' has the errors above", pol, toml);
+	CHECK(has_msg(&d, want));
+	free(want);
+	gg_diag_free(&d);
+	f = fopen(toml, "w");
+	fputs("[extend]\nuseDefault = true\n[[rules]]\nid = \"x\"\nregex = 'acme_[0-9]{8}'\n", f);
+	fclose(f);
+	CHECK_INT(gg_policy_load(&p, pol, &d), 0);
+	gg_policy_free(p);
+	unlink(toml);
+	unlink(pol);
+	rmdir(dir);
+	free(toml);
+	free(pol);
+	gg_diag_free(&d);
+}
+
 int main(void)
 {
 	RUN(test_full_policy_loads);
@@ -351,5 +404,6 @@ int main(void)
 	RUN(test_glob_edges);
 	RUN(test_mangled_policies);
 	RUN(test_deletion_users);
+	RUN(test_secrets_map);
 	return TEST_DONE();
 }
