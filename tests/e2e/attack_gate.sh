@@ -147,7 +147,7 @@ EOF
 	! push main || fail "a private key in a symlink landed"
 	expect_contains "$T/out" "remote: error[secret] key-link:1:"
 	git -C "$T/w" reset -q --hard HEAD~1
-	printf 'token = "ghp_%s"\n' 0123456789abcdefghijABCDEFGHIJ012345 >"$T/tok"
+	printf 'token = "ghp_%s"\n' R2k9vXq7LmN4pT8sW1yZ3bC6dF0gH50Yz0MM >"$T/tok"
 	link tok-link "$T/tok"
 	git -C "$T/w" commit -q -m "a token as a link"
 	! push main || fail "a token in a symlink landed"
