@@ -27,6 +27,10 @@ void gg_report_add(gg_report *r, const char *rule, gg_severity sev, const gg_loc
 		v->commit = dup_or_null(loc->commit);
 		v->line = loc->line;
 		v->col = loc->col;
+		v->kind = dup_or_null(loc->kind);
+		v->name = dup_or_null(loc->name);
+		v->ns = dup_or_null(loc->ns);
+		v->about = dup_or_null(loc->about);
 	}
 	va_list ap;
 	va_start(ap, fmt);
@@ -34,7 +38,7 @@ void gg_report_add(gg_report *r, const char *rule, gg_severity sev, const gg_loc
 	va_end(ap);
 	if (sev == GG_SEV_ERROR)
 		r->nerrors++;
-	else
+	else if (sev == GG_SEV_WARNING)
 		r->nwarnings++;
 }
 
@@ -77,6 +81,10 @@ void gg_report_free(gg_report *r)
 		free(v->ref);
 		free(v->commit);
 		free(v->message);
+		free(v->kind);
+		free(v->name);
+		free(v->ns);
+		free(v->about);
 	}
 	free(r->v);
 	memset(r, 0, sizeof(*r));
@@ -84,7 +92,7 @@ void gg_report_free(gg_report *r)
 
 static const char *sev_name(gg_severity s)
 {
-	return s == GG_SEV_ERROR ? "error" : "warning";
+	return s == GG_SEV_ERROR ? "error" : s == GG_SEV_WARNING ? "warning" : "note";
 }
 
 void gg_report_print_text(const gg_report *r, FILE *out, const char *prefix, size_t cap)
@@ -122,6 +130,9 @@ int gg_report_print_json(const gg_report *r, FILE *out)
 		json_object_set_new(o, "column", v->path ? json_integer(v->col) : json_null());
 		json_object_set_new(o, "ref", v->ref ? json_string(v->ref) : json_null());
 		json_object_set_new(o, "commit", v->commit ? json_string(v->commit) : json_null());
+		json_object_set_new(o, "kind", v->kind ? json_string(v->kind) : json_null());
+		json_object_set_new(o, "name", v->name ? json_string(v->name) : json_null());
+		json_object_set_new(o, "namespace", v->ns ? json_string(v->ns) : json_null());
 		json_object_set_new(o, "message", json_string(v->message));
 		json_array_append_new(arr, o);
 	}
@@ -129,6 +140,40 @@ int gg_report_print_json(const gg_report *r, FILE *out)
 	fputc('\n', out);
 	json_decref(arr);
 	return rc;
+}
+
+/* What each built-in rule checks; rules of packs and policies bring their own text. */
+static const struct {
+	const char *id, *text;
+} builtin_rules[] = {
+    {"syntax", "the file is valid YAML or JSON"},
+    {"duplicate-key", "no key is repeated within one mapping"},
+    {"limit", "a file stays within the size, depth and node limits"},
+    {"deny-deletion", "a push does not delete a Kubernetes resource unless allowed"},
+    {"helm-chart", "a Helm chart's Chart.yaml has what Helm requires"},
+    {"kustomize", "the files a kustomization names exist in the tree"},
+    {"template", "files holding template markers are checked once rendered"},
+    {"secret", "no secret (key, token, password) is committed"},
+    {"max-size", "files stay under the policy's size limit"},
+    {"deny-path", "no file is added at a denied path"},
+    {"commit-message", "commit messages match the policy's pattern"},
+    {"subject-length", "commit subjects stay under the policy's length"},
+    {"author-email", "commit author emails match the policy's pattern"},
+    {"signoff", "commits carry a Signed-off-by line"},
+    {"deny-delete", "protected refs are not deleted"},
+    {"deny-force-push", "protected refs are not force-pushed"},
+    {"deny-update", "immutable refs (tags) are not moved"},
+    {"ref-name", "ref names match the policy's pattern"},
+};
+
+static const char *rule_about(const gg_violation *v)
+{
+	if (v->about)
+		return v->about;
+	for (size_t i = 0; i < GG_ARRAY_LEN(builtin_rules); i++)
+		if (!strcmp(builtin_rules[i].id, v->rule))
+			return builtin_rules[i].text;
+	return "a gitgate policy rule";
 }
 
 int gg_report_print_sarif(const gg_report *r, FILE *out)
@@ -143,7 +188,7 @@ int gg_report_print_sarif(const gg_report *r, FILE *out)
 			json_object_set_new(seen, v->rule, idx);
 			json_array_append_new(rules,
 			                      json_pack("{s:s, s:{s:s}}", "id", v->rule,
-			                                "shortDescription", "text", v->rule));
+			                                "shortDescription", "text", rule_about(v)));
 		}
 		json_t *res =
 		    json_pack("{s:s, s:O, s:s, s:{s:s}}", "ruleId", v->rule, "ruleIndex", idx,
@@ -158,8 +203,18 @@ int gg_report_print_sarif(const gg_report *r, FILE *out)
 			phys = json_pack("{s:{s:s}}", "artifactLocation", "uri",
 			                 v->ref ? v->ref : (v->commit ? v->commit : "."));
 		}
-		json_object_set_new(res, "locations",
-		                    json_pack("[{s:o}]", "physicalLocation", phys));
+		json_t *where = json_pack("{s:o}", "physicalLocation", phys);
+		if (v->kind && v->name) {
+			/* The object, as kubectl names it: [NAMESPACE/]KIND/NAME. */
+			char *fq = v->ns ? gg_printf("%s/%s/%s", v->ns, v->kind, v->name)
+			                 : gg_printf("%s/%s", v->kind, v->name);
+			json_object_set_new(where, "logicalLocations",
+			                    json_pack("[{s:s, s:s, s:s}]", "name", v->name,
+			                              "fullyQualifiedName", fq, "kind",
+			                              "resource"));
+			free(fq);
+		}
+		json_object_set_new(res, "locations", json_pack("[o]", where));
 		json_array_append_new(results, res);
 	}
 	json_t *doc = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:o}]}", "$schema",
