@@ -7,6 +7,7 @@
 #include "gitgate/gate.h"
 #include "gitgate/glob.h"
 #include "gitgate/manifest.h"
+#include "gitgate/mscan.h"
 #include "gitgate/secrets.h"
 
 #include <stdlib.h>
@@ -865,9 +866,55 @@ static int add_hidden(git_reference *ref, void *arg)
 	return 0;
 }
 
+/* The pushed tree, as the manifest scan sees it (charts, kustomizations). */
+struct push_tree {
+	git_repository *repo;
+	git_tree *tree;
+};
+
+/* A resource a kustomization names is read whole: bound what that may cost. */
+#define TREE_MAX_READ (16u * 1024 * 1024)
+
+static gg_mtree_kind push_tree_kind(void *ctx, const char *path)
+{
+	struct push_tree *t = ctx;
+	git_tree_entry *e = NULL;
+	if (*path == '\0')
+		return GG_MTREE_DIR;
+	if (git_tree_entry_bypath(&e, t->tree, path) < 0)
+		return GG_MTREE_NONE;
+	git_object_t type = git_tree_entry_type(e);
+	git_tree_entry_free(e);
+	/* A submodule (a commit) stands where a directory would. */
+	return type == GIT_OBJECT_TREE || type == GIT_OBJECT_COMMIT ? GG_MTREE_DIR : GG_MTREE_FILE;
+}
+
+static int push_tree_read(void *ctx, const char *path, char **data, size_t *len)
+{
+	struct push_tree *t = ctx;
+	git_tree_entry *e = NULL;
+	git_blob *b = NULL;
+	int rc = -1;
+	if (git_tree_entry_bypath(&e, t->tree, path) < 0 ||
+	    git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&b, t->repo, git_tree_entry_id(e)) < 0 ||
+	    git_blob_rawsize(b) > TREE_MAX_READ)
+		goto done;
+	*len = (size_t)git_blob_rawsize(b);
+	*data = gg_malloc(*len + 1);
+	memcpy(*data, git_blob_rawcontent(b), *len);
+	(*data)[*len] = '\0';
+	rc = 0;
+done:
+	git_blob_free(b);
+	git_tree_entry_free(e);
+	return rc;
+}
+
 static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err)
 {
 	git_object *tree = NULL;
+	gg_mscan *scan = NULL;
 	int rc = -1;
 	if (g->p->manifests == NULL || g->nchanged == 0) {
 		rc = 0;
@@ -877,6 +924,9 @@ static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err
 		git_fail(err, "cannot read the pushed tree");
 		goto done;
 	}
+	struct push_tree pt = {g->repo, (git_tree *)tree};
+	gg_mtree ops = {push_tree_kind, push_tree_read, &pt};
+	scan = gg_mscan_new(g->p->manifests, &ops, false);
 	for (size_t i = 0; i < g->nchanged; i++) {
 		const char *path = g->changed[i];
 		if (!gg_mpolicy_selects(g->p->manifests, path))
@@ -891,9 +941,8 @@ static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err
 				ok = git_fail(err, "cannot read a manifest of the push");
 			else {
 				char *shown = gg_gate_sanitize(path, strlen(path));
-				if (gg_manifest_check(g->p->manifests, shown,
-				                      git_blob_rawcontent(b),
-				                      (size_t)git_blob_rawsize(b), g->r) < 0) {
+				if (gg_mscan_file(scan, path, shown, git_blob_rawcontent(b),
+				                  (size_t)git_blob_rawsize(b), g->r) < 0) {
 					*err = gg_printf("%s: the manifest check failed", shown);
 					ok = -1;
 				}
@@ -907,6 +956,7 @@ static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err
 	}
 	rc = 0;
 done:
+	gg_mscan_free(scan);
 	clear_changed(g);
 	git_object_free(tree);
 	return rc;
