@@ -628,6 +628,20 @@ static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigne
 		if (diff_entry(t, f, e, depth) < 0)
 			return -1;
 	}
+	/* What went away matters only to the kustomizations that may name it. */
+	size_t m = from && t->g->p->manifests ? git_tree_entrycount(from) : 0;
+	for (size_t i = 0; i < m; i++) {
+		const char *name = git_tree_entry_name(git_tree_entry_byindex(from, i));
+		if (git_tree_entry_byname(to, name))
+			continue;
+		size_t mark = t->path.len;
+		if (mark)
+			gg_buf_putc(&t->path, '/');
+		gg_buf_puts(&t->path, name);
+		note_changed(t->g, t->path.ptr);
+		t->path.len = mark;
+		t->path.ptr[mark] = '\0';
+	}
 	return 0;
 }
 
@@ -929,6 +943,10 @@ static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err
 	scan = gg_mscan_new(g->p->manifests, &ops, false);
 	for (size_t i = 0; i < g->nchanged; i++) {
 		const char *path = g->changed[i];
+		char *at = gg_gate_sanitize(path, strlen(path));
+		/* A file deleted or changed under a kustomization may break what it names. */
+		(void)gg_mscan_changed(scan, path, at, g->r);
+		free(at);
 		if (!gg_mpolicy_selects(g->p->manifests, path))
 			continue;
 		git_tree_entry *e = NULL;

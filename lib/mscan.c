@@ -74,6 +74,7 @@ struct gg_mscan {
 	struct strset chart_dirs, plain_dirs; /* directories with and without a Chart.yaml */
 	struct strset charts_done;            /* charts checked and noted */
 	struct strset files_done;             /* files validated */
+	struct strset kust_dirs;              /* directories searched for a kustomization */
 };
 
 gg_mscan *gg_mscan_new(const gg_mpolicy *mp, const gg_mtree *tree, bool notes)
@@ -93,6 +94,7 @@ void gg_mscan_free(gg_mscan *s)
 	strset_free(&s->plain_dirs);
 	strset_free(&s->charts_done);
 	strset_free(&s->files_done);
+	strset_free(&s->kust_dirs);
 	free(s);
 }
 
@@ -283,8 +285,8 @@ static void check_chart(gg_mscan *s, const char *root, const char *path, const c
 	const gg_ynode *doc = gg_yfile_ndocs(f) ? gg_yfile_doc(f, 0) : NULL;
 	const char *name = NULL;
 	if (gg_yfile_nproblems(f) == 0 && (doc == NULL || doc->type != GG_Y_MAP)) {
-		chart_error(r, cshown, doc, "Chart.yaml must be a map with apiVersion, name and version",
-		            NULL);
+		chart_error(r, cshown, doc,
+		            "Chart.yaml must be a map with apiVersion, name and version", NULL);
 	} else if (doc) {
 		const gg_ynode *api = gg_ymap_get(doc, "apiVersion");
 		const gg_ynode *nm = gg_ymap_get(doc, "name");
@@ -294,14 +296,16 @@ static void check_chart(gg_mscan *s, const char *root, const char *path, const c
 			chart_error(r, cshown, doc, "Chart.yaml needs apiVersion: v2", NULL);
 		else if (!gg_yis(api, "v2"))
 			chart_error(r, cshown, api,
-			            "Chart.yaml: apiVersion must be v2, as Helm 3 charts have it", api);
+			            "Chart.yaml: apiVersion must be v2, as Helm 3 charts have it",
+			            api);
 		if (name == NULL)
 			chart_error(r, cshown, nm ? nm : doc, "Chart.yaml needs a name", NULL);
 		if (ver == NULL)
-			chart_error(r, cshown, doc, "Chart.yaml needs a version (SemVer: 1.2.3)", NULL);
+			chart_error(r, cshown, doc, "Chart.yaml needs a version (SemVer: 1.2.3)",
+			            NULL);
 		else if (!text_of(ver) || !is_semver(text_of(ver)))
-			chart_error(r, cshown, ver, "Chart.yaml: version must be SemVer 2 such as 1.2.3",
-			            ver);
+			chart_error(r, cshown, ver,
+			            "Chart.yaml: version must be SemVer 2 such as 1.2.3", ver);
 	}
 	gg_buf what = GG_BUF_INIT;
 	if (name) {
@@ -375,6 +379,9 @@ static char *resolve(const char *dir, const char *name)
 	}
 	return b.ptr ? gg_buf_detach(&b) : gg_strdup("");
 }
+
+static const char *const kustomization_names[] = {"kustomization.yaml", "kustomization.yml",
+                                                  "Kustomization"};
 
 enum entry_kind { E_RESOURCE, E_COMPONENT, E_PATCH, E_FILE };
 
@@ -456,11 +463,9 @@ static void kentry(struct kctx *k, const gg_ynode *n, enum entry_kind kind)
 	} else if (tk == GG_MTREE_DIR && (kind == E_PATCH || kind == E_FILE)) {
 		kerror(k, GG_SEV_ERROR, n, what, text, "is a directory, not a file");
 	} else if (tk == GG_MTREE_DIR) {
-		static const char *const names[] = {"kustomization.yaml", "kustomization.yml",
-		                                    "Kustomization"};
 		bool found = false;
-		for (size_t i = 0; i < GG_ARRAY_LEN(names) && !found; i++) {
-			char *kf = join(target, names[i]);
+		for (size_t i = 0; i < GG_ARRAY_LEN(kustomization_names) && !found; i++) {
+			char *kf = join(target, kustomization_names[i]);
 			found = k->s->tree.kind(k->s->tree.ctx, kf) == GG_MTREE_FILE;
 			free(kf);
 		}
@@ -485,8 +490,7 @@ static void kentries(struct kctx *k, const gg_ynode *list, enum entry_kind kind)
 }
 
 /* Each entry of a list of maps: its `key` (a path or a list of paths). */
-static void kentries_in(struct kctx *k, const gg_ynode *list, const char *key,
-                        enum entry_kind kind)
+static void kentries_in(struct kctx *k, const gg_ynode *list, const char *key, enum entry_kind kind)
 {
 	if (list == NULL || list->type != GG_Y_SEQ)
 		return;
@@ -504,9 +508,11 @@ static void kentries_in(struct kctx *k, const gg_ynode *list, const char *key,
  * tree: resources, components, patches, generator files. Remote ones are
  * noted and never fetched.
  */
-static void check_kustomization(gg_mscan *s, const char *path, const char *shown,
-                                const char *data, size_t len, gg_report *r)
+static void check_kustomization(gg_mscan *s, const char *path, const char *shown, const char *data,
+                                size_t len, gg_report *r)
 {
+	if (!strset_add(&s->kust_dirs, path))
+		return; /* resolved already */
 	gg_yfile *f;
 	gg_yparse(&f, data, len, GG_YFMT_YAML, NULL);
 	const gg_ynode *doc = gg_yfile_ndocs(f) ? gg_yfile_doc(f, 0) : NULL;
@@ -556,5 +562,35 @@ int gg_mscan_file(gg_mscan *s, const char *path, const char *shown, const char *
 		return -1;
 	if (is_kustomization_name(path))
 		check_kustomization(s, path, shown, data, len, r);
+	return 0;
+}
+
+int gg_mscan_changed(gg_mscan *s, const char *path, const char *shown, gg_report *r)
+{
+	char *dir = dir_of(path);
+	for (int depth = 0; depth < MAX_CHART_DEPTH; depth++) {
+		if (!strset_add(&s->kust_dirs, dir))
+			break; /* this directory and those above it were searched */
+		for (size_t i = 0; i < GG_ARRAY_LEN(kustomization_names); i++) {
+			char *kf = join(dir, kustomization_names[i]);
+			char *data = NULL;
+			size_t len = 0;
+			if (gg_mpolicy_selects(s->mp, kf) && !strset_has(&s->kust_dirs, kf) &&
+			    s->tree.kind(s->tree.ctx, kf) == GG_MTREE_FILE &&
+			    s->tree.read(s->tree.ctx, kf, &data, &len) == 0) {
+				char *kshown = shown_for(path, shown, kf);
+				check_kustomization(s, kf, kshown, data, len, r);
+				free(kshown);
+			}
+			free(data);
+			free(kf);
+		}
+		if (!*dir)
+			break;
+		char *up = dir_of(dir);
+		free(dir);
+		dir = up;
+	}
+	free(dir);
 	return 0;
 }

@@ -43,4 +43,11 @@ void gg_mscan_free(gg_mscan *s);
 int gg_mscan_file(gg_mscan *s, const char *path, const char *shown, const char *data, size_t len,
                   gg_report *r);
 
+/*
+ * A file the push changed or deleted at `path` (selected or not): the
+ * kustomizations in its directory and the directories above it must still
+ * find what they name. Each kustomization is resolved once per scan.
+ */
+int gg_mscan_changed(gg_mscan *s, const char *path, const char *shown, gg_report *r);
+
 #endif
