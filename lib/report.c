@@ -97,11 +97,21 @@ static const char *sev_name(gg_severity s)
 
 void gg_report_print_text(const gg_report *r, FILE *out, const char *prefix, size_t cap)
 {
-	size_t shown = r->n;
-	if (cap && shown > cap)
-		shown = cap;
-	for (size_t i = 0; i < shown; i++) {
+	/* Over the cap, notes give way: an error must not hide behind a thousand charts' notes. */
+	size_t notes = r->n, others = 0;
+	for (size_t i = 0; cap && r->n > cap && i < r->n; i++)
+		others += r->v[i].severity != GG_SEV_NOTE;
+	if (cap && r->n > cap)
+		notes = others < cap ? cap - others : 0;
+	size_t shown = 0;
+	for (size_t i = 0; i < r->n && (!cap || shown < cap); i++) {
 		const gg_violation *v = &r->v[i];
+		if (v->severity == GG_SEV_NOTE) {
+			if (notes == 0)
+				continue;
+			notes--;
+		}
+		shown++;
 		fprintf(out, "%s%s[%s] ", prefix, sev_name(v->severity), v->rule);
 		if (v->path)
 			fprintf(out, "%s:%u:%u", v->path, v->line, v->col);

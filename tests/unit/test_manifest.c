@@ -877,6 +877,32 @@ static void test_rendered_stream_sources(void)
 	free(got);
 }
 
+/* Over the hook's cap, notes give way to errors; notes count as neither. */
+static void test_report_cap_keeps_errors(void)
+{
+	gg_report r = GG_REPORT_INIT;
+	for (unsigned i = 1; i <= 5; i++) {
+		gg_loc loc = {.path = "a.yaml", .line = i, .col = 1};
+		gg_report_add(&r, "helm-chart", GG_SEV_NOTE, &loc, "note %u", i);
+	}
+	gg_loc loc = {.path = "b.yaml", .line = 9, .col = 3};
+	gg_report_add(&r, "k8s-kind", GG_SEV_ERROR, &loc, "error");
+	CHECK_INT(r.nerrors, 1);
+	CHECK_INT(r.nwarnings, 0);
+	gg_report_sort(&r);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	gg_report_print_text(&r, f, "", 3);
+	fclose(f);
+	CHECK_STR(out, "note[helm-chart] a.yaml:1:1: note 1\n"
+	               "note[helm-chart] a.yaml:2:1: note 2\n"
+	               "error[k8s-kind] b.yaml:9:3: error\n"
+	               "... and 3 more violations not shown\n");
+	free(out);
+	gg_report_free(&r);
+}
+
 int main(void)
 {
 	git_libgit2_init();
@@ -909,5 +935,6 @@ int main(void)
 	RUN(test_k8s_every_pod_template_kind);
 	RUN(test_template_markers);
 	RUN(test_rendered_stream_sources);
+	RUN(test_report_cap_keeps_errors);
 	return TEST_DONE();
 }
