@@ -150,14 +150,23 @@ static gg_mtree_kind work_tree_kind(void *ctx, const char *path)
 	return k;
 }
 
+/*
+ * A file a kustomization names is read only when it really lies in the tree: a
+ * symlink to /etc/shadow in a checked-out pull request must not reach the
+ * output of a CI job.
+ */
 static int work_tree_read(void *ctx, const char *path, char **data, size_t *len)
 {
 	const struct walk *w = ctx;
 	char *full = gg_printf("%s/%s", w->root, path);
+	char real[PATH_MAX];
 	struct stat st;
+	size_t rl = strlen(w->root);
 	int rc = -1;
-	if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
-		rc = gg_read_file(data, len, full, CHECK_MAX_READ);
+	if (realpath(full, real) && !strncmp(real, w->root, rl) &&
+	    (real[rl] == '/' || !strcmp(w->root, "/")) && stat(real, &st) == 0 &&
+	    S_ISREG(st.st_mode))
+		rc = gg_read_file(data, len, real, CHECK_MAX_READ);
 	free(full);
 	return rc;
 }

@@ -151,6 +151,19 @@ t_kustomization_entries_must_exist() {
 		{ cat push.out; fail "missing generator file not reported"; }
 }
 
+# A resource that is a symlink out of the tree is never read by gitgate check.
+t_kustomization_symlink_out_of_the_tree_is_not_read() {
+	printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: leaked-token}\n' >outside.yaml
+	mkdir -p tree/base
+	printf 'version: 1\nmanifests:\n  packs: [kubernetes-baseline]\n' >tree/.gitgate.yaml
+	printf 'resources:\n  - secret.yaml\n  - gone.yaml\n' >tree/base/kustomization.yaml
+	ln -s "$T/outside.yaml" tree/base/secret.yaml
+	(cd tree && GIT_CEILING_DIRECTORIES="$T" "$GITGATE" check >../out 2>../err) && fail "check passed"
+	expect_contains out 'error[kustomize] base/kustomization.yaml:3:5: resource "gone.yaml" does not exist'
+	expect_not_contains out "leaked-token"
+	expect_not_contains out "k8s-no-plain-secret"
+}
+
 t_ephemeral_latest_in_rc_and_cronjob_is_refused() {
 	setup
 	mkdir -p w/clusters
