@@ -240,26 +240,6 @@ t_check_finds_its_policy_and_skips_its_own_files() {
 	expect_contains err "no policy found (--policy, \$GITGATE_POLICY, .gitgate.yaml or .gitgate/policy.yaml at the top of the repository or in the current directory, git config gitgate.policy)"
 }
 
-# Problems are printed by file, line and column, however they were found.
-t_policy_lint_sorts_by_position() {
-	cat >bad.yaml <<-'POL'
-	version: 1
-	manifests:
-	  overrides: {no-such-rule: off}
-	  rules:
-	    - id: r
-	      path: a..b
-	      assert: {exists: true}
-	      severity: fatal
-	POL
-	expect_status 2 "$GITGATE" policy lint bad.yaml 2>err
-	cut -d: -f2,3 err >positions
-	sort -t: -k1,1n -k2,2n positions >sorted
-	diff positions sorted || { cat err; fail "policy lint is not sorted by position"; }
-	[ "$(wc -l <err)" -ge 3 ] || { cat err; fail "expected three problems"; }
-	head -n 1 err | grep -q '^bad.yaml:3:' || { cat err; fail "the override on line 3 is not first"; }
-}
-
 t_unclosed_quote_is_reported_where_it_opened() {
 	setup
 	mkdir -p w/clusters
