@@ -7,6 +7,12 @@
 #   - gitgate's pre-receive hook
 # each run as git runs a hook (GIT_DIR, cwd, "OLD NEW REF" on stdin), best of
 # RUNS, with the peak RSS of the process tree (wait4's rusage).
+#
+# TREE=mixed pushes a tree as repositories hold it instead: in every ten files,
+# four plain manifests, a Helm chart (Chart.yaml, values.yaml, a template) and
+# a Kustomize base and overlay (two kustomizations and the base's Deployment),
+# selected by the default paths (every YAML file). The anchor knows no charts
+# and is not run then.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -15,6 +21,7 @@ RUNS=${RUNS:-5}
 # add: the push adds every file; update: main already holds them and the push
 # changes each one (an image bump), so deny_deletion reads both sides too.
 SCENARIO=${SCENARIO:-add}
+TREE=${TREE:-plain}
 HOOK="$BUILD/libexec/gitgate/pre-receive"
 [ -x "$HOOK" ] || { echo "manifests.sh: build first (make)" >&2; exit 2; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/gg-bench-manifests.XXXXXX")
@@ -24,9 +31,9 @@ cc -O2 -o "$W/floor" "$top/bench/manifests_floor.c" $(pkg-config --cflags --libs
 
 # The repository: main holds a README; the pushed commit adds the manifests.
 git init -q --bare "$W/repo.git"
-python3 - "$FILES" "$SCENARIO" <<'PY' | git --git-dir="$W/repo.git" fast-import --quiet
+python3 - "$FILES" "$SCENARIO" "$TREE" <<'PY' | git --git-dir="$W/repo.git" fast-import --quiet
 import sys
-n, scenario = int(sys.argv[1]), sys.argv[2]
+n, scenario, tree = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 out = sys.stdout.buffer
 def data(b):
     out.write(b"data %d\n" % len(b) + b + b"\n")
@@ -80,7 +87,50 @@ spec:
       targetPort: 8080
   type: ClusterIP
 """.encode()
+def chart(g, major):
+    return {
+        "Chart.yaml": b"apiVersion: v2\nname: svc-%05d\nversion: %d.%d.0\n" % (g, major, g % 9),
+        "values.yaml": b"image: {repository: registry.example.com/svc, tag: '%d.0.%d'}\n"
+                       b"replicas: 2\nresources: {limits: {cpu: 500m, memory: 256Mi}}\n" % (major, g % 11),
+        "templates/deployment.yaml": b"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "svc.fullname" . }}
+spec:
+  replicas: {{ .Values.replicas }}
+  template:
+    spec:
+      containers:
+        - name: svc
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+          resources:
+            {{- toYaml .Values.resources | nindent 12 }}
+""",
+    }
+def kustomize(g, major):
+    return {
+        "base/kustomization.yaml": b"apiVersion: kustomize.config.k8s.io/v1beta1\n"
+                                   b"kind: Kustomization\nresources:\n  - deployment.yaml\n",
+        "base/deployment.yaml": manifest(g, major).split(b"---")[0],
+        "overlays/prod/kustomization.yaml": b"apiVersion: kustomize.config.k8s.io/v1beta1\n"
+            b"kind: Kustomization\nnamespace: prod\nresources:\n  - ../../base\n"
+            b"patches:\n  - target: {kind: Deployment}\n"
+            b"    patch: '[{\"op\": \"replace\", \"path\": \"/spec/replicas\", \"value\": 3}]'\n",
+    }
 def files(major):
+    if tree == "mixed":
+        for g in range(n // 10):
+            for k in range(4):
+                i = g * 10 + k
+                out.write(b"M 644 inline clusters/team-%02d/app-%05d.yaml\n" % (i % 100, i))
+                data(manifest(i, major))
+            for name, body in chart(g, major).items():
+                out.write(b"M 644 inline charts/svc-%05d/%s\n" % (g, name.encode()))
+                data(body)
+            for name, body in kustomize(g, major).items():
+                out.write(b"M 644 inline apps/app-%05d/%s\n" % (g, name.encode()))
+                data(body)
+        return
     for i in range(n):
         out.write(b"M 644 inline clusters/team-%02d/app-%05d.yaml\n" % (i % 100, i))
         data(manifest(i, major))
@@ -101,13 +151,22 @@ NEW=$(git --git-dir="$W/repo.git" rev-parse bench)
 git --git-dir="$W/repo.git" update-ref -d refs/heads/bench
 BYTES=$(git --git-dir="$W/repo.git" diff-tree -r "$OLD" "$NEW" | awk '{print $4}' |
 	git --git-dir="$W/repo.git" cat-file --batch-check='%(objectsize)' | awk '{s+=$1} END {print s}')
-cat >"$W/policy.yaml" <<'POL'
-version: 1
-manifests:
-  paths: ["clusters/**/*.yaml"]
-  packs: [kubernetes-baseline]
-  deny_deletion: true
-POL
+if [ "$TREE" = mixed ]; then
+	cat >"$W/policy.yaml" <<-'POL'
+	version: 1
+	manifests:
+	  packs: [kubernetes-baseline]
+	  deny_deletion: true
+	POL
+else
+	cat >"$W/policy.yaml" <<-'POL'
+	version: 1
+	manifests:
+	  paths: ["clusters/**/*.yaml"]
+	  packs: [kubernetes-baseline]
+	  deny_deletion: true
+	POL
+fi
 echo "$OLD $NEW refs/heads/main" >"$W/stdin"
 
 # measure NAME CMD...: best wall time of RUNS, peak RSS, exit status.
@@ -136,12 +195,20 @@ PY
 }
 
 measure floor "$W/floor" "$W/repo.git" "$OLD" "$NEW" >"$W/floor.out"
-measure anchor python3 "$top/bench/manifests_hook.py" >"$W/anchor.out"
 measure gitgate "$HOOK" >"$W/gitgate.out"
-
 read -r _ ft fcpu frss fc <"$W/floor.out"
-read -r _ at acpu arss ac <"$W/anchor.out"
 read -r _ gt gcpu grss gc <"$W/gitgate.out"
+if [ "$TREE" = mixed ]; then
+	echo "## manifests (mixed, $SCENARIO): one push of $FILES files: plain manifests, Helm charts, Kustomize bases and overlays ($BYTES bytes), kubernetes-baseline, best of $RUNS"
+	printf '%-9s %7.3f s wall  %7.3f s CPU  %4d MB peak RSS  exit %s  %s\n' \
+		floor "$ft" "$fcpu" "$frss" "$fc" "libgit2 blob reads + bare libyaml event parse (C)" \
+		gitgate "$gt" "$gcpu" "$grss" "$gc" "gitgate pre-receive hook: charts, kustomizations, manifests"
+	python3 -c 'import sys; g, f, gc, fc = map(float, sys.argv[1:]); print("gitgate / floor: %.2fx (CPU %.2fx)" % (g / f, gc / fc))' "$gt" "$ft" "$gcpu" "$fcpu"
+	[ "$gc" = 0 ] || { echo "manifests.sh: the hook rejected the clean push" >&2; exit 1; }
+	exit 0
+fi
+measure anchor python3 "$top/bench/manifests_hook.py" >"$W/anchor.out"
+read -r _ at acpu arss ac <"$W/anchor.out"
 echo "## manifests ($SCENARIO): one push of $FILES Kubernetes manifest files ($((FILES * 2)) documents, $BYTES bytes), kubernetes-baseline, best of $RUNS"
 printf '%-9s %7.3f s wall  %7.3f s CPU  %4d MB peak RSS  exit %s  %s\n' \
 	floor "$ft" "$fcpu" "$frss" "$fc" "libgit2 blob reads + bare libyaml event parse (C)" \

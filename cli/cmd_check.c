@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "gitgate/gate.h"
 #include "gitgate/manifest.h"
+#include "gitgate/mscan.h"
 #include "gitgate/policy.h"
 #include "gitgate/report.h"
 #include "gitgate/secrets.h"
@@ -32,6 +33,8 @@ struct walk {
 	const char *root; /* absolute; globs and manifest selection see paths relative to it */
 	int errors;
 	size_t files;
+	const char *policy; /* the policy file's real path: never a manifest */
+	gg_mscan *scan;     /* charts and kustomizations of the working tree */
 };
 
 const char gg_usage_check[] =
@@ -70,9 +73,24 @@ static bool exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+/* DIR/.gitgate.yaml or DIR/.gitgate/policy.yaml (dir ends with '/' or is ""), or NULL. */
+static char *policy_in(const char *dir)
+{
+	char *a = gg_printf("%s.gitgate.yaml", dir);
+	if (exists(a))
+		return a;
+	free(a);
+	a = gg_printf("%s.gitgate/policy.yaml", dir);
+	if (exists(a))
+		return a;
+	free(a);
+	return NULL;
+}
+
 /*
- * --policy, $GITGATE_POLICY, the repository's own .gitgate.yaml or
- * .gitgate/policy.yaml, then git config gitgate.policy.
+ * --policy, $GITGATE_POLICY, .gitgate.yaml or .gitgate/policy.yaml at the top
+ * of the repository's working tree, then in the current directory (also
+ * outside any repository), then git config gitgate.policy.
  */
 static char *find_policy(const char *opt, git_repository *repo)
 {
@@ -81,17 +99,13 @@ static char *find_policy(const char *opt, git_repository *repo)
 	const char *env = getenv("GITGATE_POLICY");
 	if (env && *env)
 		return gg_strdup(env);
-	if (repo && git_repository_workdir(repo)) {
-		const char *wd = git_repository_workdir(repo);
-		char *a = gg_printf("%s.gitgate.yaml", wd);
-		if (exists(a))
-			return a;
-		free(a);
-		a = gg_printf("%s.gitgate/policy.yaml", wd);
-		if (exists(a))
-			return a;
-		free(a);
-	}
+	char *found = NULL;
+	if (repo && git_repository_workdir(repo))
+		found = policy_in(git_repository_workdir(repo));
+	if (found == NULL)
+		found = policy_in("");
+	if (found)
+		return found;
 	char *out = NULL;
 	git_config *cfg = NULL;
 	if (repo && git_repository_config_snapshot(&cfg, repo) == 0) {
@@ -128,12 +142,88 @@ static void check_one(struct walk *w, const char *display, const char *abs, cons
 	}
 	w->files++;
 	gg_gate_check_file(w->p, display, rel, data, len, size, w->r);
-	if (data && w->p->manifests && gg_mpolicy_selects(w->p->manifests, rel) &&
-	    gg_manifest_check(w->p->manifests, display, data, len, w->r) < 0) {
+	/* The policy in use is gitgate's own file, not a manifest of the tree. */
+	bool own = w->policy && !strcmp(abs, w->policy);
+	int rc = 0;
+	if (data && w->p->manifests && !own && gg_mpolicy_selects(w->p->manifests, rel)) {
+		if (rel != display)
+			rc = gg_mscan_file(w->scan, rel, display, data, len, w->r);
+		else
+			rc = gg_manifest_check_opts(w->p->manifests, display, data, len,
+			                            &(gg_mcheck_opts){display, true, false}, w->r);
+	}
+	if (rc < 0) {
 		say("gitgate: %s: the manifest check failed\n", display);
 		w->errors++;
 	}
 	free(data);
+}
+
+/* The working tree, as the manifest scan sees it: paths relative to the walk's root. */
+static gg_mtree_kind work_tree_kind(void *ctx, const char *path)
+{
+	const struct walk *w = ctx;
+	char *full = gg_printf("%s/%s", w->root, path);
+	struct stat st;
+	gg_mtree_kind k = stat(full, &st) < 0   ? GG_MTREE_NONE
+	                  : S_ISDIR(st.st_mode) ? GG_MTREE_DIR
+	                                        : GG_MTREE_FILE;
+	free(full);
+	return k;
+}
+
+/*
+ * A file a kustomization names is read only when it really lies in the tree: a
+ * symlink to /etc/shadow in a checked-out pull request must not reach the
+ * output of a CI job.
+ */
+static int work_tree_read(void *ctx, const char *path, char **data, size_t *len)
+{
+	const struct walk *w = ctx;
+	char *full = gg_printf("%s/%s", w->root, path);
+	char real[PATH_MAX];
+	struct stat st;
+	size_t rl = strlen(w->root);
+	int rc = -1;
+	if (realpath(full, real) && !strncmp(real, w->root, rl) &&
+	    (real[rl] == '/' || !strcmp(w->root, "/")) && stat(real, &st) == 0 &&
+	    S_ISREG(st.st_mode))
+		rc = gg_read_file(data, len, real, CHECK_MAX_READ);
+	free(full);
+	return rc;
+}
+
+/*
+ * gitgate check -: a stream of YAML documents on standard input, as helm
+ * template or kustomize build write it, checked against the manifest rules.
+ */
+static int check_stdin(const gg_policy *p, const char *name, gg_report *r)
+{
+	if (p->manifests == NULL) {
+		fprintf(stderr, "gitgate: check -: the policy has no manifests: section\n");
+		return -1;
+	}
+	gg_buf b = GG_BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+		if (b.len + n > CHECK_MAX_READ) {
+			fprintf(stderr, "gitgate: %s: more than %u MiB on standard input\n", name,
+			        CHECK_MAX_READ >> 20);
+			gg_buf_free(&b);
+			return -1;
+		}
+		gg_buf_put(&b, chunk, n);
+	}
+	if (ferror(stdin)) {
+		fprintf(stderr, "gitgate: %s: %s\n", name, strerror(errno));
+		gg_buf_free(&b);
+		return -1;
+	}
+	gg_mcheck_opts o = {name, true, true};
+	int rc = gg_manifest_check_opts(p->manifests, name, b.ptr ? b.ptr : "", b.len, &o, r);
+	gg_buf_free(&b);
+	return rc;
 }
 
 static int name_cmp(const struct dirent **a, const struct dirent **b)
@@ -244,7 +334,7 @@ static int load_gitleaksignore(gg_policy *p, git_repository *repo)
 
 int gg_cmd_check(int argc, char **argv)
 {
-	const char *policy_opt = NULL, *range = NULL;
+	const char *policy_opt = NULL, *range = NULL, *stdin_name = NULL;
 	enum format fmt = FMT_TEXT;
 	int first = argc;
 	for (int i = 1; i < argc; i++) {
@@ -283,6 +373,8 @@ int gg_cmd_check(int argc, char **argv)
 			}
 		} else if (nlen == 7 && !strncmp(a, "--range", 7))
 			range = v;
+		else if (nlen == 12 && !strncmp(a, "--stdin-name", 12))
+			stdin_name = v;
 		else {
 			say("gitgate: check: unknown option '%s'\n", a);
 			return usage();
@@ -294,6 +386,15 @@ int gg_cmd_check(int argc, char **argv)
 	}
 	if (range && first < argc) {
 		say("gitgate: check: --range takes no paths\n");
+		return usage();
+	}
+	bool from_stdin = first < argc && !strcmp(argv[first], "-");
+	if (from_stdin && first + 1 < argc) {
+		fprintf(stderr, "gitgate: check: - (standard input) takes no other paths\n");
+		return usage();
+	}
+	if (stdin_name && !from_stdin) {
+		fprintf(stderr, "gitgate: check: --stdin-name goes with - (standard input)\n");
 		return usage();
 	}
 
@@ -312,11 +413,13 @@ int gg_cmd_check(int argc, char **argv)
 		}
 	}
 	if ((path = find_policy(policy_opt, repo)) == NULL) {
-		say("gitgate: no policy found (--policy, $GITGATE_POLICY, .gitgate.yaml, "
-		    ".gitgate/policy.yaml, git config gitgate.policy)\n");
+		say("gitgate: no policy found (--policy, $GITGATE_POLICY, .gitgate.yaml or "
+		    ".gitgate/policy.yaml at the top of the repository or in the "
+		    "current directory, git config gitgate.policy)\n");
 		goto done;
 	}
 	if (gg_policy_load(&p, path, &diag) < 0) {
+		gg_diag_sort(&diag);
 		for (size_t i = 0; i < diag.n; i++)
 			say("%s\n", diag.msgs[i]);
 		goto done;
@@ -325,6 +428,9 @@ int gg_cmd_check(int argc, char **argv)
 		goto done;
 	if (range) {
 		if (check_range(p, repo, range, &r) != GG_EXIT_OK)
+			goto done;
+	} else if (from_stdin) {
+		if (check_stdin(p, stdin_name ? stdin_name : "-", &r) < 0)
 			goto done;
 	} else {
 		char root[PATH_MAX], cwd[PATH_MAX];
@@ -335,7 +441,13 @@ int gg_cmd_check(int argc, char **argv)
 		}
 		if (wd == NULL || realpath(wd, root) == NULL)
 			snprintf(root, sizeof(root), "%s", cwd);
-		struct walk w = {p, &r, root, 0, 0};
+		char policy_abs[PATH_MAX];
+		struct walk w = {p, &r, root, 0, 0, NULL, NULL};
+		if (realpath(path, policy_abs))
+			w.policy = policy_abs;
+		gg_mtree ops = {work_tree_kind, work_tree_read, &w};
+		if (p->manifests)
+			w.scan = gg_mscan_new(p->manifests, &ops, true);
 		static char dot[] = ".";
 		char *defaults[] = {dot};
 		char **paths = first < argc ? argv + first : defaults;
@@ -349,6 +461,7 @@ int gg_cmd_check(int argc, char **argv)
 			}
 			walk_path(&w, paths[i], abs, 0);
 		}
+		gg_mscan_free(w.scan);
 		if (w.errors)
 			goto done;
 	}

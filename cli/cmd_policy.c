@@ -30,6 +30,7 @@ int gg_cmd_policy(int argc, char **argv)
 	gg_diag diag = GG_DIAG_INIT;
 	int rc = GG_EXIT_OK;
 	if (gg_policy_load(&p, argv[2], &diag) < 0) {
+		gg_diag_sort(&diag);
 		for (size_t i = 0; i < diag.n; i++)
 			fprintf(stderr, "%s\n", diag.msgs[i]);
 		rc = GG_EXIT_ERROR;

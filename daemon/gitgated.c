@@ -48,8 +48,9 @@ static void usage(FILE *f)
 	           "      --version      print the version\n");
 }
 
-static void print_diag(const gg_diag *diag)
+static void print_diag(gg_diag *diag)
 {
+	gg_diag_sort(diag);
 	for (size_t i = 0; i < diag->n; i++)
 		fprintf(stderr, "%s\n", diag->msgs[i]);
 }
@@ -68,6 +69,7 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	gg_diag diag = GG_DIAG_INIT;
 	gg_dconfig *cfg = NULL;
 	if (gg_dconfig_load(&cfg, m->config_path, &diag) < 0) {
+		gg_diag_sort(&diag);
 		for (size_t i = 0; i < diag.n; i++)
 			gg_log(GG_LOG_ERROR, "config reload failed; keeping the running config",
 			       "error", diag.msgs[i], NULL);

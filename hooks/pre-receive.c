@@ -347,6 +347,7 @@ int main(void)
 		goto done;
 	}
 	if (gg_policy_load(&policy, path, &diag) < 0) {
+		gg_diag_sort(&diag);
 		for (size_t i = 0; i < diag.n; i++)
 			say("error[policy] %s", diag.msgs[i]);
 		say("gitgate: push rejected: the policy %s is invalid", path);

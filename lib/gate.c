@@ -7,6 +7,7 @@
 #include "gitgate/gate.h"
 #include "gitgate/glob.h"
 #include "gitgate/manifest.h"
+#include "gitgate/mscan.h"
 #include "gitgate/refrules.h"
 #include "gitgate/secrets.h"
 
@@ -120,7 +121,10 @@ struct gg_gate {
 	struct set seen;      /* path findings already reported */
 	struct set diffed;    /* (from tree, to tree) of the commits checked whole */
 	struct set ref_trees; /* (base tree, tree) pairs checked for some ref */
-	struct set manifests; /* (blob, path) of the manifests validated */
+	struct set manifests; /* (tree, blob, path) of the manifests validated */
+	/* The ref tree being checked, as charts and kustomizations see it (PASS_REF only). */
+	gg_mscan *scan;
+	git_tree *scan_tree;
 	struct set ref_files; /* (blob, path) given the file rules for some ref */
 	size_t ncommits;
 };
@@ -416,20 +420,98 @@ static bool first_time(struct set *s, const git_diff_delta *d)
 	return fresh;
 }
 
-/* Validate the manifest at d's path once per (blob, path) in this push. */
+/* The pushed tree, as the manifest scan sees it (charts, kustomizations). */
+struct push_tree {
+	git_repository *repo;
+	git_tree *tree;
+};
+
+/* A resource a kustomization names is read whole: bound what that may cost. */
+#define TREE_MAX_READ (16u * 1024 * 1024)
+
+static gg_mtree_kind push_tree_kind(void *ctx, const char *path)
+{
+	struct push_tree *t = ctx;
+	git_tree_entry *e = NULL;
+	if (*path == '\0')
+		return GG_MTREE_DIR;
+	if (git_tree_entry_bypath(&e, t->tree, path) < 0)
+		return GG_MTREE_NONE;
+	git_object_t type = git_tree_entry_type(e);
+	git_tree_entry_free(e);
+	/* A submodule (a commit) stands where a directory would. */
+	return type == GIT_OBJECT_TREE || type == GIT_OBJECT_COMMIT ? GG_MTREE_DIR : GG_MTREE_FILE;
+}
+
+static int push_tree_read(void *ctx, const char *path, char **data, size_t *len)
+{
+	struct push_tree *t = ctx;
+	git_tree_entry *e = NULL;
+	git_blob *b = NULL;
+	int rc = -1;
+	if (git_tree_entry_bypath(&e, t->tree, path) < 0 ||
+	    git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&b, t->repo, git_tree_entry_id(e)) < 0 ||
+	    git_blob_rawsize(b) > TREE_MAX_READ)
+		goto done;
+	*len = (size_t)git_blob_rawsize(b);
+	*data = gg_malloc(*len + 1);
+	memcpy(*data, git_blob_rawcontent(b), *len);
+	(*data)[*len] = '\0';
+	rc = 0;
+done:
+	git_blob_free(b);
+	git_tree_entry_free(e);
+	return rc;
+}
+
+/*
+ * A file a ref's tree adds, changes or drops: the kustomizations in its
+ * directory and above must still find what they name in that tree.
+ */
+static void note_changed(gg_gate *g, enum pass pass, const char *path)
+{
+	if (pass == PASS_COMMIT || g->scan == NULL)
+		return;
+	char *shown = gg_gate_sanitize(path, strlen(path));
+	(void)gg_mscan_changed(g->scan, path, shown, g->r);
+	free(shown);
+}
+
+/*
+ * Validate the manifest at d's path in the ref tree being checked, once per
+ * (tree, blob, path) in this push: whether a file is a chart's template or
+ * what a kustomization finds depends on the tree around it.
+ */
 static int check_manifest(gg_gate *g, const git_diff_delta *d, const char *shown, char **err)
 {
-	if (!gg_mpolicy_selects(g->p->manifests, d->new_file.path) || !first_time(&g->manifests, d))
+	if (!gg_mpolicy_selects(g->p->manifests, d->new_file.path))
+		return 0;
+	gg_buf key = GG_BUF_INIT;
+	if (g->scan_tree)
+		gg_buf_put(&key, git_tree_id(g->scan_tree)->id, GIT_OID_RAWSZ);
+	gg_buf_put(&key, d->new_file.id.id, sizeof(d->new_file.id.id));
+	gg_buf_puts(&key, d->new_file.path);
+	bool fresh = set_add(&g->manifests, key.ptr, key.len);
+	gg_buf_free(&key);
+	if (!fresh)
 		return 0;
 	git_blob *b = NULL;
 	int rc = 0;
-	if (git_blob_lookup(&b, g->repo, &d->new_file.id) < 0)
+	const char *data;
+	size_t len;
+	if (git_blob_lookup(&b, g->repo, &d->new_file.id) < 0) {
 		rc = git_fail(err, "cannot read a manifest of the push");
-	else if (gg_manifest_check(g->p->manifests, shown, git_blob_rawcontent(b),
-	                           (size_t)git_blob_rawsize(b), g->r) < 0) {
+		goto done;
+	}
+	data = git_blob_rawcontent(b);
+	len = (size_t)git_blob_rawsize(b);
+	if ((g->scan ? gg_mscan_file(g->scan, d->new_file.path, shown, data, len, g->r)
+	             : gg_manifest_check(g->p->manifests, shown, data, len, g->r)) < 0) {
 		*err = gg_printf("%s: the manifest check failed", shown);
 		rc = -1;
 	}
+done:
 	git_blob_free(b);
 	return rc;
 }
@@ -444,6 +526,8 @@ static int check_delta(gg_gate *g, const git_diff_delta *d, const char *where, e
 	char *path = gg_gate_sanitize(d->new_file.path, strlen(d->new_file.path));
 	git_blob *blob = NULL;
 	int rc = -1;
+	if (p->manifests)
+		note_changed(g, pass, d->new_file.path);
 	if (pass != PASS_COMMIT && p->manifests && check_manifest(g, d, path, err) < 0)
 		goto done;
 	/* Many refs onto old commits (a push of every release tag) share most files. */
@@ -710,6 +794,20 @@ static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigne
 		    from ? git_tree_entry_byname(from, git_tree_entry_name(e)) : NULL;
 		if (diff_entry(t, f, e, depth) < 0)
 			return -1;
+	}
+	/* What went away matters only to the kustomizations that may name it. */
+	size_t m = from && t->g->p->manifests ? git_tree_entrycount(from) : 0;
+	for (size_t i = 0; i < m; i++) {
+		const char *name = git_tree_entry_name(git_tree_entry_byindex(from, i));
+		if (git_tree_entry_byname(to, name))
+			continue;
+		size_t mark = t->path.len;
+		if (mark)
+			gg_buf_putc(&t->path, '/');
+		gg_buf_puts(&t->path, name);
+		note_changed(t->g, t->pass, t->path.ptr);
+		t->path.len = mark;
+		t->path.ptr[mark] = '\0';
 	}
 	return 0;
 }
@@ -991,8 +1089,15 @@ static int check_ref_tree(gg_gate *g, git_tree *from, git_tree *to, const char *
 	if (!set_add(&g->ref_trees, tree_pair(from, to), 2 * GIT_OID_RAWSZ))
 		return 0;
 	char *where = gg_printf("new to %s", ref);
+	struct push_tree pt = {g->repo, to};
+	gg_mtree ops = {push_tree_kind, push_tree_read, &pt};
+	g->scan = p->manifests ? gg_mscan_new(p->manifests, &ops, false) : NULL;
+	g->scan_tree = to;
 	int rc = check_trees(g, from, to, NULL, 0, where,
 	                     files_done ? PASS_REF_SKIP_FILES : PASS_REF, err);
+	gg_mscan_free(g->scan);
+	g->scan = NULL;
+	g->scan_tree = NULL;
 	free(where);
 	return rc;
 }

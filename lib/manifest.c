@@ -19,7 +19,22 @@ struct entry {
 	gg_severity sev;
 	bool off;
 	const char *pack; /* pack name (static), NULL for the policy's own rules */
+	size_t pack_index;
 };
+
+/*
+ * A pack in use. Its `when` says which documents it is about (the Kubernetes
+ * pack: documents with an apiVersion or a kind); `applies_to` says the same in
+ * words, for the note on a file the pack leaves alone.
+ */
+struct pack {
+	const char *name; /* static */
+	gg_mwhen *when;   /* NULL: every document */
+	char *applies_to;
+};
+
+/* At most this many packs are in use at once; a policy lists each once. */
+#define MAX_PACKS 16
 
 struct gg_mpolicy {
 	char **paths;
@@ -29,6 +44,8 @@ struct gg_mpolicy {
 	bool deny_deletion;
 	struct entry *rules;
 	size_t nrules;
+	struct pack packs[MAX_PACKS];
+	size_t npacks;
 	/* With deny_deletion: the resources of the files checked so far (see memo_*). */
 	struct memo *memo;
 };
@@ -41,6 +58,8 @@ static void memo_record(struct memo *m, const char *path, const char *data, size
 
 static const char *const manifest_keys[] = {"paths",     "exclude",       "packs",     "rules",
                                             "overrides", "deny_deletion", "deletions", NULL};
+
+static const char *const pack_keys[] = {"name", "applies_to", "when", "rules", NULL};
 
 static const char *const default_paths[] = {"**/*.yaml", "**/*.yml", "**/*.json"};
 
@@ -92,7 +111,9 @@ static struct entry *find_rule(gg_mpolicy *mp, const char *id)
 static void add_rule(gg_mpolicy *mp, gg_mrule *rule, const char *pack)
 {
 	mp->rules = gg_reallocarray(mp->rules, mp->nrules + 1, sizeof(*mp->rules));
-	mp->rules[mp->nrules++] = (struct entry){rule, gg_mrule_severity(rule), false, pack};
+	/* A pack's rules are loaded right after its entry in packs[] is made. */
+	size_t pi = pack ? mp->npacks - 1 : SIZE_MAX;
+	mp->rules[mp->nrules++] = (struct entry){rule, gg_mrule_severity(rule), false, pack, pi};
 }
 
 /* Rules from a `rules:` list; ids must be unique across packs and the policy. */
@@ -141,11 +162,15 @@ static void load_pack(gg_yload *l, gg_mpolicy *mp, const gg_ynode *name_node)
 		gg_buf_free(&known);
 		return;
 	}
-	for (size_t i = 0; i < mp->nrules; i++)
-		if (mp->rules[i].pack == src->name) {
+	for (size_t i = 0; i < mp->npacks; i++)
+		if (mp->packs[i].name == src->name) {
 			gg_yload_err(l, name_node, "pack %s is listed twice", src->name);
 			return;
 		}
+	if (mp->npacks == MAX_PACKS) {
+		gg_yload_err(l, name_node, "at most %d packs", MAX_PACKS);
+		return;
+	}
 	char *file = gg_printf("packs/%s.yaml", src->name);
 	gg_yload pl = {file, l->diag, 0};
 	gg_yfile *f;
@@ -157,9 +182,19 @@ static void load_pack(gg_yload *l, gg_mpolicy *mp, const gg_ynode *name_node)
 	}
 	const gg_ynode *root = gg_yfile_doc(f, 0);
 	const gg_ynode *rules = gg_ymap_get(root, "rules");
+	const gg_ynode *when = gg_ymap_get(root, "when");
+	const gg_ynode *applies = gg_ymap_get(root, "applies_to");
+	struct pack *pk = &mp->packs[mp->npacks++];
+	pk->name = src->name;
+	if (!pl.errors && root && root->type == GG_Y_MAP)
+		gg_yload_check_keys(&pl, root, "a pack", pack_keys);
 	if (!pl.errors && rules == NULL)
 		gg_yload_err(&pl, root, "a pack needs a rules: list");
-	else if (!pl.errors)
+	if (!pl.errors && when)
+		(void)gg_mwhen_load(&pk->when, &pl, when);
+	pk->applies_to = gg_strdup(
+	    applies && gg_yis_scalar(applies) && applies->str ? applies->str : "every document");
+	if (!pl.errors)
 		load_rules(&pl, mp, rules, src->name);
 	l->errors += pl.errors;
 	gg_yfile_free(f);
@@ -272,6 +307,10 @@ void gg_mpolicy_free(gg_mpolicy *mp)
 	for (size_t i = 0; i < mp->nrules; i++)
 		gg_mrule_free(mp->rules[i].rule);
 	free(mp->rules);
+	for (size_t i = 0; i < mp->npacks; i++) {
+		gg_mwhen_free(mp->packs[i].when);
+		free(mp->packs[i].applies_to);
+	}
 	memo_free(mp->memo);
 	free(mp);
 }
@@ -308,47 +347,259 @@ static char *one_line(const char *s)
 	return gg_buf_detach(&b);
 }
 
-int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, size_t len,
-                      gg_report *r)
+/*
+ * A rendered stream (helm template, kustomize build) names the file each
+ * document came from in a "# Source: PATH" comment before it. The comments
+ * are kept in order of their lines.
+ */
+#define MAX_SOURCES 100000
+
+struct source {
+	uint32_t line;
+	char *path; /* one line, control characters escaped */
+};
+
+struct sources {
+	struct source *v;
+	size_t n;
+};
+
+static void sources_scan(struct sources *s, const char *data, size_t len)
 {
+	static const char tag[] = "# Source: ";
+	const size_t tlen = sizeof(tag) - 1;
+	uint32_t line = 1;
+	for (size_t i = 0; i < len && s->n < MAX_SOURCES;) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - data) : len;
+		size_t e = end;
+		while (e > i && (data[e - 1] == '\r' || data[e - 1] == ' '))
+			e--;
+		if (e - i > tlen && !memcmp(data + i, tag, tlen)) {
+			char *raw = gg_strndup(data + i + tlen, e - i - tlen);
+			s->v = gg_reallocarray(s->v, s->n + 1, sizeof(*s->v));
+			s->v[s->n++] = (struct source){line, one_line(raw)};
+			free(raw);
+		}
+		i = end + 1;
+		line++;
+	}
+}
+
+static void sources_free(struct sources *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].path);
+	free(s->v);
+}
+
+/*
+ * The file named for what sits at `line`: the last Source comment above it
+ * and below `after` (the previous document's start), else `fallback`.
+ */
+static const char *source_at(const struct sources *s, uint32_t line, uint32_t after,
+                             const char *fallback)
+{
+	const char *found = fallback;
+	for (size_t i = 0; i < s->n && s->v[i].line < line; i++)
+		if (s->v[i].line > after)
+			found = s->v[i].path;
+	return found;
+}
+
+/* gitgate's own files (a policy, a JSON or SARIF report) are never manifests. */
+static bool is_gitgate_file(const gg_ynode *doc)
+{
+	static const char *const policy_keys[] = {"version", "mode",      "refs",  "commits",
+	                                          "files",   "manifests", "bypass"};
+	if (doc == NULL)
+		return false;
+	if (doc->type == GG_Y_SEQ) {
+		/* A JSON report: a list of {rule, severity, ..., message}. */
+		for (uint32_t i = 0; i < doc->n; i++)
+			if (!gg_ymap_get(doc->items[i], "rule") ||
+			    !gg_ymap_get(doc->items[i], "severity") ||
+			    !gg_ymap_get(doc->items[i], "message"))
+				return false;
+		return doc->n > 0;
+	}
+	if (doc->type != GG_Y_MAP)
+		return false;
+	const gg_ynode *runs = gg_ymap_get(doc, "runs");
+	if (runs && runs->type == GG_Y_SEQ && runs->n > 0) {
+		const gg_ynode *tool = gg_ymap_get(runs->items[0], "tool");
+		return gg_yis(gg_ymap_get(gg_ymap_get(tool, "driver"), "name"), "gitgate");
+	}
+	if (!gg_ymap_get(doc, "version") || gg_ymap_get(doc, "apiVersion") ||
+	    gg_ymap_get(doc, "kind"))
+		return false;
+	for (uint32_t i = 0; i < doc->n; i++) {
+		bool known = false;
+		for (size_t j = 0; j < GG_ARRAY_LEN(policy_keys) && !known; j++)
+			known = gg_yis(doc->items[2 * i], policy_keys[j]);
+		if (!known)
+			return false;
+	}
+	return doc->n > 1;
+}
+
+/* A map used as a key: what YAML makes of an unquoted "{{ .Values.x }}". */
+static bool has_complex_key(const gg_ynode *n, int depth)
+{
+	if (n == NULL || depth > 64 || (n->type != GG_Y_MAP && n->type != GG_Y_SEQ))
+		return false;
+	uint32_t count = n->type == GG_Y_MAP ? 2 * n->n : n->n;
+	for (uint32_t i = 0; i < count; i++) {
+		const gg_ynode *c = n->items[i];
+		if (n->type == GG_Y_MAP && i % 2 == 0 &&
+		    (c->type == GG_Y_MAP || c->type == GG_Y_SEQ))
+			return true;
+		if (has_complex_key(c, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A template (Go templates as Helm writes them, outside a chart): template
+ * markers that YAML cannot read as text. Quoted markers ("{{ $labels.x }}" in
+ * an alert rule) are plain strings and leave the file a manifest. On true,
+ * *line and *col say where the first marker is.
+ */
+static bool is_template(const char *data, size_t len, const gg_yfile *f, uint32_t *line,
+                        uint32_t *col)
+{
+	/* memchr runs through a file without '{' at memory speed; memmem costs more. */
+	const char *m = NULL, *end = data + len;
+	for (const char *p = data; p + 1 < end && !m; p++) {
+		p = memchr(p, '{', (size_t)(end - p) - 1);
+		if (p == NULL)
+			break;
+		if (p[1] == '{')
+			m = p;
+	}
+	if (m == NULL)
+		return false;
+	bool broken = false;
+	for (size_t i = 0; i < gg_yfile_nproblems(f) && !broken; i++)
+		broken = !strcmp(gg_yfile_problem(f, i)->rule, "syntax");
+	for (size_t d = 0; d < gg_yfile_ndocs(f) && !broken; d++)
+		broken = has_complex_key(gg_yfile_doc(f, d), 0);
+	if (!broken)
+		return false;
+	*line = 1;
+	*col = 1;
+	for (const char *p = data; p < m; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+	return true;
+}
+
+int gg_manifest_check_opts(const gg_mpolicy *mp, const char *path, const char *data, size_t len,
+                           const gg_mcheck_opts *o, gg_report *r)
+{
+	static const gg_mcheck_opts plain = {NULL, false, false};
 	gg_yfile *f;
+	struct sources src = {NULL, 0};
+	if (o == NULL)
+		o = &plain;
+	const char *shown = o->shown ? o->shown : path;
 	if (data == NULL)
 		data = "", len = 0;
-	gg_yparse(&f, data, len, gg_yformat_for_path(path), NULL);
-	if (mp && mp->memo)
+	gg_yparse(&f, data, len, o->stream ? GG_YFMT_YAML : gg_yformat_for_path(path), NULL);
+	if (mp && mp->memo && !o->stream)
 		memo_record(mp->memo, path, data, len, f);
+	if (o->stream)
+		sources_scan(&src, data, len);
+	bool own = false;
+	for (size_t d = 0; d < gg_yfile_ndocs(f) && !o->stream; d++)
+		own = own || is_gitgate_file(gg_yfile_doc(f, d));
+	uint32_t tl, tc;
+	if (own) {
+		goto done;
+	} else if (is_template(data, len, f, &tl, &tc)) {
+		gg_loc loc = {.path = o->stream ? source_at(&src, tl, 0, shown) : shown,
+		              .line = tl,
+		              .col = tc};
+		gg_report_add(
+		    r, "template", GG_SEV_NOTE, &loc,
+		    "template markers ({{ }}) that are not YAML: checked as a template, "
+		    "not as a manifest; render it and check the output (gitgate check -)");
+		goto done;
+	}
 	for (size_t i = 0; i < gg_yfile_nproblems(f); i++) {
 		const gg_yproblem *p = gg_yfile_problem(f, i);
-		gg_loc loc = {path, p->line, p->col, NULL, NULL};
+		gg_loc loc = {.path = o->stream ? source_at(&src, p->line, 0, shown) : shown,
+		              .line = p->line,
+		              .col = p->col};
 		char *msg = one_line(p->msg);
 		gg_report_add(r, p->rule, GG_SEV_ERROR, &loc, "%s", msg);
 		free(msg);
 	}
 	/* Documents read whole before a syntax error are still checked. */
 	size_t budget = MAX_FILE_VIOLATIONS, dropped = 0, dropped_errors = 0;
+	bool applied[MAX_PACKS] = {false}, any_doc = false;
+	uint32_t prev_line = 0;
 	for (size_t d = 0; mp && d < gg_yfile_ndocs(f); d++) {
 		const gg_ynode *doc = gg_yfile_doc(f, d);
 		if (doc == NULL)
 			continue;
+		any_doc = true;
+		const char *at = o->stream ? source_at(&src, doc->line, prev_line, shown) : shown;
+		prev_line = doc->line;
+		bool applies[MAX_PACKS];
+		for (size_t k = 0; k < mp->npacks; k++) {
+			applies[k] = !mp->packs[k].when || gg_mwhen_holds(mp->packs[k].when, doc);
+			applied[k] = applied[k] || applies[k];
+		}
 		for (size_t i = 0; i < mp->nrules; i++) {
 			const struct entry *e = &mp->rules[i];
-			if (e->off)
+			if (e->off || (e->pack && !applies[e->pack_index]))
 				continue;
-			size_t n = gg_mrule_check(e->rule, e->sev, doc, path, &budget, r);
+			size_t n = gg_mrule_check(e->rule, e->sev, doc, at, &budget, r);
 			dropped += n;
 			if (e->sev == GG_SEV_ERROR)
 				dropped_errors += n;
 		}
 	}
+	/*
+	 * A file no pack applies to (a CI workflow, Helm values): only gitgate
+	 * check says so, once; in a push such files pass silently.
+	 */
+	bool any_applied = mp == NULL || mp->npacks == 0;
+	for (size_t k = 0; mp && k < mp->npacks; k++)
+		any_applied = any_applied || applied[k];
+	if (o->notes && any_doc && !any_applied) {
+		gg_buf why = GG_BUF_INIT;
+		for (size_t k = 0; k < mp->npacks; k++)
+			gg_buf_printf(&why, "%s%s applies to %s", k ? "; " : "", mp->packs[k].name,
+			              mp->packs[k].applies_to);
+		gg_loc loc = {.path = shown, .line = 1, .col = 1, .about = mp->packs[0].applies_to};
+		gg_report_add(r, mp->packs[0].name, GG_SEV_NOTE, &loc, "not checked: %s", why.ptr);
+		gg_buf_free(&why);
+	}
 	if (dropped) {
-		gg_loc loc = {path, 1, 1, NULL, NULL};
+		gg_loc loc = {.path = shown, .line = 1, .col = 1};
 		gg_report_add(r, "limit", dropped_errors ? GG_SEV_ERROR : GG_SEV_WARNING, &loc,
 		              "%zu more violations in this file are not reported (at most %d per "
 		              "file)",
 		              dropped, MAX_FILE_VIOLATIONS);
 	}
+done:
+	sources_free(&src);
 	gg_yfile_free(f);
 	return 0;
+}
+
+int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, size_t len,
+                      gg_report *r)
+{
+	return gg_manifest_check_opts(mp, path, data, len, NULL, r);
 }
 
 /* ---- deletions ---- */
@@ -688,7 +939,7 @@ int gg_manifest_check_deletions(const gg_mpolicy *mp, git_repository *repo,
 			continue;
 		char *what = describe_resource(old.v[i].key);
 		char *where = one_line(old.v[i].path);
-		gg_loc loc = {old.v[i].path, old.v[i].line, old.v[i].col, NULL, NULL};
+		gg_loc loc = {.path = old.v[i].path, .line = old.v[i].line, .col = old.v[i].col};
 		gg_report_add(r, "deny-deletion", GG_SEV_ERROR, &loc,
 		              "%s was deleted (it was at %s:%u); push with -o "
 		              "gitgate.allow=deletion to allow it",

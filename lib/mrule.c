@@ -78,12 +78,23 @@ struct mscope {
 	mpath prefix;
 };
 
+/*
+ * when: one map of conditions that must all hold, or a list of such maps of
+ * which one must hold. The conditions of every alternative sit in one array;
+ * alternative i ends before conds[ends[i]].
+ */
+struct gg_mwhen {
+	struct mcond *conds;
+	size_t nconds;
+	size_t *ends;
+	size_t nalts;
+};
+
 struct gg_mrule {
 	char *id;
 	gg_severity sev;
 	unsigned line;
-	struct mcond *when;
-	size_t nwhen;
+	gg_mwhen *when;
 	struct mscope *within;
 	size_t nwithin;
 	mpath *paths;
@@ -554,7 +565,58 @@ struct check {
 	gg_report *r;
 	size_t *budget;
 	size_t dropped;
+	const gg_ynode *doc;
+	/* The node a `within` scope reached, and the scope's path (NULL: the document). */
+	const gg_ynode *scope;
+	const mpath *scope_path;
 };
+
+/* A name from the document, shown on one line and cut when long; NULL when absent. */
+static char *doc_text(const gg_ynode *n)
+{
+	if (!gg_yis_scalar(n) || n->type == GG_Y_NULL || !n->str || !n->len)
+		return NULL;
+	gg_buf b = GG_BUF_INIT;
+	uint32_t shown = n->len > MAX_DESCRIBE ? MAX_DESCRIBE : n->len;
+	for (uint32_t i = 0; i < shown; i++) {
+		unsigned char c = (unsigned char)n->str[i];
+		if (c < 0x20 || c == 0x7f)
+			gg_buf_printf(&b, "\\x%02x", c);
+		else
+			gg_buf_putc(&b, (char)c);
+	}
+	if (shown < n->len)
+		gg_buf_puts(&b, "...");
+	return gg_buf_detach(&b);
+}
+
+/*
+ * What a scope node is, for messages: the list it sits in names it
+ * (containers: "container"), with its `name`; NULL for other scopes.
+ */
+static void describe_scope(gg_buf *b, const struct check *c)
+{
+	if (c->scope == NULL || c->scope->type != GG_Y_MAP)
+		return;
+	char *name = doc_text(gg_ymap_get(c->scope, "name"));
+	const char *list = NULL;
+	for (size_t i = c->scope_path->n; i-- > 0;)
+		if (c->scope_path->segs[i].type == SEG_KEY) {
+			list = c->scope_path->segs[i].key;
+			break;
+		}
+	if (name && list) {
+		const char *what = !strcmp(list, "containers")            ? "container"
+		                   : !strcmp(list, "initContainers")      ? "init container"
+		                   : !strcmp(list, "ephemeralContainers") ? "ephemeral container"
+		                                                          : list;
+		gg_buf_printf(b, "%s \"", what);
+		for (const char *p = name; *p; p++)
+			gg_buf_printf(b, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+		gg_buf_puts(b, "\": ");
+	}
+	free(name);
+}
 
 static void report_at(struct check *c, const gg_ynode *n, const char *what, gg_buf *detail)
 {
@@ -563,9 +625,24 @@ static void report_at(struct check *c, const gg_ynode *n, const char *what, gg_b
 		return;
 	}
 	(*c->budget)--;
-	gg_loc loc = {c->file, n->line, n->col, NULL, NULL};
-	gg_report_add(c->r, c->rule->id, c->sev, &loc, "%s (%s %s)", c->rule->message, what,
-	              detail->ptr ? detail->ptr : "");
+	const gg_ynode *meta = gg_ymap_get(c->doc, "metadata");
+	char *kind = doc_text(gg_ymap_get(c->doc, "kind"));
+	char *name = doc_text(gg_ymap_get(meta, "name"));
+	char *ns = doc_text(gg_ymap_get(meta, "namespace"));
+	/* The object first, as kubectl names it: "Deployment/web: container \"api\": ". */
+	gg_buf obj = GG_BUF_INIT;
+	if (kind && name)
+		gg_buf_printf(&obj, "%s/%s: ", kind, name);
+	else if (kind)
+		gg_buf_printf(&obj, "%s: ", kind);
+	describe_scope(&obj, c);
+	gg_loc loc = {c->file, n->line, n->col, NULL, NULL, kind, name, ns, c->rule->message};
+	gg_report_add(c->r, c->rule->id, c->sev, &loc, "%s%s (%s %s)", obj.ptr ? obj.ptr : "",
+	              c->rule->message, what, detail->ptr ? detail->ptr : "");
+	gg_buf_free(&obj);
+	free(kind);
+	free(name);
+	free(ns);
 }
 
 static void rule_visit(struct walker *w, const gg_ynode *n)
@@ -604,7 +681,11 @@ static void check_paths(struct check *c, const gg_ynode *base)
 
 static void scope_visit(struct walker *w, const gg_ynode *n)
 {
-	check_paths(w->ctx, n);
+	struct check *c = w->ctx;
+	c->scope = n;
+	c->scope_path = w->p;
+	check_paths(c, n);
+	c->scope = NULL;
 }
 
 struct cond_state {
@@ -643,15 +724,26 @@ static bool cond_holds(const struct mcond *c, const gg_ynode *doc)
 	return w.reached > 0 && !st.bad;
 }
 
+bool gg_mwhen_holds(const gg_mwhen *w, const gg_ynode *doc)
+{
+	size_t start = 0;
+	for (size_t a = 0; a < w->nalts; a++) {
+		bool ok = true;
+		for (size_t i = start; i < w->ends[a] && ok; i++)
+			ok = cond_holds(&w->conds[i], doc);
+		if (ok)
+			return true;
+		start = w->ends[a];
+	}
+	return false;
+}
+
 size_t gg_mrule_check(const gg_mrule *rule, gg_severity sev, const gg_ynode *doc, const char *path,
                       size_t *budget, gg_report *r)
 {
-	if (doc == NULL)
+	if (doc == NULL || (rule->when && !gg_mwhen_holds(rule->when, doc)))
 		return 0;
-	for (size_t i = 0; i < rule->nwhen; i++)
-		if (!cond_holds(&rule->when[i], doc))
-			return 0;
-	struct check c = {rule, sev, path, r, budget, 0};
+	struct check c = {rule, sev, path, r, budget, 0, doc, NULL, NULL};
 	if (rule->nwithin == 0) {
 		check_paths(&c, doc);
 		return c.dropped;
@@ -817,23 +909,21 @@ static int load_assert(gg_yload *l, struct massert *a, const gg_ynode *n)
 	return l->errors > before ? -1 : 0;
 }
 
-static int load_when(gg_yload *l, gg_mrule *r, const gg_ynode *n)
+/* One map of conditions, appended to w as one alternative. */
+static int load_when_map(gg_yload *l, gg_mwhen *w, const gg_ynode *n)
 {
 	if (n->type != GG_Y_MAP || n->n == 0) {
-		gg_yload_err(
-		    l, n, "when must be a map of path: value, path: [values] or path: {assertion}");
+		gg_yload_err(l, n,
+		             "when must be a map of path: value, path: [values] or path: "
+		             "{assertion}, or a list of such maps (any one holds)");
 		return -1;
 	}
-	if (r->when) {
-		gg_yload_err(l, n, "when is given twice");
-		return -1;
-	}
-	r->when = gg_calloc(n->n, sizeof(*r->when));
+	w->conds = gg_reallocarray(w->conds, w->nconds + n->n, sizeof(*w->conds));
 	unsigned before = l->errors;
 	for (uint32_t i = 0; i < n->n; i++) {
 		const gg_ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
-		struct mcond *c = &r->when[r->nwhen];
-		memset(&c->a, 0, sizeof(c->a));
+		struct mcond *c = &w->conds[w->nconds];
+		memset(c, 0, sizeof(*c));
 		c->a.exists = -1;
 		if (load_path(l, &c->path, k) < 0)
 			continue;
@@ -852,9 +942,54 @@ static int load_when(gg_yload *l, gg_mrule *r, const gg_ynode *n)
 			path_clear(&c->path);
 			continue;
 		}
-		r->nwhen++;
+		w->nconds++;
 	}
+	w->ends = gg_reallocarray(w->ends, w->nalts + 1, sizeof(*w->ends));
+	w->ends[w->nalts++] = w->nconds;
 	return l->errors > before ? -1 : 0;
+}
+
+int gg_mwhen_load(gg_mwhen **out, gg_yload *l, const gg_ynode *n)
+{
+	gg_mwhen *w = gg_calloc(1, sizeof(*w));
+	unsigned before = l->errors;
+	*out = NULL;
+	if (n->type == GG_Y_SEQ && n->n > 0 && n->n <= MAX_LIST_ITEMS) {
+		for (uint32_t i = 0; i < n->n; i++)
+			(void)load_when_map(l, w, n->items[i]);
+	} else if (n->type == GG_Y_SEQ) {
+		gg_yload_err(l, n, "when: a list holds 1 to %d maps of conditions", MAX_LIST_ITEMS);
+	} else {
+		(void)load_when_map(l, w, n);
+	}
+	if (l->errors > before) {
+		gg_mwhen_free(w);
+		return -1;
+	}
+	*out = w;
+	return 0;
+}
+
+void gg_mwhen_free(gg_mwhen *w)
+{
+	if (w == NULL)
+		return;
+	for (size_t i = 0; i < w->nconds; i++) {
+		path_clear(&w->conds[i].path);
+		massert_clear(&w->conds[i].a);
+	}
+	free(w->conds);
+	free(w->ends);
+	free(w);
+}
+
+static int load_when(gg_yload *l, gg_mrule *r, const gg_ynode *n)
+{
+	if (r->when) {
+		gg_yload_err(l, n, "when is given twice");
+		return -1;
+	}
+	return gg_mwhen_load(&r->when, l, n);
 }
 
 static void add_scope(gg_mrule *r, const char *kind, mpath *prefix)
@@ -1020,11 +1155,7 @@ void gg_mrule_free(gg_mrule *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->nwhen; i++) {
-		path_clear(&r->when[i].path);
-		massert_clear(&r->when[i].a);
-	}
-	free(r->when);
+	gg_mwhen_free(r->when);
 	for (size_t i = 0; i < r->nwithin; i++) {
 		free(r->within[i].kind);
 		path_clear(&r->within[i].prefix);

@@ -106,6 +106,10 @@ void gg_report_add(gg_report *r, const char *rule, gg_severity sev, const gg_loc
 		v->commit = dup_or_null(loc->commit);
 		v->line = loc->line;
 		v->col = loc->col;
+		v->kind = dup_or_null(loc->kind);
+		v->name = dup_or_null(loc->name);
+		v->ns = dup_or_null(loc->ns);
+		v->about = dup_or_null(loc->about);
 	}
 	va_list ap;
 	va_start(ap, fmt);
@@ -113,7 +117,7 @@ void gg_report_add(gg_report *r, const char *rule, gg_severity sev, const gg_loc
 	va_end(ap);
 	if (sev == GG_SEV_ERROR)
 		r->nerrors++;
-	else
+	else if (sev == GG_SEV_WARNING)
 		r->nwarnings++;
 }
 
@@ -156,6 +160,10 @@ void gg_report_free(gg_report *r)
 		free(v->ref);
 		free(v->commit);
 		free(v->message);
+		free(v->kind);
+		free(v->name);
+		free(v->ns);
+		free(v->about);
 	}
 	free(r->v);
 	memset(r, 0, sizeof(*r));
@@ -163,16 +171,26 @@ void gg_report_free(gg_report *r)
 
 static const char *sev_name(gg_severity s)
 {
-	return s == GG_SEV_ERROR ? "error" : "warning";
+	return s == GG_SEV_ERROR ? "error" : s == GG_SEV_WARNING ? "warning" : "note";
 }
 
 void gg_report_print_text(const gg_report *r, FILE *out, const char *prefix, size_t cap)
 {
-	size_t shown = r->n;
-	if (cap && shown > cap)
-		shown = cap;
-	for (size_t i = 0; i < shown; i++) {
+	/* Over the cap, notes give way: an error must not hide behind a thousand charts' notes. */
+	size_t notes = r->n, others = 0;
+	for (size_t i = 0; cap && r->n > cap && i < r->n; i++)
+		others += r->v[i].severity != GG_SEV_NOTE;
+	if (cap && r->n > cap)
+		notes = others < cap ? cap - others : 0;
+	size_t shown = 0;
+	for (size_t i = 0; i < r->n && (!cap || shown < cap); i++) {
 		const gg_violation *v = &r->v[i];
+		if (v->severity == GG_SEV_NOTE) {
+			if (notes == 0)
+				continue;
+			notes--;
+		}
+		shown++;
 		fprintf(out, "%s%s[", prefix, sev_name(v->severity));
 		put_escaped(out, v->rule);
 		fputs("] ", out);
@@ -206,6 +224,9 @@ int gg_report_print_json(const gg_report *r, FILE *out)
 		json_object_set_new(o, "column", v->path ? json_integer(v->col) : json_null());
 		json_object_set_new(o, "ref", v->ref ? json_escaped(v->ref) : json_null());
 		json_object_set_new(o, "commit", v->commit ? json_escaped(v->commit) : json_null());
+		json_object_set_new(o, "kind", v->kind ? json_escaped(v->kind) : json_null());
+		json_object_set_new(o, "name", v->name ? json_escaped(v->name) : json_null());
+		json_object_set_new(o, "namespace", v->ns ? json_escaped(v->ns) : json_null());
 		json_object_set_new(o, "message", json_escaped(v->message));
 		json_array_append_new(arr, o);
 	}
@@ -213,6 +234,40 @@ int gg_report_print_json(const gg_report *r, FILE *out)
 	fputc('\n', out);
 	json_decref(arr);
 	return rc;
+}
+
+/* What each built-in rule checks; rules of packs and policies bring their own text. */
+static const struct {
+	const char *id, *text;
+} builtin_rules[] = {
+    {"syntax", "the file is valid YAML or JSON"},
+    {"duplicate-key", "no key is repeated within one mapping"},
+    {"limit", "a file stays within the size, depth and node limits"},
+    {"deny-deletion", "a push does not delete a Kubernetes resource unless allowed"},
+    {"helm-chart", "a Helm chart's Chart.yaml has what Helm requires"},
+    {"kustomize", "the files a kustomization names exist in the tree"},
+    {"template", "files holding template markers are checked once rendered"},
+    {"secret", "no secret (key, token, password) is committed"},
+    {"max-size", "files stay under the policy's size limit"},
+    {"deny-path", "no file is added at a denied path"},
+    {"commit-message", "commit messages match the policy's pattern"},
+    {"subject-length", "commit subjects stay under the policy's length"},
+    {"author-email", "commit author emails match the policy's pattern"},
+    {"signoff", "commits carry a Signed-off-by line"},
+    {"deny-delete", "protected refs are not deleted"},
+    {"deny-force-push", "protected refs are not force-pushed"},
+    {"deny-update", "immutable refs (tags) are not moved"},
+    {"ref-name", "ref names match the policy's pattern"},
+};
+
+static const char *rule_about(const gg_violation *v)
+{
+	if (v->about)
+		return v->about;
+	for (size_t i = 0; i < GG_ARRAY_LEN(builtin_rules); i++)
+		if (!strcmp(builtin_rules[i].id, v->rule))
+			return builtin_rules[i].text;
+	return "a gitgate policy rule";
 }
 
 int gg_report_print_sarif(const gg_report *r, FILE *out)
@@ -227,7 +282,7 @@ int gg_report_print_sarif(const gg_report *r, FILE *out)
 			idx = json_integer((json_int_t)json_array_size(rules));
 			json_object_set_new(seen, rule, idx);
 			json_array_append_new(rules, json_pack("{s:s, s:{s:s}}", "id", rule,
-			                                       "shortDescription", "text", rule));
+			                                       "shortDescription", "text", rule_about(v)));
 		}
 		json_t *res =
 		    json_pack("{s:s, s:O, s:s, s:{s:o}}", "ruleId", rule, "ruleIndex", idx, "level",
@@ -244,8 +299,18 @@ int gg_report_print_sarif(const gg_report *r, FILE *out)
 			    "{s:{s:o}}", "artifactLocation", "uri",
 			    json_escaped(v->ref ? v->ref : (v->commit ? v->commit : ".")));
 		}
-		json_object_set_new(res, "locations",
-		                    json_pack("[{s:o}]", "physicalLocation", phys));
+		json_t *where = json_pack("{s:o}", "physicalLocation", phys);
+		if (v->kind && v->name) {
+			/* The object, as kubectl names it: [NAMESPACE/]KIND/NAME. */
+			char *fq = v->ns ? gg_printf("%s/%s/%s", v->ns, v->kind, v->name)
+			                 : gg_printf("%s/%s", v->kind, v->name);
+			json_object_set_new(where, "logicalLocations",
+			                    json_pack("[{s:o, s:o, s:s}]", "name", json_escaped(v->name),
+			                              "fullyQualifiedName", json_escaped(fq), "kind",
+			                              "resource"));
+			free(fq);
+		}
+		json_object_set_new(res, "locations", json_pack("[o]", where));
 		json_array_append_new(results, res);
 	}
 	json_t *doc = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:o}]}", "$schema",

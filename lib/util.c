@@ -235,6 +235,69 @@ void gg_diag_addf(gg_diag *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A message's position: FILE up to ":LINE:COL: ", which the first such run ends. */
+struct diag_key {
+	const char *msg;
+	size_t file_len; /* 0: no position */
+	unsigned long line, col;
+	size_t index;
+};
+
+static void diag_key(struct diag_key *k, const char *msg, size_t index)
+{
+	memset(k, 0, sizeof(*k));
+	k->msg = msg;
+	k->index = index;
+	for (const char *p = strchr(msg, ':'); p; p = strchr(p + 1, ':')) {
+		char *e1, *e2;
+		if (p[1] < '0' || p[1] > '9')
+			continue;
+		unsigned long line = strtoul(p + 1, &e1, 10);
+		if (*e1 != ':' || e1[1] < '0' || e1[1] > '9')
+			continue;
+		unsigned long col = strtoul(e1 + 1, &e2, 10);
+		if (*e2 != ':')
+			continue;
+		k->file_len = (size_t)(p - msg);
+		k->line = line;
+		k->col = col;
+		return;
+	}
+}
+
+static int diag_cmp(const void *pa, const void *pb)
+{
+	const struct diag_key *a = pa, *b = pb;
+	if (!a->file_len != !b->file_len)
+		return a->file_len ? -1 : 1;
+	if (a->file_len) {
+		size_t n = a->file_len < b->file_len ? a->file_len : b->file_len;
+		int c = memcmp(a->msg, b->msg, n);
+		if (c == 0 && a->file_len != b->file_len)
+			c = a->file_len < b->file_len ? -1 : 1;
+		if (c)
+			return c;
+		if (a->line != b->line)
+			return a->line < b->line ? -1 : 1;
+		if (a->col != b->col)
+			return a->col < b->col ? -1 : 1;
+	}
+	return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+void gg_diag_sort(gg_diag *d)
+{
+	if (d->n < 2)
+		return;
+	struct diag_key *keys = gg_calloc(d->n, sizeof(*keys));
+	for (size_t i = 0; i < d->n; i++)
+		diag_key(&keys[i], d->msgs[i], i);
+	qsort(keys, d->n, sizeof(*keys), diag_cmp);
+	for (size_t i = 0; i < d->n; i++)
+		d->msgs[i] = (char *)keys[i].msg;
+	free(keys);
+}
+
 void gg_diag_free(gg_diag *d)
 {
 	for (size_t i = 0; i < d->n; i++)

@@ -437,10 +437,20 @@ static void yaml_failure(gg_yfile *f, yaml_parser_t *p)
 	yaml_mark_t m = p->problem_mark;
 	const char *what = p->problem ? p->problem : "malformed YAML";
 	char *msg;
-	if (p->context)
+	if (p->context && strstr(p->context, "quoted scalar") &&
+	    (p->context_mark.line != m.line || p->context_mark.column != m.column)) {
+		/*
+		 * An unclosed quote runs to wherever the scanner gave up, often the
+		 * end of the file: the quote that opened it is what to fix.
+		 */
+		msg = gg_printf("a quoted string opened here is not closed (%s at %u:%u)", what,
+		                (unsigned)m.line + 1, (unsigned)m.column + 1);
+		m = p->context_mark;
+	} else if (p->context) {
 		msg = gg_printf("%s %s", what, p->context);
-	else
+	} else {
 		msg = gg_strdup(what);
+	}
 	if (p->error == YAML_MEMORY_ERROR)
 		fail(f, "limit", (uint32_t)m.line + 1, (uint32_t)m.column + 1, "out of memory");
 	else

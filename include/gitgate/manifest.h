@@ -33,6 +33,26 @@ bool gg_mpolicy_deny_deletion(const gg_mpolicy *mp);
 int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, size_t len,
                       gg_report *r);
 
+typedef struct {
+	const char *shown; /* the file's name in messages; NULL: path */
+	/* Add a note when no pack applies to the file (gitgate check; the hook is silent). */
+	bool notes;
+	/*
+	 * A rendered stream of YAML documents (helm template, kustomize build):
+	 * a "# Source: PATH" comment before a document names PATH as the file of
+	 * its violations, with lines counted in the stream.
+	 */
+	bool stream;
+} gg_mcheck_opts;
+
+/*
+ * gg_manifest_check with options (NULL: as gg_manifest_check). A file that
+ * holds template markers YAML cannot read ("{{ .Values.x }}") is one
+ * "template" note; gitgate's own policy and report files are skipped.
+ */
+int gg_manifest_check_opts(const gg_mpolicy *mp, const char *path, const char *data, size_t len,
+                           const gg_mcheck_opts *o, gg_report *r);
+
 /*
  * Resource deletions on a ref update: every resource (apiVersion, kind,
  * namespace, name) found in old_tree's selected manifests and absent from

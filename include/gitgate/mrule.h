@@ -11,11 +11,25 @@
 
 #include "gitgate/policy.h"
 #include "gitgate/report.h"
+#include "gitgate/yload.h"
 #include "gitgate/ytree.h"
+
+#include <stdbool.h>
 
 #include <stddef.h>
 
 typedef struct gg_mrule gg_mrule;
+
+/*
+ * Conditions on a document (a rule's or a pack's `when`): a map of
+ * conditions that must all hold, or a list of such maps of which one must.
+ * gg_mwhen_load reports problems through l and returns -1; *out is owned by
+ * the caller.
+ */
+typedef struct gg_mwhen gg_mwhen;
+int gg_mwhen_load(gg_mwhen **out, gg_yload *l, const gg_ynode *n);
+bool gg_mwhen_holds(const gg_mwhen *w, const gg_ynode *doc);
+void gg_mwhen_free(gg_mwhen *w);
 
 /*
  * Compile one rule mapping of `file`. On failure returns -1 with every problem

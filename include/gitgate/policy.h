@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 typedef enum { GG_MODE_ENFORCE, GG_MODE_WARN } gg_mode;
-typedef enum { GG_SEV_ERROR, GG_SEV_WARNING } gg_severity;
+typedef enum { GG_SEV_ERROR, GG_SEV_WARNING, GG_SEV_NOTE } gg_severity;
 
 typedef struct {
 	char **match; /* ref globs; the entry applies when any matches */

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+/* A note (GG_SEV_NOTE) informs: it counts as neither error nor warning. */
 typedef struct {
 	char *rule; /* rule id: "deny-force-push", "secret", "syntax", "pinned-images", ... */
 	gg_severity severity;
@@ -17,14 +18,22 @@ typedef struct {
 	char *commit; /* short commit id, for commit rules, or NULL */
 	unsigned line, col;
 	char *message;
+	/* The Kubernetes object (or other named document) at fault, or NULL. */
+	char *kind, *name, *ns;
+	char *about; /* what the rule checks, for SARIF; NULL: the built-in wording */
 } gg_violation;
 
-/* Where a violation is: a file position, a ref, or a commit (unused fields NULL/0). */
+/*
+ * Where a violation is: a file position, a ref, or a commit; and, for a
+ * manifest, the object it is about (unused fields NULL/0).
+ */
 typedef struct {
 	const char *path;
 	unsigned line, col;
 	const char *ref;
 	const char *commit;
+	const char *kind, *name, *ns;
+	const char *about;
 } gg_loc;
 
 typedef struct {
@@ -58,9 +67,15 @@ void gg_report_free(gg_report *r);
  * the rest.
  */
 void gg_report_print_text(const gg_report *r, FILE *out, const char *prefix, size_t cap);
-/* A JSON array of {rule, severity, path, line, column, ref, commit, message}. */
+/*
+ * A JSON array of {rule, severity, path, line, column, ref, commit, kind,
+ * name, namespace, message}.
+ */
 int gg_report_print_json(const gg_report *r, FILE *out);
-/* SARIF 2.1.0 with one run, rule ids, levels and regions. */
+/*
+ * SARIF 2.1.0 with one run: rules with a description, results with levels,
+ * regions and, for an object, a logical location.
+ */
 int gg_report_print_sarif(const gg_report *r, FILE *out);
 
 #endif

@@ -67,6 +67,11 @@ typedef struct {
 void gg_diag_add(gg_diag *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
     GG_PRINTF(5, 6);
 void gg_diag_addf(gg_diag *d, const char *fmt, ...) GG_PRINTF(2, 3);
+/*
+ * Order the messages by file, line and column (messages without a position
+ * last, each group in the order it was found).
+ */
+void gg_diag_sort(gg_diag *d);
 void gg_diag_free(gg_diag *d);
 
 /*

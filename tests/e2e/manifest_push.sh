@@ -67,22 +67,22 @@ t_baseline_rules_reject_at_their_lines() {
 	expect_contains push.out "[remote rejected] HEAD -> main"
 	# The second document of a multi-document file, lines from the top.
 	for l in \
-		'warning[k8s-run-as-non-root] clusters/prod/workloads.yaml:15:7: set securityContext.runAsNonRoot true in the pod spec (missing securityContext.runAsNonRoot)' \
-		"error[k8s-no-host-network] clusters/prod/workloads.yaml:15:20: pods must not use the host's network (found true)" \
-		"error[k8s-no-host-pid] clusters/prod/workloads.yaml:16:16: pods must not share the host's process namespace (found true)" \
-		"error[k8s-no-host-ipc] clusters/prod/workloads.yaml:17:16: pods must not share the host's IPC namespace (found true)" \
-		'error[k8s-no-host-path] clusters/prod/workloads.yaml:20:21: hostPath volumes are not allowed (found a map)' \
-		'error[k8s-cpu-limit] clusters/prod/workloads.yaml:22:11: set a CPU limit on every container (missing resources.limits.cpu)' \
-		'error[k8s-memory-limit] clusters/prod/workloads.yaml:22:11: set a memory limit on every container (missing resources.limits.memory)' \
-		'error[k8s-image-pinned] clusters/prod/workloads.yaml:23:18: pin container images to a version or a digest (found "busybox")' \
-		'error[k8s-image-pinned] clusters/prod/workloads.yaml:26:18: pin container images to a version or a digest (found "nginx:latest")' \
-		'error[k8s-no-privileged] clusters/prod/workloads.yaml:28:25: privileged containers are not allowed (found true)' \
-		'error[k8s-image-pinned] clusters/prod/pod.json:8:34: pin container images to a version or a digest (found "redis")' \
-		'error[k8s-cpu-limit] clusters/prod/pod.json:8:67: set a CPU limit on every container (missing cpu)' \
-		'error[k8s-no-plain-secret] clusters/prod/secret.yaml:2:7: plain Secret objects are refused; commit an encrypted form (SealedSecret, SOPS) (found "Secret")' \
-		'error[k8s-image-pinned] clusters/prod/cronjob.yaml:14:22: pin container images to a version or a digest (found "registry.example.com:5000/backup")' \
-		'error[k8s-api-version] clusters/prod/object.yaml:1:1: every Kubernetes object needs an apiVersion (missing apiVersion)' \
-		'error[k8s-metadata-name] clusters/prod/object.yaml:3:3: every Kubernetes object needs metadata.name (missing name)'; do
+		'warning[k8s-run-as-non-root] clusters/prod/workloads.yaml:15:7: Deployment/agent: set securityContext.runAsNonRoot true in the pod spec (missing securityContext.runAsNonRoot)' \
+		"error[k8s-no-host-network] clusters/prod/workloads.yaml:15:20: Deployment/agent: pods must not use the host's network (found true)" \
+		"error[k8s-no-host-pid] clusters/prod/workloads.yaml:16:16: Deployment/agent: pods must not share the host's process namespace (found true)" \
+		"error[k8s-no-host-ipc] clusters/prod/workloads.yaml:17:16: Deployment/agent: pods must not share the host's IPC namespace (found true)" \
+		'error[k8s-no-host-path] clusters/prod/workloads.yaml:20:21: Deployment/agent: hostPath volumes are not allowed (found a map)' \
+		'error[k8s-cpu-limit] clusters/prod/workloads.yaml:22:11: Deployment/agent: init container "init": set a CPU limit on every container (missing resources.limits.cpu)' \
+		'error[k8s-memory-limit] clusters/prod/workloads.yaml:22:11: Deployment/agent: init container "init": set a memory limit on every container (missing resources.limits.memory)' \
+		'error[k8s-image-pinned] clusters/prod/workloads.yaml:23:18: Deployment/agent: init container "init": pin container images to a version or a digest (found "busybox")' \
+		'error[k8s-image-pinned] clusters/prod/workloads.yaml:26:18: Deployment/agent: container "agent": pin container images to a version or a digest (found "nginx:latest")' \
+		'error[k8s-no-privileged] clusters/prod/workloads.yaml:28:25: Deployment/agent: container "agent": privileged containers are not allowed (found true)' \
+		'error[k8s-image-pinned] clusters/prod/pod.json:8:34: Pod/cache: container "redis": pin container images to a version or a digest (found "redis")' \
+		'error[k8s-cpu-limit] clusters/prod/pod.json:8:67: Pod/cache: container "redis": set a CPU limit on every container (missing cpu)' \
+		'error[k8s-no-plain-secret] clusters/prod/secret.yaml:2:7: Secret/db: plain Secret objects are refused; commit an encrypted form (SealedSecret, SOPS) (found "Secret")' \
+		'error[k8s-image-pinned] clusters/prod/cronjob.yaml:14:22: CronJob/backup: container "backup": pin container images to a version or a digest (found "registry.example.com:5000/backup")' \
+		'error[k8s-api-version] clusters/prod/object.yaml:1:1: ConfigMap: every Kubernetes object needs an apiVersion (missing apiVersion)' \
+		'error[k8s-metadata-name] clusters/prod/object.yaml:3:3: ConfigMap: every Kubernetes object needs metadata.name (missing name)'; do
 		grep -qxF -- "$l" lines || { cat push.out; fail "missing line: $l"; }
 	done
 	[ "$(wc -l <lines)" -eq 16 ] || { cat lines; fail "expected exactly 16 violations"; }
@@ -141,9 +141,9 @@ t_custom_rule_with_when() {
 	printf 'kind: Pod\nspec:\n  template:\n    spec:\n      containers: [{image: nginx}]\n' >w/apps/pod.yaml
 	commit "deploy: custom rules"
 	expect_status 1 push
-	grep -qxF 'error[pinned-images] apps/latest.yaml:19:18: pin container images to a version or a digest (found "nginx:latest")' lines ||
+	grep -qxF 'error[pinned-images] apps/latest.yaml:19:18: Deployment/web: pin container images to a version or a digest (found "nginx:latest")' lines ||
 		{ cat push.out; fail "custom rule violation missing"; }
-	grep -qxF 'warning[replicas] apps/web.yaml:8:13: production Deployments run at least 3 replicas (found 2)' lines ||
+	grep -qxF 'warning[replicas] apps/web.yaml:8:13: Deployment/web: production Deployments run at least 3 replicas (found 2)' lines ||
 		{ cat push.out; fail "custom warning missing"; }
 	[ "$(wc -l <lines)" -eq 3 ] || { cat lines; fail "expected 3 violations (2 replicas warnings, 1 error)"; }
 }

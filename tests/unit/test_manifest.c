@@ -120,9 +120,9 @@ static void test_assert_exists(void)
 	expect(p, "f.yaml", "spec:\n  template:\n    spec:\n      containers: []\n", "");
 	/* Points at the deepest node that exists, naming what is missing. */
 	expect(p, "f.yaml", "kind: X\nspec:\n  replicas: 1\n",
-	       "error[r] f.yaml:3:3: bad (missing template.spec.containers)\n");
+	       "error[r] f.yaml:3:3: X: bad (missing template.spec.containers)\n");
 	expect(p, "f.yaml", "kind: X\n",
-	       "error[r] f.yaml:1:1: bad (missing spec.template.spec.containers)\n");
+	       "error[r] f.yaml:1:1: X: bad (missing spec.template.spec.containers)\n");
 	/* A scalar where a map should be: the scalar is the deepest node. */
 	expect(p, "f.yaml", "spec: oops\n",
 	       "error[r] f.yaml:1:7: bad (missing template.spec.containers)\n");
@@ -196,7 +196,7 @@ static void test_when(void)
 	                "    assert: {exists: false}\n";
 	const char *hit =
 	    "kind: Job\nmetadata: {namespace: prod}\nspec: {replicas: 3, paused: x}\n";
-	expect(p, "f.yaml", hit, "error[r] f.yaml:3:29: bad (found \"x\")\n");
+	expect(p, "f.yaml", hit, "error[r] f.yaml:3:29: Job: bad (found \"x\")\n");
 	expect(p, "f.yaml",
 	       "kind: Pod\nmetadata: {namespace: prod}\nspec: {replicas: 3, paused: x}\n", "");
 	expect(p, "f.yaml",
@@ -220,10 +220,11 @@ static void test_several_paths_and_within(void)
 	                "    path: [a, b]\n"
 	                "    assert: {exists: true}\n";
 	expect(p, "f.yaml", "kind: Pod\nspec: {a: 1, b: 2}\n", "");
-	expect(p, "f.yaml", "kind: Pod\nspec: {a: 1}\n", "error[r] f.yaml:2:7: bad (missing b)\n");
+	expect(p, "f.yaml", "kind: Pod\nspec: {a: 1}\n",
+	       "error[r] f.yaml:2:7: Pod: bad (missing b)\n");
 	expect(p, "f.yaml", "kind: Deployment\nspec: {a: 1, b: 2}\n", "");
 	expect(p, "f.yaml", "kind: Deployment\nspec:\n  template:\n    spec: {b: 1}\n",
-	       "error[r] f.yaml:4:11: bad (missing a)\n");
+	       "error[r] f.yaml:4:11: Deployment: bad (missing a)\n");
 	/* A kind the scopes do not name is not checked. */
 	expect(p, "f.yaml", "kind: Service\nspec: {}\n", "");
 }
@@ -385,14 +386,17 @@ static void test_k8s_image_pinned(void)
 	expect_pod("nginx:1.25", "", "", "");
 	expect_pod("ghcr.io/acme/app:v1.2.3", "", "", "");
 	expect_pod("nginx:latest", "", "",
-	           "error[k8s-image-pinned] p.yaml:8:14: pin container images to a version or a "
+	           "error[k8s-image-pinned] p.yaml:8:14: Pod/p: container \"c\": pin container "
+	           "images to a version or a "
 	           "digest (found \"nginx:latest\")\n");
 	expect_pod("nginx", "", "",
-	           "error[k8s-image-pinned] p.yaml:8:14: pin container images to a version or a "
+	           "error[k8s-image-pinned] p.yaml:8:14: Pod/p: container \"c\": pin container "
+	           "images to a version or a "
 	           "digest (found \"nginx\")\n");
 	/* A registry port is not a tag. */
 	expect_pod("registry:5000/nginx", "", "",
-	           "error[k8s-image-pinned] p.yaml:8:14: pin container images to a version or a "
+	           "error[k8s-image-pinned] p.yaml:8:14: Pod/p: container \"c\": pin container "
+	           "images to a version or a "
 	           "digest (found \"registry:5000/nginx\")\n");
 }
 
@@ -400,20 +404,23 @@ static void test_k8s_container_rules(void)
 {
 	expect_pod("a:1", "      securityContext: {privileged: false}\n", "", "");
 	expect_pod("a:1", "      securityContext: {privileged: true}\n", "",
-	           "error[k8s-no-privileged] p.yaml:10:37: privileged containers are not allowed "
+	           "error[k8s-no-privileged] p.yaml:10:37: Pod/p: container \"c\": privileged "
+	           "containers are not allowed "
 	           "(found true)\n");
 	char *d = gg_printf("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
 	                    "  securityContext: {runAsNonRoot: true}\n"
 	                    "  containers:\n    - name: c\n      image: a:1\n"
 	                    "      resources: {limits: {memory: 1Gi}}\n"
 	                    "    - name: d\n      image: a:1\n");
-	expect(
-	    K8S, "p.yaml", d,
-	    "error[k8s-cpu-limit] p.yaml:9:27: set a CPU limit on every container (missing cpu)\n"
-	    "error[k8s-cpu-limit] p.yaml:10:7: set a CPU limit on every container (missing "
-	    "resources.limits.cpu)\n"
-	    "error[k8s-memory-limit] p.yaml:10:7: set a memory limit on every container (missing "
-	    "resources.limits.memory)\n");
+	expect(K8S, "p.yaml", d,
+	       "error[k8s-cpu-limit] p.yaml:9:27: Pod/p: container \"c\": set a CPU limit on every "
+	       "container (missing cpu)\n"
+	       "error[k8s-cpu-limit] p.yaml:10:7: Pod/p: container \"d\": set a CPU limit on every "
+	       "container (missing "
+	       "resources.limits.cpu)\n"
+	       "error[k8s-memory-limit] p.yaml:10:7: Pod/p: container \"d\": set a memory limit on "
+	       "every container (missing "
+	       "resources.limits.memory)\n");
 	free(d);
 }
 
@@ -422,20 +429,22 @@ static void test_k8s_pod_rules(void)
 	expect_pod("a:1", "", "  hostNetwork: false\n  hostPID: false\n", "");
 	expect_pod(
 	    "a:1", "", "  hostNetwork: true\n  hostPID: true\n  hostIPC: true\n",
-	    "error[k8s-no-host-network] p.yaml:6:16: pods must not use the host's network "
+	    "error[k8s-no-host-network] p.yaml:6:16: Pod/p: pods must not use the host's network "
 	    "(found true)\n"
-	    "error[k8s-no-host-pid] p.yaml:7:12: pods must not share the host's process "
+	    "error[k8s-no-host-pid] p.yaml:7:12: Pod/p: pods must not share the host's process "
 	    "namespace (found true)\n"
-	    "error[k8s-no-host-ipc] p.yaml:8:12: pods must not share the host's IPC namespace "
+	    "error[k8s-no-host-ipc] p.yaml:8:12: Pod/p: pods must not share the host's IPC "
+	    "namespace "
 	    "(found true)\n");
 	expect_pod("a:1", "", "  volumes:\n    - name: v\n      emptyDir: {}\n", "");
 	expect_pod("a:1", "", "  volumes:\n    - name: v\n      hostPath: {path: /}\n",
-	           "error[k8s-no-host-path] p.yaml:8:17: hostPath volumes are not allowed "
+	           "error[k8s-no-host-path] p.yaml:8:17: Pod/p: hostPath volumes are not allowed "
 	           "(found a map)\n");
 	expect(K8S, "p.yaml",
 	       "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
 	       "    - {name: c, image: 'a:1', resources: {limits: {cpu: 1, memory: 1}}}\n",
-	       "warning[k8s-run-as-non-root] p.yaml:5:3: set securityContext.runAsNonRoot true in "
+	       "warning[k8s-run-as-non-root] p.yaml:5:3: Pod/p: set securityContext.runAsNonRoot "
+	       "true in "
 	       "the pod spec (missing securityContext.runAsNonRoot)\n");
 }
 
@@ -451,9 +460,11 @@ static void test_k8s_workload_kinds(void)
 	       "            - {name: i, image: busybox, resources: {limits: {cpu: 1, memory: 1}}}\n"
 	       "          containers:\n"
 	       "            - {name: c, image: 'a:1', resources: {limits: {cpu: 1, memory: 1}}}\n",
-	       "error[k8s-no-host-pid] cj.yaml:10:20: pods must not share the host's process "
+	       "error[k8s-no-host-pid] cj.yaml:10:20: CronJob/c: pods must not share the host's "
+	       "process "
 	       "namespace (found true)\n"
-	       "error[k8s-image-pinned] cj.yaml:12:32: pin container images to a version or a "
+	       "error[k8s-image-pinned] cj.yaml:12:32: CronJob/c: init container \"i\": pin "
+	       "container images to a version or a "
 	       "digest (found \"busybox\")\n");
 	static const char *const kinds[] = {"StatefulSet", "DaemonSet", "ReplicaSet", "Job"};
 	for (size_t i = 0; i < GG_ARRAY_LEN(kinds); i++) {
@@ -465,10 +476,13 @@ static void test_k8s_workload_kinds(void)
 		              "        - {name: c, image: 'a:latest', resources: {limits: {cpu: "
 		              "1, memory: 1}}}\n",
 		              kinds[i]);
-		expect(
-		    K8S, "w.yaml", d,
-		    "error[k8s-image-pinned] w.yaml:9:28: pin container images to a version or a "
-		    "digest (found \"a:latest\")\n");
+		char *want =
+		    gg_printf("error[k8s-image-pinned] w.yaml:9:28: %s/w: container \"c\": "
+		              "pin container images to a version or a digest (found "
+		              "\"a:latest\")\n",
+		              kinds[i]);
+		expect(K8S, "w.yaml", d, want);
+		free(want);
 		free(d);
 	}
 	/* A Pod-shaped spec under another kind is not a pod. */
@@ -480,9 +494,11 @@ static void test_k8s_workload_kinds(void)
 static void test_k8s_object_rules(void)
 {
 	expect(K8S, "o.yaml", "kind: ConfigMap\nmetadata: {}\n",
-	       "error[k8s-api-version] o.yaml:1:1: every Kubernetes object needs an apiVersion "
+	       "error[k8s-api-version] o.yaml:1:1: ConfigMap: every Kubernetes object needs an "
+	       "apiVersion "
 	       "(missing apiVersion)\n"
-	       "error[k8s-metadata-name] o.yaml:2:11: every Kubernetes object needs metadata.name "
+	       "error[k8s-metadata-name] o.yaml:2:11: ConfigMap: every Kubernetes object needs "
+	       "metadata.name "
 	       "(missing name)\n");
 	expect(K8S, "o.yaml", "apiVersion: v1\nmetadata: {name: x}\n",
 	       "error[k8s-kind] o.yaml:1:1: every Kubernetes object needs a kind (missing kind)\n");
@@ -490,7 +506,8 @@ static void test_k8s_object_rules(void)
 	expect(K8S, "o.yaml",
 	       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\n"
 	       "kind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2}\n",
-	       "error[k8s-no-plain-secret] o.yaml:6:7: plain Secret objects are refused; commit an "
+	       "error[k8s-no-plain-secret] o.yaml:6:7: Secret/s: plain Secret objects are refused; "
+	       "commit an "
 	       "encrypted form (SealedSecret, SOPS) (found \"Secret\")\n");
 }
 
@@ -500,12 +517,13 @@ static void test_k8s_overrides(void)
 	                "  containers:\n"
 	                "    - {name: c, image: 'a:1', resources: {limits: {cpu: 1, memory: 1}}}\n";
 	expect(K8S "overrides: {k8s-run-as-non-root: off, k8s-no-host-ipc: warning}\n", "p.yaml", m,
-	       "warning[k8s-no-host-ipc] p.yaml:5:12: pods must not share the host's IPC namespace "
+	       "warning[k8s-no-host-ipc] p.yaml:5:12: Pod/p: pods must not share the host's IPC "
+	       "namespace "
 	       "(found true)\n");
-	expect(
-	    K8S "overrides: {k8s-run-as-non-root: error, k8s-no-host-ipc: off}\n", "p.yaml", m,
-	    "error[k8s-run-as-non-root] p.yaml:5:3: set securityContext.runAsNonRoot true in the "
-	    "pod spec (missing securityContext.runAsNonRoot)\n");
+	expect(K8S "overrides: {k8s-run-as-non-root: error, k8s-no-host-ipc: off}\n", "p.yaml", m,
+	       "error[k8s-run-as-non-root] p.yaml:5:3: Pod/p: set securityContext.runAsNonRoot "
+	       "true in the "
+	       "pod spec (missing securityContext.runAsNonRoot)\n");
 	expect_load_error(K8S "overrides: {k8s-no-such-rule: off}\n",
 	                  "policy.yaml:2:13: overrides: unknown rule id \"k8s-no-such-rule\"\n");
 	expect_load_error(
@@ -712,6 +730,179 @@ static void test_deletions(void)
 	free(got);
 }
 
+/* With options: what gitgate check (notes) or a rendered stream would print. */
+static char *check_opts(const char *policy, const char *path, const char *data,
+                        const gg_mcheck_opts *o)
+{
+	gg_diag d = GG_DIAG_INIT;
+	gg_mpolicy *mp = load(policy, &d);
+	CHECK(mp != NULL);
+	gg_report r = GG_REPORT_INIT;
+	if (mp)
+		CHECK_INT(gg_manifest_check_opts(mp, path, data, strlen(data), o, &r), 0);
+	gg_report_sort(&r);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	gg_report_print_text(&r, f, "", 0);
+	fclose(f);
+	gg_report_free(&r);
+	gg_mpolicy_free(mp);
+	gg_diag_free(&d);
+	return out;
+}
+
+static void test_k8s_only_kubernetes_objects(void)
+{
+	/* A CI workflow, Helm values, an application config: neither apiVersion nor kind. */
+	const char *workflow =
+	    "name: ci\non: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n";
+	expect(K8S, ".github/workflows/ci.yaml", workflow, "");
+	expect(K8S, "values.yaml", "image: {repository: nginx, tag: latest}\nreplicas: 2\n", "");
+	/* gitgate check says so, once per file. */
+	gg_mcheck_opts o = {NULL, true, false};
+	char *got = check_opts(K8S, "ci.yaml", workflow, &o);
+	CHECK_STR(got, "note[kubernetes-baseline] ci.yaml:1:1: not checked: kubernetes-baseline "
+	               "applies to Kubernetes objects (documents with an apiVersion or a kind)\n");
+	free(got);
+	/* One Kubernetes document in the file is enough: no note, and the rules apply to it. */
+	got = check_opts(K8S, "m.yaml",
+	                 "a: 1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", &o);
+	CHECK_STR(got, "error[k8s-metadata-name] m.yaml:5:11: ConfigMap: every Kubernetes object "
+	               "needs metadata.name (missing name)\n");
+	free(got);
+	/* A kind alone is enough to be held to the object rules. */
+	expect(K8S, "o.yaml", "kind: Service\nmetadata: {name: s}\n",
+	       "error[k8s-api-version] o.yaml:1:1: Service/s: every Kubernetes object needs an "
+	       "apiVersion (missing apiVersion)\n");
+	/* gitgate's own policy and reports are never manifests, not even noted. */
+	got = check_opts(K8S, ".gitgate.yaml",
+	                 "version: 1\nmode: enforce\nmanifests: {packs: [kubernetes-baseline]}\n",
+	                 &o);
+	CHECK_STR(got, "");
+	free(got);
+	got = check_opts(K8S, "report.json",
+	                 "[{\"rule\": \"k8s-kind\", \"severity\": \"error\", \"message\": \"x\"}]",
+	                 &o);
+	CHECK_STR(got, "");
+	free(got);
+}
+
+static void test_when_list_is_any_of(void)
+{
+	const char *p = "rules:\n"
+	                "  - id: r\n"
+	                "    message: bad\n"
+	                "    when: [{kind: Job}, {metadata.namespace: prod, kind: Pod}]\n"
+	                "    path: x\n"
+	                "    assert: {exists: false}\n";
+	expect(p, "f.yaml", "kind: Job\nx: 1\n", "error[r] f.yaml:2:4: Job: bad (found 1)\n");
+	expect(p, "f.yaml", "kind: Pod\nmetadata: {namespace: prod}\nx: 1\n",
+	       "error[r] f.yaml:3:4: Pod: bad (found 1)\n");
+	expect(p, "f.yaml", "kind: Pod\nmetadata: {namespace: dev}\nx: 1\n", "");
+	expect_load_error(RULE("    when: []\n    path: a\n    assert: {exists: true}\n"),
+	                  "policy.yaml:4:11: when: a list holds 1 to 1000 maps of conditions\n");
+}
+
+static void test_k8s_every_pod_template_kind(void)
+{
+	/* ReplicationController and PodTemplate; an ephemeral container's image is checked. */
+	expect(K8S, "rc.yaml",
+	       "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc}\nspec:\n"
+	       "  template:\n    spec:\n"
+	       "      securityContext: {runAsNonRoot: true}\n"
+	       "      containers:\n"
+	       "        - {name: c, image: 'a:1', resources: {limits: {cpu: 1, memory: 1}}}\n"
+	       "      ephemeralContainers:\n"
+	       "        - {name: debug, image: 'busybox:latest'}\n",
+	       "error[k8s-image-pinned] rc.yaml:11:32: ReplicationController/rc: ephemeral "
+	       "container \"debug\": pin container images to a version or a digest (found "
+	       "\"busybox:latest\")\n");
+	expect(K8S, "pt.yaml",
+	       "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: pt, namespace: ops}\n"
+	       "template:\n  spec:\n"
+	       "    securityContext: {runAsNonRoot: true}\n"
+	       "    hostNetwork: true\n"
+	       "    containers:\n"
+	       "      - {name: c, image: 'a', resources: {limits: {cpu: 1, memory: 1}}}\n",
+	       "error[k8s-no-host-network] pt.yaml:7:18: PodTemplate/pt: pods must not use the "
+	       "host's network (found true)\n"
+	       "error[k8s-image-pinned] pt.yaml:9:26: PodTemplate/pt: container \"c\": pin "
+	       "container images to a version or a digest (found \"a\")\n");
+}
+
+static void test_template_markers(void)
+{
+	/* Outside a chart, {{ }} that YAML reads as maps: one note, no false type errors. */
+	const char *tpl =
+	    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+	    "  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n";
+	expect(K8S, "deploy.yaml", tpl,
+	       "note[template] deploy.yaml:4:9: template markers ({{ }}) that are not YAML: "
+	       "checked as a template, not as a manifest; render it and check the output "
+	       "(gitgate check -)\n");
+	/* Quoted markers are text (an alert's summary): the file is a manifest. */
+	expect(K8S, "rule.yaml",
+	       "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\n"
+	       "spec: {groups: [{name: g, rules: [{alert: Down, annotations: "
+	       "{summary: '{{ $labels.instance }} down'}}]}]}\n",
+	       "");
+}
+
+static void test_rendered_stream_sources(void)
+{
+	const char *stream = "---\n"
+	                     "# Source: web/templates/service.yaml\n"
+	                     "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+	                     "---\n"
+	                     "# Source: web/templates/deployment.yaml\n"
+	                     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+	                     "spec:\n  template:\n    spec:\n"
+	                     "      securityContext: {runAsNonRoot: true}\n"
+	                     "      containers:\n"
+	                     "        - {name: api, image: 'web:latest', resources: {limits: "
+	                     "{cpu: 1, memory: 1}}}\n"
+	                     "---\n"
+	                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n";
+	gg_mcheck_opts o = {"-", false, true};
+	char *got = check_opts(K8S, "-", stream, &o);
+	/* Named by template, lines counted in the stream; a document without a comment: the stream.
+	 */
+	CHECK_STR(got,
+	          "error[k8s-metadata-name] -:20:11: ConfigMap: every Kubernetes object needs "
+	          "metadata.name (missing name)\n"
+	          "error[k8s-image-pinned] web/templates/deployment.yaml:16:30: Deployment/web: "
+	          "container \"api\": pin container images to a version or a digest (found "
+	          "\"web:latest\")\n");
+	free(got);
+}
+
+/* Over the hook's cap, notes give way to errors; notes count as neither. */
+static void test_report_cap_keeps_errors(void)
+{
+	gg_report r = GG_REPORT_INIT;
+	for (unsigned i = 1; i <= 5; i++) {
+		gg_loc loc = {.path = "a.yaml", .line = i, .col = 1};
+		gg_report_add(&r, "helm-chart", GG_SEV_NOTE, &loc, "note %u", i);
+	}
+	gg_loc loc = {.path = "b.yaml", .line = 9, .col = 3};
+	gg_report_add(&r, "k8s-kind", GG_SEV_ERROR, &loc, "error");
+	CHECK_INT(r.nerrors, 1);
+	CHECK_INT(r.nwarnings, 0);
+	gg_report_sort(&r);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	gg_report_print_text(&r, f, "", 3);
+	fclose(f);
+	CHECK_STR(out, "note[helm-chart] a.yaml:1:1: note 1\n"
+	               "note[helm-chart] a.yaml:2:1: note 2\n"
+	               "error[k8s-kind] b.yaml:9:3: error\n"
+	               "... and 3 more violations not shown\n");
+	free(out);
+	gg_report_free(&r);
+}
+
 int main(void)
 {
 	git_libgit2_init();
@@ -739,5 +930,11 @@ int main(void)
 	RUN(test_merge_keys_are_followed);
 	RUN(test_violations_per_file_are_capped);
 	RUN(test_deletions);
+	RUN(test_k8s_only_kubernetes_objects);
+	RUN(test_when_list_is_any_of);
+	RUN(test_k8s_every_pod_template_kind);
+	RUN(test_template_markers);
+	RUN(test_rendered_stream_sources);
+	RUN(test_report_cap_keeps_errors);
 	return TEST_DONE();
 }

@@ -82,6 +82,42 @@ static void test_yaml_syntax_error_tab(void)
 	gg_yfile_free(f);
 }
 
+/* An unclosed quote is reported where it opened, with where the scanner gave up. */
+static void test_yaml_unclosed_quote(void)
+{
+	const char *y = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n"
+	                "  a: 1\n  b: 2\n  motd: \"hello\n  c: 3\n";
+	gg_yfile *f;
+	CHECK_INT(gg_yparse(&f, y, strlen(y), GG_YFMT_YAML, NULL), -1);
+	CHECK_INT(gg_yfile_nproblems(f), 1);
+	const gg_yproblem *p = gg_yfile_problem(f, 0);
+	CHECK_INT(p->line, 8);
+	CHECK_INT(p->col, 9);
+	CHECK_STR(p->msg, "a quoted string opened here is not closed (found unexpected end of "
+	                  "stream at 10:1)");
+	gg_yfile_free(f);
+}
+
+/* Loader messages come out by file, line and column, however they were found. */
+static void test_diag_sort(void)
+{
+	gg_diag d = GG_DIAG_INIT;
+	gg_diag_addf(&d, "no position");
+	gg_diag_add(&d, "p.yaml", 12, 25, "third");
+	gg_diag_add(&d, "p.yaml", 8, 15, "second");
+	gg_diag_add(&d, "a:b.yaml", 51, 1, "fifth");
+	gg_diag_add(&d, "a:b.yaml", 50, 14, "fourth");
+	gg_diag_add(&d, "p.yaml", 8, 3, "first");
+	gg_diag_sort(&d);
+	CHECK_STR(d.msgs[0], "a:b.yaml:50:14: fourth");
+	CHECK_STR(d.msgs[1], "a:b.yaml:51:1: fifth");
+	CHECK_STR(d.msgs[2], "p.yaml:8:3: first");
+	CHECK_STR(d.msgs[3], "p.yaml:8:15: second");
+	CHECK_STR(d.msgs[4], "p.yaml:12:25: third");
+	CHECK_STR(d.msgs[5], "no position");
+	gg_diag_free(&d);
+}
+
 static void test_yaml_billion_laughs(void)
 {
 	const char *s = "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
@@ -225,6 +261,8 @@ int main(void)
 	RUN(test_yaml_duplicate_key);
 	RUN(test_yaml_duplicate_key_large_map);
 	RUN(test_yaml_syntax_error_tab);
+	RUN(test_yaml_unclosed_quote);
+	RUN(test_diag_sort);
 	RUN(test_yaml_billion_laughs);
 	RUN(test_yaml_depth_limit);
 	RUN(test_json_positions_and_types);
