@@ -292,6 +292,7 @@ int gg_cmd_check(int argc, char **argv)
 		if (wd == NULL || realpath(wd, root) == NULL)
 			snprintf(root, sizeof(root), "%s", cwd);
 		struct walk w = {p, &r, root, 0, 0};
+		gg_manifest_set_dir(p->manifests, root);
 		static char dot[] = ".";
 		char *defaults[] = {dot};
 		char **paths = first < argc ? argv + first : defaults;

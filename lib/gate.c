@@ -877,6 +877,7 @@ static int manifests_of_update(gg_gate *g, const git_oid *new_commit, char **err
 		git_fail(err, "cannot read the pushed tree");
 		goto done;
 	}
+	gg_manifest_set_tree(g->p->manifests, g->repo, (git_tree *)tree);
 	for (size_t i = 0; i < g->nchanged; i++) {
 		const char *path = g->changed[i];
 		if (!gg_mpolicy_selects(g->p->manifests, path))

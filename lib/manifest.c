@@ -2,6 +2,7 @@
 #include "gitgate/yload.h"
 #include "gitgate/glob.h"
 #include "gitgate/mrule.h"
+#include "gitgate/schema.h"
 #include "gitgate/util.h"
 
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct gg_mpolicy {
 	size_t nrules;
 	/* With deny_deletion: the resources of the files checked so far (see memo_*). */
 	struct memo *memo;
+	gg_schemap *schemas; /* manifests.schemas, NULL when absent */
 };
 
 struct memo;
@@ -39,8 +41,8 @@ static void memo_free(struct memo *m);
 static void memo_record(struct memo *m, const char *path, const char *data, size_t len,
                         const gg_yfile *f);
 
-static const char *const manifest_keys[] = {"paths",     "exclude",       "packs", "rules",
-                                            "overrides", "deny_deletion", NULL};
+static const char *const manifest_keys[] = {"paths",     "exclude",       "packs",   "rules",
+                                            "overrides", "deny_deletion", "schemas", NULL};
 
 static const char *const default_paths[] = {"**/*.yaml", "**/*.yml", "**/*.json"};
 
@@ -219,6 +221,9 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 			rules = v;
 		} else if (gg_yis(k, "overrides")) {
 			overrides = v;
+		} else if (gg_yis(k, "schemas")) {
+			if (gg_schemap_parse(&mp->schemas, file, v, diag) < 0)
+				l.errors++;
 		} else if (gg_yis(k, "deny_deletion")) {
 			if (v->type != GG_Y_BOOL)
 				gg_yload_err(&l, v, "deny_deletion must be true or false");
@@ -271,6 +276,7 @@ void gg_mpolicy_free(gg_mpolicy *mp)
 		gg_mrule_free(mp->rules[i].rule);
 	free(mp->rules);
 	memo_free(mp->memo);
+	gg_schemap_free(mp->schemas);
 	free(mp);
 }
 
@@ -290,6 +296,23 @@ bool gg_mpolicy_selects(const gg_mpolicy *mp, const char *path)
 bool gg_mpolicy_deny_deletion(const gg_mpolicy *mp)
 {
 	return mp && mp->deny_deletion;
+}
+
+static bool selects(const void *mp, const char *path)
+{
+	return gg_mpolicy_selects(mp, path);
+}
+
+void gg_manifest_set_tree(const gg_mpolicy *mp, git_repository *repo, const git_tree *tree)
+{
+	if (mp)
+		gg_schemap_set_tree(mp->schemas, repo, tree, selects, mp);
+}
+
+void gg_manifest_set_dir(const gg_mpolicy *mp, const char *root)
+{
+	if (mp)
+		gg_schemap_set_dir(mp->schemas, root, selects, mp);
 }
 
 /* Parser messages may quote a key from the file: keep them on one line. */
@@ -337,6 +360,9 @@ int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, 
 			if (e->sev == GG_SEV_ERROR)
 				dropped_errors += n;
 		}
+		size_t n = gg_schema_check(mp->schemas, doc, path, &budget, r);
+		dropped += n;
+		dropped_errors += n;
 	}
 	if (dropped) {
 		gg_loc loc = {path, 1, 1, NULL, NULL};
