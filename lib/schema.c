@@ -700,6 +700,7 @@ struct vc {
 	unsigned nest;
 	uint64_t steps;
 	bool stopped;
+	bool strict;
 };
 
 static void verr(struct vc *c, const gg_ynode *at, gg_severity sev, const char *fmt, ...)
@@ -982,7 +983,7 @@ static unsigned check_object(struct vc *c, const gg_sset *s, const gg_snode *n, 
 			}
 		} else if (n->addl != GG_SNONE) {
 			e += validate(c, s, n->addl, val);
-		} else if ((n->flags & GG_SF_CLOSED) && c->sp->strict) {
+		} else if ((n->flags & GG_SF_CLOSED) && c->strict) {
 			jp_pop(c, mark);
 			unknown_field(c, s, n, k);
 			e++;
@@ -1181,7 +1182,7 @@ static void check_list(struct vc *c, const gg_ynode *doc)
 		if (gg_yis(k, "apiVersion") || gg_yis(k, "kind") || gg_yis(k, "metadata"))
 			continue;
 		if (!gg_yis(k, "items")) {
-			if (c->sp->strict) {
+			if (c->strict) {
 				char *name = safe(k->str ? k->str : "");
 				verr(
 				    c, k, GG_SEV_ERROR,
@@ -1274,7 +1275,7 @@ size_t gg_schema_check(gg_schemap *sp, const gg_ynode *doc, const char *path, si
 {
 	if (sp == NULL || doc == NULL || doc->type != GG_Y_MAP)
 		return 0;
-	struct vc c = {sp, path, r, budget, 0, GG_BUF_INIT, 0, 0, 0, false};
+	struct vc c = {sp, path, r, budget, 0, GG_BUF_INIT, 0, 0, 0, false, sp->strict};
 	gg_buf_puts(&c.jp, "");
 	check_resource(&c, doc);
 	/* What reading the locations and the tree's CRDs found, once per push. */
@@ -1283,6 +1284,17 @@ size_t gg_schema_check(gg_schemap *sp, const gg_ynode *doc, const char *path, si
 		gg_loc loc = {p->path, p->line, p->col, NULL, NULL};
 		gg_report_add(r, p->rule, p->severity, &loc, "%s", p->message);
 	}
+	gg_buf_free(&c.jp);
+	return c.dropped;
+}
+
+size_t gg_sset_validate(const gg_sset *s, uint32_t node, const gg_ynode *doc, bool strict,
+                        const char *path, size_t *budget, gg_report *r)
+{
+	struct vc c = {NULL, path, r, budget, 0, GG_BUF_INIT, 0, 0, 0, false, strict};
+	gg_buf_puts(&c.jp, "");
+	if (doc && node < s->nnodes)
+		validate(&c, s, node, doc);
 	gg_buf_free(&c.jp);
 	return c.dropped;
 }

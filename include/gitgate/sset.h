@@ -9,6 +9,7 @@
 #ifndef GITGATE_SSET_H
 #define GITGATE_SSET_H
 
+#include "gitgate/report.h"
 #include "gitgate/util.h"
 #include "gitgate/ytree.h"
 
@@ -95,6 +96,14 @@ const gg_sprop *gg_sset_find_prop(const gg_sset *s, const gg_snode *n, const cha
 
 /* The built-in Kubernetes definitions (generated at build time). */
 extern const gg_sset gg_k8s_builtin;
+
+/*
+ * Validate doc against node of s (lib/schema.c), violations to r while
+ * *budget lasts; returns how many did not fit. For tests and fuzzing: the
+ * gate goes through gg_schema_check.
+ */
+size_t gg_sset_validate(const gg_sset *s, uint32_t node, const gg_ynode *doc, bool strict,
+                        const char *path, size_t *budget, gg_report *r);
 
 /* ---- building a set (lib/schema_load.c) ---- */
 
