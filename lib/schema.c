@@ -19,6 +19,7 @@
 #define MAX_STEPS       2000000u
 #define MAX_SCHEMA_NEST 256u
 #define MAX_REF_HOPS    64u
+#define MAX_PATH        256u
 /* What reading CRDs and locations may cost per push. */
 #define MAX_SCAN_FILES 100000u
 #define MAX_SCAN_BYTES (512u << 20)
@@ -695,7 +696,13 @@ struct vc {
 	gg_report *r;
 	size_t *budget;
 	size_t dropped;
-	gg_buf jp; /* where in the document: spec.template.spec.containers[0] */
+	/* Where in the document: keys and indices, rendered only for a violation
+	 * ("spec.template.spec.containers[0]"). */
+	struct seg {
+		const char *key; /* NULL: an index */
+		uint32_t index;
+	} jp[MAX_PATH];
+	size_t depth;
 	unsigned quiet;
 	unsigned nest;
 	uint64_t steps;
@@ -720,32 +727,41 @@ static void verr(struct vc *c, const gg_ynode *at, gg_severity sev, const char *
 	char *m = gg_vprintf(fmt, ap);
 	va_end(ap);
 	gg_loc loc = {c->path, at->line, at->col, NULL, NULL};
-	gg_report_add(c->r, "k8s-schema", sev, &loc, "%s%s%s", c->jp.len ? c->jp.ptr : "",
-	              c->jp.len ? ": " : "", m);
+	gg_buf where = GG_BUF_INIT;
+	for (size_t i = 0; i < c->depth; i++) {
+		if (c->jp[i].key == NULL) {
+			gg_buf_printf(&where, "[%u]", c->jp[i].index);
+			continue;
+		}
+		if (i)
+			gg_buf_putc(&where, '.');
+		put_safe(&where, c->jp[i].key, 100);
+	}
+	gg_report_add(c->r, "k8s-schema", sev, &loc, "%s%s%s", where.len ? where.ptr : "",
+	              where.len ? ": " : "", m);
+	gg_buf_free(&where);
 	free(m);
 }
 
 static size_t jp_push_key(struct vc *c, const char *key)
 {
-	size_t mark = c->jp.len;
-	if (mark)
-		gg_buf_putc(&c->jp, '.');
-	put_safe(&c->jp, key, 100);
+	size_t mark = c->depth;
+	if (c->depth < MAX_PATH)
+		c->jp[c->depth++] = (struct seg){key, 0};
 	return mark;
 }
 
 static size_t jp_push_index(struct vc *c, uint32_t i)
 {
-	size_t mark = c->jp.len;
-	gg_buf_printf(&c->jp, "[%u]", i);
+	size_t mark = c->depth;
+	if (c->depth < MAX_PATH)
+		c->jp[c->depth++] = (struct seg){NULL, i};
 	return mark;
 }
 
 static void jp_pop(struct vc *c, size_t mark)
 {
-	c->jp.len = mark;
-	if (c->jp.ptr)
-		c->jp.ptr[mark] = 0;
+	c->depth = mark;
 }
 
 /* YAML 1.1 booleans as Kubernetes' YAML decoder reads plain scalars. */
@@ -753,6 +769,8 @@ static bool yaml11_bool(const char *s, bool *value)
 {
 	static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"};
 	static const char *const no[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF"};
+	if (!strchr("yYnNoO", *s) || !*s || strlen(s) > 3)
+		return false;
 	for (size_t i = 0; i < GG_ARRAY_LEN(yes); i++) {
 		if (!strcmp(s, yes[i]))
 			return *value = true, true;
@@ -1203,7 +1221,7 @@ static void check_list(struct vc *c, const gg_ynode *doc)
 		}
 		for (uint32_t j = 0; j < v->n && !c->stopped; j++) {
 			size_t mark = jp_push_key(c, "items");
-			gg_buf_printf(&c->jp, "[%u]", j);
+			jp_push_index(c, j);
 			if (v->items[j]->type != GG_Y_MAP)
 				type_error(c, v->items[j], GG_ST_OBJECT, value_type(v->items[j]));
 			else
@@ -1275,8 +1293,7 @@ size_t gg_schema_check(gg_schemap *sp, const gg_ynode *doc, const char *path, si
 {
 	if (sp == NULL || doc == NULL || doc->type != GG_Y_MAP)
 		return 0;
-	struct vc c = {sp, path, r, budget, 0, GG_BUF_INIT, 0, 0, 0, false, sp->strict};
-	gg_buf_puts(&c.jp, "");
+	struct vc c = {.sp = sp, .path = path, .r = r, .budget = budget, .strict = sp->strict};
 	check_resource(&c, doc);
 	/* What reading the locations and the tree's CRDs found, once per push. */
 	for (; sp->nreported < sp->problems.n; sp->nreported++) {
@@ -1284,17 +1301,14 @@ size_t gg_schema_check(gg_schemap *sp, const gg_ynode *doc, const char *path, si
 		gg_loc loc = {p->path, p->line, p->col, NULL, NULL};
 		gg_report_add(r, p->rule, p->severity, &loc, "%s", p->message);
 	}
-	gg_buf_free(&c.jp);
 	return c.dropped;
 }
 
 size_t gg_sset_validate(const gg_sset *s, uint32_t node, const gg_ynode *doc, bool strict,
                         const char *path, size_t *budget, gg_report *r)
 {
-	struct vc c = {NULL, path, r, budget, 0, GG_BUF_INIT, 0, 0, 0, false, strict};
-	gg_buf_puts(&c.jp, "");
+	struct vc c = {.path = path, .r = r, .budget = budget, .strict = strict};
 	if (doc && node < s->nnodes)
 		validate(&c, s, node, doc);
-	gg_buf_free(&c.jp);
 	return c.dropped;
 }
