@@ -21,10 +21,11 @@
 #define MAX_REF_HOPS    64u
 #define MAX_PATH        256u
 /* What reading CRDs and locations may cost per push. */
-#define MAX_SCAN_FILES 100000u
-#define MAX_SCAN_BYTES (512u << 20)
-#define MAX_SCAN_DEPTH 32
-#define MAX_LOCATIONS  64
+#define MAX_SCAN_FILES   100000u
+#define MAX_SCAN_BYTES   (512u << 20)
+#define MAX_SCAN_DEPTH   32
+#define MAX_LOCATIONS    64
+#define MAX_KIND_LOOKUPS 256u /* kind files tried and missing, per location */
 /* Location files are the administrator's, larger than any manifest. */
 static const gg_ylimits location_limits = {64u << 20, 64, 8000000};
 
@@ -49,7 +50,8 @@ struct gg_schemap {
 
 	/* Where the current checks read from (gg_schemap_set_tree / set_dir). */
 	git_repository *repo;
-	git_tree *tree; /* owned duplicate */
+	const git_tree *tree; /* borrowed: valid for the checks that follow set_tree */
+	git_oid tree_id;      /* what the loaded sets were read from */
 	char *root;
 	gg_schema_select_fn select;
 	const void *select_arg;
@@ -182,7 +184,6 @@ void gg_schemap_free(gg_schemap *sp)
 	for (size_t i = 0; i < sp->nlocs; i++)
 		free(sp->locs[i].dir);
 	free(sp->locs);
-	git_tree_free(sp->tree);
 	free(sp->root);
 	free(sp->version);
 	free(sp->file);
@@ -194,16 +195,16 @@ void gg_schemap_set_tree(gg_schemap *sp, git_repository *repo, const git_tree *t
 {
 	if (sp == NULL)
 		return;
-	if (sp->tree && tree && git_oid_equal(git_tree_id(sp->tree), git_tree_id(tree)))
-		return;
-	locations_reset(sp);
-	git_tree_free(sp->tree);
-	sp->tree = NULL;
-	free(sp->root);
-	sp->root = NULL;
+	bool same = sp->tree && tree && git_oid_equal(&sp->tree_id, git_tree_id(tree));
+	if (!same) {
+		locations_reset(sp);
+		free(sp->root);
+		sp->root = NULL;
+		if (tree)
+			git_oid_cpy(&sp->tree_id, git_tree_id(tree));
+	}
 	sp->repo = repo;
-	if (tree)
-		git_tree_dup(&sp->tree, (git_tree *)tree);
+	sp->tree = tree;
 	sp->select = select;
 	sp->select_arg = arg;
 }
@@ -216,7 +217,6 @@ void gg_schemap_set_dir(gg_schemap *sp, const char *root, gg_schema_select_fn se
 	if (sp->root && root && !strcmp(sp->root, root))
 		return;
 	locations_reset(sp);
-	git_tree_free(sp->tree);
 	sp->tree = NULL;
 	sp->repo = NULL;
 	free(sp->root);
@@ -299,7 +299,7 @@ static int read_one(const gg_schemap *sp, const char *path, bool repo, char **da
 	if (repo && sp->tree) {
 		git_tree_entry *e = NULL;
 		git_blob *b = NULL;
-		if (git_tree_entry_bypath(&e, sp->tree, path) < 0)
+		if (git_tree_entry_bypath(&e, (git_tree *)sp->tree, path) < 0)
 			return 1;
 		int rc = 1;
 		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
@@ -438,8 +438,8 @@ static int walk_dir(struct walk *w, const char *dir)
 		int rc = -1;
 		bool top = !*dir || !strcmp(dir, ".");
 		if (top) {
-			sub = sp->tree;
-		} else if (git_tree_entry_bypath(&e, sp->tree, dir) == 0 &&
+			sub = (git_tree *)sp->tree;
+		} else if (git_tree_entry_bypath(&e, (git_tree *)sp->tree, dir) == 0 &&
 		           git_tree_entry_type(e) == GIT_OBJECT_TREE &&
 		           git_tree_lookup(&sub, sp->repo, git_tree_entry_id(e)) == 0) {
 		}
@@ -598,6 +598,10 @@ static void scan_crds(gg_schemap *sp)
 static uint32_t location_kind_file(gg_schemap *sp, struct location *loc, const char *group,
                                    const char *version, const char *kind)
 {
+	/* Kinds come from the push: past MAX_KIND_LOOKUPS misses no more files are tried, so a
+	 * push of endless made-up kinds costs neither I/O nor a growing list. */
+	if (loc->nmissing >= MAX_KIND_LOOKUPS)
+		return GG_SNONE;
 	char *key = gg_printf("%s\x1f%s\x1f%s", kind, group, version);
 	for (size_t i = 0; i < loc->nmissing; i++)
 		if (!strcmp(loc->missing[i], key)) {

@@ -35,10 +35,10 @@ typedef bool (*gg_schema_select_fn)(const void *arg, const char *path);
 
 /*
  * Where the checks that follow find CRDs and the repository's schema
- * locations: the tree of a pushed commit (borrowed until the next call), or
- * the root directory of a working tree. Both are read only when a document's
- * kind is not otherwise known; switching to another tree drops what was
- * read from the previous one.
+ * locations: the tree of a pushed commit (borrowed: it must live while
+ * gg_schema_check is called, until the next call), or the root directory of
+ * a working tree. Both are read only when a document's kind is not otherwise
+ * known; switching to another tree drops what was read from the previous one.
  */
 void gg_schemap_set_tree(gg_schemap *sp, git_repository *repo, const git_tree *tree,
                          gg_schema_select_fn select, const void *arg);
