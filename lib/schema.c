@@ -133,6 +133,10 @@ int gg_schemap_parse(gg_schemap **out, const char *file, const gg_ynode *node, g
 				}
 				struct location *loc = &sp->locs[sp->nlocs++];
 				loc->dir = gg_strdup(d->str);
+				/* "schemas/" and "schemas" name the same directory. */
+				for (size_t n = strlen(loc->dir); n > 1 && loc->dir[n - 1] == '/';
+				     n--)
+					loc->dir[n - 1] = 0;
 				loc->line = d->line;
 				loc->col = d->col;
 			}

@@ -148,7 +148,9 @@ data: {b: 2}' "cm"
 }
 
 t_location_in_repository_supplies_kinds() {
-	policy '    locations: [schemas/]' | setup
+	# Only apps/ holds manifests: the CRD is found through the location alone.
+	policy '    locations: [schemas/]' | sed 's|"\*\*/\*.yaml", "\*\*/\*.json"|"apps/**"|' | setup
+	grep -q '"apps/\*\*"' policy.yaml || fail "the policy was not narrowed to apps/"
 	# A vendored CRD under the location, and a kind file in kubeconform's layout.
 	add crd.yaml schemas/vendor/widget.yaml
 	mkdir -p w/schemas
