@@ -60,6 +60,7 @@ LIB_SRC    += $(PACKS_C)
 # The built-in Kubernetes schemas: the definitions (gzip) compiled into a table
 # by scripts/schemagen.c at build time, so the gate never parses them per push.
 K8S_DEFS   := data/kubernetes-schema/v1.32.2/_definitions.json.gz
+K8S_ENUMS  := data/kubernetes-schema/v1.32.2/enums.txt
 K8S_C      := build/gen/k8s_schema.c
 LIB_SRC    += $(K8S_C)
 SCHEMAGEN  := $(BUILD)/gen/schemagen
@@ -143,10 +144,10 @@ $(SCHEMAGEN): $(addprefix $(BUILD)/obj/,scripts/schemagen.o lib/schema_load.o li
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(K8S_C): $(K8S_DEFS) $(SCHEMAGEN)
+$(K8S_C): $(K8S_DEFS) $(K8S_ENUMS) $(SCHEMAGEN)
 	@mkdir -p $(dir $@)
 	gzip -dc $(K8S_DEFS) > $@.json
-	$(SCHEMAGEN) $@.json $@.tmp gg_k8s_builtin && mv $@.tmp $@ && rm -f $@.json
+	$(SCHEMAGEN) $@.json $@.tmp gg_k8s_builtin $(K8S_ENUMS) && mv $@.tmp $@ && rm -f $@.json
 
 run: all
 	@sh scripts/demo.sh $(BUILD)

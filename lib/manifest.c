@@ -204,7 +204,7 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 	if (node == NULL || node->type != GG_Y_MAP) {
 		gg_yload_err(&l, node,
 		             "manifests must be a map (paths, exclude, packs, rules, overrides, "
-		             "deny_deletion)");
+		             "deny_deletion, schemas)");
 		goto done;
 	}
 	const gg_ynode *paths = NULL, *exclude = NULL, *packs = NULL, *rules = NULL,

@@ -69,11 +69,14 @@ struct gg_schemap {
 static const char *const schema_keys[] = {"kubernetes", "strict", "unknown_kinds", "locations",
                                           NULL};
 
+/* "1.32.2", "v1.32.2", or the minor version alone: "1.32". */
 static bool builtin_version(const char *v)
 {
+	const char *b = GG_SCHEMA_BUILTIN_VERSION;
+	size_t minor = (size_t)(strrchr(b, '.') - b);
 	if (*v == 'v')
 		v++;
-	return !strcmp(v, "1.32") || !strcmp(v, GG_SCHEMA_BUILTIN_VERSION);
+	return !strcmp(v, b) || (strlen(v) == minor && !strncmp(v, b, minor));
 }
 
 int gg_schemap_parse(gg_schemap **out, const char *file, const gg_ynode *node, gg_diag *diag)
@@ -144,7 +147,10 @@ int gg_schemap_parse(gg_schemap **out, const char *file, const gg_ynode *node, g
 			gg_yload_unknown_key(&l, k, "manifests.schemas", schema_keys);
 		}
 	}
-	sp->version = gg_strdup(version ? version->str : "1.32");
+	sp->version = version ? gg_strdup(version->str)
+	                      : gg_strndup(GG_SCHEMA_BUILTIN_VERSION,
+	                                   (size_t)(strrchr(GG_SCHEMA_BUILTIN_VERSION, '.') -
+	                                            GG_SCHEMA_BUILTIN_VERSION));
 	if (version && !builtin_version(version->str)) {
 		sp->builtin = false;
 		if (sp->nlocs == 0)
@@ -364,13 +370,16 @@ static int tree_cb(const char *root, const git_tree_entry *e, void *arg)
 	struct walk *w = arg;
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
-	if (++w->files > MAX_SCAN_FILES || w->bytes > MAX_SCAN_BYTES) {
-		w->over = true;
-		return -1;
-	}
 	char *rel = gg_printf("%s%s", root, git_tree_entry_name(e));
 	char *path = w->prefix ? join(w->prefix, rel) : gg_strdup(rel);
-	if (w->want(w, path)) {
+	bool want = w->want(w, path);
+	if (want && (++w->files > MAX_SCAN_FILES || w->bytes > MAX_SCAN_BYTES)) {
+		w->over = true;
+		free(path);
+		free(rel);
+		return -1;
+	}
+	if (want) {
 		git_blob *b = NULL;
 		if (git_blob_lookup(&b, w->sp->repo, git_tree_entry_id(e)) == 0) {
 			size_t len = (size_t)git_blob_rawsize(b);
@@ -441,12 +450,12 @@ static int walk_dir(struct walk *w, const char *dir)
 		git_tree_entry *e = NULL;
 		int rc = -1;
 		bool top = !*dir || !strcmp(dir, ".");
-		if (top) {
+		if (top)
 			sub = (git_tree *)sp->tree;
-		} else if (git_tree_entry_bypath(&e, (git_tree *)sp->tree, dir) == 0 &&
-		           git_tree_entry_type(e) == GIT_OBJECT_TREE &&
-		           git_tree_lookup(&sub, sp->repo, git_tree_entry_id(e)) == 0) {
-		}
+		else if (git_tree_entry_bypath(&e, (git_tree *)sp->tree, dir) < 0 ||
+		         git_tree_entry_type(e) != GIT_OBJECT_TREE ||
+		         git_tree_lookup(&sub, sp->repo, git_tree_entry_id(e)) < 0)
+			sub = NULL;
 		if (sub) {
 			w->prefix = top ? NULL : dir;
 			git_tree_walk(sub, GIT_TREEWALK_PRE, tree_cb, w);
@@ -593,9 +602,14 @@ static void scan_crds(gg_schemap *sp)
 		return;
 	struct walk w = {sp, crd_file, sp->crds, NULL, 0, 0, want_selected, true, false};
 	walk_dir(&w, "");
-	if (w.over)
-		problem(sp, sp->file, 1, 1,
-		        "CustomResourceDefinitions: the tree holds too many files");
+	if (w.over) {
+		char *m =
+		    gg_printf("CustomResourceDefinitions: more than %u manifest files or %u MiB "
+		              "to read in the tree",
+		              MAX_SCAN_FILES, MAX_SCAN_BYTES >> 20);
+		problem(sp, sp->file, 1, 1, m);
+		free(m);
+	}
 }
 
 /* A kind file of a location, kubeconform's names: deployment-apps-v1.json, service-v1.json. */
@@ -1144,8 +1158,10 @@ static unsigned validate(struct vc *c, const gg_sset *s, uint32_t idx, const gg_
 			if (n->nenm > 20)
 				gg_buf_puts(&m, ", ...");
 			gg_buf_puts(&m, " (found ");
-			put_found(&m, v, vt);
-			gg_buf_puts(&m, ")");
+			if (vt == GG_ST_STRING)
+				gg_buf_putc(&m, '"');
+			put_safe(&m, v->str ? v->str : "", 60);
+			gg_buf_puts(&m, vt == GG_ST_STRING ? "\")" : ")");
 			verr(c, v, GG_SEV_ERROR, "%s", m.ptr);
 			gg_buf_free(&m);
 			e++;

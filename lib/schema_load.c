@@ -658,6 +658,28 @@ int gg_ssetb_write_c(gg_ssetb *b, FILE *out, const char *name)
 	return ferror(out) ? -1 : 0;
 }
 
+int gg_ssetb_set_enum(gg_ssetb *b, const char *def, const char *field, char *const *values,
+                      size_t n)
+{
+	uint32_t d = def_get(b, def);
+	if (d == GG_SNONE)
+		return -1;
+	const gg_sset *s = gg_ssetb_view(b);
+	const gg_sprop *p = gg_sset_find_prop(s, &s->nodes[d], field);
+	if (p == NULL)
+		return -1;
+	uint32_t node = p->node;
+	uint32_t first = (uint32_t)b->nstrs;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t off = intern(b, values[i]);
+		GROW(b->strs, b->nstrs, b->cstrs);
+		b->strs[b->nstrs++] = off;
+	}
+	b->nodes[node].enm = first;
+	b->nodes[node].nenm = (uint32_t)n;
+	return 0;
+}
+
 /* ---- CustomResourceDefinitions ---- */
 
 static const char *str_at(struct ld *l, const gg_ynode *map, const char *key, const char *where)

@@ -3,7 +3,10 @@
  * source of the compiled set out (build/gen/k8s_schema.c), so the gate never
  * parses the built-in definitions at run time.
  *
- *   schemagen DEFINITIONS.json OUT.c NAME
+ *   schemagen DEFINITIONS.json OUT.c NAME [ENUMS.txt]
+ *
+ * ENUMS.txt: lines "DEFINITION FIELD VALUE..." ("" for the empty string, #
+ * comments) adding the allowed values the definitions state only in prose.
  */
 #include "gitgate/sset.h"
 #include "gitgate/util.h"
@@ -14,10 +17,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Apply ENUMS.txt; every problem is printed as FILE:LINE: message. */
+static int add_enums(gg_ssetb *b, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "schemagen: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	unsigned n = 0;
+	int rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		char *w[64];
+		size_t nw = 0;
+		for (char *t = strtok(line, " \t\r\n"); t && nw < 64; t = strtok(NULL, " \t\r\n"))
+			w[nw++] = strcmp(t, "\"\"") ? t : (char *)"";
+		if (nw == 0 || w[0][0] == '#')
+			continue;
+		if (nw < 3 || gg_ssetb_set_enum(b, w[0], w[1], w + 2, nw - 2) < 0) {
+			fprintf(stderr, "%s:%u: no such definition and field, or no values\n", path,
+			        n);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: schemagen DEFINITIONS.json OUT.c NAME\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: schemagen DEFINITIONS.json OUT.c NAME [ENUMS.txt]\n");
 		return 2;
 	}
 	char *data;
@@ -40,6 +72,8 @@ int main(int argc, char **argv)
 		rc = -1;
 	for (size_t i = 0; i < diag.n; i++)
 		fprintf(stderr, "%s\n", diag.msgs[i]);
+	if (rc == 0 && argc == 5 && add_enums(b, argv[4]) < 0)
+		rc = -1;
 	FILE *out = rc == 0 ? fopen(argv[2], "w") : NULL;
 	if (rc == 0 && (out == NULL || gg_ssetb_write_c(b, out, argv[3]) < 0 || fclose(out) != 0)) {
 		fprintf(stderr, "schemagen: %s: cannot write\n", argv[2]);

@@ -142,6 +142,14 @@ int gg_ssetb_add_schema(gg_ssetb *b, uint32_t *out, const char *file, const gg_y
  */
 int gg_ssetb_add_crd(gg_ssetb *b, const char *file, const gg_ynode *doc, gg_diag *diag);
 
+/*
+ * Make field `field` of definition `def` (added by gg_ssetb_add_definitions)
+ * accept only `values`, replacing any enum it had. -1 when there is no such
+ * definition or field.
+ */
+int gg_ssetb_set_enum(gg_ssetb *b, const char *def, const char *field, char *const *values,
+                      size_t n);
+
 /* Register a kind; a later registration of the same kind replaces the earlier one. */
 void gg_ssetb_add_kind(gg_ssetb *b, const char *group, const char *version, const char *kind,
                        uint32_t node);

@@ -54,11 +54,12 @@ error[k8s-schema] apps/web.yaml:7:13: spec.replicas: expected integer, found str
 error[k8s-schema] apps/web.yaml:17:11: spec.template.spec.containers[0]: unknown field "imagePullPolicyy" (did you mean "imagePullPolicy"?)
 error[k8s-schema] apps/web.yaml:20:22: spec.template.spec.containers[0].env[0].value: expected string, found boolean yes (Kubernetes reads an unquoted yes as the boolean true; quote it: "yes")
 error[k8s-schema] apps/web.yaml:28:13: spec.ports[0].port: expected integer, found string "eighty"
-error[k8s-schema] apps/web.yaml:36:3: spec: missing required field "jobTemplate"
-error[k8s-schema] apps/web.yaml:47:13: spec.rules[0].http.paths[0]: missing required field "pathType"
-error[k8s-schema] apps/web.yaml:49:15: spec.rules[0].http.paths[0].backend: unknown field "serviceName"
-error[k8s-schema] apps/web.yaml:57:18: items[0].data.port: expected string, found integer 8080 (quote it: "8080")
-error[k8s-schema] apps/web.yaml:58:17: items[1]: Ingress extensions/v1beta1 is not served by Kubernetes 1.32 (it serves networking.k8s.io/v1)
+error[k8s-schema] apps/web.yaml:30:9: spec.type: must be one of ExternalName, ClusterIP, NodePort, LoadBalancer (found "Internal")
+error[k8s-schema] apps/web.yaml:37:3: spec: missing required field "jobTemplate"
+error[k8s-schema] apps/web.yaml:48:13: spec.rules[0].http.paths[0]: missing required field "pathType"
+error[k8s-schema] apps/web.yaml:50:15: spec.rules[0].http.paths[0].backend: unknown field "serviceName"
+error[k8s-schema] apps/web.yaml:58:18: items[0].data.port: expected string, found integer 8080 (quote it: "8080")
+error[k8s-schema] apps/web.yaml:59:17: items[1]: Ingress extensions/v1beta1 is not served by Kubernetes 1.32 (it serves networking.k8s.io/v1)
 W
 	diff want got || fail "the violation lines differ"
 	! git -C srv.git rev-parse -q --verify main >/dev/null || fail "main was created"

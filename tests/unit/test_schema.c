@@ -182,8 +182,8 @@ static void test_enum(void)
 	expect(d, HEAD "p: Never\nn: 2\n", "");
 	expect(d, HEAD "p: Sometimes\nn: 3\n",
 	       "error[k8s-schema] m.yaml:3:4: p: must be one of Always, IfNotPresent, Never (found "
-	       "string \"Sometimes\")\n"
-	       "error[k8s-schema] m.yaml:4:4: n: must be one of 1, 2 (found integer 3)\n");
+	       "\"Sometimes\")\n"
+	       "error[k8s-schema] m.yaml:4:4: n: must be one of 1, 2 (found 3)\n");
 }
 
 static void test_unknown_fields(void)
@@ -421,6 +421,29 @@ static void test_builtin_kinds_and_lists(void)
 	CHECK(gg_sset_find_kind(&gg_k8s_builtin, "apps", "v1", "Service") == GG_SNONE);
 }
 
+/* The allowed values the definitions state in prose (data/.../enums.txt) are enums. */
+static void test_builtin_enums(void)
+{
+	location(NULL);
+	char *got = run("  kubernetes: \"1.32\"\n", "p.yaml",
+	                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+	                "spec:\n  restartPolicy: Sometimes\n"
+	                "  containers: [{name: c, image: x, imagePullPolicy: Sometimes}]\n"
+	                "  tolerations: [{operator: Exists, effect: \"\"}]\n"
+	                "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"
+	                "spec: {type: Internal, ports: [{port: 80, protocol: tcp}]}\n");
+	CHECK_STR(got,
+	          "error[k8s-schema] p.yaml:5:18: spec.restartPolicy: must be one of Always, "
+	          "OnFailure, Never (found \"Sometimes\")\n"
+	          "error[k8s-schema] p.yaml:6:53: spec.containers[0].imagePullPolicy: must be "
+	          "one of Always, Never, IfNotPresent (found \"Sometimes\")\n"
+	          "error[k8s-schema] p.yaml:12:14: spec.type: must be one of ExternalName, "
+	          "ClusterIP, NodePort, LoadBalancer (found \"Internal\")\n"
+	          "error[k8s-schema] p.yaml:12:53: spec.ports[0].protocol: must be one of TCP, "
+	          "UDP, SCTP (found \"tcp\")\n");
+	free(got);
+}
+
 static void test_policy_keys(void)
 {
 	gg_diag d = GG_DIAG_INIT;
@@ -478,6 +501,7 @@ int main(void)
 	RUN(test_malformed_crd_and_definitions);
 	RUN(test_kind_files_of_a_location);
 	RUN(test_builtin_kinds_and_lists);
+	RUN(test_builtin_enums);
 	RUN(test_policy_keys);
 	RUN(test_set_builder);
 	location(NULL);
