@@ -193,6 +193,21 @@ t_malformed_location_fails_closed_with_its_position() {
 	expect_contains out 'error[k8s-schema] schemas/_definitions.json:3:38: $ref "#/definitions/nope": no such definition'
 }
 
+t_malformed_crd_in_server_location_fails_closed() {
+	mkdir -p loc
+	sed 's/type: integer, format: int32/type: int/' "$DATA/crd.yaml" >loc/widget.yaml
+	policy "    locations: [$T/loc]" | setup
+	add cr-good.yaml apps/w.yaml
+	save "widget"
+	expect_status 1 push main
+	lines >got
+	cat >want <<W
+error[k8s-schema] $T/loc/widget.yaml:21:30: type must be one of null, boolean, integer, number, string, array, object
+warning[k8s-schema] apps/w.yaml:2:7: no schema for kind Widget (example.com/v1): add its CustomResourceDefinition to the repository or a schema location, or set unknown_kinds
+W
+	diff want got || fail "the violation lines differ"
+}
+
 t_missing_server_location_fails_closed() {
 	policy "    locations: [$T/nowhere]" | setup
 	add good.yaml apps/web.yaml
