@@ -436,7 +436,7 @@ static void test_builtin_enums(void)
 	          "error[k8s-schema] p.yaml:5:18: spec.restartPolicy: must be one of Always, "
 	          "OnFailure, Never (found \"Sometimes\")\n"
 	          "error[k8s-schema] p.yaml:6:53: spec.containers[0].imagePullPolicy: must be "
-	          "one of Always, Never, IfNotPresent (found \"Sometimes\")\n"
+	          "one of Always, IfNotPresent, Never (found \"Sometimes\")\n"
 	          "error[k8s-schema] p.yaml:12:14: spec.type: must be one of ExternalName, "
 	          "ClusterIP, NodePort, LoadBalancer (found \"Internal\")\n"
 	          "error[k8s-schema] p.yaml:12:53: spec.ports[0].protocol: must be one of TCP, "
