@@ -1011,11 +1011,13 @@ static unsigned check_object(struct vc *c, const gg_sset *s, const gg_snode *n, 
 		const char *key = k->str ? k->str : "";
 		const gg_sprop *p = gg_sset_find_prop(s, n, key);
 		size_t mark = jp_push_key(c, key);
-		if (p) {
-			e += validate(c, s, p->node, val);
-		} else if (embedded && !strcmp(key, "metadata")) {
+		if (embedded && !strcmp(key, "metadata")) {
+			/* A resource's metadata is ObjectMeta whatever its CRD declares (CRDs
+			 * generated from Go types say only "type: object" there). */
 			if (gg_k8s_builtin.objmeta != GG_SNONE)
 				e += validate(c, &gg_k8s_builtin, gg_k8s_builtin.objmeta, val);
+		} else if (p) {
+			e += validate(c, s, p->node, val);
 		} else if (embedded && (!strcmp(key, "apiVersion") || !strcmp(key, "kind"))) {
 			if (val->type != GG_Y_STRING) {
 				type_error(c, val, GG_ST_STRING, value_type(val));

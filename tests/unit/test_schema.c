@@ -281,6 +281,8 @@ static void test_crd_keywords(void)
 	    "      openAPIV3Schema:\n"
 	    "        type: object\n"
 	    "        properties:\n"
+	    "          apiVersion: {type: string}\n"
+	    "          metadata: {type: object}\n"
 	    "          spec:\n"
 	    "            type: object\n"
 	    "            properties:\n"
