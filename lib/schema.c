@@ -126,6 +126,10 @@ int gg_schemap_parse(gg_schemap **out, const char *file, const gg_ynode *node, g
 				             MAX_LOCATIONS);
 				continue;
 			}
+			if (sp->locs) {
+				gg_yload_err(&l, k, "locations is given twice");
+				continue;
+			}
 			sp->locs = gg_calloc(count ? count : 1, sizeof(*sp->locs));
 			for (uint32_t j = 0; j < count; j++) {
 				const gg_ynode *d = v->type == GG_Y_SEQ ? v->items[j] : v;
