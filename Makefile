@@ -57,6 +57,13 @@ LIB_SRC    := $(wildcard lib/*.c)
 PACKS_YAML := $(sort $(wildcard packs/*.yaml))
 PACKS_C    := build/gen/packs.c
 LIB_SRC    += $(PACKS_C)
+# The built-in Kubernetes schemas: the definitions (gzip) compiled into a table
+# by scripts/schemagen.c at build time, so the gate never parses them per push.
+K8S_DEFS   := data/kubernetes-schema/v1.32.2/_definitions.json.gz
+K8S_ENUMS  := data/kubernetes-schema/v1.32.2/enums.txt
+K8S_C      := build/gen/k8s_schema.c
+LIB_SRC    += $(K8S_C)
+SCHEMAGEN  := $(BUILD)/gen/schemagen
 DAEMON_SRC := $(filter-out daemon/gitgated.c,$(wildcard daemon/*.c))
 CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -142,6 +149,15 @@ $(PACKS_C): $(PACKS_YAML) Makefile
 	   echo '};'; \
 	   echo 'const size_t gg_nmpacks = sizeof(gg_mpacks) / sizeof(gg_mpacks[0]) - 1;'; \
 	} > $@.tmp && mv $@.tmp $@
+
+$(SCHEMAGEN): $(addprefix $(BUILD)/obj/,scripts/schemagen.o lib/schema_load.o lib/ytree.o lib/util.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(K8S_C): $(K8S_DEFS) $(K8S_ENUMS) $(SCHEMAGEN)
+	@mkdir -p $(dir $@)
+	gzip -dc $(K8S_DEFS) > $@.json
+	$(SCHEMAGEN) $@.json $@.tmp gg_k8s_builtin $(K8S_ENUMS) && mv $@.tmp $@ && rm -f $@.json
 
 run: all
 	@sh scripts/demo.sh $(BUILD)

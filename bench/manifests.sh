@@ -5,6 +5,7 @@
 #   - the anchor: a pre-receive hook in Python (git diff-tree + one
 #     git cat-file --batch + PyYAML's CSafeLoader), bench/manifests_hook.py
 #   - gitgate's pre-receive hook
+#   - the same hook with Kubernetes schema validation on (manifests.schemas)
 # each run as git runs a hook (GIT_DIR, cwd, "OLD NEW REF" on stdin), best of
 # RUNS, with the peak RSS of the process tree (wait4's rusage).
 #
@@ -167,6 +168,7 @@ else
 	  deny_deletion: true
 	POL
 fi
+sed 's/^  deny_deletion: true$/&\n  schemas: {kubernetes: "1.32"}/' "$W/policy.yaml" >"$W/policy-schemas.yaml"
 echo "$OLD $NEW refs/heads/main" >"$W/stdin"
 
 # measure NAME CMD...: best wall time of RUNS, peak RSS, exit status.
@@ -174,7 +176,7 @@ measure() {
 	python3 - "$W/stdin" "$W/repo.git" "$RUNS" "$@" <<'PY'
 import os, subprocess, sys, time
 stdin, gitdir, runs, name, cmd = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
-env = dict(os.environ, GIT_DIR=gitdir, GITGATE_POLICY=os.path.join(os.path.dirname(gitdir), "policy.yaml"))
+env = dict(os.environ, GIT_DIR=gitdir, GITGATE_POLICY=os.path.join(os.path.dirname(gitdir), os.environ.get("BENCH_POLICY", "policy.yaml")))
 best, cpu, rss, codes = None, None, 0, set()
 for _ in range(runs):
     with open(stdin) as f:
@@ -196,6 +198,7 @@ PY
 
 measure floor "$W/floor" "$W/repo.git" "$OLD" "$NEW" >"$W/floor.out"
 measure gitgate "$HOOK" >"$W/gitgate.out"
+
 read -r _ ft fcpu frss fc <"$W/floor.out"
 read -r _ gt gcpu grss gc <"$W/gitgate.out"
 if [ "$TREE" = mixed ]; then
@@ -209,10 +212,14 @@ if [ "$TREE" = mixed ]; then
 fi
 measure anchor python3 "$top/bench/manifests_hook.py" >"$W/anchor.out"
 read -r _ at acpu arss ac <"$W/anchor.out"
+BENCH_POLICY=policy-schemas.yaml measure schemas "$HOOK" >"$W/schemas.out"
+read -r _ st scpu srss sc <"$W/schemas.out"
 echo "## manifests ($SCENARIO): one push of $FILES Kubernetes manifest files ($((FILES * 2)) documents, $BYTES bytes), kubernetes-baseline, best of $RUNS"
 printf '%-9s %7.3f s wall  %7.3f s CPU  %4d MB peak RSS  exit %s  %s\n' \
 	floor "$ft" "$fcpu" "$frss" "$fc" "libgit2 blob reads + bare libyaml event parse (C)" \
 	anchor "$at" "$acpu" "$arss" "$ac" "Python hook: diff-tree, one cat-file --batch, PyYAML CSafeLoader" \
-	gitgate "$gt" "$gcpu" "$grss" "$gc" "gitgate pre-receive hook, kubernetes-baseline, deny_deletion"
+	gitgate "$gt" "$gcpu" "$grss" "$gc" "gitgate pre-receive hook, kubernetes-baseline, deny_deletion" \
+	+schemas "$st" "$scpu" "$srss" "$sc" "the same with schemas: {kubernetes: \"1.32\"}"
 python3 -c 'import sys; a, g, f, ac, gc, fc = map(float, sys.argv[1:]); print("gitgate vs anchor: %.1fx faster (CPU %.1fx); gitgate / floor: %.2fx (CPU %.2fx)" % (a / g, ac / gc, g / f, gc / fc))' "$at" "$gt" "$ft" "$acpu" "$gcpu" "$fcpu"
-[ "$gc" = 0 ] && [ "$ac" = 0 ] || { echo "manifests.sh: a hook rejected the clean push" >&2; exit 1; }
+python3 -c 'import sys; g, s, gc, sc, n = map(float, sys.argv[1:]); print("schemas on / off: %.2fx wall (CPU %.2fx); %.0f resources per CPU second with schemas on (kubeconform: ~1,900 per core)" % (s / g, sc / gc, n / sc))' "$gt" "$st" "$gcpu" "$scpu" "$((FILES * 2))"
+[ "$gc" = 0 ] && [ "$ac" = 0 ] && [ "$sc" = 0 ] || { echo "manifests.sh: a hook rejected the clean push" >&2; exit 1; }

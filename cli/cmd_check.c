@@ -448,6 +448,7 @@ int gg_cmd_check(int argc, char **argv)
 		gg_mtree ops = {work_tree_kind, work_tree_read, &w};
 		if (p->manifests)
 			w.scan = gg_mscan_new(p->manifests, &ops, true);
+		gg_manifest_set_dir(p->manifests, root);
 		static char dot[] = ".";
 		char *defaults[] = {dot};
 		char **paths = first < argc ? argv + first : defaults;

@@ -1092,6 +1092,8 @@ static int check_ref_tree(gg_gate *g, git_tree *from, git_tree *to, const char *
 	struct push_tree pt = {g->repo, to};
 	gg_mtree ops = {push_tree_kind, push_tree_read, &pt};
 	g->scan = p->manifests ? gg_mscan_new(p->manifests, &ops, false) : NULL;
+	if (p->manifests)
+		gg_manifest_set_tree(p->manifests, g->repo, to);
 	g->scan_tree = to;
 	int rc = check_trees(g, from, to, NULL, 0, where,
 	                     files_done ? PASS_REF_SKIP_FILES : PASS_REF, err);

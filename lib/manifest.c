@@ -2,6 +2,7 @@
 #include "gitgate/yload.h"
 #include "gitgate/glob.h"
 #include "gitgate/mrule.h"
+#include "gitgate/schema.h"
 #include "gitgate/util.h"
 
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct gg_mpolicy {
 	size_t npacks;
 	/* With deny_deletion: the resources of the files checked so far (see memo_*). */
 	struct memo *memo;
+	gg_schemap *schemas; /* manifests.schemas, NULL when absent */
 };
 
 struct memo;
@@ -57,7 +59,8 @@ static void memo_record(struct memo *m, const char *path, const char *data, size
                         const gg_yfile *f);
 
 static const char *const manifest_keys[] = {"paths",     "exclude",       "packs",     "rules",
-                                            "overrides", "deny_deletion", "deletions", NULL};
+                                            "overrides", "deny_deletion", "deletions", "schemas",
+                                            NULL};
 
 static const char *const pack_keys[] = {"name", "applies_to", "when", "rules", NULL};
 
@@ -237,7 +240,7 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 	if (node == NULL || node->type != GG_Y_MAP) {
 		gg_yload_err(&l, node,
 		             "manifests must be a map (paths, exclude, packs, rules, overrides, "
-		             "deny_deletion)");
+		             "deny_deletion, schemas)");
 		goto done;
 	}
 	const gg_ynode *paths = NULL, *exclude = NULL, *packs = NULL, *rules = NULL,
@@ -256,6 +259,9 @@ int gg_mpolicy_parse(gg_mpolicy **out, const char *file, const gg_ynode *node, g
 			overrides = v;
 		} else if (gg_yis(k, "deletions")) {
 			/* allow_users: read by the policy loader, with bypass.users */
+		} else if (gg_yis(k, "schemas")) {
+			if (gg_schemap_parse(&mp->schemas, file, v, diag) < 0)
+				l.errors++;
 		} else if (gg_yis(k, "deny_deletion")) {
 			if (v->type != GG_Y_BOOL)
 				gg_yload_err(&l, v, "deny_deletion must be true or false");
@@ -312,6 +318,7 @@ void gg_mpolicy_free(gg_mpolicy *mp)
 		free(mp->packs[i].applies_to);
 	}
 	memo_free(mp->memo);
+	gg_schemap_free(mp->schemas);
 	free(mp);
 }
 
@@ -331,6 +338,23 @@ bool gg_mpolicy_selects(const gg_mpolicy *mp, const char *path)
 bool gg_mpolicy_deny_deletion(const gg_mpolicy *mp)
 {
 	return mp && mp->deny_deletion;
+}
+
+static bool selects(const void *mp, const char *path)
+{
+	return gg_mpolicy_selects(mp, path);
+}
+
+void gg_manifest_set_tree(const gg_mpolicy *mp, git_repository *repo, const git_tree *tree)
+{
+	if (mp)
+		gg_schemap_set_tree(mp->schemas, repo, tree, selects, mp);
+}
+
+void gg_manifest_set_dir(const gg_mpolicy *mp, const char *root)
+{
+	if (mp)
+		gg_schemap_set_dir(mp->schemas, root, selects, mp);
 }
 
 /* Parser messages may quote a key from the file: keep them on one line. */
@@ -566,6 +590,9 @@ int gg_manifest_check_opts(const gg_mpolicy *mp, const char *path, const char *d
 			if (e->sev == GG_SEV_ERROR)
 				dropped_errors += n;
 		}
+		size_t n = gg_schema_check(mp->schemas, doc, path, &budget, r);
+		dropped += n;
+		dropped_errors += n;
 	}
 	/*
 	 * A file no pack applies to (a CI workflow, Helm values): only gitgate

@@ -493,8 +493,10 @@ static void parse_yaml(gg_yfile *f, const char *data, size_t len)
 			                       ev.data.scalar.length);
 			n->len = (uint32_t)ev.data.scalar.length;
 			if (ev.data.scalar.plain_implicit &&
-			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+				n->plain = true;
 				resolve_plain(n);
+			}
 			attach(f, n);
 			anchor = (const char *)ev.data.scalar.anchor;
 			break;

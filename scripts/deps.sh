@@ -6,6 +6,8 @@ set -eu
 
 PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent sqlite3"
 TOOLS="cc git curl pkg-config python3"
+# The built-in Kubernetes schemas are committed gzip-compressed.
+TOOLS="$TOOLS gzip"
 # What the tests of the man pages and systemd units run.
 TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
 # What the deployment tests run: signed events, and the ssh:// and https://
@@ -13,7 +15,7 @@ TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
 TOOLS="$TOOLS openssl ssh-keygen ssh-keyscan"
 DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
-DEBS="$DEBS mandoc groff-base man-db bsdextrautils systemd"
+DEBS="$DEBS gzip mandoc groff-base man-db bsdextrautils systemd"
 DEBS="$DEBS openssl openssh-client openssh-server"
 
 missing=""

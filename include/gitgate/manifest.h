@@ -26,8 +26,16 @@ bool gg_mpolicy_selects(const gg_mpolicy *mp, const char *path);
 bool gg_mpolicy_deny_deletion(const gg_mpolicy *mp);
 
 /*
+ * Where the schema check (manifests.schemas) finds the CustomResourceDefinitions
+ * and in-repository schema locations of the files checked next: the tree of
+ * the pushed commit (borrowed until the next call), or a working tree's root.
+ */
+void gg_manifest_set_tree(const gg_mpolicy *mp, git_repository *repo, const git_tree *tree);
+void gg_manifest_set_dir(const gg_mpolicy *mp, const char *root);
+
+/*
  * Validate one manifest file (YAML, or JSON for *.json): syntax, duplicate
- * keys, limits, pack and custom rules. Violations go to r with `path` and the
+ * keys, limits, pack and custom rules, Kubernetes schemas. Violations go to r with `path` and the
  * offending node's line and column. Returns 0, or -1 on an internal error.
  */
 int gg_manifest_check(const gg_mpolicy *mp, const char *path, const char *data, size_t len,

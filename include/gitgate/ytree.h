@@ -37,6 +37,8 @@ struct gg_ynode {
 	uint64_t weight;
 	double num;   /* GG_Y_INT, GG_Y_FLOAT */
 	bool boolean; /* GG_Y_BOOL */
+	/* A YAML plain scalar (unquoted, untagged): Kubernetes' decoder types it by YAML 1.1. */
+	bool plain;
 };
 
 typedef enum { GG_YFMT_YAML, GG_YFMT_JSON } gg_yformat;

@@ -236,7 +236,7 @@ static void test_loader_errors(void)
 	expect_load_error(
 	    "paths: [a]\nfrobnicate: 1\n",
 	    "policy.yaml:2:1: unknown key 'frobnicate' in manifests (expected one of: paths, "
-	    "exclude, packs, rules, overrides, deny_deletion, deletions)\n");
+	    "exclude, packs, rules, overrides, deny_deletion, deletions, schemas)\n");
 	expect_load_error(RULE("    path: a\n    assert: {exists: true}\n    sevrity: warning\n"),
 	                  "policy.yaml:6:5: unknown key 'sevrity' in a rule (expected one of: id, "
 	                  "severity, when, within, path, assert, message)\n");
