@@ -39,7 +39,8 @@ struct walk {
 
 const char gg_usage_check[] =
     "gitgate check [--policy FILE] [--format text|json|sarif] [PATH...]\n"
-    "gitgate check [--policy FILE] [--format text|json|sarif] --range OLD..NEW\n";
+    "gitgate check [--policy FILE] [--format text|json|sarif] --range OLD..NEW\n"
+    "gitgate check [--policy FILE] [--format text|json|sarif] [--stdin-name NAME] -\n";
 
 /*
  * A line on stderr. Paths from the tree, revisions and library messages end
