@@ -603,7 +603,14 @@ static void job_start_command(job *j)
 	gg_runner_vars v;
 	vars_of(&v, j);
 	char **argv = NULL, **env = NULL;
-	gg_runner_expand_argv(&argv, (const char *const *)j->run_tmpl, &v);
+	char *err = NULL;
+	if (gg_runner_expand_argv(&argv, (const char *const *)j->run_tmpl, &v, &err) < 0) {
+		/* Not worth a retry: the same push expands the same way again. */
+		gg_runner_log_line(j->log_path, "%s", err);
+		job_end(j, GG_DEP_FAILED, -1, j->commit, err);
+		free(err);
+		return;
+	}
 	gg_runner_build_env(&env, &v, (const char *const *)j->env_keys,
 	                    (const char *const *)j->env_vals, j->nenv);
 	uint64_t timeout = j->timeout_ms;

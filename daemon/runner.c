@@ -130,15 +130,30 @@ char *gg_runner_expand(const char *tmpl, const gg_runner_vars *v)
 	return gg_buf_detach(&b);
 }
 
-void gg_runner_expand_argv(char ***out, const char *const *argv, const gg_runner_vars *v)
+int gg_runner_expand_argv(char ***out, const char *const *argv, const gg_runner_vars *v, char **err)
 {
 	size_t n = 0;
 	while (argv[n])
 		n++;
 	char **res = gg_calloc(n + 1, sizeof(*res));
-	for (size_t i = 0; i < n; i++)
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
 		res[i] = gg_runner_expand(argv[i], v);
+		/*
+		 * A value from a payload must never turn an argument into an
+		 * option (a branch named --upload-pack=...): the program would
+		 * read it as one whatever quoting the argv has.
+		 */
+		if (i > 0 && res[i][0] == '-' && argv[i][0] != '-') {
+			*err = gg_printf("refused: run[%zu] \"%s\" would start with '-' once its "
+			                 "placeholders are replaced",
+			                 i, argv[i]);
+			gg_runner_strv_free(res);
+			return -1;
+		}
+	}
 	*out = res;
+	return 0;
 }
 
 void gg_runner_strv_free(char **v)

@@ -75,7 +75,7 @@ t_json_logs() {
 	start_daemon
 	f=$PAYLOADS/github-push.json
 	right=$(hmac_hex github-secret "$f")
-	expect_eq "$(post /hooks/github "$f" -H "X-GitHub-Event: push" -H 'X-GitHub-Delivery: q"u\o' \
+	expect_eq "$(post /hooks/github "$f" -H "X-GitHub-Event: push" -H 'X-GitHub-Delivery: {q:u.o}' \
 		-H "X-Hub-Signature-256: sha256=$right")" 202 "accepted"
 	# An event name (answered 200, nothing to deploy) with a byte that is not UTF-8.
 	expect_eq "$(post /hooks/github "$f" -H "$(printf 'X-GitHub-Event: pi"ng\377')" \
@@ -94,7 +94,7 @@ for ln in lines:
     d = json.loads(ln)
     assert list(d)[:3] == ["ts", "level", "msg"], ln
     seen.append(d)
-acc = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == 'q"u\\o']
+acc = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == '{q:u.o}']
 assert acc and acc[0]["result"] == "accepted" and acc[0]["source"] == "github", seen
 odd = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == "odd-1"]
 assert odd and odd[0]["event"] == 'pi"ng\ufffd', seen
