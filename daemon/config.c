@@ -264,8 +264,20 @@ static void free_checkout(gg_dcheckout *co)
 	free(co);
 }
 
-static const char *const target_keys[] = {"name", "source",  "repo",    "ref",  "paths",    "run",
-                                          "env",  "timeout", "retries", "nice", "checkout", NULL};
+static const char *const target_keys[] = {
+    "name",    "source",  "repo", "ref",      "paths",          "run", "env",
+    "timeout", "retries", "nice", "checkout", "allow_rollback", NULL};
+
+static void get_bool(gg_yload *c, const gg_ynode *map, const char *key, bool *out)
+{
+	const gg_ynode *v = gg_ymap_get(map, key);
+	if (v == NULL)
+		return;
+	if (v->type != GG_Y_BOOL)
+		gg_yload_err(c, v, "'%s' must be true or false", key);
+	else
+		*out = v->boolean;
+}
 
 static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *n)
 {
@@ -315,6 +327,7 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 	uint64_t nice = GG_DEFAULT_NICE;
 	get_uint(c, n, "nice", &nice, 0, 19);
 	t->nice = (unsigned)nice;
+	get_bool(c, n, "allow_rollback", &t->allow_rollback);
 	const gg_ynode *co = gg_ymap_get(n, "checkout");
 	if (co)
 		t->checkout = load_checkout(c, co);

@@ -91,6 +91,7 @@ typedef struct {
 	unsigned retries;       /* default 0 */
 	unsigned nice;          /* added to the daemon's niceness; default GG_DEFAULT_NICE */
 	gg_dcheckout *checkout; /* NULL for run targets */
+	bool allow_rollback;    /* a delivery may ask for an older commit (default false) */
 	unsigned line, col;
 } gg_dtarget;
 

@@ -714,12 +714,19 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	}
 	const char *result;
 	int status;
+	size_t queued = 0;
+	for (size_t i = 0; !res->duplicate && i < res->nids; i++)
+		if (res->refused == NULL || res->refused[i] == NULL)
+			queued++;
 	if (res->duplicate) {
 		result = "duplicate";
 		status = 200;
-	} else if (res->nids > 0) {
+	} else if (queued > 0) {
 		result = "accepted";
 		status = 202;
+	} else if (res->nids > 0) {
+		result = "refused"; /* stored, never to run: replays */
+		status = 200;
 	} else {
 		result = "ignored";
 		status = 200;
@@ -734,15 +741,25 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	for (size_t i = 0; !res->duplicate && i < res->nids; i++) {
 		gg_buf_puts(&out, i ? ",{\"target\":" : "{\"target\":");
 		gg_buf_json_string(&out, j->targets[i]);
-		gg_buf_printf(&out, ",\"id\":%lld}", (long long)res->ids[i]);
+		gg_buf_printf(&out, ",\"id\":%lld", (long long)res->ids[i]);
+		if (res->refused && res->refused[i]) {
+			gg_buf_puts(&out, ",\"state\":\"refused\",\"reason\":");
+			gg_buf_json_string(&out, res->refused[i]);
+			char idtext[32];
+			snprintf(idtext, sizeof(idtext), "%lld", (long long)res->ids[i]);
+			gg_log(GG_LOG_WARN, "deployment refused", "id", idtext, "target",
+			       j->targets[i], "delivery", j->delivery, "reason", res->refused[i],
+			       NULL);
+		}
+		gg_buf_putc(&out, '}');
 	}
 	gg_buf_puts(&out, res->duplicate ? "],\"duplicate\":true}\n" : "]}\n");
 	char nbuf[32];
-	snprintf(nbuf, sizeof(nbuf), "%zu", res->duplicate ? 0 : res->nids);
+	snprintf(nbuf, sizeof(nbuf), "%zu", queued);
 	gg_metrics_delivery(source, result);
 	gg_log(GG_LOG_INFO, "delivery", "result", result, "delivery", j->delivery, "source", source,
 	       "event", j->event, "deployments", nbuf, NULL);
-	if (!res->duplicate && res->nids > 0 && d->dispatch)
+	if (queued > 0 && d->dispatch)
 		gg_dispatch_kick(d->dispatch, j->targets, res->nids);
 	gg_http_reply(&c->req, status, "application/json", NULL, out.ptr, out.len);
 	gg_buf_free(&out);
@@ -809,6 +826,7 @@ static void handle_hook(conn *c, const char *name)
 			    .after = p->after,
 			    .pusher = p->pusher,
 			    .clone_url = p->clone_url,
+			    .allow_rollback = t->allow_rollback,
 			};
 		}
 	}
