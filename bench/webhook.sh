@@ -88,6 +88,7 @@ GPORT=$(port)
 cat >"$W/gitgated.yaml" <<YAML
 listen: ["127.0.0.1:$GPORT"]
 state_dir: $W/state
+api: {allow_loopback_without_token: true}
 sources:
   - {name: github, kind: github, secret_file: $W/gh.secret}
   - {name: churn, kind: github, secret_file: $W/gh.secret}

@@ -355,22 +355,15 @@ static void free_target(gg_dtarget *t)
 	free_checkout(t->checkout);
 }
 
-static const char *const top_keys[] = {"listen",
-                                       "state_dir",
-                                       "max_body",
-                                       "max_header",
-                                       "max_connections",
-                                       "read_timeout",
-                                       "max_parallel",
-                                       "shutdown_grace",
-                                       "log_max",
-                                       "retry_backoff",
-                                       "delivery_retention",
-                                       "api_token_file",
-                                       "log_format",
-                                       "sources",
-                                       "targets",
-                                       NULL};
+static const char *const top_keys[] = {"listen",          "state_dir",
+                                       "max_body",        "max_header",
+                                       "max_connections", "max_connections_per_peer",
+                                       "read_timeout",    "max_parallel",
+                                       "shutdown_grace",  "log_max",
+                                       "retry_backoff",   "delivery_retention",
+                                       "api_token_file",  "api",
+                                       "log_format",      "sources",
+                                       "targets",         NULL};
 
 static bool valid_listen(const char *s)
 {
@@ -437,6 +430,10 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	get_size(&c, root, "max_body", &cfg->max_body);
 	get_size(&c, root, "max_header", &cfg->max_header);
 	get_uint(&c, root, "max_connections", &cfg->max_connections, 1, 1000000);
+	cfg->max_connections_per_peer = cfg->max_connections / GG_DEFAULT_PEER_SHARE;
+	if (cfg->max_connections_per_peer == 0)
+		cfg->max_connections_per_peer = 1;
+	get_uint(&c, root, "max_connections_per_peer", &cfg->max_connections_per_peer, 1, 1000000);
 	get_duration(&c, root, "read_timeout", &cfg->read_timeout_ms);
 	get_uint(&c, root, "max_parallel", &cfg->max_parallel, 1, 10000);
 	get_duration(&c, root, "shutdown_grace", &cfg->shutdown_grace_ms);
@@ -450,6 +447,14 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 		gg_yload_err(&c, gg_ymap_get(root, "log_format"),
 		             "'log_format' must be logfmt or json, not '%s'", lf);
 	free(lf);
+	const gg_ynode *api = gg_ymap_get(root, "api");
+	static const char *const api_keys[] = {"allow_loopback_without_token", NULL};
+	if (api && api->type != GG_Y_MAP) {
+		gg_yload_err(&c, api, "'api' must be a map");
+	} else if (api) {
+		gg_yload_check_keys(&c, api, "api", api_keys);
+		get_bool(&c, api, "allow_loopback_without_token", &cfg->api_allow_loopback);
+	}
 	cfg->api_token_file = get_str(&c, root, "api_token_file", false);
 	if (cfg->api_token_file)
 		read_secret(&c, gg_ymap_get(root, "api_token_file"), cfg->api_token_file,

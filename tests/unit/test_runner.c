@@ -328,6 +328,17 @@ static void test_redact_url(void)
 	CHECK(strcmp(m, m2) != 0);
 	free(m);
 	free(m2);
+	/* A password never names the mirror, not even through a hash of it. */
+	m = gg_checkout_mirror_path("/s", "https://deploy:s3cretpw@git.example.com:8443");
+	CHECK(strstr(m, "s3cretpw") == NULL && strstr(m, "deploy") == NULL);
+	CHECK(strncmp(m, "/s/mirrors/git_example_com_8443-", 32) == 0);
+	m2 = gg_checkout_mirror_path("/s", "https://deploy:other@git.example.com:8443");
+	CHECK_STR(m, m2);
+	free(m);
+	free(m2);
+	m = gg_checkout_mirror_path("/s", "https://deploy:s3cretpw@git.example.com/acme/app.git");
+	CHECK(strncmp(m, "/s/mirrors/app_git-", 19) == 0);
+	free(m);
 }
 
 int main(void)

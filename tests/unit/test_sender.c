@@ -331,6 +331,23 @@ static void test_ref_names(void)
 	gg_sender_result_free(&r);
 }
 
+/* Tokens compare equal only when equal, whatever their lengths (no early exit on length). */
+static void test_secure_equal(void)
+{
+	CHECK(gg_secure_equal("token", 5, "token", 5));
+	CHECK(!gg_secure_equal("token", 5, "tokex", 5));
+	CHECK(!gg_secure_equal("tok", 3, "token", 5));
+	CHECK(!gg_secure_equal("token", 5, "token\0", 6));
+	CHECK(!gg_secure_equal("", 0, "x", 1));
+	CHECK(gg_secure_equal("", 0, "", 0));
+	/* A GitLab token that is a prefix of the secret is refused. */
+	gg_dsource src = source(GG_SRC_GITLAB, "gitlab-token");
+	gg_header h[] = {{"X-Gitlab-Token", "gitlab"}, {"Idempotency-Key", "k"}};
+	gg_sender_result r;
+	CHECK_INT(gg_sender_handle(&r, &src, h, 2, "{}", 2, 0), GG_SENDER_UNAUTHORIZED);
+	gg_sender_result_free(&r);
+}
+
 static void test_delivery_ids(void)
 {
 	CHECK(gg_delivery_valid("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
@@ -524,5 +541,6 @@ int main(void)
 	RUN(test_matching);
 	RUN(test_ref_names);
 	RUN(test_delivery_ids);
+	RUN(test_secure_equal);
 	return TEST_DONE();
 }
