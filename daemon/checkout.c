@@ -4,6 +4,8 @@
  */
 #include "checkout.h"
 
+#include "statedir.h"
+
 #include "gitgate/util.h"
 
 #include <ctype.h>
@@ -360,7 +362,7 @@ int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err)
 		goto done;
 	}
 	/* Targets sharing a repository share its mirror: one fetch at a time. */
-	lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	lockfd = gg_statedir_open(lock, O_RDWR | O_CREAT, 0644);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
 		*err = gg_printf("cannot lock %s: %s", lock, strerror(errno));
 		goto done;
@@ -768,7 +770,11 @@ int gg_checkout_main(int argc, char **argv)
 		       commit);
 	if (o.dir && gg_checkout_release(&o, commit, &err) < 0)
 		goto done;
-	FILE *f = fopen(result, "w");
+	/* The result file is in the state directory: never written through a symlink. */
+	int rfd = gg_statedir_open(result, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	FILE *f = rfd >= 0 ? fdopen(rfd, "w") : NULL;
+	if (f == NULL && rfd >= 0)
+		close(rfd);
 	if (f == NULL || fprintf(f, "%s\n", commit) < 0 || fclose(f) != 0) {
 		err = gg_printf("cannot write %s: %s", result, strerror(errno));
 		goto done;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "runner.h"
+#include "statedir.h"
 #include "store.h"
 
 #include "gitgate/glob.h"
@@ -498,7 +499,7 @@ static char *read_result(const char *path)
 {
 	char *text = NULL;
 	size_t len;
-	if (gg_read_file(&text, &len, path, 256) < 0)
+	if (gg_statedir_read(&text, &len, path, 256) < 0)
 		return NULL;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
 		text[--len] = '\0';

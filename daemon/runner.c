@@ -6,6 +6,8 @@
  */
 #include "runner.h"
 
+#include "statedir.h"
+
 #include "gitgate/util.h"
 
 #include <errno.h>
@@ -213,7 +215,7 @@ void gg_runner_build_env(char ***out, const gg_runner_vars *v, const char *const
 
 static int log_reopen(gg_run *r)
 {
-	int fd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = gg_statedir_open(r->log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -249,7 +251,7 @@ static void log_compact(gg_run *r, const char *data, size_t n)
 {
 	char *old = NULL;
 	size_t oldlen = 0;
-	if (gg_read_file(&old, &oldlen, r->log_path, (size_t)r->log_max * 2 + 1) < 0) {
+	if (gg_statedir_read(&old, &oldlen, r->log_path, (size_t)r->log_max * 2 + 1) < 0) {
 		old = gg_strdup("");
 		oldlen = 0;
 	}
@@ -268,7 +270,9 @@ static void log_compact(gg_run *r, const char *data, size_t n)
 		tail = total - head;
 
 	char *tmp = gg_printf("%s.tmp", r->log_path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	/* A leftover of a crash goes; then the file is ours alone (O_EXCL). */
+	unlink(tmp);
+	int fd = gg_statedir_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
 	if (fd >= 0) {
 		write_all(fd, all, head);
 		if (first)
@@ -317,7 +321,7 @@ void gg_run_log(gg_run *r, const char *fmt, ...)
 
 void gg_runner_log_line(const char *log_path, const char *fmt, ...)
 {
-	int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = gg_statedir_open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
 	if (fd < 0)
 		return;
 	va_list ap;

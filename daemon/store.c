@@ -194,7 +194,9 @@ static const char schema[] =
 static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
 {
 	sqlite3 *db = NULL;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	/* The database is never opened through a symlink planted in the state directory. */
+	int flags =
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		*err = gg_printf("%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
