@@ -179,7 +179,7 @@ t_gitlab_replay_with_a_fresh_idempotency_key_is_a_duplicate() {
 	cat >"$T/cfg.yaml" <<YAML
 listen: ["127.0.0.1:$PORT"]
 state_dir: $T/state
-api: {allow_loopback_without_token: true}
+${API_YAML-api: {allow_loopback_without_token: true\}}
 sources:
   - {name: gl, kind: gitlab, secret_file: $T/gl.secret, signing_secret_file: $T/gl.sign}
 targets:
@@ -319,25 +319,25 @@ t_state_dir_others_can_write_is_refused() {
 	deploy_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}"
 	mkdir -p "$T/state"
 	chmod 777 "$T/state"
-	expect_status 1 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
+	expect_status 1 timeout 20 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
 	expect_contains "$T/err" "refusing the state directory"
 	expect_contains "$T/err" "$T/state: writable by group or others (mode 0777)"
 	chmod 750 "$T/state"
 	mkdir -p "$T/state/logs"
 	chmod 775 "$T/state/logs"
-	expect_status 1 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
+	expect_status 1 timeout 20 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
 	expect_contains "$T/err" "$T/state/logs: writable by group or others"
 	chmod 750 "$T/state/logs"
 	if [ "$(id -u)" = 0 ]; then
 		# Made by another user: the daemon would write where that user can plant links.
 		chown nobody "$T/state"
-		expect_status 1 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
+		expect_status 1 timeout 20 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
 		expect_contains "$T/err" "$T/state: owned by uid $(id -u nobody), not by the daemon's user"
 		chown 0 "$T/state"
 		mkdir "$T/above"
 		chown nobody "$T/above"
 		sed -i "s|^state_dir: .*|state_dir: $T/above/state|" "$T/cfg.yaml"
-		expect_status 1 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
+		expect_status 1 timeout 20 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
 		expect_contains "$T/err" "$T/above: a directory above state_dir that another user can change"
 		sed -i "s|^state_dir: .*|state_dir: $T/state|" "$T/cfg.yaml"
 	fi
@@ -352,7 +352,7 @@ t_symlink_planted_in_the_state_dir() {
 	chmod 750 "$T/state" "$T/state/logs"
 	# Planted while the directory was open to others: the daemon refuses to start.
 	ln -s "$T/victim" "$T/state/logs/1.log"
-	expect_status 1 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
+	expect_status 1 timeout 20 "$GITGATED" -c "$T/cfg.yaml" 2>"$T/err"
 	expect_contains "$T/err" "$T/state/logs/1.log: a symlink in the state directory"
 	rm "$T/state/logs/1.log"
 	start_daemon
