@@ -185,8 +185,14 @@ static const char schema[] =
     " attempt INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER,"
     " finished_at INTEGER, not_before INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS deployments_target ON deployments(target, id);"
-    /* Finds the earlier requests of a commit: replays are judged on every delivery. */
-    "CREATE INDEX IF NOT EXISTS deployments_target_after ON deployments(target, after);"
+    /*
+     * The replay rule's reads, on every delivery: partial indexes without the
+     * refused rows, so that a flood of replays costs none of the later ones.
+     */
+    "CREATE INDEX IF NOT EXISTS deployments_live_after ON deployments(target, after)"
+    " WHERE state!='refused';"
+    "CREATE INDEX IF NOT EXISTS deployments_live ON deployments(target, id)"
+    " WHERE state!='refused';"
     /* (state, target, id) serves the queue scans; a (state, id) index only cost writes. */
     "DROP INDEX IF EXISTS deployments_state;"
     "CREATE INDEX IF NOT EXISTS deployments_state_target ON deployments(state, target, id);";
@@ -311,8 +317,10 @@ done:
 
 /*
  * The replay rule (see gg_store_replay_reason) on one connection. Three
- * indexed lookups: the last success, the last earlier request of the same
- * commit, and whether anything asked for another commit after that one.
+ * indexed lookups, none of which walks the history: the last success, whether
+ * an earlier deployment asked for the same commit, and the commit the newest
+ * deployment asked for. When an earlier one asked for this commit and the
+ * newest asked for another, that one came after it: the target moved on.
  */
 static const char *replay_reason(sqlite3 *db, stmt_slot *cache, const char *target,
                                  const char *after, int64_t self, bool allow_rollback)
@@ -331,18 +339,17 @@ static const char *replay_reason(sqlite3 *db, stmt_slot *cache, const char *targ
 	if (allow_rollback)
 		goto done;
 	char *prev = query_text(db, cache,
-	                        "SELECT max(id) FROM deployments WHERE target=? AND after=? AND "
-	                        "id!=? AND state!='refused'",
+	                        "SELECT id FROM deployments WHERE target=? AND after=? AND "
+	                        "id!=? AND state!='refused' LIMIT 1",
 	                        "ssi", target, after, self);
 	if (prev) {
-		char *later =
-		    query_text(db, cache,
-		               "SELECT id FROM deployments WHERE target=? AND id>? AND "
-		               "id!=? AND state!='refused' AND after!=? LIMIT 1",
-		               "siis", target, (int64_t)strtoll(prev, NULL, 10), self, after);
-		if (later)
+		char *newest = query_text(db, cache,
+		                          "SELECT after FROM deployments WHERE target=? AND id!=? "
+		                          "AND state!='refused' ORDER BY id DESC LIMIT 1",
+		                          "si", target, self);
+		if (newest && strcmp(newest, after) != 0)
 			why = GG_REPLAY_OLDER;
-		free(later);
+		free(newest);
 	}
 	free(prev);
 done:
