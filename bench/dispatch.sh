@@ -49,6 +49,7 @@ chmod 600 "$T/secret"
 {
 	echo "listen: [\"127.0.0.1:$port\"]"
 	echo "state_dir: $T/state"
+	echo "api: {allow_loopback_without_token: true}"
 	echo "max_parallel: 10"
 	echo "sources:"
 	echo "  - {name: git, kind: generic, secret_file: $T/secret}"

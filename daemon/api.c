@@ -1,8 +1,9 @@
 /*
  * The read-only status API under /api/v1/ (documented in docs/daemon.md):
  * targets with their deployed commit, deployments, one deployment with the
- * tail of its log. Protected by the bearer token from api_token_file, or,
- * without one, served to loopback and unix-socket clients only.
+ * tail of its log. Protected by the bearer token from api_token_file; without
+ * one, served to unix-socket clients only. Loopback clients get in without a
+ * token only with api: {allow_loopback_without_token: true}.
  */
 #include "gitgated.h"
 
@@ -67,14 +68,22 @@ json_t *gg_api_deployment_json(const gg_deployment *d)
 	return o;
 }
 
-/* 0 when the request may read the API; otherwise it was answered. */
-static int authorize(gg_daemon *d, gg_http_req *r)
+int gg_api_authorize(gg_daemon *d, gg_http_req *r)
 {
 	const gg_dconfig *cfg = d->cfg;
+	/*
+	 * A loopback peer may be any proxy on the host, forwarding anyone's
+	 * request: it is trusted only when the config says so. A unix socket's
+	 * own permissions decide who connects to it.
+	 */
+	if (cfg->api_allow_loopback && r->local)
+		return 0;
 	if (cfg->api_token == NULL) {
-		if (r->local)
+		if (r->unix_peer)
 			return 0;
-		gg_http_reply_error(r, 403, "the API answers loopback clients only");
+		gg_http_reply_error(r, 403,
+		                    "set api_token_file, listen on a unix socket, or set "
+		                    "api: {allow_loopback_without_token: true}");
 		return -1;
 	}
 	const char *auth = gg_header_get(r->headers, r->nheaders, "Authorization");
@@ -233,7 +242,7 @@ static void api_deployment(gg_daemon *d, gg_http_req *r, const char *idtext)
 
 void gg_api_handle(gg_daemon *d, gg_http_req *r)
 {
-	if (authorize(d, r) < 0)
+	if (gg_api_authorize(d, r) < 0)
 		return;
 	const char *p = r->path;
 	if (strcmp(p, "/api/v1/targets") == 0)

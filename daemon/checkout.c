@@ -4,6 +4,8 @@
  */
 #include "checkout.h"
 
+#include "statedir.h"
+
 #include "gitgate/util.h"
 
 #include <ctype.h>
@@ -47,13 +49,26 @@
 
 char *gg_checkout_mirror_path(const char *state_dir, const char *url)
 {
+	/*
+	 * Named from the redacted URL only: a password in the URL must reach
+	 * neither the directory name (shown in logs and the API) nor a hash of
+	 * it that could be guessed against offline. URLs that differ only in
+	 * their credentials name one repository and share its mirror.
+	 */
+	char *redacted = gg_checkout_redact_url(url);
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)url, strlen(url), md);
+	SHA256((const unsigned char *)redacted, strlen(redacted), md);
 	char hex[2 * SHA256_DIGEST_LENGTH + 1];
 	gg_hex(hex, md, sizeof(md));
 	/* A readable hint plus a hash: distinct URLs never share a mirror. */
-	const char *base = strrchr(url, '/');
-	base = base ? base + 1 : url;
+	const char *scheme = strstr(redacted, "://");
+	const char *rest = scheme ? scheme + 3 : redacted;
+	const char *base = strrchr(rest, '/');
+	base = base && base[1] ? base + 1 : rest;
+	/* Without a path the hint is the host, after any (redacted) user part. */
+	const char *at = strrchr(base, '@');
+	if (at && !strchr(at, '/'))
+		base = at + 1;
 	gg_buf b = GG_BUF_INIT;
 	for (const char *p = base; *p && b.len < 40; p++)
 		gg_buf_putc(&b, (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -63,6 +78,7 @@ char *gg_checkout_mirror_path(const char *state_dir, const char *url)
 	char *hint = gg_buf_detach(&b);
 	char *path = gg_printf("%s/mirrors/%s-%.16s.git", state_dir, hint, hex);
 	free(hint);
+	free(redacted);
 	return path;
 }
 
@@ -346,7 +362,7 @@ int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err)
 		goto done;
 	}
 	/* Targets sharing a repository share its mirror: one fetch at a time. */
-	lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	lockfd = gg_statedir_open(lock, O_RDWR | O_CREAT, 0644);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
 		*err = gg_printf("cannot lock %s: %s", lock, strerror(errno));
 		goto done;
@@ -754,7 +770,11 @@ int gg_checkout_main(int argc, char **argv)
 		       commit);
 	if (o.dir && gg_checkout_release(&o, commit, &err) < 0)
 		goto done;
-	FILE *f = fopen(result, "w");
+	/* The result file is in the state directory: never written through a symlink. */
+	int rfd = gg_statedir_open(result, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	FILE *f = rfd >= 0 ? fdopen(rfd, "w") : NULL;
+	if (f == NULL && rfd >= 0)
+		close(rfd);
 	if (f == NULL || fprintf(f, "%s\n", commit) < 0 || fclose(f) != 0) {
 		err = gg_printf("cannot write %s: %s", result, strerror(errno));
 		goto done;

@@ -267,8 +267,20 @@ static void free_checkout(gg_dcheckout *co)
 	free(co);
 }
 
-static const char *const target_keys[] = {"name", "source",  "repo",    "ref",  "paths",    "run",
-                                          "env",  "timeout", "retries", "nice", "checkout", NULL};
+static const char *const target_keys[] = {
+    "name",    "source",  "repo", "ref",      "paths",          "run", "env",
+    "timeout", "retries", "nice", "checkout", "allow_rollback", NULL};
+
+static void get_bool(gg_yload *c, const gg_ynode *map, const char *key, bool *out)
+{
+	const gg_ynode *v = gg_ymap_get(map, key);
+	if (v == NULL)
+		return;
+	if (v->type != GG_Y_BOOL)
+		gg_yload_err(c, v, "'%s' must be true or false", key);
+	else
+		*out = v->boolean;
+}
 
 static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *n)
 {
@@ -318,6 +330,7 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 	uint64_t nice = GG_DEFAULT_NICE;
 	get_uint(c, n, "nice", &nice, 0, 19);
 	t->nice = (unsigned)nice;
+	get_bool(c, n, "allow_rollback", &t->allow_rollback);
 	const gg_ynode *co = gg_ymap_get(n, "checkout");
 	if (co)
 		t->checkout = load_checkout(c, co);
@@ -345,22 +358,15 @@ static void free_target(gg_dtarget *t)
 	free_checkout(t->checkout);
 }
 
-static const char *const top_keys[] = {"listen",
-                                       "state_dir",
-                                       "max_body",
-                                       "max_header",
-                                       "max_connections",
-                                       "read_timeout",
-                                       "max_parallel",
-                                       "shutdown_grace",
-                                       "log_max",
-                                       "retry_backoff",
-                                       "delivery_retention",
-                                       "api_token_file",
-                                       "log_format",
-                                       "sources",
-                                       "targets",
-                                       NULL};
+static const char *const top_keys[] = {"listen",          "state_dir",
+                                       "max_body",        "max_header",
+                                       "max_connections", "max_connections_per_peer",
+                                       "read_timeout",    "max_parallel",
+                                       "shutdown_grace",  "log_max",
+                                       "retry_backoff",   "delivery_retention",
+                                       "api_token_file",  "api",
+                                       "log_format",      "sources",
+                                       "targets",         NULL};
 
 static bool valid_listen(const char *s)
 {
@@ -427,6 +433,10 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	get_size(&c, root, "max_body", &cfg->max_body);
 	get_size(&c, root, "max_header", &cfg->max_header);
 	get_uint(&c, root, "max_connections", &cfg->max_connections, 1, 1000000);
+	cfg->max_connections_per_peer = cfg->max_connections / GG_DEFAULT_PEER_SHARE;
+	if (cfg->max_connections_per_peer == 0)
+		cfg->max_connections_per_peer = 1;
+	get_uint(&c, root, "max_connections_per_peer", &cfg->max_connections_per_peer, 1, 1000000);
 	get_duration(&c, root, "read_timeout", &cfg->read_timeout_ms);
 	get_uint(&c, root, "max_parallel", &cfg->max_parallel, 1, 10000);
 	get_duration(&c, root, "shutdown_grace", &cfg->shutdown_grace_ms);
@@ -440,6 +450,14 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 		gg_yload_err(&c, gg_ymap_get(root, "log_format"),
 		             "'log_format' must be logfmt or json, not '%s'", lf);
 	free(lf);
+	const gg_ynode *api = gg_ymap_get(root, "api");
+	static const char *const api_keys[] = {"allow_loopback_without_token", NULL};
+	if (api && api->type != GG_Y_MAP) {
+		gg_yload_err(&c, api, "'api' must be a map");
+	} else if (api) {
+		gg_yload_check_keys(&c, api, "api", api_keys);
+		get_bool(&c, api, "allow_loopback_without_token", &cfg->api_allow_loopback);
+	}
 	cfg->api_token_file = get_str(&c, root, "api_token_file", false);
 	if (cfg->api_token_file)
 		read_secret(&c, gg_ymap_get(root, "api_token_file"), cfg->api_token_file,

@@ -16,9 +16,11 @@
 #include <stdint.h>
 
 /* Defaults of the named limits. */
-#define GG_DEFAULT_MAX_BODY          (1024 * 1024)
-#define GG_DEFAULT_MAX_HEADER        (16 * 1024)
-#define GG_DEFAULT_MAX_CONNECTIONS   512
+#define GG_DEFAULT_MAX_BODY        (1024 * 1024)
+#define GG_DEFAULT_MAX_HEADER      (16 * 1024)
+#define GG_DEFAULT_MAX_CONNECTIONS 512
+/* Default max_connections_per_peer: this share of max_connections (at least 1). */
+#define GG_DEFAULT_PEER_SHARE        4
 #define GG_DEFAULT_READ_TIMEOUT_MS   10000
 #define GG_DEFAULT_MAX_PARALLEL      4
 #define GG_DEFAULT_SHUTDOWN_GRACE_MS 30000
@@ -91,6 +93,7 @@ typedef struct {
 	unsigned retries;       /* default 0 */
 	unsigned nice;          /* added to the daemon's niceness; default GG_DEFAULT_NICE */
 	gg_dcheckout *checkout; /* NULL for run targets */
+	bool allow_rollback;    /* a delivery may ask for an older commit (default false) */
 	unsigned line, col;
 } gg_dtarget;
 
@@ -103,6 +106,8 @@ struct gg_dconfig {
 	uint64_t max_body;
 	uint64_t max_header;      /* request line + headers */
 	uint64_t max_connections; /* open client connections */
+	/* open connections from one address (all unix-socket clients count as one) */
+	uint64_t max_connections_per_peer;
 	uint64_t read_timeout_ms; /* whole request must arrive within this */
 	uint64_t max_parallel;    /* running deployments, all targets */
 	uint64_t shutdown_grace_ms;
@@ -110,9 +115,10 @@ struct gg_dconfig {
 	bool log_json;    /* log_format: json (default logfmt) */
 	uint64_t retry_backoff_ms;
 	uint64_t delivery_retention_ms; /* delivery ids remembered at least this long */
-	char *api_token_file;           /* NULL: /api/ answers loopback clients only */
+	char *api_token_file;           /* NULL: /api/ answers unix-socket clients only */
 	char *api_token;
 	size_t api_token_len;
+	bool api_allow_loopback; /* api: {allow_loopback_without_token: true} */
 	gg_dsource *sources;
 	size_t nsources;
 	gg_dtarget *targets;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "runner.h"
+#include "statedir.h"
 #include "store.h"
 
 #include "gitgate/glob.h"
@@ -501,7 +502,7 @@ static char *read_result(const char *path)
 {
 	char *text = NULL;
 	size_t len;
-	if (gg_read_file(&text, &len, path, 256) < 0)
+	if (gg_statedir_read(&text, &len, path, 256) < 0)
 		return NULL;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
 		text[--len] = '\0';
@@ -606,7 +607,14 @@ static void job_start_command(job *j)
 	gg_runner_vars v;
 	vars_of(&v, j);
 	char **argv = NULL, **env = NULL;
-	gg_runner_expand_argv(&argv, (const char *const *)j->run_tmpl, &v);
+	char *err = NULL;
+	if (gg_runner_expand_argv(&argv, (const char *const *)j->run_tmpl, &v, &err) < 0) {
+		/* Not worth a retry: the same push expands the same way again. */
+		gg_runner_log_line(j->log_path, "%s", err);
+		job_end(j, GG_DEP_FAILED, -1, j->commit, err);
+		free(err);
+		return;
+	}
 	gg_runner_build_env(&env, &v, (const char *const *)j->env_keys,
 	                    (const char *const *)j->env_vals, j->nenv);
 	uint64_t timeout = j->timeout_ms;
@@ -772,6 +780,34 @@ static void cancel_row(gg_dispatch *d, const char *target, int64_t id)
 	wctx_submit(w);
 }
 
+/*
+ * A delivery that the intake let through may still be a replay once the
+ * deployments before it finished: judge it again just before it would run.
+ * A refused one supersedes nothing, so the next scan takes the newest of
+ * the others. The poll's own deployments (no delivery) read the branch itself
+ * and are never replays.
+ */
+static bool refuse_replay(gg_dispatch *d, tstate *t, const gg_dtarget *tg, const gg_deployment *dep)
+{
+	if (dep->delivery == NULL || dep->attempt > 0)
+		return false;
+	const char *why =
+	    gg_store_replay_reason(d->store, t->name, dep->after, dep->id, tg->allow_rollback);
+	if (why == NULL)
+		return false;
+	char idtext[32];
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)dep->id);
+	gg_log(GG_LOG_WARN, "deployment refused", "id", idtext, "target", t->name, "delivery",
+	       dep->delivery, "reason", why, NULL);
+	struct wctx *w = wctx_new(d, W_CANCEL, t->name, dep->id, false);
+	w->state = GG_DEP_REFUSED;
+	w->exit_status = -1;
+	w->reason = gg_strdup(why);
+	wctx_pend(w, dep->id);
+	wctx_submit(w);
+	return true;
+}
+
 /* A target removed from the config: nothing will ever run its queue. */
 static void cancel_target_queue(gg_dispatch *d, const char *target)
 {
@@ -904,6 +940,8 @@ static void scan(gg_dispatch *d)
 			arm_wake(d, list[newest].not_before);
 			continue;
 		}
+		if (refuse_replay(d, t, c[ci].tg, &list[newest]))
+			continue;
 		/*
 		 * Everything older of this target ends superseded — also a retry
 		 * whose requeue is still on its way to disk, hence always.

@@ -11,6 +11,7 @@
 
 #include "gitgate/version.h"
 #include "log.h"
+#include "statedir.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -212,15 +213,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gitgated: cannot create the event loop\n");
 		goto done;
 	}
-	char *logs = gg_printf("%s/logs", d->cfg->state_dir);
-	if ((mkdir(d->cfg->state_dir, 0750) < 0 && errno != EEXIST) ||
-	    (mkdir(logs, 0750) < 0 && errno != EEXIST)) {
-		gg_log(GG_LOG_ERROR, "cannot create the state directory", "dir", logs, "error",
-		       strerror(errno), NULL);
-		free(logs);
+	if (gg_statedir_prepare(d->cfg->state_dir, &err) < 0) {
+		gg_log(GG_LOG_ERROR, "refusing the state directory", "error", err, NULL);
 		goto done;
 	}
-	free(logs);
 	if (gg_store_open(&d->store, d->base, d->cfg->state_dir, &err) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot open the store", "error", err, NULL);
 		goto done;

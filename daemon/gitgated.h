@@ -43,8 +43,9 @@ typedef struct gg_http_req {
 	size_t nheaders;
 	const char *body; /* NUL-terminated; len bytes */
 	size_t len;
-	bool local; /* loopback or unix-socket peer */
-	void *conn; /* the connection; private to server.c */
+	bool local;     /* loopback or unix-socket peer */
+	bool unix_peer; /* came through a unix socket */
+	void *conn;     /* the connection; private to server.c */
 } gg_http_req;
 
 /*
@@ -74,6 +75,13 @@ void gg_http_reply_error(gg_http_req *r, int status, const char *msg);
 
 /* api.c */
 
+/*
+ * Whether r may read /api/v1/ and /metrics: with a bearer token when
+ * api_token_file is set; without one, from a unix socket only; from loopback
+ * without a token only under api.allow_loopback_without_token. 0 when it
+ * may; otherwise r was answered (401 or 403) and -1 is returned.
+ */
+int gg_api_authorize(gg_daemon *d, gg_http_req *r);
 /* GET /api/v1/... : authorization, then targets and deployments as JSON. */
 void gg_api_handle(gg_daemon *d, gg_http_req *r);
 /* One deployment as a JSON object (new reference). */

@@ -6,6 +6,8 @@
  */
 #include "runner.h"
 
+#include "statedir.h"
+
 #include "gitgate/util.h"
 
 #include <errno.h>
@@ -129,15 +131,30 @@ char *gg_runner_expand(const char *tmpl, const gg_runner_vars *v)
 	return gg_buf_detach(&b);
 }
 
-void gg_runner_expand_argv(char ***out, const char *const *argv, const gg_runner_vars *v)
+int gg_runner_expand_argv(char ***out, const char *const *argv, const gg_runner_vars *v, char **err)
 {
 	size_t n = 0;
 	while (argv[n])
 		n++;
 	char **res = gg_calloc(n + 1, sizeof(*res));
-	for (size_t i = 0; i < n; i++)
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
 		res[i] = gg_runner_expand(argv[i], v);
+		/*
+		 * A value from a payload must never turn an argument into an
+		 * option (a branch named --upload-pack=...): the program would
+		 * read it as one whatever quoting the argv has.
+		 */
+		if (i > 0 && res[i][0] == '-' && argv[i][0] != '-') {
+			*err = gg_printf("refused: run[%zu] \"%s\" would start with '-' once its "
+			                 "placeholders are replaced",
+			                 i, argv[i]);
+			gg_runner_strv_free(res);
+			return -1;
+		}
+	}
 	*out = res;
+	return 0;
 }
 
 void gg_runner_strv_free(char **v)
@@ -197,7 +214,7 @@ void gg_runner_build_env(char ***out, const gg_runner_vars *v, const char *const
 
 static int log_reopen(gg_run *r)
 {
-	int fd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = gg_statedir_open(r->log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -233,7 +250,7 @@ static void log_compact(gg_run *r, const char *data, size_t n)
 {
 	char *old = NULL;
 	size_t oldlen = 0;
-	if (gg_read_file(&old, &oldlen, r->log_path, (size_t)r->log_max * 2 + 1) < 0) {
+	if (gg_statedir_read(&old, &oldlen, r->log_path, (size_t)r->log_max * 2 + 1) < 0) {
 		old = gg_strdup("");
 		oldlen = 0;
 	}
@@ -252,7 +269,9 @@ static void log_compact(gg_run *r, const char *data, size_t n)
 		tail = total - head;
 
 	char *tmp = gg_printf("%s.tmp", r->log_path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	/* A leftover of a crash goes; then the file is ours alone (O_EXCL). */
+	unlink(tmp);
+	int fd = gg_statedir_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
 	if (fd >= 0) {
 		write_all(fd, all, head);
 		if (first)
@@ -301,7 +320,7 @@ void gg_run_log(gg_run *r, const char *fmt, ...)
 
 void gg_runner_log_line(const char *log_path, const char *fmt, ...)
 {
-	int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = gg_statedir_open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
 	if (fd < 0)
 		return;
 	va_list ap;

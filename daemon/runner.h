@@ -36,9 +36,14 @@ const char *gg_runner_branch(const char *ref);
  */
 char *gg_runner_expand(const char *tmpl, const gg_runner_vars *v);
 
-/* Expand every element of a NULL-terminated argv; *out is NULL-terminated, free with
- * gg_runner_strv_free. */
-void gg_runner_expand_argv(char ***out, const char *const *argv, const gg_runner_vars *v);
+/*
+ * Expand every element of a NULL-terminated argv; *out is NULL-terminated, free with
+ * gg_runner_strv_free. An element after argv[0] that does not start with '-' as
+ * written but would once expanded (a value such as a branch "--upload-pack=...")
+ * is refused: -1 with an allocated message in *err and *out NULL.
+ */
+int gg_runner_expand_argv(char ***out, const char *const *argv, const gg_runner_vars *v,
+                          char **err);
 
 /*
  * The child's environment: a fixed PATH, then the target's env (n pairs of

@@ -275,9 +275,59 @@ static bool valid_hex_id(const char *s)
 	return true;
 }
 
-static bool valid_ref(const char *s)
+/* Length of the UTF-8 sequence at s (shortest form, no surrogates), or 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s)
 {
-	return s && strncmp(s, "refs/", 5) == 0 && strlen(s) <= 1024 && !strchr(s, '\n');
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+	           : c >= 0xe0 && c <= 0xef ? 3
+	           : c >= 0xf0 && c <= 0xf4 ? 4
+	                                    : 0;
+	if (n == 0)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* Valid UTF-8 without C0 or C1 control characters or DEL. */
+static bool clean_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t n = utf8_seq(p);
+		if (n == 0 || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+bool gg_ref_valid(const char *ref)
+{
+	if (ref == NULL || strncmp(ref, "refs/", 5) != 0 || strlen(ref) > GG_SENDER_MAX_REF ||
+	    !clean_text(ref))
+		return false;
+	/* git check-ref-format, and no component that a command could read as an option. */
+	if (strstr(ref, "..") || strstr(ref, "@{") || strpbrk(ref, " ~^:?*[\\"))
+		return false;
+	const char *comp = ref;
+	for (;;) {
+		const char *end = strchr(comp, '/');
+		size_t n = end ? (size_t)(end - comp) : strlen(comp);
+		if (n == 0 || comp[0] == '.' || comp[0] == '-' ||
+		    (n >= 5 && memcmp(comp + n - 5, ".lock", 5) == 0))
+			return false;
+		if (end == NULL)
+			return comp[n - 1] != '.' && strcmp(ref, "refs/heads/@") != 0;
+		comp = end + 1;
+	}
 }
 
 static char *dupn(const char *s)
@@ -344,12 +394,20 @@ static void read_commits(gg_push *p, jnode *root, const char *total_key)
 
 static gg_sender_rc check_push(gg_sender_result *res, const gg_push *p)
 {
-	if (!valid_ref(p->ref))
-		set_error(res, "payload: missing or invalid 'ref'");
+	if (p->ref == NULL)
+		set_error(res, "payload: missing 'ref'");
+	else if (!gg_ref_valid(p->ref))
+		set_error(res, "payload: 'ref' is not a valid git ref name (git check-ref-format)");
 	else if (!valid_hex_id(p->before) || !valid_hex_id(p->after))
 		set_error(res, "payload: missing or invalid 'before'/'after' commit ids");
 	else if (p->repo == NULL || *p->repo == '\0')
 		set_error(res, "payload: missing repository name");
+	else if (!clean_text(p->repo) || p->repo[0] == '-' || p->repo[0] == '.')
+		set_error(res, "payload: invalid repository name");
+	else if ((p->pusher && !clean_text(p->pusher)) ||
+	         (p->clone_url && !clean_text(p->clone_url)))
+		set_error(
+		    res, "payload: control characters or invalid UTF-8 in the pusher or clone URL");
 	else
 		return GG_SENDER_OK;
 	return GG_SENDER_BAD_REQUEST;
@@ -536,13 +594,14 @@ done:
 	return rc;
 }
 
-static bool printable_id(const char *s)
+bool gg_delivery_valid(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > GG_SENDER_MAX_DELIVERY)
+	if (n == 0 || n > GG_SENDER_MAX_DELIVERY || !(isalnum((unsigned char)s[0]) || s[0] == '{'))
 		return false;
+	/* An unsigned header that reaches {delivery}: letters, digits and a few separators. */
 	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
+		if (!isalnum((unsigned char)*s) && !strchr("-_.:{}", *s))
 			return false;
 	return true;
 }
@@ -620,16 +679,22 @@ gg_sender_rc gg_sender_handle(gg_sender_result *res, const gg_dsource *src, cons
 			rc = GG_SENDER_UNAUTHORIZED;
 			goto done;
 		}
-		delivery = gg_header_get(h, nh, "Idempotency-Key");
+		/*
+		 * With a signature, only the signed webhook-id identifies the
+		 * delivery: an unsigned Idempotency-Key could be changed on a replay.
+		 */
+		delivery = src->signing_key ? wid : gg_header_get(h, nh, "Idempotency-Key");
 		if (delivery == NULL)
 			delivery = wid;
 		event = gg_header_get(h, nh, "X-Gitlab-Event");
 		break;
 	}
 	}
-	if (delivery == NULL || !printable_id(delivery)) {
+	if (delivery == NULL || !gg_delivery_valid(delivery)) {
 		if (delivery)
-			set_error(res, "delivery id must be 1-%d printable characters",
+			set_error(res,
+			          "delivery id must be 1-%d letters, digits, '-', '_', '.', ':', "
+			          "'{' or '}', starting with a letter, a digit or '{'",
 			          GG_SENDER_MAX_DELIVERY);
 		else
 			set_error(res, "missing delivery id header");

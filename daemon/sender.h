@@ -19,6 +19,7 @@
 #define GG_SENDER_MAX_CHANGES  100   /* Bitbucket changes turned into pushes */
 #define GG_SENDER_MAX_DELIVERY 128   /* delivery id length */
 #define GG_SENDER_WEBHOOK_SKEW 300   /* Standard Webhooks timestamp tolerance, seconds */
+#define GG_SENDER_MAX_REF      1024  /* ref name length */
 
 typedef struct {
 	const char *name; /* case-insensitive */
@@ -70,6 +71,21 @@ gg_sender_rc gg_sender_parse(gg_sender_result *res, gg_source_kind kind, const c
 
 /* The header's value, or NULL. */
 const char *gg_header_get(const gg_header *hdrs, size_t n, const char *name);
+
+/*
+ * Whether ref is a ref name a payload may carry: under refs/, valid by git's
+ * check-ref-format rules (no "..", "@{", control characters, space, ~ ^ : ? *
+ * [ or backslash; no empty component, none starting with '.' or ending with
+ * ".lock" or '.'), valid UTF-8, and no component starting with '-'.
+ */
+bool gg_ref_valid(const char *ref);
+
+/*
+ * Whether a delivery id (an unsigned header that reaches {delivery}) is
+ * 1-GG_SENDER_MAX_DELIVERY letters, digits, '-', '_', '.', ':', '{' or '}',
+ * starting with a letter, a digit or '{' (Bitbucket's braced UUIDs).
+ */
+bool gg_delivery_valid(const char *id);
 
 /* True when a hex object id is all zeros (a create's before, a delete's after). */
 bool gg_is_zero_id(const char *id);

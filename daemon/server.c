@@ -61,7 +61,9 @@ struct conn {
 	bool keepalive;
 	bool dead; /* the peer went away while a handler still owns the request */
 	bool local;
-	char *head; /* the request head, split in place */
+	bool unix_peer;         /* came through a unix socket */
+	unsigned char peer[17]; /* the peer's address, family first: one per-peer count */
+	char *head;             /* the request head, split in place */
 	gg_header hdrs[GG_HTTP_MAX_HEADERS];
 	size_t nhdrs;
 	char *method, *path, *query;
@@ -481,6 +483,9 @@ static void handle_healthz(gg_daemon *d, gg_http_req *r)
 
 static void handle_metrics(gg_daemon *d, gg_http_req *r)
 {
+	/* Target and source names are no one else's business: the API's rules apply. */
+	if (gg_api_authorize(d, r) < 0)
+		return;
 	gg_buf b = GG_BUF_INIT;
 	gg_metrics_render(&b, d);
 	gg_http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b.ptr ? b.ptr : "",
@@ -508,6 +513,7 @@ static void dispatch_request(conn *c)
 	    .body = c->body.ptr,
 	    .len = c->body.len,
 	    .local = c->local,
+	    .unix_peer = c->unix_peer,
 	    .conn = c,
 	};
 	c->state = CONN_PROCESSING;
@@ -613,11 +619,23 @@ static void conn_input(conn *c)
 					conn_refuse(c, 400, "malformed chunk");
 				return;
 			}
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(line, &end, 16);
-			bool ok = isxdigit((unsigned char)line[0]) &&
-			          (*end == '\0' || *end == ';') && errno == 0 &&
+			/*
+			 * RFC 9112: chunk-size is 1*HEXDIG, then optional extensions.
+			 * strtoull would also take "0x", a sign or blanks, which a
+			 * proxy in front may read differently (request smuggling).
+			 */
+			uint64_t v = 0;
+			size_t k = 0;
+			while (isxdigit((unsigned char)line[k]) && k < 16) {
+				char h = line[k++];
+				v = v * 16 + (uint64_t)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+			}
+			size_t digits = k;
+			while (line[k] == ' ' || line[k] == '\t')
+				k++;
+			/* Blanks only before an extension (BWS ";"), never trailing. */
+			bool ok = digits > 0 &&
+			          (line[k] == ';' || (line[k] == '\0' && k == digits)) &&
 			          n <= HTTP_MAX_CHUNK_LINE;
 			free(line);
 			if (!ok) {
@@ -714,12 +732,19 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	}
 	const char *result;
 	int status;
+	size_t queued = 0;
+	for (size_t i = 0; !res->duplicate && i < res->nids; i++)
+		if (res->refused == NULL || res->refused[i] == NULL)
+			queued++;
 	if (res->duplicate) {
 		result = "duplicate";
 		status = 200;
-	} else if (res->nids > 0) {
+	} else if (queued > 0) {
 		result = "accepted";
 		status = 202;
+	} else if (res->nids > 0) {
+		result = "refused"; /* stored, never to run: replays */
+		status = 200;
 	} else {
 		result = "ignored";
 		status = 200;
@@ -734,15 +759,25 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	for (size_t i = 0; !res->duplicate && i < res->nids; i++) {
 		gg_buf_puts(&out, i ? ",{\"target\":" : "{\"target\":");
 		gg_buf_json_string(&out, j->targets[i]);
-		gg_buf_printf(&out, ",\"id\":%lld}", (long long)res->ids[i]);
+		gg_buf_printf(&out, ",\"id\":%lld", (long long)res->ids[i]);
+		if (res->refused && res->refused[i]) {
+			gg_buf_puts(&out, ",\"state\":\"refused\",\"reason\":");
+			gg_buf_json_string(&out, res->refused[i]);
+			char idtext[32];
+			snprintf(idtext, sizeof(idtext), "%lld", (long long)res->ids[i]);
+			gg_log(GG_LOG_WARN, "deployment refused", "id", idtext, "target",
+			       j->targets[i], "delivery", j->delivery, "reason", res->refused[i],
+			       NULL);
+		}
+		gg_buf_putc(&out, '}');
 	}
 	gg_buf_puts(&out, res->duplicate ? "],\"duplicate\":true}\n" : "]}\n");
 	char nbuf[32];
-	snprintf(nbuf, sizeof(nbuf), "%zu", res->duplicate ? 0 : res->nids);
+	snprintf(nbuf, sizeof(nbuf), "%zu", queued);
 	gg_metrics_delivery(source, result);
 	gg_log(GG_LOG_INFO, "delivery", "result", result, "delivery", j->delivery, "source", source,
 	       "event", j->event, "deployments", nbuf, NULL);
-	if (!res->duplicate && res->nids > 0 && d->dispatch)
+	if (queued > 0 && d->dispatch)
 		gg_dispatch_kick(d->dispatch, j->targets, res->nids);
 	gg_http_reply(&c->req, status, "application/json", NULL, out.ptr, out.len);
 	gg_buf_free(&out);
@@ -809,6 +844,7 @@ static void handle_hook(conn *c, const char *name)
 			    .after = p->after,
 			    .pusher = p->pusher,
 			    .clone_url = p->clone_url,
+			    .allow_rollback = t->allow_rollback,
 			};
 		}
 	}
@@ -837,6 +873,41 @@ static bool peer_is_local(const struct sockaddr *sa)
 	return false;
 }
 
+/*
+ * The peer's address as a count key: IPv4 (also v4-mapped IPv6) and IPv6
+ * addresses, every unix-socket client as one peer.
+ */
+static void peer_key(unsigned char key[17], const struct sockaddr *sa)
+{
+	memset(key, 0, 17);
+	if (sa == NULL || sa->sa_family == AF_UNIX)
+		return;
+	if (sa->sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			key[0] = 4;
+			memcpy(key + 1, a->s6_addr + 12, 4);
+		} else {
+			key[0] = 6;
+			memcpy(key + 1, a->s6_addr, 16);
+		}
+	}
+}
+
+/* Refuse a connection we cannot take, without blocking (the socket is non-blocking). */
+static void refuse_busy(evutil_socket_t fd, const char *why)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+	                           "Connection: close\r\n\r\n";
+	ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	evutil_closesocket(fd);
+	gg_log(GG_LOG_WARN, why, NULL);
+}
+
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -848,14 +919,21 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		return;
 	}
 	if (s->nconns >= d->cfg->max_connections) {
-		/* Best effort, never blocking: the socket is non-blocking. */
-		static const char busy[] =
-		    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-		    "Connection: close\r\n\r\n";
-		ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void)w;
-		evutil_closesocket(fd);
-		gg_log(GG_LOG_WARN, "connection refused: max_connections reached", NULL);
+		refuse_busy(fd, "connection refused: max_connections reached");
+		return;
+	}
+	/*
+	 * One client must not hold every slot: count its connections (a walk
+	 * over at most max_connections, once per connection, not per request).
+	 */
+	unsigned char key[17];
+	peer_key(key, sa);
+	size_t same = 0;
+	for (conn *o = s->conns; o; o = o->next)
+		if (memcmp(o->peer, key, sizeof(key)) == 0)
+			same++;
+	if (same >= d->cfg->max_connections_per_peer) {
+		refuse_busy(fd, "connection refused: max_connections_per_peer reached");
 		return;
 	}
 	if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
@@ -866,6 +944,8 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	conn *c = gg_calloc(1, sizeof(*c));
 	c->srv = s;
 	c->local = sa ? peer_is_local(sa) : false;
+	c->unix_peer = sa == NULL || sa->sa_family == AF_UNIX;
+	memcpy(c->peer, key, sizeof(key));
 	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->deadline = event_new(d->base, -1, 0, on_deadline, c);
 	if (c->bev == NULL || c->deadline == NULL) {

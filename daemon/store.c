@@ -41,7 +41,7 @@ typedef enum {
 } op_kind;
 
 /* Distinct SQL texts the store runs; each connection caches its statements. */
-#define STORE_STMT_CACHE 24
+#define STORE_STMT_CACHE 32
 
 typedef struct {
 	const char *sql; /* a string literal: compared by address */
@@ -60,6 +60,8 @@ struct op {
 	size_t ndeps;
 	bool duplicate;
 	int64_t *ids;
+	bool *allow_rollback; /* accept: per dep */
+	const char **refused; /* accept: per dep, NULL or a static reason */
 	/* finish / supersede / requeue / prune */
 	gg_dep_state state;
 	int exit_status;
@@ -95,7 +97,7 @@ struct gg_store {
 };
 
 static const char *const state_names[GG_DEP_NSTATES] = {
-    "queued", "running", "succeeded", "failed", "timed_out", "superseded", "canceled",
+    "queued", "running", "succeeded", "failed", "timed_out", "superseded", "canceled", "refused",
 };
 
 const char *gg_dep_state_name(gg_dep_state s)
@@ -163,6 +165,8 @@ static void op_free(op *o)
 	free(o->event);
 	gg_deployments_free(o->deps, o->ndeps);
 	free(o->ids);
+	free(o->allow_rollback);
+	free(o->refused);
 	free(o->commit);
 	free(o->reason);
 	free(o->target);
@@ -181,6 +185,14 @@ static const char schema[] =
     " attempt INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER,"
     " finished_at INTEGER, not_before INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS deployments_target ON deployments(target, id);"
+    /*
+     * The replay rule's reads, on every delivery: partial indexes without the
+     * refused rows, so that a flood of replays costs none of the later ones.
+     */
+    "CREATE INDEX IF NOT EXISTS deployments_live_after ON deployments(target, after)"
+    " WHERE state!='refused';"
+    "CREATE INDEX IF NOT EXISTS deployments_live ON deployments(target, id)"
+    " WHERE state!='refused';"
     /* (state, target, id) serves the queue scans; a (state, id) index only cost writes. */
     "DROP INDEX IF EXISTS deployments_state;"
     "CREATE INDEX IF NOT EXISTS deployments_state_target ON deployments(state, target, id);";
@@ -188,7 +200,9 @@ static const char schema[] =
 static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
 {
 	sqlite3 *db = NULL;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	/* The database is never opened through a symlink planted in the state directory. */
+	int flags =
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		*err = gg_printf("%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
@@ -275,6 +289,80 @@ static int insert_dep(gg_store *s, const gg_deployment *d, const char *delivery,
 	return 0;
 }
 
+static int exec_update(gg_store *s, const char *sql, const char *fmt, ...);
+
+/* One text column of the first row of a cached query; NULL when none. Bindings: 's'/'i'. */
+static char *query_text(sqlite3 *db, stmt_slot *cache, const char *sql, const char *fmt, ...)
+{
+	char *out = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	sqlite3_stmt *st = stmt(db, cache, sql);
+	if (st == NULL)
+		goto done;
+	for (int i = 1; fmt[i - 1]; i++) {
+		if (fmt[i - 1] == 's')
+			bind_text(st, i, va_arg(ap, const char *));
+		else
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		out = gg_strdup((const char *)sqlite3_column_text(st, 0));
+done:
+	va_end(ap);
+	if (st)
+		sqlite3_reset(st);
+	return out;
+}
+
+/*
+ * The replay rule (see gg_store_replay_reason) on one connection. Three
+ * indexed lookups, none of which walks the history: the last success, whether
+ * an earlier deployment asked for the same commit, and the commit the newest
+ * deployment asked for. When an earlier one asked for this commit and the
+ * newest asked for another, that one came after it: the target moved on.
+ */
+static const char *replay_reason(sqlite3 *db, stmt_slot *cache, const char *target,
+                                 const char *after, int64_t self, bool allow_rollback)
+{
+	if (target == NULL || after == NULL)
+		return NULL;
+	const char *why = NULL;
+	char *last = query_text(db, cache,
+	                        "SELECT coalesce(commit_id, after) FROM deployments WHERE "
+	                        "state='succeeded' AND target=? AND id!=? ORDER BY id DESC LIMIT 1",
+	                        "si", target, self);
+	if (last && strcmp(last, after) == 0) {
+		why = GG_REPLAY_DEPLOYED;
+		goto done;
+	}
+	if (allow_rollback)
+		goto done;
+	char *prev = query_text(db, cache,
+	                        "SELECT id FROM deployments WHERE target=? AND after=? AND "
+	                        "id!=? AND state!='refused' LIMIT 1",
+	                        "ssi", target, after, self);
+	if (prev) {
+		char *newest = query_text(db, cache,
+		                          "SELECT after FROM deployments WHERE target=? AND id!=? "
+		                          "AND state!='refused' ORDER BY id DESC LIMIT 1",
+		                          "si", target, self);
+		if (newest && strcmp(newest, after) != 0)
+			why = GG_REPLAY_OLDER;
+		free(newest);
+	}
+	free(prev);
+done:
+	free(last);
+	return why;
+}
+
+const char *gg_store_replay_reason(gg_store *s, const char *target, const char *after, int64_t self,
+                                   bool allow_rollback)
+{
+	return replay_reason(s->rdb, s->rcache, target, after, self, allow_rollback);
+}
+
 static int run_accept(gg_store *s, op *o, int64_t now)
 {
 	sqlite3_stmt *st = s->ins_delivery;
@@ -292,9 +380,23 @@ static int run_accept(gg_store *s, op *o, int64_t now)
 		return 0;
 	}
 	o->ids = gg_calloc(o->ndeps, sizeof(*o->ids));
-	for (size_t i = 0; i < o->ndeps; i++)
-		if (insert_dep(s, &o->deps[i], o->delivery, now, &o->ids[i]) < 0)
+	o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
+	for (size_t i = 0; i < o->ndeps; i++) {
+		const gg_deployment *d = &o->deps[i];
+		/* Judged inside the transaction: it sees this batch's earlier deliveries. */
+		const char *why =
+		    replay_reason(s->wdb, s->wcache, d->target, d->after, 0, o->allow_rollback[i]);
+		if (insert_dep(s, d, o->delivery, now, &o->ids[i]) < 0)
 			return -1;
+		if (why) {
+			o->refused[i] = why;
+			if (exec_update(s,
+			                "UPDATE deployments SET state='refused', reason=?, "
+			                "finished_at=? WHERE id=?",
+			                "sii", why, now, o->ids[i]) != 1)
+				return -1;
+		}
+	}
 	return 0;
 }
 
@@ -472,6 +574,7 @@ static void complete(op *o)
 		    .rc = o->rc < 0 ? -1 : 0,
 		    .duplicate = o->duplicate,
 		    .ids = o->rc == 0 ? o->ids : NULL,
+		    .refused = o->rc == 0 ? o->refused : NULL,
 		    .nids = o->rc == 0 && !o->duplicate ? o->ndeps : 0,
 		};
 		if (o->acb)
@@ -767,8 +870,10 @@ void gg_store_accept(gg_store *s, const char *source, const char *delivery, cons
 	o->event = dupn(event);
 	o->ndeps = ndeps;
 	o->deps = gg_calloc(ndeps, sizeof(*o->deps));
+	o->allow_rollback = gg_calloc(ndeps ? ndeps : 1, sizeof(*o->allow_rollback));
 	for (size_t i = 0; i < ndeps; i++) {
 		gg_deployment *d = &o->deps[i];
+		o->allow_rollback[i] = deps[i].allow_rollback;
 		d->target = dupn(deps[i].target);
 		d->source = dupn(deps[i].source);
 		d->repo = dupn(deps[i].repo);

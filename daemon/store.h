@@ -38,8 +38,9 @@ typedef enum {
 	GG_DEP_TIMED_OUT,
 	GG_DEP_SUPERSEDED,
 	GG_DEP_CANCELED,
+	GG_DEP_REFUSED, /* stored and never run: a replay (see gg_store_replay_reason) */
 } gg_dep_state;
-#define GG_DEP_NSTATES 7
+#define GG_DEP_NSTATES 8
 
 /* "queued", "running", "succeeded", ...; static. */
 const char *gg_dep_state_name(gg_dep_state s);
@@ -102,21 +103,31 @@ void gg_store_commit_stats(const gg_store *s, uint64_t *commits, uint64_t *write
 typedef struct {
 	const char *target;
 	const char *source, *repo, *ref, *before, *after, *pusher, *clone_url;
+	bool allow_rollback; /* the target's allow_rollback: older commits are no replay */
 } gg_store_newdep;
 
 typedef struct {
 	int rc;         /* 0 stored, -1 failed */
 	bool duplicate; /* the delivery id was already stored: nothing was queued */
 	int64_t *ids;   /* ids of the deployments created, in request order */
+	/* Per deployment: NULL when queued, else why it was stored `refused` (static). */
+	const char *const *refused;
 	size_t nids;
 } gg_store_accept_result;
 
 typedef void (*gg_store_accept_cb)(void *arg, const gg_store_accept_result *res);
 
+/* Why a deployment is stored refused (gg_store_replay_reason). */
+#define GG_REPLAY_OLDER    "replay of an older commit"
+#define GG_REPLAY_DEPLOYED "commit already deployed"
+
 /*
  * Durably record delivery `delivery` from source `source` (event names it)
- * and queue the deployments; all strings are copied. When the source already
- * has this delivery id, nothing is written and res->duplicate is set.
+ * and queue the deployments; all strings are copied. A deployment that
+ * gg_store_replay_reason refuses, judged in the same transaction, is stored
+ * in state `refused` with that reason instead of being queued. When the
+ * source already has this delivery id, nothing is written and res->duplicate
+ * is set.
  * The result and its ids are borrowed for the callback's duration.
  */
 void gg_store_accept(gg_store *s, const char *source, const char *delivery, const char *event,
@@ -183,6 +194,18 @@ int gg_store_list(gg_deployment **out, size_t *n, gg_store *s, const char *targe
  * GG_STORE_NOTFOUND when the target never succeeded.
  */
 int gg_store_last_deployed(char **commit, gg_store *s, const char *target);
+/*
+ * Whether running commit `after` on target now would repeat or undo what it
+ * already did; NULL when it would not, else a static reason:
+ * GG_REPLAY_DEPLOYED when the target's last successful deployment is that
+ * commit; GG_REPLAY_OLDER when an earlier deployment asked for it and a later
+ * one (of any state but refused) asked for another commit since, unless
+ * allow_rollback. `self` is the deployment being judged (0: a new one), left
+ * out of the history. Read errors answer NULL: the store refuses nothing it
+ * cannot read.
+ */
+const char *gg_store_replay_reason(gg_store *s, const char *target, const char *after, int64_t self,
+                                   bool allow_rollback);
 /* Deployments per target and state, for /metrics: calls fn once per group. */
 int gg_store_count_by_state(gg_store *s,
                             void (*fn)(void *arg, const char *target, gg_dep_state st, uint64_t n),

@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,11 +510,31 @@ int gg_read_secret_file(char **out, size_t *len, const char *path, char **err)
 	return 0;
 }
 
+static unsigned char secure_key[32];
+
+static void secure_equal_key(void)
+{
+	/* Without randomness the key is known, which costs nothing but the hiding of lengths. */
+	if (RAND_bytes(secure_key, sizeof(secure_key)) != 1)
+		memset(secure_key, 0x5c, sizeof(secure_key));
+}
+
 int gg_secure_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
-	if (alen != blen)
+	/*
+	 * Compare HMACs of both sides under a key drawn once per process: the
+	 * time taken depends on the lengths only through hashing both, and an
+	 * early return on a length mismatch would tell a caller how long a
+	 * secret is.
+	 */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, secure_equal_key);
+	unsigned char ma[EVP_MAX_MD_SIZE], mb[EVP_MAX_MD_SIZE];
+	unsigned int la = 0, lb = 0;
+	if (HMAC(EVP_sha256(), secure_key, sizeof(secure_key), a, alen, ma, &la) == NULL ||
+	    HMAC(EVP_sha256(), secure_key, sizeof(secure_key), b, blen, mb, &lb) == NULL)
 		return 0;
-	return CRYPTO_memcmp(a, b, alen) == 0;
+	return (CRYPTO_memcmp(ma, mb, la) == 0) & (alen == blen);
 }
 
 void gg_hex(char *out, const unsigned char *in, size_t n)

@@ -135,6 +135,8 @@ cat >"$demo/gitgated.yaml" <<YAML
 # Written by scripts/demo.sh on each run (see gitgated.yaml(5)).
 listen: ["127.0.0.1:$port"]
 state_dir: $demo/state
+# gitgate status on this machine, without a token (a demo only: see gitgated.yaml(5))
+api: {allow_loopback_without_token: true}
 sources:
   - name: git
     kind: generic

@@ -100,7 +100,11 @@ int gg_read_file(char **out, size_t *len, const char *path, size_t max);
  */
 int gg_read_secret_file(char **out, size_t *len, const char *path, char **err);
 
-/* Constant-time comparison of two buffers (different lengths compare unequal). */
+/*
+ * Whether two buffers are equal, in time that tells nothing of where they
+ * differ nor, beyond hashing both, of their lengths (HMACs of both sides are
+ * compared). 1 equal, 0 not.
+ */
 int gg_secure_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */

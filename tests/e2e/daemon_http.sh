@@ -136,7 +136,8 @@ PY
 }
 
 t_max_connections() {
-	daemon_config "max_connections: 3"
+	daemon_config "max_connections: 3
+max_connections_per_peer: 3"
 	start_daemon
 	python3 - "$PORT" >"$T/out" <<'PY'
 import socket, sys, time
@@ -172,16 +173,21 @@ t_keepalive_pipelining_and_chunked() {
 	start_daemon
 	f=$PAYLOADS/github-push.json
 	sig=$(hmac_hex github-secret "$f")
-	python3 - "$PORT" "$f" "$sig" >"$T/out" <<'PY'
+	# The second delivery asks for another commit: the same one again would be refused.
+	sed "s/$AFTER/$BEFORE/g" "$f" >"$T/second.json"
+	sig2=$(hmac_hex github-secret "$T/second.json")
+	python3 - "$PORT" "$f" "$sig" "$T/second.json" "$sig2" >"$T/out" <<'PY'
 import socket, sys
 port, path, sig = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 body = open(path, "rb").read()
+body2, sig2 = open(sys.argv[4], "rb").read(), sys.argv[5]
 def req(delivery, chunked=False):
-    h = b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: " + delivery + b"\r\nX-Hub-Signature-256: sha256=" + sig.encode() + b"\r\n"
+    b, sg = (body2, sig2) if chunked else (body, sig)
+    h = b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: " + delivery + b"\r\nX-Hub-Signature-256: sha256=" + sg.encode() + b"\r\n"
     if chunked:
-        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i+1000]), body[i:i+1000]) for i in range(0, len(body), 1000))
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(b[i:i+1000]), b[i:i+1000]) for i in range(0, len(b), 1000))
         return h + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
-    return h + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    return h + b"Content-Length: %d\r\n\r\n" % len(b) + b
 s = socket.create_connection(("127.0.0.1", port))
 # Three requests in one write, then a fourth on the same connection.
 s.sendall(req(b"ka-1") + req(b"ka-2", chunked=True) + req(b"ka-1"))
@@ -291,6 +297,7 @@ t_ipv6_listener() {
 }
 
 t_api_token_and_loopback_rules() {
+	API_YAML=
 	daemon_config
 	secret api "s3cr3t-api-token" >/dev/null
 	sed -i "s|^state_dir:|api_token_file: $T/api.secret\nstate_dir:|" "$T/cfg.yaml"
@@ -302,8 +309,10 @@ t_api_token_and_loopback_rules() {
 	expect_eq "$(get -H 'Authorization: Bearer s3cr3t-api-token' "$URL/api/v1/deployments/999")" 404 "no such id"
 	expect_eq "$(get -H 'Authorization: Bearer s3cr3t-api-token' "$URL/api/v1/deployments/abc")" 404 "bad id"
 	stop_daemon
+	unset API_YAML
 
-	# Without a token file: loopback only. Reach the daemon over a non-loopback address.
+	# Without a token file, loopback trusted by the config (the
+	# tests' default): loopback only. Reach the daemon over a non-loopback address.
 	addr=$(python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -75,7 +75,7 @@ t_json_logs() {
 	start_daemon
 	f=$PAYLOADS/github-push.json
 	right=$(hmac_hex github-secret "$f")
-	expect_eq "$(post /hooks/github "$f" -H "X-GitHub-Event: push" -H 'X-GitHub-Delivery: q"u\o' \
+	expect_eq "$(post /hooks/github "$f" -H "X-GitHub-Event: push" -H 'X-GitHub-Delivery: {q:u.o}' \
 		-H "X-Hub-Signature-256: sha256=$right")" 202 "accepted"
 	# An event name (answered 200, nothing to deploy) with a byte that is not UTF-8.
 	expect_eq "$(post /hooks/github "$f" -H "$(printf 'X-GitHub-Event: pi"ng\377')" \
@@ -94,7 +94,7 @@ for ln in lines:
     d = json.loads(ln)
     assert list(d)[:3] == ["ts", "level", "msg"], ln
     seen.append(d)
-acc = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == 'q"u\\o']
+acc = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == '{q:u.o}']
 assert acc and acc[0]["result"] == "accepted" and acc[0]["source"] == "github", seen
 odd = [d for d in seen if d["msg"] == "delivery" and d["delivery"] == "odd-1"]
 assert odd and odd[0]["event"] == 'pi"ng\ufffd', seen
@@ -163,7 +163,7 @@ t_gitlab_token() {
 		-H "X-Gitlab-Token: gitlab-token" -H "Idempotency-Key: k5")" 200 "other event"
 	expect_eq "$(json "$T/resp" 'd["deployments"]')" "[]" "other event queues nothing"
 	# Without Idempotency-Key, webhook-id is the delivery id; with neither: 400.
-	f=$PAYLOADS/gitlab-push.json
+	f=$(another_commit "$PAYLOADS/gitlab-push.json")
 	expect_eq "$(post /hooks/gitlab "$f" -H "X-Gitlab-Event: Push Hook" -H "X-Gitlab-Token: gitlab-token" \
 		-H "webhook-id: msg_2b")" 202 "webhook-id"
 	expect_eq "$(json "$T/resp" 'd["delivery"]')" msg_2b "delivery from webhook-id"
@@ -195,6 +195,7 @@ t_gitlab_standard_webhooks() {
 		-H "webhook-signature: $sig")" 202 "signed"
 	check_deployment "$(first_id)" prod refs/heads/main $AFTER acme/platform-config
 	# Several signatures (key rotation): one matching is enough.
+	f=$(another_commit "$f")
 	other=$(sw_sign "$(printf 'another key of 32 bytes.........' | base64)" msg_2 "$now" "$f")
 	sig=$(sw_sign "$key" msg_2 "$now" "$f")
 	expect_eq "$(post /hooks/gitlab "$f" -H "X-Gitlab-Event: Push Hook" -H "X-Gitlab-Token: gitlab-token" \
@@ -231,11 +232,14 @@ gitea_like() {
 		-H "X-$H-Signature: sha256=$sig")" 401 "$kind prefixed signature"
 	expect_eq "$(post "/hooks/$kind" "$f" -H "X-$H-Event: push" -H "X-$H-Delivery: $kind-3" \
 		-H "X-$H-Signature: $(hmac_hex wrong "$f")")" 401 "$kind wrong signature"
-	# Form body: the signature covers the JSON payload, not the form.
+	# Form body: the signature covers the JSON payload, not the form. Another
+	# commit: the one already deployed would be refused as a replay.
+	f2=$(another_commit "$f")
 	python3 -c 'import sys,urllib.parse; sys.stdout.write("payload="+urllib.parse.quote_plus(open(sys.argv[1]).read()))' \
-		"$f" >"$T/form"
+		"$f2" >"$T/form"
 	expect_eq "$(post "/hooks/$kind" "$T/form" -H "Content-Type: application/x-www-form-urlencoded" \
-		-H "X-$H-Event: push" -H "X-$H-Delivery: $kind-4" -H "X-$H-Signature: $sig")" 202 "$kind form"
+		-H "X-$H-Event: push" -H "X-$H-Delivery: $kind-4" -H "X-$H-Signature: $(hmac_hex gitea-secret "$f2")")" \
+		202 "$kind form"
 	expect_eq "$(post "/hooks/$kind" "$f" -H "X-$H-Event: push" -H "X-$H-Delivery: $kind-1" \
 		-H "X-$H-Signature: $sig")" 200 "$kind redelivery"
 	expect_eq "$(json "$T/resp" 'd["duplicate"]')" True "$kind duplicate"

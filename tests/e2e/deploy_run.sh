@@ -114,7 +114,8 @@ t_branch_name_reaches_the_command_literally() {
     ref: \"refs/heads/**\"
     run: [\"sh\", \"-c\", \"printf '%s|%s|%s\\\\n' \\\"\$1\\\" \\\"\$GITGATE_REF\\\" \\\"\$2\\\" > $T/argv\", \"sh\", \"{branch}\", \"x{ref}y\"]"
 	start_daemon
-	evil="\$(touch $T/pwned)"
+	# Valid for git (check-ref-format), and a command to any shell that saw it.
+	evil="\$(touch\${IFS}$T/pwned)"
 	expect_eq "$(send_event "$(c 9)" "refs/heads/$evil")" 202 "push"
 	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
 	wait_until 20 dep_state_is "$id" succeeded

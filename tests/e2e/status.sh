@@ -84,6 +84,7 @@ t_unknown_target_exits_1() {
 t_token_file_is_sent() {
 	printf 's3cret-token\n' >"$T/api.token"
 	chmod 600 "$T/api.token"
+	API_YAML=
 	status_config "api_token_file: $T/api.token"
 	start_daemon
 	expect_status 2 "$GITGATE" status --url "$URL" >"$T/out" 2>&1

@@ -40,6 +40,8 @@ EOF
 		echo "listen: [\"127.0.0.1:$PORT\"]"
 		echo "state_dir: $STATE"
 		echo "max_connections: 2048"
+		# Every load generator here is one peer (127.0.0.1).
+		echo "max_connections_per_peer: 2048"
 		echo "read_timeout: 5s"
 		echo "retry_backoff: 100ms"
 		echo "max_parallel: 4"

@@ -163,8 +163,49 @@ static void test_defaults(void)
 	CHECK_INT(cfg->shutdown_grace_ms, 30000);
 	CHECK_INT(cfg->delivery_retention_ms, GG_DEFAULT_DELIVERY_RETENTION);
 	CHECK(cfg->api_token == NULL);
+	CHECK(!cfg->api_allow_loopback);
+	CHECK_INT(cfg->max_connections_per_peer, GG_DEFAULT_MAX_CONNECTIONS / 4);
 	CHECK_INT(cfg->ntargets, 0);
 	gg_dconfig_free(cfg);
+	gg_diag_free(&diag);
+}
+
+/* The keys of the security settings: API loopback trust, per-peer cap, rollbacks. */
+static void test_security_keys(void)
+{
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	CHECK_INT(
+	    parse(&cfg, &diag,
+	          "state_dir: /s\n"
+	          "max_connections: 2\n"
+	          "api: {allow_loopback_without_token: true}\n"
+	          "sources: [{name: g, kind: generic, secret_file: @S@/gh}]\n"
+	          "targets:\n"
+	          "  - {name: a, repo: x/y, ref: refs/heads/main, run: [d], allow_rollback: true}\n"
+	          "  - {name: b, repo: x/y, ref: refs/heads/main, run: [d]}\n"),
+	    0);
+	if (cfg) {
+		CHECK(cfg->api_allow_loopback);
+		CHECK_INT(cfg->max_connections_per_peer, 1); /* a quarter, at least one */
+		CHECK(cfg->targets[0].allow_rollback);
+		CHECK(!cfg->targets[1].allow_rollback);
+	}
+	gg_dconfig_free(cfg);
+	cfg = NULL;
+	CHECK_INT(
+	    parse(&cfg, &diag,
+	          "state_dir: /s\n"
+	          "max_connections_per_peer: 0\n"
+	          "api: {allow_loopback_without_token: yes please, token: x}\n"
+	          "sources: [{name: g, kind: generic, secret_file: @S@/gh}]\n"
+	          "targets:\n"
+	          "  - {name: a, repo: x/y, ref: refs/heads/main, run: [d], allow_rollback: 1}\n"),
+	    -1);
+	CHECK(has_msg(&diag, "d.yaml:2:27: 'max_connections_per_peer' must be an integer from 1"));
+	CHECK(has_msg(&diag, "d.yaml:3:37: 'allow_loopback_without_token' must be true or false"));
+	CHECK(has_msg(&diag, "unknown key 'token' in api"));
+	CHECK(has_msg(&diag, "'allow_rollback' must be true or false"));
 	gg_diag_free(&diag);
 }
 
@@ -243,6 +284,7 @@ int main(void)
 	RUN(test_full_config);
 	RUN(test_defaults);
 	RUN(test_errors_with_positions);
+	RUN(test_security_keys);
 	for (size_t i = 0; i < GG_ARRAY_LEN(paths); i++) {
 		unlink(paths[i]);
 		free(paths[i]);

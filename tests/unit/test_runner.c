@@ -47,7 +47,8 @@ static void test_expand_is_literal(void)
 	v.ref = "refs/heads/$(touch /tmp/x)";
 	const char *argv[] = {"/bin/echo", "{branch}", "'{ref}'", NULL};
 	char **out;
-	gg_runner_expand_argv(&out, argv, &v);
+	char *err = NULL;
+	CHECK_INT(gg_runner_expand_argv(&out, argv, &v, &err), 0);
 	CHECK_STR(out[0], "/bin/echo");
 	CHECK_STR(out[1], "$(touch /tmp/x)");
 	CHECK_STR(out[2], "'refs/heads/$(touch /tmp/x)'");
@@ -55,6 +56,32 @@ static void test_expand_is_literal(void)
 	gg_runner_strv_free(out);
 	CHECK_STR(gg_runner_branch("refs/tags/v1.0"), "v1.0");
 	CHECK_STR(gg_runner_branch("HEAD"), "HEAD");
+}
+
+/* A value that would turn an argument into an option is refused, whatever the placeholder. */
+static void test_expand_refuses_options(void)
+{
+	gg_runner_vars v = vars;
+	v.ref = "refs/heads/--upload-pack=touch pwned";
+	const char *argv[] = {"git", "fetch", "origin", "{branch}", NULL};
+	char **out = (char **)1;
+	char *err = NULL;
+	CHECK_INT(gg_runner_expand_argv(&out, argv, &v, &err), -1);
+	CHECK(out == NULL);
+	CHECK(err && strstr(err, "run[3] \"{branch}\" would start with '-'"));
+	free(err);
+	err = NULL;
+	v.ref = "refs/heads/main";
+	v.pusher = "-x";
+	const char *argv2[] = {"deploy", "{pusher}", NULL};
+	CHECK_INT(gg_runner_expand_argv(&out, argv2, &v, &err), -1);
+	free(err);
+	err = NULL;
+	/* An option written in the config stays one; a value after '=' is no option. */
+	const char *argv3[] = {"deploy", "--who={pusher}", "-{pusher}", NULL};
+	CHECK_INT(gg_runner_expand_argv(&out, argv3, &v, &err), 0);
+	CHECK_STR(out[1], "--who=-x");
+	gg_runner_strv_free(out);
 }
 
 static const char *env_get(char **env, const char *key)
@@ -301,6 +328,17 @@ static void test_redact_url(void)
 	CHECK(strcmp(m, m2) != 0);
 	free(m);
 	free(m2);
+	/* A password never names the mirror, not even through a hash of it. */
+	m = gg_checkout_mirror_path("/s", "https://deploy:s3cretpw@git.example.com:8443");
+	CHECK(strstr(m, "s3cretpw") == NULL && strstr(m, "deploy") == NULL);
+	CHECK(strncmp(m, "/s/mirrors/git_example_com_8443-", 32) == 0);
+	m2 = gg_checkout_mirror_path("/s", "https://deploy:other@git.example.com:8443");
+	CHECK_STR(m, m2);
+	free(m);
+	free(m2);
+	m = gg_checkout_mirror_path("/s", "https://deploy:s3cretpw@git.example.com/acme/app.git");
+	CHECK(strncmp(m, "/s/mirrors/app_git-", 19) == 0);
+	free(m);
 }
 
 int main(void)
@@ -310,6 +348,7 @@ int main(void)
 		return 1;
 	RUN(test_expand_placeholders);
 	RUN(test_expand_is_literal);
+	RUN(test_expand_refuses_options);
 	RUN(test_build_env);
 	RUN(test_run_output_env_and_fds);
 	RUN(test_run_missing_program);

@@ -235,6 +235,137 @@ static void test_gitlab_standard_webhooks(void)
 	CHECK_INT(gg_sender_handle(&r, &src, h, 4, body, strlen(body), now),
 	          GG_SENDER_UNAUTHORIZED);
 	gg_sender_result_free(&r);
+	/*
+	 * A replay with a fresh, unsigned Idempotency-Key is still the signed
+	 * webhook-id's delivery, so the store recognises it.
+	 */
+	h[1].value = "msg_1";
+	gg_header h5[] = {h[0], h[1], h[2], h[3], {"Idempotency-Key", "fresh-key-1"}};
+	CHECK_INT(gg_sender_handle(&r, &src, h5, 5, body, strlen(body), now), GG_SENDER_OK);
+	CHECK_STR(r.delivery, "msg_1");
+	gg_sender_result_free(&r);
+	/* Without a signing key, Idempotency-Key (stable across GitLab's retries) is the id. */
+	src.signing_key = NULL;
+	CHECK_INT(gg_sender_handle(&r, &src, h5, 5, body, strlen(body), now), GG_SENDER_OK);
+	CHECK_STR(r.delivery, "fresh-key-1");
+	gg_sender_result_free(&r);
+}
+
+/* Ref names by git's check-ref-format rules, and no component that reads as an option. */
+static void test_ref_names(void)
+{
+	static const char *const good[] = {
+	    "refs/heads/main",        "refs/heads/feature/x-1", "refs/tags/v1.2.3",
+	    "refs/heads/caf\xc3\xa9", "refs/heads/a-",          "refs/heads/a.b",
+	    "refs/heads/x@y",
+	};
+	static const char *const bad[] = {
+	    "main",
+	    "refs/heads/--upload-pack=touch${IFS}pwned;false",
+	    "refs/heads/-x",
+	    "refs/heads/a/-x",
+	    "refs/heads/.hidden",
+	    "refs/heads/a/.b",
+	    "refs/heads/a..b",
+	    "refs/heads/a//b",
+	    "refs/heads/a/",
+	    "refs/heads/a.",
+	    "refs/heads/a.lock",
+	    "refs/heads/a@{1}",
+	    "refs/heads/@",
+	    "refs/heads/a b",
+	    "refs/heads/a~1",
+	    "refs/heads/a^",
+	    "refs/heads/a:b",
+	    "refs/heads/a?",
+	    "refs/heads/a*",
+	    "refs/heads/a[",
+	    "refs/heads/a\\b",
+	    "refs/heads/a\tb",
+	    "refs/heads/a\x1b[31m",
+	    "refs/heads/a\x7f",
+	    "refs/heads/a\xc2\x9b",
+	    "refs/heads/a\xff",
+	    "refs/heads/a\xc0\xaf",
+	    "refs/heads/a\xed\xa0\x80",
+	};
+	for (size_t i = 0; i < GG_ARRAY_LEN(good); i++)
+		if (!gg_ref_valid(good[i])) {
+			printf("#   refused: %s\n", good[i]);
+			t_case_failed = 1;
+		}
+	for (size_t i = 0; i < GG_ARRAY_LEN(bad); i++)
+		if (gg_ref_valid(bad[i])) {
+			printf("#   accepted: %s\n", bad[i]);
+			t_case_failed = 1;
+		}
+	char *longref = gg_malloc(GG_SENDER_MAX_REF + 2);
+	memcpy(longref, "refs/heads/", 11);
+	memset(longref + 11, 'a', GG_SENDER_MAX_REF + 1 - 11);
+	longref[GG_SENDER_MAX_REF + 1] = '\0';
+	CHECK(!gg_ref_valid(longref));
+	free(longref);
+
+	/* A payload with such a ref is a bad request. */
+	const char *body = "{\"ref\":\"refs/heads/--upload-pack=x\",\"before\":\"" BEFORE
+	                   "\",\"after\":\"" AFTER "\",\"repository\":{\"full_name\":\"a/b\"}}";
+	gg_sender_result r = {0};
+	CHECK_INT(gg_sender_parse(&r, GG_SRC_GITHUB, "push", body, strlen(body)),
+	          GG_SENDER_BAD_REQUEST);
+	CHECK(r.error && strstr(r.error, "check-ref-format"));
+	gg_sender_result_free(&r);
+	/* So is a Bitbucket branch name that makes one. */
+	const char *cloud =
+	    "{\"repository\":{\"full_name\":\"a/b\"},\"push\":{\"changes\":[{"
+	    "\"new\":{\"name\":\"-x\",\"type\":\"branch\",\"target\":{\"hash\":\"" AFTER "\"}}}]}}";
+	CHECK_INT(gg_sender_parse(&r, GG_SRC_BITBUCKET, "repo:push", cloud, strlen(cloud)),
+	          GG_SENDER_BAD_REQUEST);
+	gg_sender_result_free(&r);
+	/* Control characters in the pusher or repository name are refused too. */
+	const char *esc =
+	    "{\"ref\":\"refs/heads/main\",\"before\":\"" BEFORE "\",\"after\":\"" AFTER
+	    "\",\"repository\":{\"full_name\":\"a/b\"},\"pusher\":{\"name\":"
+	    "\"x\\u001b]0;t\\u0007\"}}";
+	CHECK_INT(gg_sender_parse(&r, GG_SRC_GITHUB, "push", esc, strlen(esc)),
+	          GG_SENDER_BAD_REQUEST);
+	gg_sender_result_free(&r);
+}
+
+/* Tokens compare equal only when equal, whatever their lengths (no early exit on length). */
+static void test_secure_equal(void)
+{
+	CHECK(gg_secure_equal("token", 5, "token", 5));
+	CHECK(!gg_secure_equal("token", 5, "tokex", 5));
+	CHECK(!gg_secure_equal("tok", 3, "token", 5));
+	CHECK(!gg_secure_equal("token", 5, "token\0", 6));
+	CHECK(!gg_secure_equal("", 0, "x", 1));
+	CHECK(gg_secure_equal("", 0, "", 0));
+	/* A GitLab token that is a prefix of the secret is refused. */
+	gg_dsource src = source(GG_SRC_GITLAB, "gitlab-token");
+	gg_header h[] = {{"X-Gitlab-Token", "gitlab"}, {"Idempotency-Key", "k"}};
+	gg_sender_result r;
+	CHECK_INT(gg_sender_handle(&r, &src, h, 2, "{}", 2, 0), GG_SENDER_UNAUTHORIZED);
+	gg_sender_result_free(&r);
+}
+
+static void test_delivery_ids(void)
+{
+	CHECK(gg_delivery_valid("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
+	CHECK(gg_delivery_valid("{8d4c1f5e-0c8a-4a5e-9a51-2f0c6a3b7d11}"));
+	CHECK(gg_delivery_valid("msg_2b"));
+	CHECK(gg_delivery_valid("a.b:c"));
+	CHECK(!gg_delivery_valid("-x"));
+	CHECK(!gg_delivery_valid("--upload-pack=x"));
+	CHECK(!gg_delivery_valid("a b"));
+	CHECK(!gg_delivery_valid("a$(x)"));
+	CHECK(!gg_delivery_valid("a/b"));
+	CHECK(!gg_delivery_valid(""));
+	char id[GG_SENDER_MAX_DELIVERY + 2];
+	memset(id, 'a', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	CHECK(!gg_delivery_valid(id));
+	id[GG_SENDER_MAX_DELIVERY] = '\0';
+	CHECK(gg_delivery_valid(id));
 }
 
 static void test_gitea_family(void)
@@ -408,5 +539,8 @@ int main(void)
 	RUN(test_bitbucket);
 	RUN(test_parse_refuses_malformed);
 	RUN(test_matching);
+	RUN(test_ref_names);
+	RUN(test_delivery_ids);
+	RUN(test_secure_equal);
 	return TEST_DONE();
 }

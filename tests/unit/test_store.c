@@ -16,6 +16,7 @@ typedef struct {
 	int rc;
 	bool duplicate;
 	int64_t ids[8];
+	const char *refused[8];
 	size_t nids;
 	int64_t id;
 	int order[512];
@@ -29,8 +30,10 @@ static void on_accept(void *arg, const gg_store_accept_result *res)
 	s->rc = res->rc;
 	s->duplicate = res->duplicate;
 	s->nids = res->nids;
-	for (size_t i = 0; i < res->nids && i < 8; i++)
+	for (size_t i = 0; i < res->nids && i < 8; i++) {
 		s->ids[i] = res->ids[i];
+		s->refused[i] = res->refused ? res->refused[i] : NULL;
+	}
 }
 
 static void on_done(void *arg, int rc, int64_t id)
@@ -342,6 +345,86 @@ static void test_counts_and_state_names(void)
 	CHECK_STR(gg_dep_state_name(GG_DEP_TIMED_OUT), "timed_out");
 }
 
+/* One deployment of `commit` on target "app", accepted; its id, and why it was refused. */
+static int64_t push(gg_store *st, const char *delivery, const char *commit, bool rollback,
+                    const char **why)
+{
+	gg_store_newdep d = {"app",  "git",   "acme/app", "refs/heads/main", "0000",
+	                     commit, "alice", NULL,       rollback};
+	seen s = {0};
+	gg_store_accept(st, "git", delivery, "push", &d, 1, on_accept, &s);
+	*why = s.nids == 1 ? s.refused[0] : "none";
+	return s.nids == 1 ? s.ids[0] : -1;
+}
+
+static void finish(gg_store *st, int64_t id, gg_dep_state state)
+{
+	seen s = {0};
+	gg_store_claim(st, id, on_done, &s);
+	gg_store_finish(st, id, state, 0, NULL, NULL, on_done, &s);
+	CHECK_INT(s.rc, 0);
+}
+
+/* Replays never move a target back, nor run what it already runs. */
+static void test_replays(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/replay", dir);
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	free(sub);
+	if (st == NULL) {
+		free(err);
+		return;
+	}
+	const char *why = NULL;
+	int64_t a = push(st, "d-a", "aaaa", false, &why);
+	CHECK(why == NULL);
+	finish(st, a, GG_DEP_SUCCEEDED);
+	/* The commit it runs, again under a fresh delivery id: stored, refused. */
+	int64_t again = push(st, "d-a2", "aaaa", false, &why);
+	CHECK(again > a);
+	CHECK_STR(why, GG_REPLAY_DEPLOYED);
+	gg_deployment *dep = NULL;
+	CHECK_INT(gg_store_get(&dep, st, again), 0);
+	if (dep) {
+		CHECK_STR(gg_dep_state_name(dep->state), "refused");
+		CHECK_STR(dep->reason, GG_REPLAY_DEPLOYED);
+		CHECK(dep->finished_at > 0);
+	}
+	gg_deployment_free(dep);
+
+	int64_t b = push(st, "d-b", "bbbb", false, &why);
+	CHECK(why == NULL);
+	/* b is only queued: a replay of a, the last success, is still refused ... */
+	push(st, "d-a3", "aaaa", false, &why);
+	CHECK_STR(why, GG_REPLAY_DEPLOYED);
+	finish(st, b, GG_DEP_SUCCEEDED);
+	/* ... and once b ran, a is an older commit. */
+	push(st, "d-a4", "aaaa", false, &why);
+	CHECK_STR(why, GG_REPLAY_OLDER);
+	/* Unless the target allows rollbacks. */
+	int64_t back = push(st, "d-a5", "aaaa", true, &why);
+	CHECK(why == NULL);
+	CHECK(gg_store_replay_reason(st, "app", "aaaa", back, true) == NULL);
+	finish(st, back, GG_DEP_SUCCEEDED);
+
+	/* A commit that never ran but was superseded by a newer one is older too. */
+	int64_t c = push(st, "d-c", "cccc", false, &why);
+	int64_t d = push(st, "d-d", "dddd", false, &why);
+	CHECK(why == NULL);
+	seen s = {0};
+	gg_store_supersede(st, "app", d, on_done, &s);
+	CHECK_STR(gg_store_replay_reason(st, "app", "cccc", 0, false), GG_REPLAY_OLDER);
+	/* The newest request itself is no replay, judged before it runs. */
+	CHECK(gg_store_replay_reason(st, "app", "dddd", d, false) == NULL);
+	CHECK(gg_store_replay_reason(st, "app", "eeee", 0, false) == NULL);
+	(void)c;
+	/* Refused rows are no history: they never asked anything of the target. */
+	CHECK(gg_store_replay_reason(st, "other", "aaaa", 0, false) == NULL);
+	gg_store_close(st);
+}
+
 static void test_open_failure(void)
 {
 	gg_store *st = NULL;
@@ -360,6 +443,7 @@ int main(void)
 	RUN(test_queue_lifecycle);
 	RUN(test_threaded_group_commit);
 	RUN(test_counts_and_state_names);
+	RUN(test_replays);
 	RUN(test_open_failure);
 	char *cmd = gg_printf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
