@@ -41,19 +41,21 @@ static int flush_repo(const char *path, const char *url_opt, const char *secret_
 	}
 	const char *url = url_opt ? url_opt : cfg.url;
 	const char *secret_file = secret_opt ? secret_opt : cfg.secret_file;
-	if (url == NULL || secret_file == NULL) {
+	/* A unix socket needs no secret: the daemon knows who connects. */
+	bool unsigned_ok = url && secret_file == NULL && strncmp(url, "unix:", 5) == 0;
+	if (url == NULL || (secret_file == NULL && !unsigned_ok)) {
 		fprintf(stderr,
 		        "gitgate: %s: gitgate.notifyUrl and gitgate.notifySecretFile must be set "
-		        "(or give --url and --secret-file)\n",
+		        "(or give --url and --secret-file; a unix: URL needs no secret)\n",
 		        path);
 		goto done;
 	}
-	if (gg_read_secret_file(&secret, &secret_len, secret_file, &err) < 0) {
+	if (!unsigned_ok && gg_read_secret_file(&secret, &secret_len, secret_file, &err) < 0) {
 		fprintf(stderr, "gitgate: %s\n", err);
 		goto done;
 	}
 	gg_notify_flush_stats st;
-	int frc = gg_notify_flush(&st, cfg.spool_dir, url, secret, secret_len,
+	int frc = gg_notify_flush(&st, &cfg, url, secret, secret_len,
 	                          gg_now_ms() + NOTIFY_FLUSH_TIMEOUT_MS);
 	printf("%s: sent %zu, rejected %zu, still spooled %zu\n", path, st.sent, st.rejected,
 	       st.left);
