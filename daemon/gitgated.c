@@ -181,7 +181,9 @@ int main(int argc, char **argv)
 		gg_diag_free(&diag);
 		return 2;
 	}
+	gg_dconfig_warnings(d->cfg, &diag);
 	if (check) {
+		print_diag(&diag);
 		printf("%s: ok (%zu sources, %zu targets)\n", m.config_path, d->cfg->nsources,
 		       d->cfg->ntargets);
 		gg_dconfig_free(d->cfg);
@@ -189,6 +191,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	gg_log_set_format(d->cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
+	for (size_t i = 0; i < diag.n; i++)
+		gg_log(GG_LOG_WARN, "config", "warning", diag.msgs[i], NULL);
 
 	d->base = event_base_new();
 	if (d->base == NULL) {

@@ -11,6 +11,7 @@
  */
 #include "gitgated.h"
 
+#include "local.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -61,7 +62,8 @@ struct conn {
 	bool keepalive;
 	bool dead; /* the peer went away while a handler still owns the request */
 	bool local;
-	char *head; /* the request head, split in place */
+	gg_peer peer; /* unix-socket peers: who connected, from the kernel */
+	char *head;   /* the request head, split in place */
 	gg_header hdrs[GG_HTTP_MAX_HEADERS];
 	size_t nhdrs;
 	char *method, *path, *query;
@@ -769,10 +771,16 @@ static void handle_hook(conn *c, const char *name)
 	}
 	gg_sender_result res;
 	gg_sender_rc rc =
-	    gg_sender_handle(&res, src, r->headers, r->nheaders, r->body, r->len, time(NULL));
+	    src->kind == GG_SRC_LOCAL
+	        ? gg_local_handle(&res, src, &c->peer, r->headers, r->nheaders, r->body, r->len)
+	        : gg_sender_handle(&res, src, r->headers, r->nheaders, r->body, r->len, time(NULL));
 	if (rc != GG_SENDER_OK) {
-		int status = rc == GG_SENDER_UNAUTHORIZED ? 401 : 400;
-		const char *result = rc == GG_SENDER_UNAUTHORIZED ? "unauthorized" : "bad_request";
+		int status = rc == GG_SENDER_UNAUTHORIZED ? 401
+		             : rc == GG_SENDER_FORBIDDEN  ? 403
+		                                          : 400;
+		const char *result = rc == GG_SENDER_UNAUTHORIZED ? "unauthorized"
+		                     : rc == GG_SENDER_FORBIDDEN  ? "forbidden"
+		                                                  : "bad_request";
 		gg_metrics_delivery(src->name, result);
 		gg_log(GG_LOG_WARN, "delivery refused", "result", result, "source", src->name,
 		       "delivery", res.delivery ? res.delivery : "-", "reason",
@@ -866,6 +874,8 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	conn *c = gg_calloc(1, sizeof(*c));
 	c->srv = s;
 	c->local = sa ? peer_is_local(sa) : false;
+	if (sa && sa->sa_family == AF_UNIX)
+		gg_peer_from_fd(&c->peer, fd);
 	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->deadline = event_new(d->base, -1, 0, on_deadline, c);
 	if (c->bev == NULL || c->deadline == NULL) {
@@ -939,6 +949,11 @@ static int listen_unix(gg_server *s, const char *path, char **err)
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, GG_HTTP_BACKLOG) < 0) {
 		*err = gg_printf("unix:%s: %s", path, strerror(errno));
 		close(fd);
+		return -1;
+	}
+	if (gg_local_socket_setup(path, s->d->cfg, err) < 0) {
+		close(fd);
+		unlink(path);
 		return -1;
 	}
 	return add_listener(s, fd, path, err, path);

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,10 @@ const char *gg_notify_pusher(void)
 		if (v && *v)
 			return v;
 	}
+	/* sshd and git-http-backend may leave USER unset: the account itself. */
+	struct passwd *pw = getpwuid(geteuid());
+	if (pw && pw->pw_name && *pw->pw_name)
+		return pw->pw_name;
 	return "unknown";
 }
 

@@ -52,7 +52,7 @@ void gg_notify_sign(char out[72], const void *key, size_t keylen, const void *bo
 void gg_notify_new_delivery(char out[37]);
 
 /* Who pushes: GITGATE_USER, GL_USERNAME, GITHUB_USER_LOGIN, GITEA_PUSHER_NAME, GL_USER,
- * REMOTE_USER, USER. */
+ * REMOTE_USER, USER, else the account's name (borrowed). */
 const char *gg_notify_pusher(void);
 
 /* How one send ended. */
