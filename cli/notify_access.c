@@ -29,9 +29,9 @@ static char *user_name(uid_t uid)
 	return p ? gg_strdup(p->pw_name) : gg_printf("uid %u", (unsigned)uid);
 }
 
-#define SOCKET_HINT                                                                          \
-	"notify through gitgated's unix socket instead, which needs no secret: --notify "     \
-	"unix:/run/gitgated/notify.sock:/hooks/local with a `kind: local` source and "        \
+#define SOCKET_HINT                                                                                \
+	"notify through gitgated's unix socket instead, which needs no secret: --notify "          \
+	"unix:/run/gitgated/notify.sock:/hooks/local with a `kind: local` source and "             \
 	"`unix_socket: {mode: \"0660\", group: %s}` in gitgated.yaml (docs/deploy.md)"
 
 void gg_cli_warn_notify_access(git_repository *repo, const char *repo_path, const char *notify,
@@ -55,11 +55,12 @@ void gg_cli_warn_notify_access(git_repository *repo, const char *repo_path, cons
 		/* The notifier takes only a secret its owner alone can read. */
 		if (stat(secret_file, &st) == 0) {
 			char *owner = user_name(st.st_uid);
-			fprintf(stderr,
-			        "gitgate: warning: %s is shared by group %s, but only %s can read the "
-			        "notify secret %s: pushes by the other members are spooled, never "
-			        "sent; " SOCKET_HINT "\n",
-			        repo_path, grp, owner, secret_file, grp);
+			fprintf(
+			    stderr,
+			    "gitgate: warning: %s is shared by group %s, but only %s can read the "
+			    "notify secret %s: pushes by the other members are spooled, never "
+			    "sent; " SOCKET_HINT "\n",
+			    repo_path, grp, owner, secret_file, grp);
 			free(owner);
 		}
 	} else if (notify && strncmp(notify, "unix:", 5) == 0) {
@@ -67,20 +68,24 @@ void gg_cli_warn_notify_access(git_repository *repo, const char *repo_path, cons
 		char *err = NULL;
 		if (gg_httpc_url_parse(&u, notify, &err) == 0) {
 			if (stat(u.socket_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-				fprintf(stderr,
-				        "gitgate: warning: %s: no socket at %s yet; start gitgated with "
-				        "`listen: [\"unix:%s\"]` and `unix_socket: {mode: \"0660\", "
-				        "group: %s}`\n",
-				        repo_path, u.socket_path, u.socket_path, grp);
+				fprintf(
+				    stderr,
+				    "gitgate: warning: %s: no socket at %s yet; start gitgated "
+				    "with "
+				    "`listen: [\"unix:%s\"]` and `unix_socket: {mode: \"0660\", "
+				    "group: %s}`\n",
+				    repo_path, u.socket_path, u.socket_path, grp);
 			else if (!(st.st_mode & S_IWOTH) &&
 			         !(st.st_gid == rs.st_gid && (st.st_mode & S_IWGRP))) {
 				char *sgrp = group_name(st.st_gid);
-				fprintf(stderr,
-				        "gitgate: warning: %s is shared by group %s, whose members cannot "
-				        "connect to %s (mode %04o, group %s): set `unix_socket: {mode: "
-				        "\"0660\", group: %s}` in gitgated.yaml\n",
-				        repo_path, grp, u.socket_path, (unsigned)(st.st_mode & 07777),
-				        sgrp, grp);
+				fprintf(
+				    stderr,
+				    "gitgate: warning: %s is shared by group %s, whose members "
+				    "cannot "
+				    "connect to %s (mode %04o, group %s): set `unix_socket: {mode: "
+				    "\"0660\", group: %s}` in gitgated.yaml\n",
+				    repo_path, grp, u.socket_path, (unsigned)(st.st_mode & 07777),
+				    sgrp, grp);
 				free(sgrp);
 			}
 			gg_httpc_url_clear(&u);

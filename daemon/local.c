@@ -164,7 +164,8 @@ static push_check check_push(gg_sender_result *res, const gg_dsource *src, gg_pu
 	char *name = NULL;
 	char root[PATH_MAX], real[PATH_MAX];
 	if (p->clone_url == NULL || strncmp(p->clone_url, "file:///", 8) != 0) {
-		set_error(res, "repository.clone_url must be the file:// URL of a repository under %s",
+		set_error(res,
+		          "repository.clone_url must be the file:// URL of a repository under %s",
 		          src->root);
 		return PUSH_FORBIDDEN;
 	}
@@ -179,7 +180,8 @@ static push_check check_push(gg_sender_result *res, const gg_dsource *src, gg_pu
 	}
 	if (git_repository_open_ext(&repo, real, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		const git_error *e = git_error_last();
-		set_error(res, "%s: %s", real, e && e->message ? e->message : "not a git repository");
+		set_error(res, "%s: %s", real,
+		          e && e->message ? e->message : "not a git repository");
 		goto done;
 	}
 	int v = 0;
@@ -247,8 +249,8 @@ gg_sender_rc gg_local_handle(gg_sender_result *res, const gg_dsource *src, const
 		gg_push *p = &res->pushes[i];
 		push_check c = check_push(res, src, p);
 		if (c == PUSH_FORBIDDEN) {
-			gg_log(GG_LOG_WARN, "local event refused", "peer", who, "delivery", delivery,
-			       "reason", res->error, NULL);
+			gg_log(GG_LOG_WARN, "local event refused", "peer", who, "delivery",
+			       delivery, "reason", res->error, NULL);
 			free(who);
 			return GG_SENDER_FORBIDDEN;
 		}

@@ -2,7 +2,7 @@
 # One Unix account per developer: three accounts push over a real OpenSSH sshd
 # (started on loopback by the case) into one repository shared by their group
 # (`git init --bare --shared=group`, owned by root). git's safe.directory comes
-# from its command-line scope (GIT_CONFIG_COUNT, set by sshd), which libgit2
+# from its command-line scope (GIT_CONFIG_COUNT, set by sshd: the exact path), which libgit2
 # does not read: the hooks must trust the repository git handed them. The
 # notifier reaches gitgated over its unix socket, with no secret; every push
 # must be deployed with the right pusher, nothing may stay in the spool, and
@@ -36,7 +36,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin no
 UsePAM no
 AllowUsers $MU_DEVS
-SetEnv GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=*
+SetEnv GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=$REPO
 CONF
 	"$SSHD" -D -e -f "$T/ssh/sshd_config" 2>"$T/sshd.log" &
 	SSHD_PID=$!
