@@ -59,9 +59,17 @@ static int flush_repo(const char *path, const char *url_opt, const char *secret_
 	                          gg_now_ms() + NOTIFY_FLUSH_TIMEOUT_MS);
 	printf("%s: sent %zu, rejected %zu, still spooled %zu\n", path, st.sent, st.rejected,
 	       st.left);
-	if (st.last_error)
+	/* Every file left behind, then why the sending stopped (when it did). */
+	for (char *line = st.skipped_why, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		fprintf(stderr, "gitgate: %s: %s\n", path, line);
+	}
+	if (st.last_error && (st.stopped || st.rejected || st.skipped == 0))
 		fprintf(stderr, "gitgate: %s: %s\n", path, st.last_error);
 	free(st.last_error);
+	free(st.skipped_why);
 	rc = frc == 0 && st.rejected == 0 ? GG_EXIT_OK : GG_EXIT_ERROR;
 done:
 	if (secret) {

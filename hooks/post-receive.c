@@ -147,15 +147,17 @@ int main(int argc, char **argv)
 		say("notify: %s unreachable (%s); %zu event(s) spooled in %s, %zu waiting in all",
 		    cfg.url, st.last_error ? st.last_error : "?", s, cfg.spool_dir, st.left + s);
 		free(st.last_error);
+		free(st.skipped_why);
 		goto done;
 	}
 	size_t flushed = 0;
 	if (before > 0) {
 		flushed = st.sent;
-		if (st.skipped)
-			skipped = st.last_error;
-		else
-			free(st.last_error);
+		skipped = st.skipped_why; /* one line for the pusher */
+		for (char *c = skipped; c && *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		free(st.last_error);
 	}
 	size_t sent = 0, rejected = 0;
 	int last_status = 0;

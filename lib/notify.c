@@ -678,6 +678,16 @@ static void set_last_error(gg_notify_flush_stats *st, char *e)
 	st->last_error = e;
 }
 
+/* A file left in the spool: counted, and its reason kept with the others. */
+static void skip(gg_notify_flush_stats *st, char *why)
+{
+	char *all = st->skipped_why ? gg_printf("%s\n%s", st->skipped_why, why) : gg_strdup(why);
+	free(st->skipped_why);
+	st->skipped_why = all;
+	st->skipped++;
+	set_last_error(st, why);
+}
+
 int gg_notify_flush(gg_notify_flush_stats *st, const gg_notify_config *cfg, const char *url,
                     const char *secret, size_t secret_len, uint64_t deadline_ms)
 {
@@ -700,14 +710,11 @@ int gg_notify_flush(gg_notify_flush_stats *st, const gg_notify_config *cfg, cons
 		size_t len = 0;
 		bool stop = false;
 		if (delivery == NULL) {
-			set_last_error(
-			    st, gg_printf("%s/%s: not a spooled event", cfg->spool_dir, names[i]));
-			st->skipped++;
+			skip(st, gg_printf("%s/%s: not a spooled event", cfg->spool_dir, names[i]));
 		} else if (spool_read(&body, &len, cfg, dfd, names[i], &err) < 0) {
 			/* Left where it is for someone to look at; the rest still go. */
-			set_last_error(st, err);
+			skip(st, err);
 			err = NULL;
-			st->skipped++;
 		} else {
 			int status;
 			gg_notify_result r = gg_notify_send(url, secret, secret_len, delivery, body,

@@ -113,12 +113,13 @@ int gg_notify_spool(const gg_notify_config *cfg, const char *delivery, const cha
                     char **err);
 
 typedef struct {
-	size_t sent;      /* delivered and removed from the spool */
-	size_t rejected;  /* answered 4xx: renamed to NAME.rejected, not sent again */
-	size_t skipped;   /* not sent: a symlink, not a plain file, or written by a stranger */
-	size_t left;      /* still spooled, skipped ones included */
-	bool stopped;     /* the daemon could not take one: the rest were not tried */
-	char *last_error; /* allocated; NULL when everything went */
+	size_t sent;       /* delivered and removed from the spool */
+	size_t rejected;   /* answered 4xx: renamed to NAME.rejected, not sent again */
+	size_t skipped;    /* not sent: a symlink, not a plain file, or written by a stranger */
+	size_t left;       /* still spooled, skipped ones included */
+	bool stopped;      /* the daemon could not take one: the rest were not tried */
+	char *last_error;  /* allocated; NULL when everything went */
+	char *skipped_why; /* allocated: one line per skipped file; NULL when none */
 } gg_notify_flush_stats;
 
 /*
@@ -128,7 +129,7 @@ typedef struct {
  * file with one link, not writable by everyone, and owned by the repository's
  * owner or the caller, or (in a shared repository) by the repository's group.
  * A spool directory that fails the same test is not used at all. 0 when the
- * spool is empty afterwards, -1 otherwise. Free st->last_error.
+ * spool is empty afterwards, -1 otherwise. Free st->last_error and st->skipped_why.
  */
 int gg_notify_flush(gg_notify_flush_stats *st, const gg_notify_config *cfg, const char *url,
                     const char *secret, size_t secret_len, uint64_t deadline_ms);

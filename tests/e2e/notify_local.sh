@@ -165,4 +165,83 @@ YAML
 	expect_contains "$T/check.out" "a local source has no secret"
 }
 
+# `gitgate notify --flush`, run by root, follows nothing planted in a spool:
+# a symlink or a hard link to a file elsewhere, named like an event, is
+# reported and left; so is an event another account wrote into a repository
+# it does not share. The real event still goes.
+t_flush_sends_nothing_planted() {
+	make_repo
+	local_config
+	start_daemon
+	use_socket
+	commit a.txt one
+	stop_daemon
+	git -C "$T/w" push -q origin main 2>"$T/push.out"
+	spool="$T/src/acme/app.git/gitgate/spool"
+	expect_eq "$(ls "$spool" | wc -l)" 1 "spooled events"
+	printf 'root-only secret\n' >"$T/secret.txt"
+	ln -s "$T/secret.txt" "$spool/00000000000000000001-aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa.json"
+	ln "$T/secret.txt" "$spool/00000000000000000002-bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb.json"
+	if [ "$(id -u)" -eq 0 ]; then
+		printf '{}' >"$spool/00000000000000000003-cccccccc-cccc-4ccc-8ccc-cccccccccccc.json"
+		chown nobody "$spool/00000000000000000003-cccccccc-cccc-4ccc-8ccc-cccccccccccc.json"
+	fi
+	start_daemon
+	expect_status 2 "$GITGATE" notify --flush "$T/src/acme/app.git" >"$T/flush.out" 2>&1
+	expect_contains "$T/flush.out" "sent 1, rejected 0"
+	grep -q "a symlink; not sent\|not a plain file with one link" "$T/flush.out" ||
+		fail "no refusal reported: $(cat "$T/flush.out")"
+	wait_until 20 settled
+	expect_not_contains "$T/daemon.log" "delivery refused"
+	expect_eq "$(ls "$spool" | wc -l)" "$([ "$(id -u)" -eq 0 ] && echo 3 || echo 2)" "left in the spool"
+	if [ "$(id -u)" -eq 0 ]; then
+		# One at a time, each refusal has its own line.
+		rm "$spool"/*aaaa*.json "$spool"/*bbbb*.json
+		expect_status 2 "$GITGATE" notify --flush "$T/src/acme/app.git" >"$T/flush.out" 2>&1
+		expect_contains "$T/flush.out" "belongs to uid $(id -u nobody), neither the repository's owner"
+	fi
+	# A spool that is a symlink is not used at all.
+	rm -rf "$spool"
+	mkdir "$T/elsewhere"
+	cp "$T/event.json" "$T/elsewhere/00000000000000000004-dddddddd-dddd-4ddd-8ddd-dddddddddddd.json" 2>/dev/null ||
+		printf '{}' >"$T/elsewhere/00000000000000000004-dddddddd-dddd-4ddd-8ddd-dddddddddddd.json"
+	ln -s "$T/elsewhere" "$spool"
+	expect_status 2 "$GITGATE" notify --flush "$T/src/acme/app.git" >"$T/flush.out" 2>&1
+	expect_contains "$T/flush.out" "is not a directory (a symlink?)"
+}
+
+# Two repositories with the same directory name are two repositories: each is
+# named by its path below gitgate.repoRoot (item 11 of the hardening work).
+t_same_basename_in_two_teams() {
+	deploy_config "  - name: a-app
+    source: git
+    repo: team-a/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"echo \$1 >> $T/deployed\", \"sh\", \"{repo}\"]"
+	start_daemon
+	for team in team-a team-b; do
+		git init -q --bare -b main "$T/src/$team/app.git"
+		git -C "$T/src/$team/app.git" config gitgate.notifyUrl "http://127.0.0.1:$PORT/hooks/git"
+		git -C "$T/src/$team/app.git" config gitgate.notifySecretFile "$T/git.secret"
+		git -C "$T/src/$team/app.git" config gitgate.repoRoot "$T/src"
+		printf '#!/bin/sh\nexec "%s/post-receive" "$@"\n' "$GG_HOOKS" >"$T/src/$team/app.git/hooks/post-receive"
+		chmod +x "$T/src/$team/app.git/hooks/post-receive"
+	done
+	git init -q -b main "$T/w"
+	commit a.txt one
+	git -C "$T/w" push -q "$T/src/team-b/app.git" main 2>"$T/push.out"
+	expect_contains "$T/push.out" "sent 1 event(s)"
+	git -C "$T/w" push -q "$T/src/team-a/app.git" main 2>"$T/push.out"
+	expect_contains "$T/push.out" "sent 1 event(s)"
+	wait_until 20 settled
+	expect_eq "$(cat "$T/deployed")" "team-a/app" "deployed for"
+	# Without a root, the whole path names it: still not "app".
+	git -C "$T/src/team-b/app.git" config --unset gitgate.repoRoot
+	commit a.txt two
+	git -C "$T/w" push -q "$T/src/team-b/app.git" main 2>"$T/push.out"
+	expect_contains "$T/push.out" "sent 1 event(s)"
+	expect_contains "$T/daemon.log" "result=ignored"
+	expect_eq "$(cat "$T/deployed")" "team-a/app" "deployed for"
+}
+
 run_cases

@@ -469,7 +469,10 @@ static void test_flush_refuses_planted_files(void)
 	CHECK_INT(st.left, 2);
 	CHECK(!st.stopped);
 	CHECK(st.last_error && strstr(st.last_error, "not sent"));
+	CHECK(st.skipped_why && strstr(st.skipped_why, "a symlink; not sent") &&
+	      strstr(st.skipped_why, "not a plain file with one link"));
 	free(st.last_error);
+	free(st.skipped_why);
 	waitpid(pid, NULL, 0);
 	char *text = NULL;
 	size_t len;
@@ -506,6 +509,7 @@ static void test_flush_refuses_planted_files(void)
 		CHECK_INT(st.skipped, 1);
 		CHECK(st.last_error && strstr(st.last_error, "belongs to uid 54321"));
 		free(st.last_error);
+		free(st.skipped_why);
 		/* In a repository shared with that group, the same file goes. */
 		cfg.shared_perm = 0660;
 		cfg.repo_gid = 54321;
