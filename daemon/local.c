@@ -218,6 +218,26 @@ done:
 	return rc;
 }
 
+/*
+ * The uid the kernel reports for an account outside the daemon's user
+ * namespace (systemd's PrivateUsers=yes): every such peer looks the same.
+ */
+static uid_t overflow_uid(void)
+{
+	static long cached = -1;
+	if (cached < 0) {
+		cached = 65534;
+		FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
+		if (f) {
+			long v;
+			if (fscanf(f, "%ld", &v) == 1 && v >= 0)
+				cached = v;
+			fclose(f);
+		}
+	}
+	return (uid_t)cached;
+}
+
 gg_sender_rc gg_local_handle(gg_sender_result *res, const gg_dsource *src, const gg_peer *peer,
                              const gg_header *h, size_t nh, const char *body, size_t len)
 {
@@ -225,6 +245,13 @@ gg_sender_rc gg_local_handle(gg_sender_result *res, const gg_dsource *src, const
 	memset(res, 0, sizeof(*res));
 	if (peer == NULL || !peer->known) {
 		set_error(res, "a local source takes events only over a unix socket");
+		return GG_SENDER_UNAUTHORIZED;
+	}
+	if (peer->uid == overflow_uid()) {
+		set_error(res,
+		          "the sender's account is not visible to the daemon (uid %u: under "
+		          "systemd, PrivateUsers=no)",
+		          (unsigned)peer->uid);
 		return GG_SENDER_UNAUTHORIZED;
 	}
 	const char *delivery = gg_header_get(h, nh, "X-Gitgate-Delivery");

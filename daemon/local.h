@@ -44,7 +44,9 @@ int gg_local_socket_setup(const char *path, const gg_dconfig *cfg, char **err);
  * longer exist). A push whose ref has moved on since is dropped (a newer event
  * covers it). The pusher is the peer's account name, unless the peer is root
  * or one of src->trusted_users, whose claimed pusher is kept. Fills *res like
- * gg_sender_handle; GG_SENDER_UNAUTHORIZED when the peer is unknown,
+ * gg_sender_handle; GG_SENDER_UNAUTHORIZED when the peer is unknown (not a
+ * unix socket, or the kernel's overflow uid: an account outside the daemon's
+ * user namespace),
  * GG_SENDER_FORBIDDEN when a repository is not one the source serves.
  */
 gg_sender_rc gg_local_handle(gg_sender_result *res, const gg_dsource *src, const gg_peer *peer,
