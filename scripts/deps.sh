@@ -17,8 +17,9 @@ DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev li
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
 DEBS="$DEBS mandoc groff-base man-db bsdextrautils systemd"
 DEBS="$DEBS openssl openssh-client openssh-server"
-# tests/e2e/multiuser_http.sh: Apache running git-http-backend with basic auth.
-DEBS="$DEBS passwd util-linux apache2 apache2-utils"
+# tests/e2e/multiuser_http.sh: Apache, and nginx with fcgiwrap, running git-http-backend
+# with basic auth.
+DEBS="$DEBS passwd util-linux apache2 apache2-utils nginx fcgiwrap"
 
 missing=""
 for t in $TOOLS; do
@@ -27,6 +28,8 @@ done
 # /usr/sbin is not in every user's PATH.
 [ -x /usr/sbin/sshd ] || missing="$missing sshd"
 [ -x /usr/sbin/apache2 ] || missing="$missing apache2"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"
+[ -x /usr/sbin/fcgiwrap ] || missing="$missing fcgiwrap"
 [ -x /usr/sbin/useradd ] || missing="$missing useradd"
 if command -v pkg-config >/dev/null 2>&1; then
 	for p in $PKGS; do

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Smart HTTP: Apache (started on loopback by the case, with setsid: its
-# prefork parent signals its whole process group when it stops) runs
-# git-http-backend as the web server's account ggmuweb, a member of the
-# repository's group, with basic auth for two users. The hook sees the HTTP
+# prefork parent signals its whole process group when it stops), or nginx
+# with fcgiwrap, runs git-http-backend as the web server's account ggmuweb, a
+# member of the repository's group, with basic auth for two users. The hook sees the HTTP
 # user as REMOTE_USER; the notifier reaches gitgated's unix socket as ggmuweb,
 # an account the local source trusts to name its own users.
 . "$(dirname "$0")/../lib.sh"
@@ -12,6 +12,8 @@
 APACHE=/usr/sbin/apache2
 MODS=/usr/lib/apache2/modules
 BACKEND=/usr/lib/git-core/git-http-backend
+NGINX=/usr/sbin/nginx
+FCGIWRAP=/usr/sbin/fcgiwrap
 
 # mu_apache: Apache on a free loopback port; users dave and erin.
 mu_apache() {
@@ -55,6 +57,7 @@ ScriptAlias /git/ $BACKEND/
 	Require valid-user
 </Location>
 CONF
+	HTTP_BASE="http://127.0.0.1:$HPORT/git"
 	"$APACHE" -t -f "$T/apache/httpd.conf" 2>"$T/apache/check.log" ||
 		fail "apache config: $(cat "$T/apache/check.log")"
 	setsid "$APACHE" -f "$T/apache/httpd.conf" -DFOREGROUND 2>>"$T/apache/error.log" &
@@ -74,7 +77,7 @@ CONF
 as() {
 	_u=$1
 	shift
-	git -C "$T/w" push "http://$_u:$_u-pw-$$@127.0.0.1:$HPORT/git/team/app.git" "$@" \
+	git -C "$T/w" push "${HTTP_BASE%%//*}//$_u:$_u-pw-$$@${HTTP_BASE#*//}/team/app.git" "$@" \
 		>"$T/out" 2>&1
 }
 
@@ -85,16 +88,81 @@ file() { # PATH CONTENT: commit one file in $T/w
 	git -C "$T/w" commit -q -m "add $1"
 }
 
-t_two_http_users_push_through_apache() {
-	mu_need_root || return 0
-	mu_accounts
-	mu_repo
-	mu_daemon
-	mu_apache
+# mu_nginx: nginx on a free loopback port, git-http-backend through fcgiwrap
+# (run as the web server's account); users dave and erin.
+mu_nginx() {
+	[ -x "$NGINX" ] || fail "$NGINX is missing: install nginx (scripts/deps.sh does)"
+	[ -x "$FCGIWRAP" ] || fail "$FCGIWRAP is missing: install fcgiwrap (scripts/deps.sh does)"
+	mkdir -p "$T/nginx/tmp" "$T/nginx/fcgi"
+	chown "$MU_WEB" "$T/nginx/tmp" "$T/nginx/fcgi"
+	NPORT=$(free_port)
+	htpasswd -bcB "$T/nginx/htpasswd" dave dave-pw-$$ 2>/dev/null
+	htpasswd -bB "$T/nginx/htpasswd" erin erin-pw-$$ 2>/dev/null
+	chmod 644 "$T/nginx/htpasswd"
+	cat >"$T/nginx/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 1;
+user $MU_WEB $MU_GROUP;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $T/nginx/tmp/body;
+	fastcgi_temp_path $T/nginx/tmp/fastcgi;
+	proxy_temp_path $T/nginx/tmp/proxy;
+	uwsgi_temp_path $T/nginx/tmp/uwsgi;
+	scgi_temp_path $T/nginx/tmp/scgi;
+	client_max_body_size 0;
+	server {
+		listen 127.0.0.1:$NPORT;
+		location ~ ^/git(/.*) {
+			auth_basic "git";
+			auth_basic_user_file $T/nginx/htpasswd;
+			fastcgi_pass unix:$T/nginx/fcgi/fcgiwrap.sock;
+			fastcgi_param SCRIPT_FILENAME $BACKEND;
+			fastcgi_param PATH_INFO \$1;
+			fastcgi_param QUERY_STRING \$query_string;
+			fastcgi_param REQUEST_METHOD \$request_method;
+			fastcgi_param CONTENT_TYPE \$content_type;
+			fastcgi_param CONTENT_LENGTH \$content_length;
+			fastcgi_param REMOTE_USER \$remote_user;
+			fastcgi_param REMOTE_ADDR \$remote_addr;
+			fastcgi_param GIT_PROJECT_ROOT $T/srv;
+			fastcgi_param GIT_HTTP_EXPORT_ALL 1;
+			fastcgi_param GIT_CONFIG_COUNT 1;
+			fastcgi_param GIT_CONFIG_KEY_0 safe.directory;
+			fastcgi_param GIT_CONFIG_VALUE_0 *;
+		}
+	}
+}
+CONF
+	HTTP_BASE="http://127.0.0.1:$NPORT/git"
+	setpriv --reuid="$MU_WEB" --regid="$MU_GROUP" --init-groups \
+		"$FCGIWRAP" -s "unix:$T/nginx/fcgi/fcgiwrap.sock" 2>>"$T/nginx/fcgiwrap.log" &
+	FCGI_PID=$!
+	"$NGINX" -t -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" 2>"$T/nginx/check.log" ||
+		fail "nginx config: $(cat "$T/nginx/check.log")"
+	"$NGINX" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" 2>>"$T/nginx/error.log" &
+	NGINX_PID=$!
+	_i=0
+	until [ -S "$T/nginx/fcgi/fcgiwrap.sock" ] && curl -s -o /dev/null "http://127.0.0.1:$NPORT/"; do
+		_i=$((_i + 1))
+		if ! kill -0 "$NGINX_PID" 2>/dev/null || ! kill -0 "$FCGI_PID" 2>/dev/null ||
+			[ $_i -gt 200 ]; then
+			cat "$T/nginx/error.log" "$T/nginx/fcgiwrap.log" >&2
+			fail "nginx and fcgiwrap did not start on 127.0.0.1:$NPORT"
+		fi
+		sleep 0.05
+	done
+}
 
+# two_users_push: the pushes of dave and erin through whichever server set HTTP_BASE.
+two_users_push() {
 	# Without credentials receive-pack is refused before any hook runs.
 	git -C "$T/w" commit -q --allow-empty -m "anonymous"
-	if git -C "$T/w" push "http://127.0.0.1:$HPORT/git/team/app.git" main >"$T/out" 2>&1; then
+	if git -C "$T/w" push "$HTTP_BASE/team/app.git" main >"$T/out" 2>&1; then
 		fail "an anonymous push was accepted"
 	fi
 
@@ -124,6 +192,24 @@ t_two_http_users_push_through_apache() {
 	# The web server's account is trusted to name its users; the kernel names it.
 	expect_eq "$(mu_pushers)" "dave@main erin@main dave@topic" "deployments' pushers"
 	mu_assert_shared
+}
+
+t_two_http_users_push_through_apache() {
+	mu_need_root || return 0
+	mu_accounts
+	mu_repo
+	mu_daemon
+	mu_apache
+	two_users_push
+}
+
+t_two_http_users_push_through_nginx_and_fcgiwrap() {
+	mu_need_root || return 0
+	mu_accounts
+	mu_repo
+	mu_daemon
+	mu_nginx
+	two_users_push
 }
 
 run_cases
