@@ -184,6 +184,7 @@ int main(int argc, char **argv)
 	gg_dconfig_warnings(d->cfg, &diag);
 	if (check) {
 		print_diag(&diag);
+		gg_diag_free(&diag);
 		printf("%s: ok (%zu sources, %zu targets)\n", m.config_path, d->cfg->nsources,
 		       d->cfg->ntargets);
 		gg_dconfig_free(d->cfg);
