@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NOTIFY_FLUSH_TIMEOUT_MS 30000
 
@@ -30,7 +32,23 @@ static int flush_repo(const char *path, const char *url_opt, const char *secret_
 	char *secret = NULL, *err = NULL;
 	size_t secret_len = 0;
 
-	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+	int orc = git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	struct stat rst;
+	const git_error *oe = orc < 0 ? git_error_last() : NULL;
+	bool owner_refused =
+	    orc == GIT_EOWNER ||
+	    (oe && oe->message &&
+	     (strstr(oe->message, "safe.directory") || strstr(oe->message, "owned")) &&
+	     stat(path, &rst) == 0 && rst.st_uid != geteuid() && rst.st_uid != 0);
+	if (owner_refused) {
+		/* libgit2 1.5 may word this as a missing config value; say what git would. */
+		fprintf(stderr,
+		        "gitgate: %s: not owned by current user; as git does, trust it with "
+		        "git config --global --add safe.directory %s\n",
+		        path, path);
+		goto done;
+	}
+	if (orc < 0) {
 		const git_error *e = git_error_last();
 		fprintf(stderr, "gitgate: %s: %s\n", path, e && e->message ? e->message : "?");
 		goto done;

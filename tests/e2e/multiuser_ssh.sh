@@ -189,6 +189,30 @@ t_spool_is_shared_by_the_group() {
 	api "deployments?limit=1"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["pusher"]')" ggmubob "pusher of the flushed event"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["after"]')" "$c4" "flushed commit"
+
+	# A member flushes too. gitgate notify keeps libgit2's ownership check, as
+	# git does: a repository another account owns must be in safe.directory.
+	stop_daemon
+	file a.txt five
+	as ggmubob main || fail "push: $(cat "$T/out")"
+	c5=$(git -C "$T/w" rev-parse HEAD)
+	mu_daemon
+	carol() {
+		setpriv --reuid=ggmucarol --regid="$MU_GROUP" --init-groups \
+			env HOME="$T/home/ggmucarol" "$@"
+	}
+	if carol "$GITGATE" notify --flush "$REPO" >"$T/flush.out" 2>&1; then
+		fail "flushed a repository carol does not own without safe.directory"
+	fi
+	expect_contains "$T/flush.out" "not owned by current user"
+	carol git config --global safe.directory "$REPO"
+	expect_status 0 carol "$GITGATE" notify --flush "$REPO" >"$T/flush.out" 2>&1
+	expect_contains "$T/flush.out" "sent 1, rejected 0, still spooled 0"
+	wait_until 20 settled
+	api "deployments?limit=1"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["after"]')" "$c5" "flushed commit"
+	# Sent by carol's process: the kernel names her (docs/deploy.md).
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["pusher"]')" ggmucarol "pusher"
 	mu_assert_shared
 }
 
