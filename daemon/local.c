@@ -36,6 +36,12 @@ void gg_peer_from_fd(gg_peer *out, int fd)
 	out->pid = cred.pid;
 }
 
+void gg_local_socket_prebind(int fd, const gg_dconfig *cfg)
+{
+	if (cfg->socket_mode >= 0 || cfg->socket_group)
+		(void)fchmod(fd, 0600);
+}
+
 static int lookup_group(gid_t *out, const char *name, char **err)
 {
 	struct group gr, *res = NULL;

@@ -28,6 +28,13 @@ typedef struct {
 void gg_peer_from_fd(gg_peer *out, int fd);
 
 /*
+ * Before bind(2): when the config sets unix_socket, the socket file is created
+ * owner-only (Linux takes the new file's mode from the socket's inode), so no
+ * one else can connect before gg_local_socket_setup has set the group.
+ */
+void gg_local_socket_prebind(int fd, const gg_dconfig *cfg);
+
+/*
  * Give a freshly bound unix socket at path the config's unix_socket mode and
  * group. Refuses a socket whose directory others may write (they could swap
  * the socket for a symlink before the chmod) unless that directory is sticky.

@@ -946,6 +946,7 @@ static int listen_unix(gg_server *s, const char *path, char **err)
 	struct stat st;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path); /* a stale socket from an earlier run */
+	gg_local_socket_prebind(fd, s->d->cfg);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, GG_HTTP_BACKLOG) < 0) {
 		*err = gg_printf("unix:%s: %s", path, strerror(errno));
 		close(fd);
