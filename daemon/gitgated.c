@@ -8,6 +8,7 @@
  */
 #include "gitgated.h"
 #include "checkout.h"
+#include "local.h"
 
 #include "gitgate/version.h"
 #include "log.h"
@@ -223,6 +224,9 @@ int main(int argc, char **argv)
 		snprintf(n, sizeof(n), "%zu", recovered);
 		gg_log(GG_LOG_WARN, "interrupted deployments queued again", "count", n, NULL);
 	}
+	for (size_t i = 0; i < d->cfg->nsources; i++)
+		if (d->cfg->sources[i].kind == GG_SRC_LOCAL)
+			gg_local_ready();
 	if (gg_server_new(&d->server, d, &err) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot listen", "error", err, NULL);
 		goto done;

@@ -244,10 +244,18 @@ static uid_t overflow_uid(void)
 	return (uid_t)cached;
 }
 
+void gg_local_ready(void)
+{
+	static bool git_ready;
+	if (!git_ready) {
+		git_libgit2_init(); /* once for the daemon's life; the ownership check stays on */
+		git_ready = true;
+	}
+}
+
 gg_sender_rc gg_local_handle(gg_sender_result *res, const gg_dsource *src, const gg_peer *peer,
                              const gg_header *h, size_t nh, const char *body, size_t len)
 {
-	static bool git_ready;
 	memset(res, 0, sizeof(*res));
 	if (peer == NULL || !peer->known) {
 		set_error(res, "a local source takes events only over a unix socket");
@@ -271,10 +279,7 @@ gg_sender_rc gg_local_handle(gg_sender_result *res, const gg_dsource *src, const
 	                                  gg_header_get(h, nh, "X-Gitgate-Event"), body, len);
 	if (rc != GG_SENDER_OK || !res->is_push)
 		return rc;
-	if (!git_ready) {
-		git_libgit2_init(); /* once for the daemon's life; the ownership check stays on */
-		git_ready = true;
-	}
+	gg_local_ready();
 	char *who = peer_name(peer);
 	bool trusted = peer_trusted(src, peer, who);
 	size_t kept = 0;

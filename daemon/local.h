@@ -42,6 +42,9 @@ void gg_local_socket_prebind(int fd, const gg_dconfig *cfg);
  */
 int gg_local_socket_setup(const char *path, const gg_dconfig *cfg, char **err);
 
+/* Set libgit2 up (once), so that the first event is not the one that pays for it. */
+void gg_local_ready(void);
+
 /*
  * Authenticate and parse an event for local source src from peer: the
  * generic push shape, delivery id from X-Gitgate-Delivery. Each push is
