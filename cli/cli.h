@@ -33,6 +33,14 @@ void gg_cli_usage(FILE *f, const char *text);
 /* gitgate.c: whether arg asks for help (-h, --help). */
 bool gg_cli_is_help(const char *arg);
 
+typedef struct git_repository git_repository;
+/*
+ * notify_access.c: warn on stderr when repo is shared by a group whose members
+ * cannot use the notify secret or socket (secret_file NULL for a socket).
+ */
+void gg_cli_warn_notify_access(git_repository *repo, const char *repo_path, const char *notify,
+                               const char *secret_file);
+
 /* Subcommands: argv[0] is the subcommand's name. */
 int gg_cmd_policy(int argc, char **argv);       /* cmd_policy.c: policy lint FILE */
 int gg_cmd_install_hook(int argc, char **argv); /* cmd_install_hook.c */

@@ -27,7 +27,8 @@ struct opts {
 };
 
 const char gg_usage_install_hook[] = "gitgate install-hook [--policy FILE] [--notify URL "
-                                     "--secret-file FILE] [--force] REPO.git...\n";
+                                     "--secret-file FILE | --notify unix:SOCKET:/hooks/NAME] "
+                                     "[--force] REPO.git...\n";
 
 static int usage(void)
 {
@@ -215,12 +216,23 @@ static int install_repo(const char *repo_path, const struct opts *o, const char 
 	if (git_config_set_bool(cfg, "receive.advertisePushOptions", 1) < 0 ||
 	    (policy && git_config_set_string(cfg, "gitgate.policy", policy) < 0) ||
 	    (post && git_config_set_string(cfg, "gitgate.notifyUrl", o->notify) < 0) ||
-	    (post && git_config_set_string(cfg, "gitgate.notifySecretFile", secret) < 0)) {
+	    (post && secret &&
+	     git_config_set_string(cfg, "gitgate.notifySecretFile", secret) < 0)) {
 		git_say(repo_path, "cannot write the repository's config");
 		goto done;
 	}
+	/* A socket needs no secret; an old one would only keep other accounts from sending. */
+	int drc =
+	    post && secret == NULL ? git_config_delete_entry(cfg, "gitgate.notifySecretFile") : 0;
+	if (drc < 0 && drc != GIT_ENOTFOUND) {
+		git_say(repo_path, "cannot write the repository's config");
+		goto done;
+	}
+	git_error_clear();
 	printf("gitgate: %s: installed pre-receive%s\n", repo_path,
 	       post ? " and post-receive" : "");
+	if (post)
+		gg_cli_warn_notify_access(repo, repo_path, o->notify, secret);
 	rc = 0;
 done:
 	free(hooks);
@@ -274,11 +286,21 @@ int gg_cmd_install_hook(int argc, char **argv)
 			break;
 		}
 	}
+	/* A unix socket needs no secret: gitgated knows who connects. */
+	bool via_socket = o.notify && strncmp(o.notify, "unix:", 5) == 0;
 	if (first >= argc || (o.policy && !*o.policy) || (o.notify && !*o.notify) ||
-	    (o.secret_file && !*o.secret_file) || (!o.notify != !o.secret_file)) {
-		if (!o.notify != !o.secret_file)
+	    (o.secret_file && !*o.secret_file) || (!o.notify && o.secret_file) ||
+	    (o.notify && !o.secret_file && !via_socket)) {
+		if (!o.notify != !o.secret_file && !via_socket)
 			fprintf(stderr, "gitgate: install-hook: --notify and --secret-file go "
-			                "together\n");
+			                "together (a unix: URL needs no secret)\n");
+		return usage();
+	}
+	if (via_socket && !strstr(o.notify + 5, ":/hooks/")) {
+		fprintf(stderr,
+		        "gitgate: install-hook: %s names no source: use "
+		        "unix:/path/to/socket:/hooks/NAME\n",
+		        o.notify);
 		return usage();
 	}
 	for (int i = first; i < argc; i++)

@@ -23,7 +23,7 @@
 #define CONFIG_MAX (1024 * 1024)
 
 static const char *const kind_names[] = {
-    "github", "gitlab", "gitea", "forgejo", "gogs", "bitbucket", "generic",
+    "github", "gitlab", "gitea", "forgejo", "gogs", "bitbucket", "generic", "local",
 };
 
 const char *gg_source_kind_name(gg_source_kind k)
@@ -160,8 +160,22 @@ static int decode_whsec(unsigned char **key, size_t *klen, const char *s, size_t
 	return 0;
 }
 
-static const char *const source_keys[] = {"name", "kind", "secret_file", "signing_secret_file",
-                                          NULL};
+static const char *const source_keys[] = {
+    "name", "kind", "secret_file", "signing_secret_file", "root", "trusted_users", NULL};
+
+/* The keys of a local source: no secret, a root the repositories must live under. */
+static void load_local_source(gg_yload *c, gg_dsource *s, const gg_ynode *n)
+{
+	if (gg_ymap_get(n, "secret_file"))
+		gg_yload_err(c, gg_ymap_get(n, "secret_file"),
+		             "a local source has no secret: the daemon knows who writes to its "
+		             "unix socket");
+	s->root = get_str(c, n, "root", true);
+	if (s->root && s->root[0] != '/')
+		gg_yload_err(c, gg_ymap_get(n, "root"), "'root' must be an absolute path, not '%s'",
+		             s->root);
+	s->trusted_users = get_list(c, n, "trusted_users", &s->ntrusted_users, true);
+}
 
 static void load_source(gg_yload *c, gg_dsource *s, const gg_ynode *n)
 {
@@ -187,11 +201,20 @@ static void load_source(gg_yload *c, gg_dsource *s, const gg_ynode *n)
 			gg_yload_err(
 			    c, gg_ymap_get(n, "kind"),
 			    "unknown source kind '%s' (github, gitlab, gitea, forgejo, gogs, "
-			    "bitbucket, generic)",
+			    "bitbucket, generic, local)",
 			    kind);
 		else
 			s->kind = (gg_source_kind)i;
 	}
+	if (kind && s->kind == GG_SRC_LOCAL) {
+		load_local_source(c, s, n);
+		free(kind);
+		return;
+	}
+	for (const char *const *k = (const char *const[]){"root", "trusted_users", NULL}; *k; k++)
+		if (gg_ymap_get(n, *k))
+			gg_yload_err(c, gg_ymap_get(n, *k), "'%s' applies to local sources only",
+			             *k);
 	s->secret_file = get_str(c, n, "secret_file", true);
 	if (s->secret_file)
 		read_secret(c, gg_ymap_get(n, "secret_file"), s->secret_file, &s->secret,
@@ -365,7 +388,8 @@ static const char *const top_keys[] = {"listen",          "state_dir",
                                        "shutdown_grace",  "log_max",
                                        "retry_backoff",   "delivery_retention",
                                        "api_token_file",  "api",
-                                       "log_format",      "sources",
+                                       "log_format",      "unix_socket",
+                                       "sources",
                                        "targets",         NULL};
 
 static bool valid_listen(const char *s)
@@ -380,6 +404,35 @@ static bool valid_listen(const char *s)
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
 	return *end == '\0' && port > 0 && port < 65536;
+}
+
+static const char *const unix_socket_keys[] = {"mode", "group", NULL};
+
+/* unix_socket: {mode: "0660", group: NAME}, for the unix: listeners the daemon binds. */
+static void load_unix_socket(gg_yload *c, gg_dconfig *cfg, const gg_ynode *n)
+{
+	if (n == NULL)
+		return;
+	if (n->type != GG_Y_MAP) {
+		gg_yload_err(c, n, "'unix_socket' must be a map with 'mode' and 'group'");
+		return;
+	}
+	gg_yload_check_keys(c, n, "unix_socket", unix_socket_keys);
+	char *mode = get_str(c, n, "mode", false);
+	if (mode) {
+		char *end;
+		errno = 0;
+		long v = strtol(mode, &end, 8);
+		if (*end || errno || v < 0 || v > 0777 || (v & 0600) != 0600)
+			gg_yload_err(c, gg_ymap_get(n, "mode"),
+			             "'mode' must be an octal mode such as \"0660\" that lets the "
+			             "daemon's user read and write, not '%s'",
+			             mode);
+		else
+			cfg->socket_mode = (int)v;
+	}
+	free(mode);
+	cfg->socket_group = get_str(c, n, "group", false);
 }
 
 int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_t len,
@@ -399,6 +452,7 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	cfg->log_max = GG_DEFAULT_LOG_MAX;
 	cfg->retry_backoff_ms = GG_DEFAULT_RETRY_BACKOFF_MS;
 	cfg->delivery_retention_ms = GG_DEFAULT_DELIVERY_RETENTION;
+	cfg->socket_mode = -1;
 
 	if (data == NULL || len == 0) {
 		gg_diag_add(diag, file, 1, 1, "the config is empty");
@@ -458,6 +512,7 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 		gg_yload_check_keys(&c, api, "api", api_keys);
 		get_bool(&c, api, "allow_loopback_without_token", &cfg->api_allow_loopback);
 	}
+	load_unix_socket(&c, cfg, gg_ymap_get(root, "unix_socket"));
 	cfg->api_token_file = get_str(&c, root, "api_token_file", false);
 	if (cfg->api_token_file)
 		read_secret(&c, gg_ymap_get(root, "api_token_file"), cfg->api_token_file,
@@ -531,6 +586,7 @@ void gg_dconfig_free(gg_dconfig *cfg)
 	gg_strv_free(cfg->listen, cfg->nlisten);
 	free(cfg->state_dir);
 	free(cfg->api_token_file);
+	free(cfg->socket_group);
 	if (cfg->api_token)
 		OPENSSL_cleanse(cfg->api_token, cfg->api_token_len);
 	free(cfg->api_token);
@@ -545,6 +601,8 @@ void gg_dconfig_free(gg_dconfig *cfg)
 		if (s->signing_key)
 			OPENSSL_cleanse(s->signing_key, s->signing_key_len);
 		free(s->signing_key);
+		free(s->root);
+		gg_strv_free(s->trusted_users, s->ntrusted_users);
 	}
 	free(cfg->sources);
 	for (size_t i = 0; i < cfg->ntargets; i++)
@@ -704,4 +762,32 @@ int gg_dconfig_warnings(const gg_dconfig *cfg, const char *user, gg_diag *warn)
 			             user == NULL, warn, &n);
 	}
 	return n;
+}
+
+void gg_dconfig_source_warnings(const gg_dconfig *cfg, gg_diag *out)
+{
+	bool local = false, unix_listener = false;
+	for (size_t i = 0; i < cfg->nsources; i++)
+		local |= cfg->sources[i].kind == GG_SRC_LOCAL;
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		unix_listener |= strncmp(cfg->listen[i], "unix:", 5) == 0;
+	if (local && !unix_listener)
+		gg_diag_addf(
+		    out,
+		    "%s: warning: a local source takes events only over a unix socket, and "
+		    "'listen' has no unix:/path (fine only under a systemd unix socket)",
+		    cfg->path);
+	if (cfg->nsources < 2)
+		return;
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const gg_dtarget *t = &cfg->targets[i];
+		if (t->source == NULL)
+			gg_diag_addf(
+			    out,
+			    "%s:%u:%u: warning: target '%s' has no 'source' while %zu sources "
+			    "exist: a push to a repository named '%s' from any of them deploys "
+			    "it",
+			    cfg->path, t->line, t->col, t->name ? t->name : "?", cfg->nsources,
+			    t->repo ? t->repo : "*");
+	}
 }

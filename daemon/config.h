@@ -40,6 +40,7 @@ typedef enum {
 	GG_SRC_GOGS,
 	GG_SRC_BITBUCKET,
 	GG_SRC_GENERIC,
+	GG_SRC_LOCAL, /* the notifier over a unix socket: SO_PEERCRED, verified on disk */
 } gg_source_kind;
 
 /* "github", "gitlab", ...; static. */
@@ -54,6 +55,9 @@ typedef struct {
 	char *signing_secret_file;  /* gitlab only; NULL when unset */
 	unsigned char *signing_key; /* base64-decoded text after "whsec_" */
 	size_t signing_key_len;
+	char *root;           /* local only: the directory the repositories live under */
+	char **trusted_users; /* local only: accounts whose claimed pusher is believed */
+	size_t ntrusted_users;
 	unsigned line, col;
 } gg_dsource;
 
@@ -115,6 +119,8 @@ struct gg_dconfig {
 	bool log_json;    /* log_format: json (default logfmt) */
 	uint64_t retry_backoff_ms;
 	uint64_t delivery_retention_ms; /* delivery ids remembered at least this long */
+	int socket_mode;                /* unix_socket.mode for unix: listeners; -1: umask */
+	char *socket_group;             /* unix_socket.group; NULL: the daemon's group */
 	char *api_token_file;           /* NULL: /api/ answers unix-socket clients only */
 	char *api_token;
 	size_t api_token_len;
@@ -148,6 +154,14 @@ void gg_dconfig_free(gg_dconfig *cfg);
  * and returns how many; -1 (with the reason in warn) when `user` is unknown.
  */
 int gg_dconfig_warnings(const gg_dconfig *cfg, const char *user, gg_diag *warn);
+
+/*
+ * What a valid config may still get wrong, as "FILE[:LINE:COL]: warning: ..."
+ * lines appended to out: a target without `source` while several sources
+ * exist (any of them can name its repository), a local source without a unix
+ * listener.
+ */
+void gg_dconfig_source_warnings(const gg_dconfig *cfg, gg_diag *out);
 
 /* Borrowed lookups; NULL when there is no such name. */
 const gg_dsource *gg_dconfig_source(const gg_dconfig *cfg, const char *name);

@@ -8,6 +8,7 @@
  */
 #include "gitgated.h"
 #include "checkout.h"
+#include "local.h"
 
 #include "gitgate/version.h"
 #include "log.h"
@@ -188,8 +189,13 @@ int main(int argc, char **argv)
 		gg_diag_free(&diag);
 		return 2;
 	}
+	size_t before = diag.n;
+	gg_dconfig_source_warnings(d->cfg, &diag);
+	int source_warnings = (int)(diag.n - before);
 	if (check) {
 		int warnings = gg_dconfig_warnings(d->cfg, check_user, &diag);
+		if (warnings >= 0)
+			warnings += source_warnings;
 		print_diag(&diag);
 		if (warnings < 0) {
 			gg_dconfig_free(d->cfg);
@@ -207,6 +213,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	gg_log_set_format(d->cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
+	for (size_t i = 0; i < diag.n; i++)
+		gg_log(GG_LOG_WARN, "config", "warning", diag.msgs[i], NULL);
 
 	d->base = event_base_new();
 	if (d->base == NULL) {
@@ -231,6 +239,9 @@ int main(int argc, char **argv)
 		snprintf(n, sizeof(n), "%zu", recovered);
 		gg_log(GG_LOG_WARN, "interrupted deployments queued again", "count", n, NULL);
 	}
+	for (size_t i = 0; i < d->cfg->nsources; i++)
+		if (d->cfg->sources[i].kind == GG_SRC_LOCAL)
+			gg_local_ready();
 	if (gg_server_new(&d->server, d, &err) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot listen", "error", err, NULL);
 		goto done;

@@ -51,7 +51,7 @@ static void set_error(gg_sender_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void push_clear(gg_push *p)
+void gg_push_clear(gg_push *p)
 {
 	free(p->ref);
 	free(p->before);
@@ -69,7 +69,7 @@ void gg_sender_result_free(gg_sender_result *res)
 	free(res->delivery);
 	free(res->event);
 	for (size_t i = 0; i < res->npushes; i++)
-		push_clear(&res->pushes[i]);
+		gg_push_clear(&res->pushes[i]);
 	free(res->pushes);
 	free(res->error);
 	memset(res, 0, sizeof(*res));
@@ -668,6 +668,9 @@ gg_sender_rc gg_sender_handle(gg_sender_result *res, const gg_dsource *src, cons
 			goto done;
 		}
 		break;
+	case GG_SRC_LOCAL:
+		/* Only the server knows the socket's peer: see local.c. */
+		goto unauthorized;
 	case GG_SRC_GITLAB: {
 		const char *tok = gg_header_get(h, nh, "X-Gitlab-Token");
 		if (tok == NULL || !gg_secure_equal(tok, strlen(tok), src->secret, src->secret_len))

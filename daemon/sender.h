@@ -43,6 +43,7 @@ typedef enum {
 	GG_SENDER_OK = 0,
 	GG_SENDER_UNAUTHORIZED = -1, /* 401 */
 	GG_SENDER_BAD_REQUEST = -2,  /* 400 */
+	GG_SENDER_FORBIDDEN = -3,    /* 403: authenticated, but not allowed (local sources) */
 } gg_sender_rc;
 
 typedef struct {
@@ -64,6 +65,8 @@ typedef struct {
 gg_sender_rc gg_sender_handle(gg_sender_result *res, const gg_dsource *src, const gg_header *hdrs,
                               size_t nhdrs, const char *body, size_t len, time_t now);
 void gg_sender_result_free(gg_sender_result *res);
+/* Free what one push record owns (not the record itself). */
+void gg_push_clear(gg_push *p);
 
 /* Parse a push payload of kind (already authenticated, JSON). For tests and fuzzing. */
 gg_sender_rc gg_sender_parse(gg_sender_result *res, gg_source_kind kind, const char *event,

@@ -11,6 +11,7 @@
  */
 #include "gitgated.h"
 
+#include "local.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -63,6 +64,7 @@ struct conn {
 	bool local;
 	bool unix_peer;         /* came through a unix socket */
 	unsigned char peer[17]; /* the peer's address, family first: one per-peer count */
+	gg_peer cred;           /* unix-socket peers: who connected, from the kernel */
 	char *head;             /* the request head, split in place */
 	gg_header hdrs[GG_HTTP_MAX_HEADERS];
 	size_t nhdrs;
@@ -804,10 +806,16 @@ static void handle_hook(conn *c, const char *name)
 	}
 	gg_sender_result res;
 	gg_sender_rc rc =
-	    gg_sender_handle(&res, src, r->headers, r->nheaders, r->body, r->len, time(NULL));
+	    src->kind == GG_SRC_LOCAL
+	        ? gg_local_handle(&res, src, &c->cred, r->headers, r->nheaders, r->body, r->len)
+	        : gg_sender_handle(&res, src, r->headers, r->nheaders, r->body, r->len, time(NULL));
 	if (rc != GG_SENDER_OK) {
-		int status = rc == GG_SENDER_UNAUTHORIZED ? 401 : 400;
-		const char *result = rc == GG_SENDER_UNAUTHORIZED ? "unauthorized" : "bad_request";
+		int status = rc == GG_SENDER_UNAUTHORIZED ? 401
+		             : rc == GG_SENDER_FORBIDDEN  ? 403
+		                                          : 400;
+		const char *result = rc == GG_SENDER_UNAUTHORIZED ? "unauthorized"
+		                     : rc == GG_SENDER_FORBIDDEN  ? "forbidden"
+		                                                  : "bad_request";
 		gg_metrics_delivery(src->name, result);
 		gg_log(GG_LOG_WARN, "delivery refused", "result", result, "source", src->name,
 		       "delivery", res.delivery ? res.delivery : "-", "reason",
@@ -946,6 +954,8 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	c->local = sa ? peer_is_local(sa) : false;
 	c->unix_peer = sa == NULL || sa->sa_family == AF_UNIX;
 	memcpy(c->peer, key, sizeof(key));
+	if (sa && sa->sa_family == AF_UNIX)
+		gg_peer_from_fd(&c->cred, fd);
 	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->deadline = event_new(d->base, -1, 0, on_deadline, c);
 	if (c->bev == NULL || c->deadline == NULL) {
@@ -1016,9 +1026,15 @@ static int listen_unix(gg_server *s, const char *path, char **err)
 	struct stat st;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path); /* a stale socket from an earlier run */
+	gg_local_socket_prebind(fd, s->d->cfg);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, GG_HTTP_BACKLOG) < 0) {
 		*err = gg_printf("unix:%s: %s", path, strerror(errno));
 		close(fd);
+		return -1;
+	}
+	if (gg_local_socket_setup(path, s->d->cfg, err) < 0) {
+		close(fd);
+		unlink(path);
 		return -1;
 	}
 	return add_listener(s, fd, path, err, path);

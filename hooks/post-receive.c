@@ -77,12 +77,12 @@ static size_t build_events(event **out, git_repository *repo, const gg_notify_co
 	return n;
 }
 
-static size_t spool_rest(event *evs, size_t from, size_t n, const char *dir, char **err)
+static size_t spool_rest(event *evs, size_t from, size_t n, const gg_notify_config *cfg, char **err)
 {
 	size_t spooled = 0;
 	for (size_t i = from; i < n; i++) {
 		char *e = NULL;
-		if (gg_notify_spool(dir, evs[i].delivery, evs[i].body, strlen(evs[i].body), &e) ==
+		if (gg_notify_spool(cfg, evs[i].delivery, evs[i].body, strlen(evs[i].body), &e) ==
 		    0)
 			spooled++;
 		else if (*err == NULL)
@@ -101,12 +101,15 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	event *evs = NULL;
 	size_t nev = 0;
-	char *secret = NULL, *err = NULL;
+	char *secret = NULL, *err = NULL, *skipped = NULL;
 	size_t secret_len = 0;
 	uint64_t deadline = gg_now_ms() + GG_NOTIFY_TIMEOUT_MS;
 
 	signal(SIGPIPE, SIG_IGN);
 	git_libgit2_init();
+	/* git has applied safe.directory already (its system, global and command-line
+	 * scopes, `*` included); libgit2 1.5 reads neither that scope nor `*`. */
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	if (git_repository_open_ext(&repo, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL) < 0) {
 		const git_error *e = git_error_last();
 		say("notify: cannot open the repository: %s; nothing sent",
@@ -123,10 +126,13 @@ int main(int argc, char **argv)
 	}
 	nev = build_events(&evs, repo, &cfg, &build_err);
 
-	if (cfg.secret_file == NULL ||
-	    gg_read_secret_file(&secret, &secret_len, cfg.secret_file, &err) < 0) {
+	/* A unix socket needs no secret: the daemon knows who connects. */
+	bool unsigned_ok = cfg.secret_file == NULL && strncmp(cfg.url, "unix:", 5) == 0;
+	if (!unsigned_ok &&
+	    (cfg.secret_file == NULL ||
+	     gg_read_secret_file(&secret, &secret_len, cfg.secret_file, &err) < 0)) {
 		/* The events wait in the spool until the secret is fixed and they are flushed. */
-		size_t s = spool_rest(evs, 0, nev, cfg.spool_dir, &err);
+		size_t s = spool_rest(evs, 0, nev, &cfg, &err);
 		say("notify: %s; %zu event(s) spooled in %s",
 		    err ? err : "gitgate.notifySecretFile is not set", s, cfg.spool_dir);
 		goto done;
@@ -134,18 +140,23 @@ int main(int argc, char **argv)
 
 	/* Older events first, so that the daemon sees pushes in order. */
 	gg_notify_flush_stats st;
-	size_t before = gg_notify_spooled(cfg.spool_dir);
-	if (before > 0 &&
-	    gg_notify_flush(&st, cfg.spool_dir, cfg.url, secret, secret_len, deadline) < 0) {
-		size_t s = spool_rest(evs, 0, nev, cfg.spool_dir, &err);
+	size_t before = gg_notify_spooled(&cfg);
+	if (before > 0 && gg_notify_flush(&st, &cfg, cfg.url, secret, secret_len, deadline) < 0 &&
+	    st.stopped) {
+		size_t s = spool_rest(evs, 0, nev, &cfg, &err);
 		say("notify: %s unreachable (%s); %zu event(s) spooled in %s, %zu waiting in all",
 		    cfg.url, st.last_error ? st.last_error : "?", s, cfg.spool_dir, st.left + s);
 		free(st.last_error);
+		free(st.skipped_why);
 		goto done;
 	}
 	size_t flushed = 0;
 	if (before > 0) {
 		flushed = st.sent;
+		skipped = st.skipped_why; /* one line for the pusher */
+		for (char *c = skipped; c && *c; c++)
+			if (*c == '\n')
+				*c = ' ';
 		free(st.last_error);
 	}
 	size_t sent = 0, rejected = 0;
@@ -167,7 +178,7 @@ int main(int argc, char **argv)
 			free(e);
 			continue;
 		}
-		size_t s = spool_rest(evs, i, nev, cfg.spool_dir, &err);
+		size_t s = spool_rest(evs, i, nev, &cfg, &err);
 		say("notify: %s unreachable (%s); %zu event(s) spooled in %s", cfg.url, e ? e : "?",
 		    s, cfg.spool_dir);
 		free(e);
@@ -182,7 +193,10 @@ int main(int argc, char **argv)
 		    cfg.url);
 	else
 		say("notify: sent %zu event(s) to %s", sent, cfg.url);
+	if (skipped)
+		say("notify: spooled events left unsent: %s", skipped);
 done:
+	free(skipped);
 	for (size_t i = 0; i < nev; i++) {
 		free(evs[i].delivery);
 		free(evs[i].body);

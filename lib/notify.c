@@ -16,14 +16,17 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define NOTIFY_MAX_SPOOLED 10000 /* files looked at per flush */
+#define NOTIFY_MAX_SPOOLED 10000       /* files looked at per flush */
+#define NOTIFY_MAX_EVENT   (64u << 20) /* bytes of one spooled event */
 
 static bool is_zero_id(const char *id)
 {
@@ -310,6 +313,10 @@ const char *gg_notify_pusher(void)
 		if (v && *v)
 			return v;
 	}
+	/* sshd and git-http-backend may leave USER unset: the account itself. */
+	struct passwd *pw = getpwuid(geteuid());
+	if (pw && pw->pw_name && *pw->pw_name)
+		return pw->pw_name;
 	return "unknown";
 }
 
@@ -318,19 +325,21 @@ gg_notify_result gg_notify_send(const char *url, const char *secret, size_t secr
                                 uint64_t deadline_ms, int *status, char **err)
 {
 	char sig[72];
-	gg_notify_sign(sig, secret, secret_len, body, len);
+	if (secret)
+		gg_notify_sign(sig, secret, secret_len, body, len);
 	gg_httpc_header h[] = {
 	    {"Content-Type", "application/json"}, {"User-Agent", "gitgate-notify"},
 	    {"X-Gitgate-Event", "push"},          {"X-Gitgate-Delivery", delivery},
 	    {"X-Gitgate-Signature", sig},
 	};
+	/* Unsigned over a unix socket: the daemon knows the sender from the socket. */
+	size_t nh = secret ? GG_ARRAY_LEN(h) : GG_ARRAY_LEN(h) - 1;
 	uint64_t now = gg_now_ms();
 	uint64_t timeout = deadline_ms > now ? deadline_ms - now : 1;
 	gg_httpc_response *resp = NULL;
 	char *e = NULL;
 	*status = 0;
-	int rc =
-	    gg_httpc_request(&resp, "POST", url, NULL, h, GG_ARRAY_LEN(h), body, len, timeout, &e);
+	int rc = gg_httpc_request(&resp, "POST", url, NULL, h, nh, body, len, timeout, &e);
 	gg_notify_result res;
 	if (rc < 0) {
 		res = GG_NOTIFY_RETRY;
@@ -354,64 +363,200 @@ gg_notify_result gg_notify_send(const char *url, const char *secret, size_t secr
 	return res;
 }
 
+/* ---- The spool ---- */
+
+/*
+ * Everything under $GIT_DIR/gitgate/ is reached through directory descriptors
+ * opened with O_NOFOLLOW, so a symlink planted in the repository never sends
+ * `gitgate notify --flush` (often run by root) elsewhere; and only files that
+ * the repository's owner, the caller, or (in a shared repository) the
+ * repository's group wrote are ever sent.
+ */
+
+int gg_notify_shared_perm(const char *value)
+{
+	if (value == NULL || *value == '\0')
+		return 0;
+	static const char *const umask_words[] = {"umask", "false", "no", "off", "0"};
+	static const char *const group_words[] = {"group", "true", "yes", "on", "1"};
+	static const char *const all_words[] = {"all", "world", "everybody", "2"};
+	for (size_t i = 0; i < GG_ARRAY_LEN(umask_words); i++)
+		if (strcasecmp(value, umask_words[i]) == 0)
+			return 0;
+	for (size_t i = 0; i < GG_ARRAY_LEN(group_words); i++)
+		if (strcasecmp(value, group_words[i]) == 0)
+			return 0660;
+	for (size_t i = 0; i < GG_ARRAY_LEN(all_words); i++)
+		if (strcasecmp(value, all_words[i]) == 0)
+			return 0664;
+	/* An octal mode, as git takes it: the owner must keep read and write. */
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 8);
+	if (*end != '\0' || errno || v < 0 || v > 0777 || (v & 0600) != 0600)
+		return 0;
+	return (int)(v & 0666);
+}
+
+static mode_t spool_file_mode(const gg_notify_config *cfg)
+{
+	return cfg->shared_perm ? (mode_t)cfg->shared_perm : 0600;
+}
+
+/* git's directories in a shared repository: x wherever r, and setgid so the group sticks. */
+static mode_t spool_dir_mode(const gg_notify_config *cfg)
+{
+	if (cfg->shared_perm == 0)
+		return 0700;
+	mode_t p = (mode_t)cfg->shared_perm;
+	return p | ((p & 0444) >> 2) | S_ISGID;
+}
+
+/* Who may have written a spool entry that this process will send. */
+static bool spool_trusted(const gg_notify_config *cfg, const struct stat *st)
+{
+	if (st->st_mode & S_IWOTH)
+		return false;
+	if (st->st_uid == geteuid() || st->st_uid == cfg->repo_uid)
+		return true;
+	return cfg->shared_perm != 0 && st->st_gid == cfg->repo_gid;
+}
+
+static char *untrusted_msg(const gg_notify_config *cfg, const char *what, const struct stat *st)
+{
+	if (st->st_mode & S_IWOTH)
+		return gg_printf("%s is writable by everyone; not used", what);
+	return gg_printf(
+	    "%s belongs to uid %u, neither the repository's owner (uid %u)%s; not used", what,
+	    (unsigned)st->st_uid, (unsigned)cfg->repo_uid,
+	    cfg->shared_perm ? " nor its group" : "");
+}
+
+/* Open (creating when asked) the directory `name` under dirfd, never through a symlink. */
+static int spool_subdir(int dirfd, const char *name, const char *path, const gg_notify_config *cfg,
+                        bool create, char **err)
+{
+	bool created = false;
+	if (create) {
+		if (mkdirat(dirfd, name, spool_dir_mode(cfg) & 0777) == 0)
+			created = true;
+		else if (errno != EEXIST) {
+			*err = gg_printf("cannot create %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			*err = gg_printf("%s is not a directory (a symlink?); not used", path);
+		else if (errno != ENOENT || create)
+			*err = gg_printf("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		*err = gg_printf("cannot stat %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Ours and shared: make it what git would (an older spool may be 0700). */
+	if ((created || st.st_uid == geteuid()) && cfg->shared_perm != 0 &&
+	    (st.st_mode & 07777) != spool_dir_mode(cfg))
+		(void)fchmod(fd, spool_dir_mode(cfg));
+	if (!spool_trusted(cfg, &st)) {
+		*err = untrusted_msg(cfg, path, &st);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The spool directory's descriptor, or -1: with *err, or without when it does not exist. */
+static int spool_open(const gg_notify_config *cfg, bool create, char **err)
+{
+	*err = NULL;
+	int gfd = open(cfg->git_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd < 0) {
+		*err = gg_printf("cannot open %s: %s", cfg->git_dir, strerror(errno));
+		return -1;
+	}
+	char *top = gg_printf("%sgitgate", cfg->git_dir);
+	int tfd = spool_subdir(gfd, "gitgate", top, cfg, create, err);
+	int sfd = -1;
+	if (tfd >= 0)
+		sfd = spool_subdir(tfd, "spool", cfg->spool_dir, cfg, create, err);
+	if (tfd >= 0)
+		close(tfd);
+	close(gfd);
+	free(top);
+	return sfd;
+}
+
 static bool spool_name_ok(const char *name)
 {
 	size_t n = strlen(name);
 	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
 }
 
-int gg_notify_spool(const char *spool_dir, const char *delivery, const char *body, size_t len,
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int gg_notify_spool(const gg_notify_config *cfg, const char *delivery, const char *body, size_t len,
                     char **err)
 {
-	int rc = -1, fd = -1;
+	int rc = -1, fd = -1, dfd = -1;
 	char *tmp = NULL, *final = NULL;
 	*err = NULL;
 	if (strspn(delivery, "0123456789abcdefABCDEF-") != strlen(delivery) || *delivery == '\0') {
 		*err = gg_printf("bad delivery id %s", delivery);
 		return -1;
 	}
-	if (gg_mkdir_p(spool_dir, 0700) < 0) {
-		*err = gg_printf("cannot create %s: %s", spool_dir, strerror(errno));
+	dfd = spool_open(cfg, true, err);
+	if (dfd < 0)
 		return -1;
-	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	/* Zero-padded time first: names sort in the order the events were spooled. */
-	final = gg_printf("%s/%020lld-%s.json", spool_dir,
-	                  (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, delivery);
-	tmp = gg_printf("%s/.%s.tmp-%ld", spool_dir, delivery, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	final = gg_printf("%020lld-%s.json", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,
+	                  delivery);
+	tmp = gg_printf(".%s.tmp-%ld", delivery, (long)getpid());
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	            spool_file_mode(cfg));
 	if (fd < 0) {
-		*err = gg_printf("cannot write %s: %s", tmp, strerror(errno));
+		*err = gg_printf("cannot write %s/%s: %s", cfg->spool_dir, tmp, strerror(errno));
 		goto done;
 	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, body + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			*err = gg_printf("cannot write %s: %s", tmp, strerror(errno));
-			goto done;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		*err = gg_printf("cannot write %s: %s", tmp, strerror(errno));
+	/* The umask may have taken the group's bits away. */
+	if ((cfg->shared_perm && fchmod(fd, spool_file_mode(cfg)) < 0) ||
+	    write_all(fd, body, len) < 0 || fsync(fd) < 0) {
+		*err = gg_printf("cannot write %s/%s: %s", cfg->spool_dir, tmp, strerror(errno));
 		goto done;
 	}
+	int crc = close(fd);
 	fd = -1;
-	if (rename(tmp, final) < 0) {
-		*err = gg_printf("cannot rename %s: %s", tmp, strerror(errno));
+	if (crc < 0 || renameat(dfd, tmp, dfd, final) < 0) {
+		*err = gg_printf("cannot write %s/%s: %s", cfg->spool_dir, final, strerror(errno));
 		goto done;
 	}
 	rc = 0;
 done:
 	if (fd >= 0)
 		close(fd);
-	if (rc < 0)
-		unlink(tmp);
+	if (rc < 0 && dfd >= 0)
+		unlinkat(dfd, tmp, 0);
+	if (dfd >= 0)
+		close(dfd);
 	free(tmp);
 	free(final);
 	return rc;
@@ -422,14 +567,20 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static size_t spool_list(char ***out, const char *spool_dir)
+/* The spooled names, oldest first; dirfd stays the caller's. */
+static size_t spool_list(char ***out, int dirfd)
 {
-	DIR *d = opendir(spool_dir);
 	char **names = NULL;
 	size_t n = 0;
 	*out = NULL;
-	if (d == NULL)
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
+	rewinddir(d);
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL && n < NOTIFY_MAX_SPOOLED) {
 		if (!spool_name_ok(e->d_name))
@@ -444,71 +595,158 @@ static size_t spool_list(char ***out, const char *spool_dir)
 	return n;
 }
 
-size_t gg_notify_spooled(const char *spool_dir)
+static void names_free(char **names, size_t n)
 {
-	char **names;
-	size_t n = spool_list(&names, spool_dir);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+size_t gg_notify_spooled(const gg_notify_config *cfg)
+{
+	char *err = NULL;
+	int dfd = spool_open(cfg, false, &err);
+	free(err);
+	if (dfd < 0)
+		return 0;
+	char **names;
+	size_t n = spool_list(&names, dfd);
+	names_free(names, n);
+	close(dfd);
 	return n;
 }
 
-int gg_notify_flush(gg_notify_flush_stats *st, const char *spool_dir, const char *url,
+/* Read one spooled event: a regular file, one link, written by someone trusted. */
+static int spool_read(char **body, size_t *len, const gg_notify_config *cfg, int dfd,
+                      const char *name, char **err)
+{
+	int rc = -1;
+	*body = NULL;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*err = gg_printf("%s/%s: %s", cfg->spool_dir, name,
+		                 errno == ELOOP ? "a symlink; not sent" : strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		*err = gg_printf("%s/%s: %s", cfg->spool_dir, name, strerror(errno));
+		goto done;
+	}
+	char *what = gg_printf("%s/%s", cfg->spool_dir, name);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		*err = gg_printf("%s is not a plain file with one link; not sent", what);
+	else if (!spool_trusted(cfg, &st))
+		*err = untrusted_msg(cfg, what, &st);
+	else if ((uint64_t)st.st_size > NOTIFY_MAX_EVENT)
+		*err = gg_printf("%s is larger than an event can be; not sent", what);
+	free(what);
+	if (*err)
+		goto done;
+	gg_buf b = GG_BUF_INIT;
+	char chunk[8192];
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*err = gg_printf("%s/%s: %s", cfg->spool_dir, name, strerror(errno));
+			gg_buf_free(&b);
+			goto done;
+		}
+		if (r == 0)
+			break;
+		if (b.len + (size_t)r > NOTIFY_MAX_EVENT) {
+			*err = gg_printf("%s/%s grew while read; not sent", cfg->spool_dir, name);
+			gg_buf_free(&b);
+			goto done;
+		}
+		gg_buf_put(&b, chunk, (size_t)r);
+	}
+	gg_buf_putc(&b, '\0');
+	*len = b.len - 1;
+	*body = b.ptr;
+	rc = 0;
+done:
+	close(fd);
+	return rc;
+}
+
+static void set_last_error(gg_notify_flush_stats *st, char *e)
+{
+	free(st->last_error);
+	st->last_error = e;
+}
+
+/* A file left in the spool: counted, and its reason kept with the others. */
+static void skip(gg_notify_flush_stats *st, char *why)
+{
+	char *all = st->skipped_why ? gg_printf("%s\n%s", st->skipped_why, why) : gg_strdup(why);
+	free(st->skipped_why);
+	st->skipped_why = all;
+	st->skipped++;
+	set_last_error(st, why);
+}
+
+int gg_notify_flush(gg_notify_flush_stats *st, const gg_notify_config *cfg, const char *url,
                     const char *secret, size_t secret_len, uint64_t deadline_ms)
 {
-	char **names;
-	size_t n = spool_list(&names, spool_dir);
 	memset(st, 0, sizeof(*st));
+	char *err = NULL;
+	int dfd = spool_open(cfg, false, &err);
+	if (dfd < 0) {
+		/* No spool at all is an empty one. */
+		set_last_error(st, err);
+		return err ? -1 : 0;
+	}
+	char **names;
+	size_t n = spool_list(&names, dfd);
 	size_t i = 0;
 	for (; i < n; i++) {
-		char *path = gg_printf("%s/%s", spool_dir, names[i]);
 		/* NAME is TIME-DELIVERY.json */
 		const char *dash = strchr(names[i], '-');
 		char *delivery = dash ? gg_strndup(dash + 1, strlen(dash + 1) - 5) : NULL;
 		char *body = NULL;
 		size_t len = 0;
 		bool stop = false;
-		if (delivery == NULL || gg_read_file(&body, &len, path, 64u << 20) < 0) {
-			free(st->last_error);
-			st->last_error = gg_printf("cannot read %s", path);
-			stop = true;
+		if (delivery == NULL) {
+			skip(st, gg_printf("%s/%s: not a spooled event", cfg->spool_dir, names[i]));
+		} else if (spool_read(&body, &len, cfg, dfd, names[i], &err) < 0) {
+			/* Left where it is for someone to look at; the rest still go. */
+			skip(st, err);
+			err = NULL;
 		} else {
 			int status;
-			char *err = NULL;
 			gg_notify_result r = gg_notify_send(url, secret, secret_len, delivery, body,
 			                                    len, deadline_ms, &status, &err);
 			if (r == GG_NOTIFY_SENT) {
-				unlink(path);
+				unlinkat(dfd, names[i], 0);
 				st->sent++;
 			} else if (r == GG_NOTIFY_REJECTED) {
-				char *rej = gg_printf("%s.rejected", path);
-				rename(path, rej);
+				char *rej = gg_printf("%s.rejected", names[i]);
+				renameat(dfd, names[i], dfd, rej);
 				free(rej);
 				st->rejected++;
-				free(st->last_error);
-				st->last_error = err;
-				err = NULL;
+				set_last_error(st, err);
 			} else {
-				free(st->last_error);
-				st->last_error = err;
-				err = NULL;
+				set_last_error(st, err);
 				stop = true;
 			}
-			free(err);
+			err = NULL;
 		}
 		free(body);
 		free(delivery);
-		free(path);
 		if (stop)
 			break;
 	}
-	st->left = n - i;
-	for (size_t k = 0; k < n; k++)
-		free(names[k]);
-	free(names);
+	st->stopped = i < n;
+	st->left = n - i + st->skipped;
+	names_free(names, n);
+	close(dfd);
 	return st->left == 0 ? 0 : -1;
 }
+
+/* ---- The repository's settings ---- */
 
 static char *config_string(git_config *cfg, const char *name)
 {
@@ -519,6 +757,37 @@ static char *config_string(git_config *cfg, const char *name)
 	git_buf_dispose(&b);
 	git_error_clear();
 	return v;
+}
+
+/* DIR without a trailing ".git" and slashes, as a repository's name; NULL when empty. */
+static char *name_of(const char *path)
+{
+	while (*path == '/')
+		path++;
+	size_t n = strlen(path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (n > 4 && !strncmp(path + n - 4, ".git", 4))
+		n -= 4;
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	return n ? gg_strndup(path, n) : NULL;
+}
+
+/* abs relative to root (both real paths), or NULL when abs is not below root. */
+static char *below_root(const char *abs, const char *root)
+{
+	char real[PATH_MAX];
+	if (realpath(root, real) == NULL)
+		return NULL;
+	size_t rl = strlen(real);
+	while (rl > 1 && real[rl - 1] == '/')
+		real[--rl] = '\0';
+	if (rl == 1) /* root "/" */
+		return name_of(abs);
+	if (strncmp(abs, real, rl) != 0 || abs[rl] != '/')
+		return NULL;
+	return name_of(abs + rl + 1);
 }
 
 int gg_notify_config_load(gg_notify_config *out, git_repository *repo, char **err)
@@ -533,10 +802,25 @@ int gg_notify_config_load(gg_notify_config *out, git_repository *repo, char **er
 	out->url = config_string(cfg, "gitgate.notifyUrl");
 	out->secret_file = config_string(cfg, "gitgate.notifySecretFile");
 	out->full_name = config_string(cfg, "gitgate.repoName");
+	char *root = config_string(cfg, "gitgate.repoRoot");
+	char *shared = config_string(cfg, "core.sharedRepository");
 	git_config_free(cfg);
+	out->shared_perm = gg_notify_shared_perm(shared);
+	free(shared);
 
-	/* git_repository_path ends with a slash; the name is the last component. */
-	char *dir = gg_strdup(git_repository_path(repo));
+	/* git_repository_path ends with a slash. */
+	out->git_dir = gg_strdup(git_repository_path(repo));
+	struct stat st;
+	if (stat(out->git_dir, &st) < 0) {
+		*err = gg_printf("cannot stat %s: %s", out->git_dir, strerror(errno));
+		free(root);
+		gg_notify_config_clear(out);
+		return -1;
+	}
+	out->repo_uid = st.st_uid;
+	out->repo_gid = st.st_gid;
+
+	char *dir = gg_strdup(out->git_dir);
 	size_t n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
 		dir[--n] = '\0';
@@ -549,15 +833,15 @@ int gg_notify_config_load(gg_notify_config *out, git_repository *repo, char **er
 	if (realpath(dir, abs) == NULL)
 		snprintf(abs, sizeof(abs), "%s", dir);
 	out->clone_url = gg_printf("file://%s", abs);
-	if (out->full_name == NULL) {
-		const char *base = strrchr(abs, '/');
-		base = base ? base + 1 : abs;
-		size_t bl = strlen(base);
-		if (bl > 4 && !strcmp(base + bl - 4, ".git"))
-			bl -= 4;
-		out->full_name = gg_strndup(base, bl);
-	}
-	out->spool_dir = gg_printf("%s" GG_NOTIFY_SPOOL_DIR, git_repository_path(repo));
+	/* Never the bare directory name: team-a/app and team-b/app are two repositories. */
+	if (out->full_name == NULL && root != NULL)
+		out->full_name = below_root(abs, root);
+	if (out->full_name == NULL)
+		out->full_name = name_of(abs);
+	if (out->full_name == NULL)
+		out->full_name = gg_strdup("/");
+	out->spool_dir = gg_printf("%s" GG_NOTIFY_SPOOL_DIR, out->git_dir);
+	free(root);
 	free(dir);
 	return 0;
 }
@@ -569,5 +853,6 @@ void gg_notify_config_clear(gg_notify_config *c)
 	free(c->full_name);
 	free(c->clone_url);
 	free(c->spool_dir);
+	free(c->git_dir);
 	memset(c, 0, sizeof(*c));
 }

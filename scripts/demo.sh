@@ -130,6 +130,8 @@ fi
 # Idempotent: a second run only refreshes the notifier's URL.
 "$gitgate" install-hook --policy "$demo/policy.yaml" --notify "$url/hooks/git" \
 	--secret-file "$demo/secret" "$repo" >/dev/null
+# Named by its path below the demo directory: "platform".
+git -C "$repo" config gitgate.repoRoot "$demo"
 
 cat >"$demo/gitgated.yaml" <<YAML
 # Written by scripts/demo.sh on each run (see gitgated.yaml(5)).

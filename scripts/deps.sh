@@ -13,10 +13,15 @@ TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
 # What the deployment tests run: signed events, and the ssh:// and https://
 # servers of tests/e2e/deploy_remote.sh (sshd is checked by path below).
 TOOLS="$TOOLS openssl ssh-keygen ssh-keyscan"
+# The multi-user server tests: accounts, Apache's password file, a change of account.
+TOOLS="$TOOLS htpasswd setpriv setsid"
 DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
 DEBS="$DEBS gzip mandoc groff-base man-db bsdextrautils systemd"
 DEBS="$DEBS openssl openssh-client openssh-server"
+# tests/e2e/multiuser_http.sh: Apache, and nginx with fcgiwrap, running git-http-backend
+# with basic auth.
+DEBS="$DEBS passwd util-linux apache2 apache2-utils nginx fcgiwrap"
 
 missing=""
 for t in $TOOLS; do
@@ -24,6 +29,10 @@ for t in $TOOLS; do
 done
 # /usr/sbin is not in every user's PATH.
 [ -x /usr/sbin/sshd ] || missing="$missing sshd"
+[ -x /usr/sbin/apache2 ] || missing="$missing apache2"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"
+[ -x /usr/sbin/fcgiwrap ] || missing="$missing fcgiwrap"
+[ -x /usr/sbin/useradd ] || missing="$missing useradd"
 if command -v pkg-config >/dev/null 2>&1; then
 	for p in $PKGS; do
 		pkg-config --exists "$p" || missing="$missing $p"

@@ -34,6 +34,8 @@ if [ "$VALGRIND" = 1 ]; then
 	vg="$BUILD/vg/$$"
 	rm -rf "$vg"
 	mkdir -p "$vg/bin" "$vg/libexec/gitgate" "$vg/logs"
+	# Hooks that run as the multi-user tests' accounts write their reports too.
+	chmod 1777 "$vg/logs"
 	# PCRE2's JIT-compiled matchers read ahead in ways memcheck cannot follow
 	# (a "conditional jump on uninitialised value" in anonymous code, gone
 	# with the JIT off): under valgrind, patterns run in PCRE2's interpreter.

@@ -271,6 +271,78 @@ static void test_errors_with_positions(void)
 	gg_diag_free(&diag);
 }
 
+static void test_local_source(void)
+{
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	CHECK_INT(
+	    parse(&cfg, &diag,
+	          "listen: [\"unix:/run/gitgated/notify.sock\"]\n"
+	          "state_dir: /s\n"
+	          "unix_socket: {mode: \"0660\", group: git}\n"
+	          "sources:\n"
+	          "  - {name: local, kind: local, root: /srv/git, trusted_users: www-data}\n"),
+	    0);
+	if (cfg) {
+		CHECK_INT(cfg->socket_mode, 0660);
+		CHECK_STR(cfg->socket_group, "git");
+		CHECK_INT(cfg->sources[0].kind, GG_SRC_LOCAL);
+		CHECK_STR(cfg->sources[0].root, "/srv/git");
+		CHECK_INT(cfg->sources[0].ntrusted_users, 1);
+		CHECK_STR(cfg->sources[0].trusted_users[0], "www-data");
+		CHECK(cfg->sources[0].secret == NULL);
+		gg_diag w = GG_DIAG_INIT;
+		gg_dconfig_warnings(cfg, &w);
+		CHECK_INT(w.n, 0);
+		gg_diag_free(&w);
+		gg_dconfig_free(cfg);
+	}
+	gg_diag_free(&diag);
+
+	char *sec = write_secret("local.secret", "s3cret\n", 0600);
+	CHECK_INT(parse(&cfg, &diag,
+	                "listen: [\"127.0.0.1:1\"]\n"
+	                "state_dir: /s\n"
+	                "unix_socket: {mode: \"0066\", owner: x}\n"
+	                "sources:\n"
+	                "  - {name: a, kind: local}\n"
+	                "  - {name: b, kind: local, root: srv/git}\n"
+	                "  - {name: c, kind: local, root: /srv, secret_file: @S@/local.secret}\n"
+	                "  - {name: d, kind: generic, secret_file: @S@/local.secret, root: /x}\n"),
+	          -1);
+	CHECK(has_msg(&diag, "d.yaml:5:5: missing required key 'root'"));
+	CHECK(has_msg(&diag, "'root' must be an absolute path, not 'srv/git'"));
+	CHECK(has_msg(&diag, "a local source has no secret"));
+	CHECK(has_msg(&diag, "'root' applies to local sources only"));
+	CHECK(has_msg(&diag, "'mode' must be an octal mode"));
+	CHECK(has_msg(&diag, "unknown key 'owner'"));
+	gg_diag_free(&diag);
+	free(sec);
+
+	/* Valid, but worth a warning. */
+	CHECK_INT(parse(&cfg, &diag,
+	                "listen: [\"127.0.0.1:1\"]\n"
+	                "state_dir: /s\n"
+	                "sources:\n"
+	                "  - {name: local, kind: local, root: /srv/git}\n"
+	                "  - {name: gh, kind: github, secret_file: @S@/local.secret}\n"
+	                "targets:\n"
+	                "  - {name: t, repo: a/b, ref: refs/heads/main, run: [x]}\n"
+	                "  - {name: u, source: gh, repo: a/b, ref: refs/heads/main, run: [x]}\n"),
+	          0);
+	if (cfg) {
+		gg_diag w = GG_DIAG_INIT;
+		gg_dconfig_warnings(cfg, &w);
+		CHECK_INT(w.n, 2);
+		CHECK(has_msg(&w, "takes events only over a unix socket"));
+		CHECK(
+		    has_msg(&w, "d.yaml:7:5: warning: target 't' has no 'source' while 2 sources"));
+		gg_diag_free(&w);
+		gg_dconfig_free(cfg);
+	}
+	gg_diag_free(&diag);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL)
@@ -285,6 +357,7 @@ int main(void)
 	RUN(test_defaults);
 	RUN(test_errors_with_positions);
 	RUN(test_security_keys);
+	RUN(test_local_source);
 	for (size_t i = 0; i < GG_ARRAY_LEN(paths); i++) {
 		unlink(paths[i]);
 		free(paths[i]);

@@ -229,10 +229,34 @@ static void test_build_payload(void)
 
 	gg_notify_config cfg;
 	CHECK_INT(gg_notify_config_load(&cfg, repo, &err), 0);
-	CHECK_STR(cfg.full_name, "work");
+	/* Never the bare directory name: the whole path when no root is configured. */
+	char *whole = gg_printf("%s/work", tmp + 1);
+	CHECK_STR(cfg.full_name, whole);
+	free(whole);
 	CHECK(cfg.url == NULL);
 	CHECK(strncmp(cfg.clone_url, "file:///", 8) == 0);
 	CHECK(strstr(cfg.spool_dir, "/work/.git/gitgate/spool") != NULL);
+	CHECK_INT(cfg.shared_perm, 0);
+	gg_notify_config_clear(&cfg);
+	/* Below gitgate.repoRoot: the path relative to it. */
+	CHECK_INT(
+	    sh("mkdir -p %s/team-a && git -C %s/work config gitgate.repoRoot %s/", tmp, tmp, tmp),
+	    0);
+	git_repository_free(repo);
+	CHECK_INT(git_repository_open(&repo, dir), 0);
+	CHECK_INT(gg_notify_config_load(&cfg, repo, &err), 0);
+	CHECK_STR(cfg.full_name, "work");
+	gg_notify_config_clear(&cfg);
+	/* gitgate.repoName wins over both. */
+	CHECK_INT(sh("git -C %s/work config gitgate.repoName team-a/work && "
+	             "git -C %s/work config core.sharedRepository group",
+	             tmp, tmp),
+	          0);
+	git_repository_free(repo);
+	CHECK_INT(git_repository_open(&repo, dir), 0);
+	CHECK_INT(gg_notify_config_load(&cfg, repo, &err), 0);
+	CHECK_STR(cfg.full_name, "team-a/work");
+	CHECK_INT(cfg.shared_perm, 0660);
 	gg_notify_config_clear(&cfg);
 
 	git_repository_free(repo);
@@ -289,9 +313,26 @@ static pid_t serve(int *port, int n, int status, const char *record)
 	_exit(0);
 }
 
+/* A spool for the bare directory tmp/NAME, as gg_notify_config_load would set it. */
+static void spool_cfg(gg_notify_config *cfg, const char *name, int shared_perm)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->git_dir = gg_printf("%s/%s/", tmp, name);
+	gg_mkdir_p(cfg->git_dir, 0755);
+	cfg->spool_dir = gg_printf("%sgitgate/spool", cfg->git_dir);
+	cfg->shared_perm = shared_perm;
+	struct stat st;
+	if (stat(cfg->git_dir, &st) == 0) {
+		cfg->repo_uid = st.st_uid;
+		cfg->repo_gid = st.st_gid;
+	}
+}
+
 static void test_spool_and_flush(void)
 {
-	char *spool = gg_printf("%s/repo.git/gitgate/spool", tmp);
+	gg_notify_config cfg;
+	spool_cfg(&cfg, "repo.git", 0);
+	const gg_notify_config *spool = &cfg;
 	char *record = gg_printf("%s/requests", tmp);
 	char *err = NULL;
 	CHECK_INT(
@@ -354,7 +395,135 @@ static void test_spool_and_flush(void)
 	CHECK_INT(gg_notify_spooled(spool), 0);
 	free(url);
 	free(record);
-	free(spool);
+	gg_notify_config_clear(&cfg);
+}
+
+static void test_shared_perm(void)
+{
+	CHECK_INT(gg_notify_shared_perm(NULL), 0);
+	CHECK_INT(gg_notify_shared_perm("umask"), 0);
+	CHECK_INT(gg_notify_shared_perm("false"), 0);
+	CHECK_INT(gg_notify_shared_perm("group"), 0660);
+	CHECK_INT(gg_notify_shared_perm("true"), 0660);
+	CHECK_INT(gg_notify_shared_perm("1"), 0660);
+	CHECK_INT(gg_notify_shared_perm("all"), 0664);
+	CHECK_INT(gg_notify_shared_perm("everybody"), 0664);
+	CHECK_INT(gg_notify_shared_perm("2"), 0664);
+	CHECK_INT(gg_notify_shared_perm("0640"), 0640);
+	CHECK_INT(gg_notify_shared_perm("0440"), 0); /* the owner must keep write */
+	CHECK_INT(gg_notify_shared_perm("rubbish"), 0);
+}
+
+/* Under core.sharedRepository the spool is the group's, whatever the umask. */
+static void test_spool_follows_shared_repository(void)
+{
+	gg_notify_config cfg;
+	spool_cfg(&cfg, "shared.git", 0660);
+	mode_t old = umask(077);
+	char *err = NULL;
+	CHECK_INT(gg_notify_spool(&cfg, "44444444-4444-4444-8444-444444444444", "{}", 2, &err), 0);
+	umask(old);
+	struct stat st;
+	char *top = gg_printf("%sgitgate", cfg.git_dir);
+	CHECK_INT(stat(top, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 02770);
+	CHECK_INT(stat(cfg.spool_dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 02770);
+	char *ls = gg_printf("test \"$(stat -c %%a %s/*.json)\" = 660", cfg.spool_dir);
+	CHECK_INT(sh("%s", ls), 0);
+	free(ls);
+	/* A spool an older version made private is opened up by its owner. */
+	CHECK_INT(chmod(cfg.spool_dir, 0700), 0);
+	CHECK_INT(gg_notify_spool(&cfg, "55555555-5555-4555-8555-555555555555", "{}", 2, &err), 0);
+	CHECK_INT(stat(cfg.spool_dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 02770);
+	free(top);
+	gg_notify_config_clear(&cfg);
+}
+
+/* What an attacker plants in a spool is never sent or followed. */
+static void test_flush_refuses_planted_files(void)
+{
+	gg_notify_config cfg;
+	spool_cfg(&cfg, "planted.git", 0);
+	char *err = NULL;
+	char *record = gg_printf("%s/planted-requests", tmp);
+	CHECK_INT(
+	    gg_notify_spool(&cfg, "66666666-6666-4666-8666-666666666666", "{\"ok\":1}", 8, &err),
+	    0);
+	/* A symlink and a hard link to a file outside, named like events. */
+	CHECK_INT(
+	    sh("printf 'TOP-SECRET' > %s/secret.txt && "
+	       "ln -s %s/secret.txt "
+	       "%s/00000000000000000001-aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa.json && "
+	       "ln %s/secret.txt %s/00000000000000000002-bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb.json",
+	       tmp, tmp, cfg.spool_dir, tmp, cfg.spool_dir),
+	    0);
+	int port = 0;
+	pid_t pid = serve(&port, 1, 202, record);
+	char *url = gg_printf("http://127.0.0.1:%d/hooks/git", port);
+	gg_notify_flush_stats st;
+	CHECK_INT(gg_notify_flush(&st, &cfg, url, "k", 1, gg_now_ms() + 5000), -1);
+	CHECK_INT(st.sent, 1);
+	CHECK_INT(st.skipped, 2);
+	CHECK_INT(st.left, 2);
+	CHECK(!st.stopped);
+	CHECK(st.last_error && strstr(st.last_error, "not sent"));
+	CHECK(st.skipped_why && strstr(st.skipped_why, "a symlink; not sent") &&
+	      strstr(st.skipped_why, "not a plain file with one link"));
+	free(st.last_error);
+	free(st.skipped_why);
+	waitpid(pid, NULL, 0);
+	char *text = NULL;
+	size_t len;
+	CHECK_INT(gg_read_file(&text, &len, record, 1 << 20), 0);
+	CHECK(text && strstr(text, "{\"ok\":1}") && !strstr(text, "TOP-SECRET"));
+	free(text);
+
+	/* A spool directory that is a symlink is not used at all. */
+	CHECK_INT(
+	    sh("rm -rf %s && mkdir %s/elsewhere && "
+	       "printf x > "
+	       "%s/elsewhere/00000000000000000003-cccccccc-cccc-4ccc-8ccc-cccccccccccc.json && "
+	       "ln -s %s/elsewhere %s",
+	       cfg.spool_dir, tmp, tmp, tmp, cfg.spool_dir),
+	    0);
+	CHECK_INT(gg_notify_flush(&st, &cfg, url, "k", 1, gg_now_ms() + 2000), -1);
+	CHECK_INT(st.sent, 0);
+	CHECK(st.last_error && strstr(st.last_error, "not a directory (a symlink?)"));
+	free(st.last_error);
+	CHECK_INT(gg_notify_spool(&cfg, "77777777-7777-4777-8777-777777777777", "{}", 2, &err), -1);
+	CHECK(err && strstr(err, "symlink"));
+	free(err);
+	err = NULL;
+
+	/* Written by another account in a repository that is not shared: refused. */
+	if (geteuid() == 0) {
+		CHECK_INT(sh("rm -f %s && mkdir %s", cfg.spool_dir, cfg.spool_dir), 0);
+		CHECK_INT(sh("printf '{}' > "
+		             "%s/00000000000000000004-dddddddd-dddd-4ddd-8ddd-dddddddddddd.json && "
+		             "chown 54321:54321 %s/*.json",
+		             cfg.spool_dir, cfg.spool_dir),
+		          0);
+		CHECK_INT(gg_notify_flush(&st, &cfg, url, "k", 1, gg_now_ms() + 2000), -1);
+		CHECK_INT(st.skipped, 1);
+		CHECK(st.last_error && strstr(st.last_error, "belongs to uid 54321"));
+		free(st.last_error);
+		free(st.skipped_why);
+		/* In a repository shared with that group, the same file goes. */
+		cfg.shared_perm = 0660;
+		cfg.repo_gid = 54321;
+		pid = serve(&port, 1, 202, record);
+		free(url);
+		url = gg_printf("http://127.0.0.1:%d/hooks/git", port);
+		CHECK_INT(gg_notify_flush(&st, &cfg, url, "k", 1, gg_now_ms() + 5000), 0);
+		CHECK_INT(st.sent, 1);
+		free(st.last_error);
+		waitpid(pid, NULL, 0);
+	}
+	free(url);
+	free(record);
+	gg_notify_config_clear(&cfg);
 }
 
 static void test_url_forms(void)
@@ -395,6 +564,9 @@ int main(void)
 	RUN(test_secret_file_permissions);
 	RUN(test_build_payload);
 	RUN(test_spool_and_flush);
+	RUN(test_shared_perm);
+	RUN(test_spool_follows_shared_repository);
+	RUN(test_flush_refuses_planted_files);
 	RUN(test_url_forms);
 	git_libgit2_shutdown();
 	sh("rm -rf %s", tmp);
