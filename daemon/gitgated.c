@@ -67,6 +67,8 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	daemon_main *m = arg;
 	gg_diag diag = GG_DIAG_INIT;
 	gg_dconfig *cfg = NULL;
+	/* Renewed certificates first: that needs no valid config change. */
+	gg_server_reload_tls(m->d.server);
 	if (gg_dconfig_load(&cfg, m->config_path, &diag) < 0) {
 		for (size_t i = 0; i < diag.n; i++)
 			gg_log(GG_LOG_ERROR, "config reload failed; keeping the running config",

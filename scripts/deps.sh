@@ -4,7 +4,7 @@
 # gets from clone to running with those two commands.
 set -eu
 
-PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent sqlite3"
+PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3"
 TOOLS="cc git curl pkg-config python3"
 # What the tests of the man pages and systemd units run.
 TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
