@@ -15,6 +15,9 @@ DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev li
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
 DEBS="$DEBS mandoc groff-base man-db bsdextrautils systemd"
 DEBS="$DEBS openssl openssh-client openssh-server"
+# The proxies tests/e2e/daemon_tls.sh puts in front of the daemon (checked by
+# path below: /usr/sbin is not in every user's PATH).
+DEBS="$DEBS nginx caddy"
 
 missing=""
 for t in $TOOLS; do
@@ -22,6 +25,8 @@ for t in $TOOLS; do
 done
 # /usr/sbin is not in every user's PATH.
 [ -x /usr/sbin/sshd ] || missing="$missing sshd"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v caddy >/dev/null 2>&1 || missing="$missing caddy"
 if command -v pkg-config >/dev/null 2>&1; then
 	for p in $PKGS; do
 		pkg-config --exists "$p" || missing="$missing $p"

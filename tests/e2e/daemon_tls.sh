@@ -450,4 +450,47 @@ t_through_nginx_the_log_names_the_forwarded_client() {
 	expect_contains "$T/line" "client=127.0.0.7"
 }
 
+t_through_caddy_with_tls_the_log_names_the_forwarded_client() {
+	make_ca
+	make_cert srv "caddy front"
+	daemon_config "trusted_proxies: [\"127.0.0.1\"]"
+	start_daemon
+	cport=$(free_port)
+	mkdir -p "$T/caddy"
+	cat >"$T/Caddyfile" <<EOF2
+{
+	admin off
+	auto_https disable_redirects
+	storage file_system $T/caddy
+}
+https://127.0.0.1:$cport {
+	tls $T/srv.pem $T/srv.key
+	request_body {
+		max_size 1MB
+	}
+	reverse_proxy 127.0.0.1:$PORT
+}
+EOF2
+	XDG_DATA_HOME=$T/caddy XDG_CONFIG_HOME=$T/caddy caddy run --config "$T/Caddyfile" \
+		--adapter caddyfile >"$T/caddy.log" 2>&1 &
+	CPID=$!
+	trap 'kill -TERM $CPID 2>/dev/null; wait $CPID 2>/dev/null; stop_daemon' EXIT
+	i=0
+	until curl -s --cacert "$T/ca.pem" -o /dev/null "https://127.0.0.1:$cport/healthz"; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 $CPID 2>/dev/null; then
+			cat "$T/caddy.log" >&2
+			fail "caddy did not come up"
+		fi
+		sleep 0.05
+	done
+	expect_eq "$(signed_push "https://127.0.0.1:$cport" via-caddy-1 --cacert "$T/ca.pem" \
+		--interface 127.0.0.8 -H "X-Forwarded-For: 203.0.113.9")" 202 "a delivery through caddy"
+	grep 'delivery=via-caddy-1' "$T/daemon.log" >"$T/line"
+	expect_contains "$T/line" "client=127.0.0.8"
+	expect_not_contains "$T/daemon.log" "203.0.113.9"
+	expect_eq "$(get --cacert "$T/ca.pem" "https://127.0.0.1:$cport/api/v1/targets")" 403 \
+		"API through caddy"
+}
+
 run_cases
