@@ -104,7 +104,7 @@ typedef struct {
 
 /* One trusted_proxies entry: an address block. */
 typedef struct {
-	int family; /* AF_INET or AF_INET6 */
+	int family; /* AF_INET, AF_INET6, or AF_UNIX for "unix" (bits 0) */
 	unsigned char addr[16];
 	unsigned bits;
 } gg_cidr;

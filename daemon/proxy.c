@@ -104,6 +104,11 @@ void gg_proxy_config(gg_yload *c, const gg_ynode *v, gg_cidr **out, size_t *n)
 	for (uint32_t i = 0; i < v->n; i++) {
 		const gg_ynode *e = v->items[i];
 		const char *s = gg_yis_scalar(e) && e->str ? e->str : NULL;
+		if (s && strcmp(s, "unix") == 0) {
+			/* A proxy on this machine that talks to a unix-socket listener. */
+			(*out)[(*n)++] = (gg_cidr){.family = AF_UNIX, .bits = 0};
+			continue;
+		}
 		const char *slash = s ? strchr(s, '/') : NULL;
 		ipaddr a;
 		bool ok = s && strlen(s) == e->len &&
@@ -115,15 +120,17 @@ void gg_proxy_config(gg_yload *c, const gg_ynode *v, gg_cidr **out, size_t *n)
 			bits = max;
 			if (slash) {
 				char *end;
-				bits = isdigit((unsigned char)slash[1]) ? strtoul(slash + 1, &end, 10)
-				                                        : max + 1;
-				ok = isdigit((unsigned char)slash[1]) && *end == '\0' && bits <= max;
+				bits = isdigit((unsigned char)slash[1])
+				           ? strtoul(slash + 1, &end, 10)
+				           : max + 1;
+				ok =
+				    isdigit((unsigned char)slash[1]) && *end == '\0' && bits <= max;
 			}
 		}
 		if (!ok) {
 			gg_yload_err(c, e,
-			             "trusted_proxies entry '%s' must be an address or a CIDR block "
-			             "like 10.0.0.0/8 or fd00::/8",
+			             "trusted_proxies entry '%s' must be an address, a CIDR block "
+			             "like 10.0.0.0/8 or fd00::/8, or unix",
 			             s ? s : "");
 			continue;
 		}
@@ -146,6 +153,8 @@ bool gg_proxy_trusted(const gg_cidr *list, size_t n, const struct sockaddr *sa)
 		a.family = AF_INET6;
 		memcpy(a.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 		unmap(&a);
+	} else if (sa->sa_family == AF_UNIX) {
+		a.family = AF_UNIX;
 	} else {
 		return false;
 	}

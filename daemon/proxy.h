@@ -21,7 +21,8 @@
 #define GG_PROXY_ADDR_MAX 46
 
 /*
- * Parse `trusted_proxies:` (a list of "addr/bits" or plain addresses),
+ * Parse `trusted_proxies:` (a list of "addr/bits", plain addresses, or
+ * "unix" for every peer of a unix-socket listener),
  * reporting bad entries at their position. *out (allocated) and *n.
  */
 void gg_proxy_config(gg_yload *c, const gg_ynode *v, gg_cidr **out, size_t *n);

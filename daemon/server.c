@@ -859,6 +859,7 @@ static void handle_hook(conn *c, const char *name)
 			    .after = p->after,
 			    .pusher = p->pusher,
 			    .clone_url = p->clone_url,
+			    .client = r->client,
 			};
 		}
 	}

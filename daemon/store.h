@@ -58,6 +58,7 @@ typedef struct {
 	char *pusher;
 	char *delivery; /* delivery id; NULL when not from a webhook (poll/reconcile) */
 	char *clone_url;
+	char *client; /* who sent the delivery (a trusted proxy's client); NULL otherwise */
 	gg_dep_state state;
 	int exit_status;  /* -1: none (not finished, or killed by a signal) */
 	char *commit;     /* the commit actually deployed; NULL until known */
@@ -102,6 +103,7 @@ void gg_store_commit_stats(const gg_store *s, uint64_t *commits, uint64_t *write
 typedef struct {
 	const char *target;
 	const char *source, *repo, *ref, *before, *after, *pusher, *clone_url;
+	const char *client; /* the sender's address, as the log names it */
 } gg_store_newdep;
 
 typedef struct {

@@ -372,6 +372,9 @@ t_forged_forwarding_from_an_untrusted_peer_changes_nothing() {
 	expect_contains "$T/line" "client=127.0.0.1"
 	expect_not_contains "$T/daemon.log" "203.0.113.9"
 	expect_not_contains "$T/daemon.log" "198.51.100.7"
+	id=$(first_id)
+	expect_eq "$(get "$URL/api/v1/deployments/$id")" 200 "the deployment"
+	expect_eq "$(json "$T/get" 'd["client"]')" 127.0.0.1 "client in the API"
 	# A request that says it was relayed never gets the loopback exception of /api/v1.
 	expect_eq "$(get -H "X-Forwarded-For: 127.0.0.1" "$URL/api/v1/targets")" 403 \
 		"API with a forwarding header"
@@ -424,6 +427,8 @@ EOF2
 
 t_through_nginx_the_log_names_the_forwarded_client() {
 	daemon_config "trusted_proxies: [\"127.0.0.1/32\"]"
+	# Every loopback TCP peer is the trusted proxy here: ask the API on a unix socket.
+	sed -i "s|^listen: \[\(.*\)\]|listen: [\1, \"unix:$T/api.sock\"]|" "$T/cfg.yaml"
 	start_daemon
 	nport=$(free_port)
 	nginx_start "$nport" "127.0.0.1:$PORT"
@@ -432,6 +437,11 @@ t_through_nginx_the_log_names_the_forwarded_client() {
 		"a delivery through nginx"
 	grep 'delivery=via-nginx-1' "$T/daemon.log" >"$T/line"
 	expect_contains "$T/line" "client=127.0.0.5"
+	# The API's record of the deployment names the same client.
+	id=$(first_id)
+	expect_eq "$(get --unix-socket "$T/api.sock" "http://x/api/v1/deployments/$id")" 200 \
+		"the deployment, asked on the unix socket"
+	expect_eq "$(json "$T/get" 'd["client"]')" 127.0.0.5 "client in the API"
 	# A sender that forges X-Forwarded-For: nginx appends the real address,
 	# and only the right end of the list, written by trusted proxies, counts.
 	expect_eq "$(signed_push "http://127.0.0.1:$nport" via-nginx-2 --interface 127.0.0.6 \
@@ -441,6 +451,7 @@ t_through_nginx_the_log_names_the_forwarded_client() {
 	expect_not_contains "$T/daemon.log" "203.0.113.9"
 	# The loopback exception of /api/v1 never applies through the proxy.
 	expect_eq "$(get "http://127.0.0.1:$nport/api/v1/targets")" 403 "API through nginx"
+	expect_eq "$(get "$URL/api/v1/targets")" 403 "API from the trusted proxy's address"
 	# A refused delivery through nginx names the client as well.
 	code=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.7 -X POST \
 		--data-binary "@$PAYLOADS/github-push.json" -H "X-GitHub-Delivery: bad-1" \
@@ -491,6 +502,33 @@ EOF2
 	expect_not_contains "$T/daemon.log" "203.0.113.9"
 	expect_eq "$(get --cacert "$T/ca.pem" "https://127.0.0.1:$cport/api/v1/targets")" 403 \
 		"API through caddy"
+}
+
+t_a_database_from_before_the_client_column_is_upgraded() {
+	daemon_config
+	mkdir -p "$T/state"
+	# The deployments table as earlier versions created it, with one old row.
+	python3 - "$T/state/gitgated.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("""
+CREATE TABLE deployments(
+ id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, source TEXT, repo TEXT,
+ ref TEXT, before TEXT, after TEXT, pusher TEXT, delivery TEXT, clone_url TEXT,
+ state TEXT NOT NULL, exit_status INTEGER, commit_id TEXT, reason TEXT,
+ attempt INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER,
+ finished_at INTEGER, not_before INTEGER NOT NULL DEFAULT 0);
+INSERT INTO deployments(target, state, created_at) VALUES ('gone', 'succeeded', 0);
+""")
+db.commit()
+PY
+	start_daemon
+	expect_eq "$(get "$URL/api/v1/deployments/1")" 200 "the old row"
+	expect_eq "$(json "$T/get" 'd["client"]')" None "no client recorded then"
+	expect_eq "$(signed_push "$URL" upgraded-1)" 202 "a delivery into the upgraded database"
+	id=$(first_id)
+	get "$URL/api/v1/deployments/$id" >/dev/null
+	expect_eq "$(json "$T/get" 'd["client"]')" 127.0.0.1 "client of the new row"
 }
 
 run_cases

@@ -41,6 +41,13 @@ static void test_trusted_peers(void)
 	inet_pton(AF_INET6, "fe80::1", &in6.sin6_addr);
 	CHECK(!gg_proxy_trusted(l, 2, (struct sockaddr *)&in6));
 	CHECK(!gg_proxy_trusted(NULL, 0, (struct sockaddr *)&in));
+	/* "unix" trusts unix-socket peers, and nothing else. */
+	gg_cidr ux = {.family = AF_UNIX};
+	struct sockaddr sun = {.sa_family = AF_UNIX};
+	CHECK(gg_proxy_trusted(&ux, 1, &sun));
+	CHECK(!gg_proxy_trusted(l, 2, &sun));
+	inet_pton(AF_INET, "10.1.200.3", &in.sin_addr);
+	CHECK(!gg_proxy_trusted(&ux, 1, (struct sockaddr *)&in));
 	gg_cidr odd = block("192.168.1.128", 25);
 	inet_pton(AF_INET, "192.168.1.200", &in.sin_addr);
 	CHECK(gg_proxy_trusted(&odd, 1, (struct sockaddr *)&in));
