@@ -235,6 +235,7 @@ t_stuck_handshakes_do_not_block_a_delivery() {
 	sed -i 's/^read_timeout: .*/read_timeout: 2s/' "$T/cfg.yaml"
 	start_tls_daemon
 	before=$(failures)
+	fds=$(ls /proc/$DPID/fd | wc -l)
 	# 50 clients: half send nothing, half the start of a ClientHello, then stall.
 	python3 - "$PORT" "$T/go" >"$T/stuck" 2>&1 <<'PY' &
 import os, socket, sys, time
@@ -269,6 +270,13 @@ PY
 	expect_eq "$(failures)" $((before + 50)) "handshakes that never finished are counted"
 	curl -s --cacert "$T/ca.pem" "$URL/metrics" >"$T/metrics"
 	expect_contains "$T/metrics" "gitgated_connections 1"
+	# Every socket of those connections was closed (curl's own goes once it hangs up).
+	i=0
+	until [ "$(ls /proc/$DPID/fd | wc -l)" -le "$fds" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "file descriptors leaked: $fds before, $(ls /proc/$DPID/fd | wc -l) after"
+		sleep 0.05
+	done
 }
 
 t_client_certificates_when_client_ca_file_is_set() {
