@@ -8,6 +8,8 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -18,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The largest certificate (chain) or CA file read: far above any real one. */
+#define TLS_PEM_MAX (1024 * 1024)
 
 struct gg_tls {
 	gg_dtls cfg;
@@ -49,6 +54,99 @@ static char *ssl_err(const char *what, const char *path)
 	return gg_printf("%s: %s: %s", path, what, reason);
 }
 
+/*
+ * A PEM file into a memory BIO: a regular file of bounded size, so that a
+ * FIFO or a device named by mistake can neither hang nor flood the loader.
+ */
+static BIO *read_pem(const char *path, char **err)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*err = gg_printf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode)) {
+		*err = gg_printf("%s: not a regular file", path);
+		return NULL;
+	}
+	if (gg_read_file(&data, &len, path, TLS_PEM_MAX) < 0) {
+		*err = gg_printf("%s: %s", path, errno == EFBIG ? "too large" : strerror(errno));
+		return NULL;
+	}
+	BIO *bio = BIO_new(BIO_s_mem());
+	if (bio == NULL || BIO_write(bio, data, (int)len) != (int)len) {
+		BIO_free(bio);
+		bio = NULL;
+		*err = ssl_err("out of memory", path);
+	}
+	free(data);
+	return bio;
+}
+
+/* The leaf certificate, then every further one in the file as its chain. */
+static int use_cert_chain(SSL_CTX *ctx, const char *path, char **err)
+{
+	BIO *bio = read_pem(path, err);
+	X509 *x = NULL;
+	int rc = -1;
+	if (bio == NULL)
+		return -1;
+	x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
+	if (x == NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+		*err = ssl_err("cannot load the certificate", path);
+		goto done;
+	}
+	SSL_CTX_clear_chain_certs(ctx);
+	X509 *ca;
+	while ((ca = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+			X509_free(ca);
+			*err = ssl_err("cannot load the chain", path);
+			goto done;
+		}
+	}
+	ERR_clear_error(); /* the end of the file */
+	rc = 0;
+done:
+	X509_free(x);
+	BIO_free(bio);
+	return rc;
+}
+
+/* Trust the CAs of the file for client certificates, and name them to clients. */
+static int use_client_ca(SSL_CTX *ctx, const char *path, char **err)
+{
+	BIO *bio = read_pem(path, err);
+	X509 *x;
+	int n = 0;
+	if (bio == NULL)
+		return -1;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), x) == 1 &&
+		         SSL_CTX_add_client_CA(ctx, x) == 1;
+		X509_free(x);
+		if (!ok) {
+			BIO_free(bio);
+			*err = ssl_err("cannot load the client CA", path);
+			return -1;
+		}
+		n++;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	if (n == 0) {
+		*err = gg_printf("%s: no PEM certificate in the client CA file", path);
+		return -1;
+	}
+	return 0;
+}
+
 static SSL_CTX *ctx_new(const gg_dtls *cfg, char **err)
 {
 	char *key = NULL;
@@ -69,10 +167,8 @@ static SSL_CTX *ctx_new(const gg_dtls *cfg, char **err)
 	/* Client-initiated renegotiation only costs us CPU. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
-		*err = ssl_err("cannot load the certificate", cfg->cert_file);
+	if (use_cert_chain(ctx, cfg->cert_file, err) < 0)
 		goto done;
-	}
 	/* The key is a secret: refused when group/world accessible, cleansed after. */
 	if (gg_read_secret_file(&key, &klen, cfg->key_file, err) < 0)
 		goto done;
@@ -87,15 +183,8 @@ static SSL_CTX *ctx_new(const gg_dtls *cfg, char **err)
 		goto done;
 	}
 	if (cfg->client_ca_file) {
-		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca_file);
-		if (names == NULL ||
-		    SSL_CTX_load_verify_locations(ctx, cfg->client_ca_file, NULL) != 1) {
-			if (names)
-				sk_X509_NAME_pop_free(names, X509_NAME_free);
-			*err = ssl_err("cannot load the client CA", cfg->client_ca_file);
+		if (use_client_ca(ctx, cfg->client_ca_file, err) < 0)
 			goto done;
-		}
-		SSL_CTX_set_client_CA_list(ctx, names);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	}
 	ret = ctx;

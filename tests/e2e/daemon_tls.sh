@@ -357,6 +357,17 @@ t_config_refusals() {
 	sed "s|address: \"127.0.0.1:$PORT\"|address: \"unix:$T/s.sock\"|" "$T/base.yaml" >"$T/cfg.yaml"
 	expect_status 2 "$GITGATED" --check -c "$T/cfg.yaml" 2>"$T/err"
 	expect_contains "$T/err" "not unix sockets"
+	# A FIFO or a device named by mistake is refused, not read forever.
+	mkfifo "$T/fifo"
+	sed "s|cert_file: \"$T/srv.pem\"|cert_file: \"$T/fifo\"|" "$T/base.yaml" >"$T/cfg.yaml"
+	expect_status 2 "$GITGATED" --check -c "$T/cfg.yaml" 2>"$T/err"
+	expect_contains "$T/err" "fifo: not a regular file"
+	sed "s|cert_file: \"$T/srv.pem\"|cert_file: \"/dev/zero\"|" "$T/base.yaml" >"$T/cfg.yaml"
+	expect_status 2 "$GITGATED" --check -c "$T/cfg.yaml" 2>"$T/err"
+	expect_contains "$T/err" "/dev/zero: not a regular file"
+	sed "s|cert_file: \"$T/srv.pem\"|cert_file: \"$T/srv.key\"|" "$T/base.yaml" >"$T/cfg.yaml"
+	expect_status 2 "$GITGATED" --check -c "$T/cfg.yaml" 2>"$T/err"
+	expect_contains "$T/err" "cannot load the certificate"
 	sed "s|key_file: \"$T/srv.key\"||" "$T/base.yaml" >"$T/cfg.yaml"
 	expect_status 2 "$GITGATED" --check -c "$T/cfg.yaml" 2>"$T/err"
 	expect_contains "$T/err" "needs both cert_file and key_file"
@@ -537,6 +548,30 @@ PY
 	id=$(first_id)
 	get "$URL/api/v1/deployments/$id" >/dev/null
 	expect_eq "$(json "$T/get" 'd["client"]')" 127.0.0.1 "client of the new row"
+}
+
+t_intermediate_certificates_in_cert_file_are_sent() {
+	tls_config
+	# root -> intermediate -> leaf; cert_file holds the leaf, then the intermediate.
+	printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$T/ca.cnf"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/int.key" \
+		-out "$T/int.csr" -subj "/CN=gitgate test intermediate" 2>/dev/null
+	openssl x509 -req -in "$T/int.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+		-days 2 -extfile "$T/ca.cnf" -out "$T/int.pem" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/leaf.key" \
+		-out "$T/leaf.csr" -subj "/CN=gitgate leaf" 2>/dev/null
+	openssl x509 -req -in "$T/leaf.csr" -CA "$T/int.pem" -CAkey "$T/int.key" -CAcreateserial \
+		-days 2 -extfile "$T/ext.cnf" -out "$T/leaf.pem" 2>/dev/null
+	cat "$T/leaf.pem" "$T/int.pem" >"$T/srv.pem"
+	cp "$T/leaf.key" "$T/srv.key"
+	chmod 600 "$T/srv.key"
+	start_tls_daemon
+	# curl knows only the root: the server must send the intermediate.
+	expect_eq "$(signed_push "$URL" chain-1 --cacert "$T/ca.pem")" 202 "through the chain"
+	openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$T/ca.pem" -showcerts </dev/null \
+		>"$T/sc" 2>&1 || true
+	expect_contains "$T/sc" "CN = gitgate test intermediate"
+	expect_contains "$T/sc" "Verify return code: 0 (ok)"
 }
 
 run_cases
