@@ -43,6 +43,19 @@ void gg_dtls_free(gg_dtls *t)
 	free(t);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+bool gg_dtls_same(const gg_dtls *a, const gg_dtls *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return same_str(a->cert_file, b->cert_file) && same_str(a->key_file, b->key_file) &&
+	       same_str(a->client_ca_file, b->client_ca_file) && a->min_version == b->min_version;
+}
+
 /* The last OpenSSL error as "what: reason", allocated; the queue is cleared. */
 static char *ssl_err(const char *what, const char *path)
 {

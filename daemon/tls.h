@@ -30,6 +30,8 @@ typedef struct gg_tls gg_tls;
  */
 gg_dtls *gg_tls_config_parse(gg_yload *c, const gg_ynode *map, char **address);
 void gg_dtls_free(gg_dtls *t);
+/* Do two listen entries' TLS settings (either may be NULL) say the same? */
+bool gg_dtls_same(const gg_dtls *a, const gg_dtls *b);
 
 /* A listener's TLS from its settings (copied). -1 with *err (allocated). */
 int gg_tls_new(gg_tls **out, const gg_dtls *cfg, char **err);

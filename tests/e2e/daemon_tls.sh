@@ -228,6 +228,12 @@ t_broken_new_pair_keeps_the_old_one() {
 		>"$T/sc" 2>&1 || true
 	expect_contains "$T/sc" "CN = gitgate first"
 	expect_not_contains "$T/daemon.log" "TLS certificate reloaded"
+	# New TLS settings in the config wait for a restart, and the log says so.
+	chmod 600 "$T/srv.key"
+	sed -i "s|key_file: \"$T/srv.key\"|key_file: \"$T/srv.key\", min_version: \"1.3\"|" \
+		"$T/cfg.yaml"
+	kill -HUP "$DPID"
+	wait_log "listen and state_dir changes take effect at the next start"
 }
 
 t_stuck_handshakes_do_not_block_a_delivery() {
