@@ -16,6 +16,12 @@
 # Rejected: the signature is
 # wrong. Prints requests/s, p99 latency and peak RSS (VmHWM) of each, with
 # ratios, next to the anchor figures.
+#
+# HTTPS rows: the same valid deliveries over TLS (wrk keeps its connections
+# alive, so the handshake is paid once per connection), to a second gitgated
+# with a fresh state directory serving its own TLS listener, and to a second
+# webhook started with -secure; both get the same certificate (ECDSA P-256,
+# made here by openssl).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -24,9 +30,13 @@ DURATION=${DURATION:-10s}
 W=$(mktemp -d "${TMPDIR:-/tmp}/gg-bench-webhook.XXXXXX")
 GPID=
 WPID=
+GTPID=
+WTPID=
 cleanup() {
 	[ -n "$GPID" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
 	[ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null
+	[ -n "$GTPID" ] && kill "$GTPID" 2>/dev/null && wait "$GTPID" 2>/dev/null
+	[ -n "$WTPID" ] && kill "$WTPID" 2>/dev/null && wait "$WTPID" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
@@ -47,7 +57,7 @@ port() {
 }
 wait_http() { # URL
 	i=0
-	until curl -s -o /dev/null "$1"; do
+	until curl -sk -o /dev/null "$1"; do
 		i=$((i + 1))
 		[ $i -lt 200 ] || {
 			echo "bench/webhook.sh: nothing answers at $1" >&2
@@ -122,6 +132,23 @@ webhook -hooks "$W/hooks.json" -ip 127.0.0.1 -port "$WPORT" >"$W/webhook.log" 2>
 WPID=$!
 wait_http "http://127.0.0.1:$WPORT/"
 
+# The HTTPS pair: one self-signed certificate for both.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+	-keyout "$W/tls.key" -out "$W/tls.pem" 2>/dev/null
+chmod 600 "$W/tls.key"
+GTPORT=$(port)
+sed -e "s|^listen: .*|listen: [{address: \"127.0.0.1:$GTPORT\", tls: {cert_file: \"$W/tls.pem\", key_file: \"$W/tls.key\"}}]|" \
+	-e "s|^state_dir: .*|state_dir: $W/state-tls|" "$W/gitgated.yaml" >"$W/gitgated-tls.yaml"
+"$GITGATED" -c "$W/gitgated-tls.yaml" 2>"$W/gitgated-tls.log" &
+GTPID=$!
+wait_http "https://127.0.0.1:$GTPORT/healthz"
+WTPORT=$(port)
+webhook -hooks "$W/hooks.json" -ip 127.0.0.1 -port "$WTPORT" -secure -cert "$W/tls.pem" \
+	-key "$W/tls.key" >"$W/webhook-tls.log" 2>&1 &
+WTPID=$!
+wait_http "https://127.0.0.1:$WTPORT/"
+
 # run NAME URL SIG: wrk; leaves "RPS P99_MS NON2XX" in $W/NAME.res
 run() {
 	GG_SIG=$3 GG_RUN="$1-$$" wrk -t2 -c16 -d"$DURATION" --latency -s "$W/post.lua" "$2" >"$W/$1.out" 2>&1
@@ -190,6 +217,14 @@ WRSS_VALID=$(hwm $WPID)
 quiet
 run wh-bad "http://127.0.0.1:$WPORT/hooks/deploy" "$BADSIG"
 WRSS_BAD=$(hwm $WPID)
+quiet
+run gg-tls "https://127.0.0.1:$GTPORT/hooks/github" "$SIG"
+GTRSS=$(hwm $GTPID)
+TSTORED=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from deliveries").fetchone()[0])' "$W/state-tls/gitgated.db")
+TFAIL=$(curl -sk "https://127.0.0.1:$GTPORT/metrics" | sed -n 's/^gitgated_tls_handshake_failures_total //p')
+quiet
+run wh-tls "https://127.0.0.1:$WTPORT/hooks/deploy" "$SIG"
+WTRSS=$(hwm $WTPID)
 
 set -- $(cat "$W/gg-churn.res")
 c_rps=$1 c_p99=$2
@@ -201,6 +236,10 @@ set -- $(cat "$W/gg-bad.res")
 gb_rps=$1 gb_p99=$2 gb_non2xx=$3
 set -- $(cat "$W/wh-bad.res")
 wb_rps=$1 wb_p99=$2
+set -- $(cat "$W/gg-tls.res")
+t_rps=$1 t_p99=$2 t_non2xx=$3
+set -- $(cat "$W/wh-tls.res")
+wt_rps=$1 wt_p99=$2
 
 ratio() { python3 -c "import sys; print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -215,6 +254,10 @@ printf '%-34s %12s %12s %12s %8s\n' "bad signature, requests/s" "$gb_rps" "$wb_r
 printf '%-34s %12s %12s %12s %8s\n' "bad signature, p99 ms" "$gb_p99" "$wb_p99" "" ""
 printf '%-34s %12s %12s %12s %8s\n' "peak RSS after valid run, MB" "$GRSS_VALID" "$WRSS_VALID" "~50" ""
 printf '%-34s %12s %12s %12s %8s\n' "peak RSS after both runs, MB" "$GRSS_BAD" "$WRSS_BAD" "" ""
+printf '%-34s %12s %12s %12s %8s\n' "HTTPS valid, keep-alive, r/s" "$t_rps" "$wt_rps" "" "$(ratio "$t_rps" "$wt_rps")"
+printf '%-34s %12s %12s %12s %8s\n' "HTTPS valid, keep-alive, p99 ms" "$t_p99" "$wt_p99" "" ""
+printf '%-34s %12s %12s %12s %8s\n' "peak RSS after HTTPS run, MB" "$GTRSS" "$WTRSS" "" ""
+echo "HTTPS run: gitgated stored $TSTORED deliveries (non-2xx: $t_non2xx); handshake failures: $TFAIL"
 echo "valid run: gitgated stored $STORED deliveries and $DEPS deployments durably, $QUEUED of them queued behind the running one (non-2xx: $g_non2xx)"
 echo "/bin/true run: $CDEPS deployments stored; the dispatcher ran $CRAN of them, $CREF refused as repeats of the commit the target runs (the rest superseded); bad run: $gb_non2xx answered 401"
 echo "group commit: valid run $(group "$CS0" "$CS1"); /bin/true run $(group "$CS1" "$CS2")"
@@ -223,3 +266,7 @@ met=yes
 python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if a[0] >= 3*a[1] and a[2] >= 3*a[3] and a[4] < 10 and a[5] < 10 and a[6] < 16 else 1)" \
 	"$g_rps" "$w_rps" "$gb_rps" "$wb_rps" "$g_p99" "$gb_p99" "$GRSS_BAD" || met=no
 echo "targets (3x valid, 3x rejected, p99 < 10 ms, RSS < 16 MB): $([ $met = yes ] && echo met || echo MISSED)"
+tmet=yes
+python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if a[0] >= 3*a[1] and a[2] < 20 else 1)" \
+	"$t_rps" "$wt_rps" "$t_p99" || tmet=no
+echo "HTTPS targets (3x webhook -secure, p99 < 20 ms): $([ $tmet = yes ] && echo met || echo MISSED)"

@@ -56,6 +56,7 @@ json_t *gg_api_deployment_json(const gg_deployment *d)
 	json_object_set_new(o, "pusher", str_json(d->pusher));
 	json_object_set_new(o, "delivery", str_json(d->delivery));
 	json_object_set_new(o, "clone_url", str_json(d->clone_url));
+	json_object_set_new(o, "client", str_json(d->client));
 	json_object_set_new(o, "exit_status",
 	                    d->exit_status >= 0 ? json_integer(d->exit_status) : json_null());
 	json_object_set_new(o, "reason", str_json(d->reason));

@@ -3,7 +3,9 @@
  * problem with its position and keeps going, fails at the end.
  */
 #include "config.h"
+#include "proxy.h"
 #include "runner.h"
+#include "tls.h"
 
 #include "gitgate/yload.h"
 #include "gitgate/ytree.h"
@@ -389,6 +391,7 @@ static const char *const top_keys[] = {"listen",          "state_dir",
                                        "retry_backoff",   "delivery_retention",
                                        "api_token_file",  "api",
                                        "log_format",      "unix_socket",
+                                       "trusted_proxies",
                                        "sources",
                                        "targets",         NULL};
 
@@ -435,6 +438,47 @@ static void load_unix_socket(gg_yload *c, gg_dconfig *cfg, const gg_ynode *n)
 	cfg->socket_group = get_str(c, n, "group", false);
 }
 
+/* listen: a string or a list of strings (plain HTTP) and {address:, tls:} maps. */
+static void load_listen(gg_yload *c, gg_dconfig *cfg, const gg_ynode *ln)
+{
+	if (ln == NULL)
+		return;
+	bool one = ln->type != GG_Y_SEQ;
+	if (one && !(gg_yis_scalar(ln) && ln->str && ln->len) && ln->type != GG_Y_MAP) {
+		gg_yload_err(c, ln, "'listen' must be an address or a non-empty list of them");
+		return;
+	}
+	if (!one && ln->n == 0) {
+		gg_yload_err(c, ln, "'listen' must be a non-empty list");
+		return;
+	}
+	size_t n = one ? 1 : ln->n;
+	cfg->listen = gg_calloc(n, sizeof(*cfg->listen));
+	cfg->listen_tls = gg_calloc(n, sizeof(*cfg->listen_tls));
+	cfg->nlisten = n;
+	for (size_t i = 0; i < n; i++) {
+		const gg_ynode *e = one ? ln : ln->items[i];
+		if (e->type == GG_Y_MAP)
+			cfg->listen_tls[i] = gg_tls_config_parse(c, e, &cfg->listen[i]);
+		else if (gg_yis_scalar(e) && e->str && e->type != GG_Y_NULL &&
+		         strlen(e->str) == e->len)
+			cfg->listen[i] = gg_strdup(e->str);
+		else
+			gg_yload_err(c, e,
+			             "'listen' entries must be strings or maps with 'address'");
+		if (cfg->listen[i] == NULL)
+			cfg->listen[i] = gg_strdup("");
+		else if (!valid_listen(cfg->listen[i]))
+			gg_yload_err(
+			    c, e,
+			    "listen address '%s' must be host:port, [v6addr]:port or unix:/path",
+			    cfg->listen[i]);
+		else if (cfg->listen_tls[i] && strncmp(cfg->listen[i], "unix:", 5) == 0)
+			gg_yload_err(c, e,
+			             "'tls' applies to host:port listeners, not unix sockets");
+	}
+}
+
 int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_t len,
                      gg_diag *diag)
 {
@@ -475,14 +519,9 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	}
 	gg_yload_check_keys(&c, root, "the daemon config", top_keys);
 
-	cfg->listen = get_list(&c, root, "listen", &cfg->nlisten, true);
-	const gg_ynode *ln = gg_ymap_get(root, "listen");
-	for (size_t i = 0; i < cfg->nlisten; i++)
-		if (!valid_listen(cfg->listen[i]))
-			gg_yload_err(
-			    &c, ln->type == GG_Y_SEQ ? ln->items[i] : ln,
-			    "listen address '%s' must be host:port, [v6addr]:port or unix:/path",
-			    cfg->listen[i]);
+	load_listen(&c, cfg, gg_ymap_get(root, "listen"));
+	gg_proxy_config(&c, gg_ymap_get(root, "trusted_proxies"), &cfg->trusted_proxies,
+	                &cfg->ntrusted_proxies);
 	cfg->state_dir = get_str(&c, root, "state_dir", true);
 	get_size(&c, root, "max_body", &cfg->max_body);
 	get_size(&c, root, "max_header", &cfg->max_header);
@@ -583,7 +622,11 @@ void gg_dconfig_free(gg_dconfig *cfg)
 	if (cfg == NULL)
 		return;
 	free(cfg->path);
+	for (size_t i = 0; cfg->listen_tls && i < cfg->nlisten; i++)
+		gg_dtls_free(cfg->listen_tls[i]);
+	free(cfg->listen_tls);
 	gg_strv_free(cfg->listen, cfg->nlisten);
+	free(cfg->trusted_proxies);
 	free(cfg->state_dir);
 	free(cfg->api_token_file);
 	free(cfg->socket_group);

@@ -101,11 +101,29 @@ typedef struct {
 	unsigned line, col;
 } gg_dtarget;
 
+/* A TLS listener's files: listen: [{address: A, tls: {...}}]. */
+typedef struct {
+	char *cert_file;      /* PEM, the leaf first, then its chain */
+	char *key_file;       /* PEM; a secret file (not group/world accessible) */
+	char *client_ca_file; /* NULL: no client certificate is asked for */
+	int min_version;      /* 12 (TLS 1.2, the default) or 13 */
+} gg_dtls;
+
+/* One trusted_proxies entry: an address block. */
+typedef struct {
+	int family; /* AF_INET, AF_INET6, or AF_UNIX for "unix" (bits 0) */
+	unsigned char addr[16];
+	unsigned bits;
+} gg_cidr;
+
 typedef struct gg_dconfig gg_dconfig;
 struct gg_dconfig {
 	char *path; /* the file it was loaded from */
 	char **listen;
+	gg_dtls **listen_tls; /* per listen entry; NULL for plain HTTP */
 	size_t nlisten;
+	gg_cidr *trusted_proxies; /* peers whose Forwarded/X-Forwarded-* are believed */
+	size_t ntrusted_proxies;
 	char *state_dir;
 	uint64_t max_body;
 	uint64_t max_header;      /* request line + headers */

@@ -9,6 +9,7 @@
 #include "gitgated.h"
 #include "checkout.h"
 #include "local.h"
+#include "tls.h"
 
 #include "gitgate/version.h"
 #include "log.h"
@@ -70,6 +71,8 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	daemon_main *m = arg;
 	gg_diag diag = GG_DIAG_INIT;
 	gg_dconfig *cfg = NULL;
+	/* Renewed certificates first: that needs no valid config change. */
+	gg_server_reload_tls(m->d.server);
 	if (gg_dconfig_load(&cfg, m->config_path, &diag) < 0) {
 		gg_diag_sort(&diag);
 		for (size_t i = 0; i < diag.n; i++)
@@ -83,7 +86,8 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	/* Listeners and the state directory stay as they are until a restart. */
 	bool listen_changed = cfg->nlisten != old->nlisten;
 	for (size_t i = 0; !listen_changed && i < cfg->nlisten; i++)
-		listen_changed = strcmp(cfg->listen[i], old->listen[i]) != 0;
+		listen_changed = strcmp(cfg->listen[i], old->listen[i]) != 0 ||
+		                 !gg_dtls_same(cfg->listen_tls[i], old->listen_tls[i]);
 	if (listen_changed || strcmp(cfg->state_dir, old->state_dir) != 0)
 		gg_log(GG_LOG_WARN, "listen and state_dir changes take effect at the next start",
 		       NULL);

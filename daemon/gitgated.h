@@ -43,9 +43,10 @@ typedef struct gg_http_req {
 	size_t nheaders;
 	const char *body; /* NUL-terminated; len bytes */
 	size_t len;
-	bool local;     /* loopback or unix-socket peer */
-	bool unix_peer; /* came through a unix socket */
-	void *conn;     /* the connection; private to server.c */
+	bool local;         /* loopback or unix-socket peer, and not through a proxy */
+	bool unix_peer;     /* came through a unix socket */
+	const char *client; /* the peer's address, or the one a trusted proxy names */
+	void *conn;         /* the connection; private to server.c */
 } gg_http_req;
 
 /*
@@ -56,6 +57,11 @@ typedef struct gg_http_req {
 int gg_server_new(gg_server **out, gg_daemon *d, char **err);
 /* Close the listeners and idle connections; requests in progress are answered. */
 void gg_server_stop_accepting(gg_server *s);
+/*
+ * Re-read every TLS listener's certificate and key (SIGHUP). A pair that
+ * fails to load is logged and the running one kept; -1 when any failed.
+ */
+int gg_server_reload_tls(gg_server *s);
 /* Requests waiting for an answer (e.g. for the store). */
 size_t gg_server_busy(const gg_server *s);
 /* Open client connections. */
@@ -91,6 +97,8 @@ json_t *gg_api_deployment_json(const gg_deployment *dep);
 
 /* Count a webhook delivery's result for a source ("accepted", "ignored", ...). */
 void gg_metrics_delivery(const char *source, const char *result);
+/* Count a TLS handshake that failed or did not finish in time. */
+void gg_metrics_tls_handshake_failure(void);
 /* Count one answered HTTP request and how long it took. */
 void gg_metrics_request(int status, uint64_t duration_us);
 /* The Prometheus text exposition of everything. */

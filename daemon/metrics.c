@@ -17,6 +17,7 @@ struct counter {
 	uint64_t n;
 };
 
+static uint64_t tls_handshake_failures;
 static counter *deliveries;
 static counter *requests;
 
@@ -46,6 +47,11 @@ static void bump(counter **list, const char *a, const char *b)
 void gg_metrics_delivery(const char *source, const char *result)
 {
 	bump(&deliveries, source, result);
+}
+
+void gg_metrics_tls_handshake_failure(void)
+{
+	tls_handshake_failures++;
 }
 
 void gg_metrics_request(int status, uint64_t duration_us)
@@ -151,6 +157,12 @@ void gg_metrics_render(gg_buf *b, gg_daemon *d)
 	    "# TYPE gitgated_store_writes_total counter\n"
 	    "gitgated_store_writes_total %llu\n",
 	    (unsigned long long)commits, (unsigned long long)writes);
+	gg_buf_printf(b,
+	              "# HELP gitgated_tls_handshake_failures_total TLS handshakes that failed "
+	              "or did not finish in time.\n"
+	              "# TYPE gitgated_tls_handshake_failures_total counter\n"
+	              "gitgated_tls_handshake_failures_total %llu\n",
+	              (unsigned long long)tls_handshake_failures);
 	gg_buf_printf(b,
 	              "# HELP gitgated_connections Open client connections.\n"
 	              "# TYPE gitgated_connections gauge\ngitgated_connections %zu\n",

@@ -13,6 +13,8 @@
 
 #include "local.h"
 #include "log.h"
+#include "proxy.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -62,10 +64,14 @@ struct conn {
 	bool keepalive;
 	bool dead; /* the peer went away while a handler still owns the request */
 	bool local;
-	bool unix_peer;         /* came through a unix socket */
-	unsigned char peer[17]; /* the peer's address, family first: one per-peer count */
-	gg_peer cred;           /* unix-socket peers: who connected, from the kernel */
-	char *head;             /* the request head, split in place */
+	bool unix_peer;                 /* came through a unix socket */
+	unsigned char peer_key[17];     /* the peer's address, family first: one per-peer count */
+	gg_peer cred;                   /* unix-socket peers: who connected, from the kernel */
+	bool handshaking;               /* TLS: accepted, handshake not finished */
+	bool trusted_peer;              /* inside trusted_proxies */
+	char peer[GG_PROXY_ADDR_MAX];   /* the peer's address, or "unix" */
+	char client[GG_PROXY_ADDR_MAX]; /* the client a trusted proxy names */
+	char *head;                     /* the request head, split in place */
 	gg_header hdrs[GG_HTTP_MAX_HEADERS];
 	size_t nhdrs;
 	char *method, *path, *query;
@@ -80,8 +86,10 @@ struct conn {
 typedef struct listener listener;
 struct listener {
 	listener *next;
+	gg_server *srv;
 	struct evconnlistener *lev;
 	char *unix_path; /* unlinked at exit when we created it */
+	gg_tls *tls;     /* NULL: plain HTTP */
 };
 
 struct gg_server {
@@ -198,6 +206,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	conn *c = arg;
+	if (c->handshaking)
+		gg_metrics_tls_handshake_failure(); /* never finished its handshake */
 	if (c->state == CONN_PROCESSING || c->state == CONN_CLOSING) {
 		if (c->state == CONN_CLOSING)
 			conn_free(c); /* the peer does not read its answer */
@@ -229,8 +239,20 @@ static bool close_after_output(conn *c)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
 	conn *c = arg;
+	if (c->handshaking) {
+		if (what & BEV_EVENT_CONNECTED) {
+			c->handshaking = false;
+			return;
+		}
+		if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+			gg_metrics_tls_handshake_failure();
+			gg_log(GG_LOG_DEBUG, "TLS handshake failed", "client", c->peer, "error",
+			       gg_tls_error(bev), NULL);
+			conn_free(c);
+			return;
+		}
+	}
 	/* A client that half-closes after its last request still gets the answer. */
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state != CONN_PROCESSING &&
 	    c->state != CONN_CLOSING && close_after_output(c))
@@ -500,6 +522,33 @@ static bool is_get(const char *m)
 	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
+/*
+ * Whether the request came through a proxy: from a trusted proxy, or
+ * carrying the headers a proxy adds. Such a request may look local (a proxy
+ * on this machine) while its client is anywhere.
+ */
+static bool request_via_proxy(const conn *c)
+{
+	return c->trusted_peer || gg_proxy_headers_present(c->hdrs, c->nhdrs);
+}
+
+/* The /api/v1 loopback exception: a local peer, and never a proxied request. */
+static bool loopback_exception_applies(const conn *c)
+{
+	return c->local && !request_via_proxy(c);
+}
+
+/* The client as logs and handlers name it: the peer, or whom a trusted proxy names. */
+static const char *request_client(conn *c)
+{
+	const gg_dconfig *cfg = c->srv->d->cfg;
+	bool https = false;
+	if (c->trusted_peer && gg_proxy_client(c->client, cfg->trusted_proxies,
+	                                       cfg->ntrusted_proxies, c->hdrs, c->nhdrs, &https))
+		return c->client;
+	return c->peer;
+}
+
 static void dispatch_request(conn *c)
 {
 	gg_server *s = c->srv;
@@ -514,8 +563,9 @@ static void dispatch_request(conn *c)
 	    .nheaders = c->nhdrs,
 	    .body = c->body.ptr,
 	    .len = c->body.len,
-	    .local = c->local,
+	    .local = loopback_exception_applies(c),
 	    .unix_peer = c->unix_peer,
+	    .client = request_client(c),
 	    .conn = c,
 	};
 	c->state = CONN_PROCESSING;
@@ -727,7 +777,7 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	if (res->rc < 0) {
 		gg_metrics_delivery(source, "error");
 		gg_log(GG_LOG_ERROR, "delivery not stored", "delivery", j->delivery, "source",
-		       source, NULL);
+		       source, "client", c->req.client, NULL);
 		gg_http_reply_error(&c->req, 503, "the delivery could not be stored");
 		hook_job_free(j);
 		return;
@@ -778,7 +828,7 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	snprintf(nbuf, sizeof(nbuf), "%zu", queued);
 	gg_metrics_delivery(source, result);
 	gg_log(GG_LOG_INFO, "delivery", "result", result, "delivery", j->delivery, "source", source,
-	       "event", j->event, "deployments", nbuf, NULL);
+	       "event", j->event, "deployments", nbuf, "client", c->req.client, NULL);
 	if (queued > 0 && d->dispatch)
 		gg_dispatch_kick(d->dispatch, j->targets, res->nids);
 	gg_http_reply(&c->req, status, "application/json", NULL, out.ptr, out.len);
@@ -819,7 +869,7 @@ static void handle_hook(conn *c, const char *name)
 		gg_metrics_delivery(src->name, result);
 		gg_log(GG_LOG_WARN, "delivery refused", "result", result, "source", src->name,
 		       "delivery", res.delivery ? res.delivery : "-", "reason",
-		       res.error ? res.error : "-", NULL);
+		       res.error ? res.error : "-", "client", r->client, NULL);
 		gg_http_reply_error(r, status, res.error ? res.error : "refused");
 		gg_sender_result_free(&res);
 		return;
@@ -853,6 +903,7 @@ static void handle_hook(conn *c, const char *name)
 			    .pusher = p->pusher,
 			    .clone_url = p->clone_url,
 			    .allow_rollback = t->allow_rollback,
+			    .client = r->client,
 			};
 		}
 	}
@@ -906,28 +957,43 @@ static void peer_key(unsigned char key[17], const struct sockaddr *sa)
 }
 
 /* Refuse a connection we cannot take, without blocking (the socket is non-blocking). */
-static void refuse_busy(evutil_socket_t fd, const char *why)
+static void refuse_busy(evutil_socket_t fd, bool plain, const char *why)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 	                           "Connection: close\r\n\r\n";
-	ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)w;
+	/* Over TLS the plain text would only be a protocol error. */
+	if (plain) {
+		ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+	}
 	evutil_closesocket(fd);
 	gg_log(GG_LOG_WARN, why, NULL);
+}
+
+static void peer_text(char *out, const struct sockaddr *sa)
+{
+	strcpy(out, "unix");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          GG_PROXY_ADDR_MAX);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		          GG_PROXY_ADDR_MAX);
 }
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
 	(void)lev, (void)salen;
-	gg_server *s = arg;
+	listener *l = arg;
+	gg_server *s = l->srv;
 	gg_daemon *d = s->d;
 	if (d->stopping) {
 		evutil_closesocket(fd);
 		return;
 	}
 	if (s->nconns >= d->cfg->max_connections) {
-		refuse_busy(fd, "connection refused: max_connections reached");
+		refuse_busy(fd, l->tls == NULL, "connection refused: max_connections reached");
 		return;
 	}
 	/*
@@ -938,10 +1004,10 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	peer_key(key, sa);
 	size_t same = 0;
 	for (conn *o = s->conns; o; o = o->next)
-		if (memcmp(o->peer, key, sizeof(key)) == 0)
+		if (memcmp(o->peer_key, key, sizeof(key)) == 0)
 			same++;
 	if (same >= d->cfg->max_connections_per_peer) {
-		refuse_busy(fd, "connection refused: max_connections_per_peer reached");
+		refuse_busy(fd, l->tls == NULL, "connection refused: max_connections_per_peer reached");
 		return;
 	}
 	if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
@@ -953,14 +1019,18 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	c->srv = s;
 	c->local = sa ? peer_is_local(sa) : false;
 	c->unix_peer = sa == NULL || sa->sa_family == AF_UNIX;
-	memcpy(c->peer, key, sizeof(key));
+	memcpy(c->peer_key, key, sizeof(key));
 	if (sa && sa->sa_family == AF_UNIX)
 		gg_peer_from_fd(&c->cred, fd);
-	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->trusted_peer = gg_proxy_trusted(d->cfg->trusted_proxies, d->cfg->ntrusted_proxies, sa);
+	peer_text(c->peer, sa);
+	c->handshaking = l->tls != NULL;
+	if (l->tls)
+		c->bev = gg_tls_accept(l->tls, d->base, fd); /* closes fd on failure */
+	else if ((c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		evutil_closesocket(fd);
 	c->deadline = event_new(d->base, -1, 0, on_deadline, c);
 	if (c->bev == NULL || c->deadline == NULL) {
-		if (c->bev == NULL)
-			evutil_closesocket(fd);
 		if (c->bev)
 			bufferevent_free(c->bev);
 		if (c->deadline)
@@ -991,19 +1061,26 @@ static void on_listen_error(struct evconnlistener *lev, void *arg)
 }
 
 static int add_listener(gg_server *s, evutil_socket_t fd, const char *unix_path, char **err,
-                        const char *what)
+                        const char *what, const gg_dtls *tls)
 {
-	struct evconnlistener *lev =
-	    evconnlistener_new(s->d->base, on_accept, s,
-	                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, GG_HTTP_BACKLOG, fd);
-	if (lev == NULL) {
-		*err = gg_printf("%s: cannot listen: %s", what, strerror(errno));
+	listener *l = gg_calloc(1, sizeof(*l));
+	l->srv = s;
+	if (tls && gg_tls_new(&l->tls, tls, err) < 0) {
 		evutil_closesocket(fd);
+		free(l);
 		return -1;
 	}
-	evconnlistener_set_error_cb(lev, on_listen_error);
-	listener *l = gg_calloc(1, sizeof(*l));
-	l->lev = lev;
+	l->lev =
+	    evconnlistener_new(s->d->base, on_accept, l,
+	                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, GG_HTTP_BACKLOG, fd);
+	if (l->lev == NULL) {
+		*err = gg_printf("%s: cannot listen: %s", what, strerror(errno));
+		evutil_closesocket(fd);
+		gg_tls_free(l->tls);
+		free(l);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->lev, on_listen_error);
 	l->unix_path = unix_path ? gg_strdup(unix_path) : NULL;
 	l->next = s->listeners;
 	s->listeners = l;
@@ -1037,10 +1114,10 @@ static int listen_unix(gg_server *s, const char *path, char **err)
 		unlink(path);
 		return -1;
 	}
-	return add_listener(s, fd, path, err, path);
+	return add_listener(s, fd, path, err, path, NULL);
 }
 
-static int listen_tcp(gg_server *s, const char *addr, char **err)
+static int listen_tcp(gg_server *s, const char *addr, const gg_dtls *tls, char **err)
 {
 	char *host = NULL, *port = NULL;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
@@ -1072,13 +1149,43 @@ static int listen_tcp(gg_server *s, const char *addr, char **err)
 			close(fd);
 		goto done;
 	}
-	rc = add_listener(s, fd, NULL, err, addr);
+	rc = add_listener(s, fd, NULL, err, addr, tls);
 done:
 	if (res)
 		freeaddrinfo(res);
 	free(host);
 	free(port);
 	return rc;
+}
+
+/* The port of a host:port listen address; 0 for unix sockets. */
+static int listen_port(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	if (strncmp(addr, "unix:", 5) == 0 || colon == NULL)
+		return 0;
+	return atoi(colon + 1);
+}
+
+/*
+ * A socket systemd passed serves TLS when a TLS listen entry names its port:
+ * the unit's ListenStream= says where, the config says how.
+ */
+static const gg_dtls *systemd_tls(const gg_dconfig *cfg, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int port = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return NULL;
+	if (ss.ss_family == AF_INET)
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	for (size_t i = 0; port && i < cfg->nlisten; i++)
+		if (cfg->listen_tls[i] && listen_port(cfg->listen[i]) == port)
+			return cfg->listen_tls[i];
+	return NULL;
 }
 
 /* systemd socket activation without libsystemd: fds 3.. when LISTEN_PID is us. */
@@ -1103,7 +1210,7 @@ static int listen_systemd(gg_server *s, bool *used, char **err)
 			*err = gg_printf("%s: %s", what, strerror(errno));
 			return -1;
 		}
-		if (add_listener(s, fd, NULL, err, what) < 0)
+		if (add_listener(s, fd, NULL, err, what, systemd_tls(s->d->cfg, fd)) < 0)
 			return -1;
 	}
 	*used = true;
@@ -1121,8 +1228,10 @@ int gg_server_new(gg_server **out, gg_daemon *d, char **err)
 		goto fail;
 	for (size_t i = 0; !systemd && i < d->cfg->nlisten; i++) {
 		const char *a = d->cfg->listen[i];
-		int rc = strncmp(a, "unix:", 5) == 0 ? listen_unix(s, a + 5, err)
-		                                     : listen_tcp(s, a, err);
+		int rc =
+		    strncmp(a, "unix:", 5) == 0
+		        ? listen_unix(s, a + 5, err)
+		        : listen_tcp(s, a, d->cfg->listen_tls ? d->cfg->listen_tls[i] : NULL, err);
 		if (rc < 0)
 			goto fail;
 	}
@@ -1144,6 +1253,7 @@ static void close_listeners(gg_server *s)
 		listener *l = s->listeners;
 		s->listeners = l->next;
 		evconnlistener_free(l->lev);
+		gg_tls_free(l->tls);
 		if (l->unix_path)
 			unlink(l->unix_path);
 		free(l->unix_path);
@@ -1164,6 +1274,27 @@ void gg_server_stop_accepting(gg_server *s)
 			conn_free(c);
 		c = next;
 	}
+}
+
+int gg_server_reload_tls(gg_server *s)
+{
+	int rc = 0;
+	for (listener *l = s->listeners; l; l = l->next) {
+		char *err = NULL;
+		if (l->tls == NULL)
+			continue;
+		if (gg_tls_reload(l->tls, &err) < 0) {
+			gg_log(GG_LOG_ERROR,
+			       "TLS certificate reload failed; keeping the running one", "error",
+			       err, NULL);
+			free(err);
+			rc = -1;
+			continue;
+		}
+		gg_log(GG_LOG_INFO, "TLS certificate reloaded", "cert", gg_tls_cert_file(l->tls),
+		       NULL);
+	}
+	return rc;
 }
 
 size_t gg_server_busy(const gg_server *s)

@@ -139,6 +139,7 @@ static void dep_clear(gg_deployment *d)
 	free(d->pusher);
 	free(d->delivery);
 	free(d->clone_url);
+	free(d->client);
 	free(d->commit);
 	free(d->reason);
 }
@@ -197,6 +198,26 @@ static const char schema[] =
     "DROP INDEX IF EXISTS deployments_state;"
     "CREATE INDEX IF NOT EXISTS deployments_state_target ON deployments(state, target, id);";
 
+/* Databases from before trusted_proxies lack deployments.client: add it. */
+static int add_client_column(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT 1 FROM pragma_table_info('deployments') "
+	                       "WHERE name='client'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (found)
+		return 0;
+	return sqlite3_exec(db, "ALTER TABLE deployments ADD COLUMN client TEXT", NULL, NULL,
+	                    NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
 static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
 {
 	sqlite3 *db = NULL;
@@ -213,7 +234,8 @@ static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
 	                               "PRAGMA foreign_keys=OFF;"
 	                             : "PRAGMA query_only=1;";
 	if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-	    (writer && sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)) {
+	    (writer && sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (writer && add_client_column(db) < 0)) {
 		*err = gg_printf("%s: %s", path, sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
@@ -281,6 +303,7 @@ static int insert_dep(gg_store *s, const gg_deployment *d, const char *delivery,
 	bind_text(st, 9, d->clone_url);
 	sqlite3_bind_int64(st, 10, now);
 	sqlite3_bind_int64(st, 11, d->not_before);
+	bind_text(st, 12, d->client);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -721,8 +744,8 @@ int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char
 	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->wdb,
 	                       "INSERT INTO deployments(target, source, repo, ref, before, after, "
-	                       "pusher, delivery, clone_url, state, created_at, not_before) "
-	                       "VALUES (?,?,?,?,?,?,?,?,?,'queued',?,?)",
+	                       "pusher, delivery, clone_url, state, created_at, not_before, "
+	                       "client) VALUES (?,?,?,?,?,?,?,?,?,'queued',?,?,?)",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_dep, NULL) != SQLITE_OK) {
 		*err = gg_printf("%s: %s", path, sqlite3_errmsg(s->wdb));
 		goto done;
@@ -857,6 +880,7 @@ static void copy_dep(gg_deployment *dst, const gg_deployment *src)
 	dst->pusher = dupn(src->pusher);
 	dst->delivery = dupn(src->delivery);
 	dst->clone_url = dupn(src->clone_url);
+	dst->client = dupn(src->client);
 	dst->not_before = src->not_before;
 }
 
@@ -882,6 +906,7 @@ void gg_store_accept(gg_store *s, const char *source, const char *delivery, cons
 		d->after = dupn(deps[i].after);
 		d->pusher = dupn(deps[i].pusher);
 		d->clone_url = dupn(deps[i].clone_url);
+		d->client = dupn(deps[i].client);
 	}
 	o->acb = cb;
 	o->arg = arg;
@@ -988,7 +1013,9 @@ done:
 
 #define DEP_COLUMNS                                                                                \
 	"id, target, source, repo, ref, before, after, pusher, delivery, clone_url, state, "       \
-	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, not_before"
+	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, "           \
+	"not_before, "                                                                             \
+	"client"
 
 static char *col_text(sqlite3_stmt *st, int i)
 {
@@ -1021,6 +1048,7 @@ static void read_dep(gg_deployment *d, sqlite3_stmt *st)
 	d->started_at = sqlite3_column_int64(st, 16);
 	d->finished_at = sqlite3_column_int64(st, 17);
 	d->not_before = sqlite3_column_int64(st, 18);
+	d->client = col_text(st, 19);
 }
 
 /* Run a SELECT of DEP_COLUMNS with bound values, collecting every row. */

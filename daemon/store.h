@@ -59,6 +59,7 @@ typedef struct {
 	char *pusher;
 	char *delivery; /* delivery id; NULL when not from a webhook (poll/reconcile) */
 	char *clone_url;
+	char *client; /* who sent the delivery (a trusted proxy's client); NULL otherwise */
 	gg_dep_state state;
 	int exit_status;  /* -1: none (not finished, or killed by a signal) */
 	char *commit;     /* the commit actually deployed; NULL until known */
@@ -104,6 +105,7 @@ typedef struct {
 	const char *target;
 	const char *source, *repo, *ref, *before, *after, *pusher, *clone_url;
 	bool allow_rollback; /* the target's allow_rollback: older commits are no replay */
+	const char *client; /* the sender's address, as the log names it */
 } gg_store_newdep;
 
 typedef struct {

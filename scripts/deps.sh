@@ -4,7 +4,7 @@
 # gets from clone to running with those two commands.
 set -eu
 
-PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent sqlite3"
+PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3"
 TOOLS="cc git curl pkg-config python3"
 # The built-in Kubernetes schemas are committed gzip-compressed.
 TOOLS="$TOOLS gzip"
@@ -22,6 +22,8 @@ DEBS="$DEBS openssl openssh-client openssh-server"
 # tests/e2e/multiuser_http.sh: Apache, and nginx with fcgiwrap, running git-http-backend
 # with basic auth.
 DEBS="$DEBS passwd util-linux apache2 apache2-utils nginx fcgiwrap"
+# The proxies tests/e2e/daemon_tls.sh puts in front of the daemon.
+DEBS="$DEBS caddy"
 
 missing=""
 for t in $TOOLS; do
@@ -33,6 +35,7 @@ done
 [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 [ -x /usr/sbin/fcgiwrap ] || missing="$missing fcgiwrap"
 [ -x /usr/sbin/useradd ] || missing="$missing useradd"
+command -v caddy >/dev/null 2>&1 || missing="$missing caddy"
 if command -v pkg-config >/dev/null 2>&1; then
 	for p in $PKGS; do
 		pkg-config --exists "$p" || missing="$missing $p"

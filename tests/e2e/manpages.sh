@@ -187,7 +187,8 @@ accepted_keys() { # FILE.c
 t_accepted_keys_are_documented() {
 	rendered gitgated.yaml.5 >daemon.txt
 	rendered gitgate-policy.5 >policy.txt
-	accepted_keys "$GG_TOP/daemon/config.c" >dkeys.txt
+	{ accepted_keys "$GG_TOP/daemon/config.c" && accepted_keys "$GG_TOP/daemon/tls.c"; } |
+		sort -u >dkeys.txt
 	{ accepted_keys "$GG_TOP/lib/policy.c"; accepted_keys "$GG_TOP/lib/schema.c"; } | sort -u >pkeys.txt
 	[ "$(wc -l <dkeys.txt)" -ge 30 ] || fail "found only $(wc -l <dkeys.txt) daemon config keys"
 	[ "$(wc -l <pkeys.txt)" -ge 15 ] || fail "found only $(wc -l <pkeys.txt) policy keys"
