@@ -169,6 +169,8 @@ int gg_cmd_status(int argc, char **argv)
 	const char *token_file = NULL, *target = NULL;
 	bool as_json = false;
 	long limit = STATUS_DEFAULT_LIMIT;
+	if (argc > 1 && !strcmp(argv[1], "--hooks")) /* the repositories' hooks, not the daemon */
+		return gg_cmd_hooks_check(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--url") && i + 1 < argc)
 			url = argv[++i];

@@ -11,10 +11,13 @@ TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
 # What the deployment tests run: signed events, and the ssh:// and https://
 # servers of tests/e2e/deploy_remote.sh (sshd is checked by path below).
 TOOLS="$TOOLS openssl ssh-keygen ssh-keyscan"
+# What tests/e2e/gitolite.sh sets up for a test account.
+TOOLS="$TOOLS gitolite"
 DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
 DEBS="$DEBS mandoc groff-base man-db bsdextrautils systemd"
 DEBS="$DEBS openssl openssh-client openssh-server"
+DEBS="$DEBS gitolite3"
 
 missing=""
 for t in $TOOLS; do
