@@ -338,16 +338,16 @@ static int rc_install(struct gl *g)
 			size_t vs, ve;
 			if (!keys_line(l.v[i], &vs, &ve))
 				continue;
-			char *line = gg_printf("%.*s%s%s%s %s", (int)ve, l.v[i],
-			                       ve > vs ? " " : "", GL_PUSH_KEY_RE, l.v[i] + ve,
-			                       GL_ADDED_KEY);
+			char *line = gg_printf("%.*s%s%s%s %s", (int)ve, l.v[i], ve > vs ? " " : "",
+			                       GL_PUSH_KEY_RE, l.v[i] + ve, GL_ADDED_KEY);
 			free(l.v[i]);
 			l.v[i] = line;
 			edited = true;
 		}
 		if (!edited)
-			lines_insert(&l, (size_t)open + 1,
-			             gg_strdup("    GIT_CONFIG_KEYS => '" GL_PUSH_KEY_RE "', " GL_ADDED));
+			lines_insert(
+			    &l, (size_t)open + 1,
+			    gg_strdup("    GIT_CONFIG_KEYS => '" GL_PUSH_KEY_RE "', " GL_ADDED));
 		dirty = true;
 	}
 	if (want_local) {
@@ -355,8 +355,18 @@ static int rc_install(struct gl *g)
 		             gg_strdup("    LOCAL_CODE => " GL_DEFAULT_LOCAL ", " GL_ADDED));
 		dirty = true;
 	}
-	if (dirty && rc_save(&l, mode, g->rc_file) < 0)
+	if (dirty && rc_save(&l, mode, g->rc_file) < 0) {
+		/* Debian's rc is root's /etc/gitolite3/gitolite.rc: say what to add there. */
+		fprintf(stderr, "gitgate: nothing was changed; add to %%RC in %s (as its owner):\n",
+		        g->rc_file);
+		if (want_local)
+			fprintf(stderr, "    LOCAL_CODE => " GL_DEFAULT_LOCAL ",\n");
+		if (want_key)
+			fprintf(stderr, "    GIT_CONFIG_KEYS => '%s%s" GL_PUSH_KEY_RE "',\n",
+			        keys ? keys : "", keys ? " " : "");
+		fprintf(stderr, "  then run this again\n");
 		goto done;
+	}
 	if (want_local) {
 		if ((g->local = rc_query("LOCAL_CODE")) == NULL) {
 			fprintf(stderr, "gitgate: %s: gitolite still reads no LOCAL_CODE\n",
@@ -370,8 +380,9 @@ static int rc_install(struct gl *g)
 		free(keys);
 		keys = rc_query("GIT_CONFIG_KEYS");
 		if (keys_cover(keys))
-			say(g, "%s: GIT_CONFIG_KEYS admits %s, so gitolite.conf may set it per "
-			       "repository",
+			say(g,
+			    "%s: GIT_CONFIG_KEYS admits %s, so gitolite.conf may set it per "
+			    "repository",
 			    g->rc_file, GL_PUSH_KEY);
 		else
 			fprintf(stderr,
@@ -530,8 +541,9 @@ static int hook_install(struct gl *g, const char *gate, const char *policy, bool
 			fprintf(stderr, "gitgate: %s: %s\n", g->common, strerror(errno));
 			goto done;
 		}
-		say(g, "%s: the common pre-receive hook already there moved to %s; it runs after "
-		       "the gate",
+		say(g,
+		    "%s: the common pre-receive hook already there moved to %s; it runs after "
+		    "the gate",
 		    g->common, g->chained);
 	}
 	text = wrapper_text(gate, policy, exists(g->chained) ? g->chained : NULL, include_admin);
@@ -657,8 +669,9 @@ static int own_hooks_check(const struct gl *g, bool force)
 		char *hook = gg_printf("%s/hooks/pre-receive", repos[i]);
 		if (exists(hook) && !(g->common && links_to(hook, g->common)) &&
 		    !gg_cli_hook_is_ours(hook)) {
-			fprintf(stderr, "gitgate: %s: has its own hooks/pre-receive, which gitolite "
-			                "setup would replace",
+			fprintf(stderr,
+			        "gitgate: %s: has its own hooks/pre-receive, which gitolite "
+			        "setup would replace",
 			        repos[i]);
 			fputs(force ? " (--force: replacing it)\n" : "\n", stderr);
 			own++;
@@ -843,7 +856,8 @@ static int gl_uninstall(struct gl *g)
 					        strerror(errno));
 					return GG_EXIT_ERROR;
 				}
-				say(g, "%s: the common pre-receive hook from before gitgate is back",
+				say(g,
+				    "%s: the common pre-receive hook from before gitgate is back",
 				    g->common);
 			} else if (unlink(g->common) < 0) {
 				fprintf(stderr, "gitgate: %s: %s\n", g->common, strerror(errno));
@@ -901,8 +915,8 @@ int gg_cmd_install_gitolite(int argc, char **argv)
 		else if (!strncmp(a, "--policy=", 9) && a[9])
 			o.policy = a + 9;
 		else {
-			fprintf(stderr, "gitgate: install-hook --gitolite: unexpected argument '%s'\n",
-			        a);
+			fprintf(stderr,
+			        "gitgate: install-hook --gitolite: unexpected argument '%s'\n", a);
 			return gl_usage();
 		}
 	}

@@ -29,7 +29,10 @@ struct opts {
 static int usage(void)
 {
 	fprintf(stderr, "usage: gitgate install-hook [--policy FILE] [--notify URL --secret-file "
-	                "FILE] [--force] REPO.git...\n");
+	                "FILE] [--force] REPO.git...\n"
+	                "       gitgate install-hook --gitolite [--policy FILE] [--include-admin] "
+	                "[--force] [--uninstall]\n"
+	                "       gitgate install-hook --check DIR...\n");
 	return GG_EXIT_ERROR;
 }
 

@@ -24,6 +24,7 @@ static void status_usage(FILE *f)
 {
 	fprintf(f, "usage: gitgate status [--url URL] [--token-file FILE] [--json] [--target NAME]"
 	           " [--limit N]\n"
+	           "       gitgate status --hooks DIR...\n"
 	           "  URL defaults to $GITGATE_URL, else " STATUS_DEFAULT_URL "\n");
 }
 

@@ -54,8 +54,11 @@ static void usage(FILE *f)
 	           "       gitgate check [--policy FILE] --range OLD..NEW\n"
 	           "       gitgate install-hook [--policy FILE] [--notify URL --secret-file FILE]"
 	           " [--force] REPO.git...\n"
+	           "       gitgate install-hook --gitolite [--policy FILE] [--include-admin]"
+	           " [--uninstall]\n"
 	           "       gitgate policy lint FILE\n"
 	           "       gitgate status [--url URL] [--json]\n"
+	           "       gitgate status --hooks DIR...\n"
 	           "       gitgate notify --flush REPO.git\n"
 	           "       gitgate --version\n");
 }

@@ -49,6 +49,12 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	$SUDO chmod 755 "$policy"
 	trap '$SUDO rm -f "$policy"' EXIT
 fi
+# gitolite3 asks debconf for an administrator's key and sets gitolite up for its
+# own account when given one: preseed none, so that it sets nothing up (the tests
+# set gitolite up for an account of their own) and never prompts.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+	echo "gitolite3 gitolite3/adminkey string" | $SUDO debconf-set-selections
+fi
 $SUDO apt-get update -qq >&2
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $DEBS >&2
