@@ -357,7 +357,9 @@ static int rc_install(struct gl *g)
 	}
 	if (dirty && rc_save(&l, mode, g->rc_file) < 0) {
 		/* Debian's rc is root's /etc/gitolite3/gitolite.rc: say what to add there. */
-		fprintf(stderr, "gitgate: nothing was changed; add to %%RC in %s (as its owner):\n",
+		fprintf(stderr,
+		        "gitgate: nothing was changed; set in %%RC in %s (as its owner), in "
+		        "place of any line for the same key:\n",
 		        g->rc_file);
 		if (want_local)
 			fprintf(stderr, "    LOCAL_CODE => " GL_DEFAULT_LOCAL ",\n");
@@ -667,7 +669,9 @@ static int own_hooks_check(const struct gl *g, bool force)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char *hook = gg_printf("%s/hooks/pre-receive", repos[i]);
-		if (exists(hook) && !(g->common && links_to(hook, g->common)) &&
+		struct stat st;
+		/* stat: a dangling link (a common hook removed by hand) holds nothing to keep. */
+		if (stat(hook, &st) == 0 && !(g->common && links_to(hook, g->common)) &&
 		    !gg_cli_hook_is_ours(hook)) {
 			fprintf(stderr,
 			        "gitgate: %s: has its own hooks/pre-receive, which gitolite "

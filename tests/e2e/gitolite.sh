@@ -266,7 +266,11 @@ t_gitolite_gates_every_repository_but_the_admin_one() {
 	expect_status 1 "$GITGATE" status --hooks "$GLHOME/repositories" >"$T/status.out"
 	expect_contains "$T/status.out" "$GLHOME/repositories/app.git: dangling: hooks/pre-receive -> $GLHOME/local/hooks/common/pre-receive, which does not exist"
 	expect_contains "$T/status.out" "gitgate: 4 of 4 repositories do not run the gate"
-	mv "$T/moved-hook" "$GLHOME/local/hooks/common/pre-receive"
+	# Installing again repairs it.
+	rm "$T/moved-hook"
+	install_gate --policy policy.yaml
+	expect_contains "$T/install.out" "$GLHOME/local/hooks/common/pre-receive: installed the gate"
+	expect_contains "$T/install.out" "gitgate: all 4 repositories under $GLHOME/repositories run the gate"
 
 	# Uninstall: gitolite's own hooks only, the rc as it was, no dangling link.
 	gitgate_as_git install-hook --gitolite --uninstall >"$T/uninstall.out" 2>&1 || {
@@ -363,15 +367,53 @@ t_gitolite_keeps_a_repositorys_own_hook_unless_forced() {
 	printf '#!/bin/sh\nexit 0\n' >"$GLHOME/repositories/testing.git/hooks/pre-receive"
 	chmod 755 "$GLHOME/repositories/testing.git/hooks/pre-receive"
 	chown "$GLU:" "$GLHOME/repositories/testing.git/hooks/pre-receive"
+	# A dangling link holds nothing to keep: no reason to refuse.
+	ln -s "$T/gone" "$GLHOME/repositories/app.git/hooks/pre-receive"
 	cp "$GLHOME/.gitolite.rc" "$T/rc.before"
 	! gitgate_as_git install-hook --gitolite >"$T/install.out" 2>&1 || fail "the install replaced a repository's own hook"
 	expect_contains "$T/install.out" "$GLHOME/repositories/testing.git: has its own hooks/pre-receive, which gitolite setup would replace"
+	expect_not_contains "$T/install.out" "app.git"
 	expect_contains "$T/install.out" "nothing was changed"
 	cmp "$GLHOME/.gitolite.rc" "$T/rc.before" || fail "the rc changed"
 	[ ! -e "$GLHOME/local" ] || fail "LOCAL_CODE's directory was made"
 	install_gate --force
 	expect_contains "$T/install.out" "(--force: replacing it)"
 	expect_contains "$T/install.out" "all 3 repositories under $GLHOME/repositories run the gate"
+}
+
+t_gitolite_rc_owned_by_root_as_on_debian() {
+	need_gitolite || return 0
+	gl_up
+	# Debian's package keeps the rc in /etc, owned by root, and links it from the home.
+	mkdir -m 755 "$T/etc"
+	mv "$GLHOME/.gitolite.rc" "$T/etc/gitolite.rc"
+	chown root:root "$T/etc/gitolite.rc"
+	chmod 644 "$T/etc/gitolite.rc"
+	ln -s "$T/etc/gitolite.rc" "$GLHOME/.gitolite.rc"
+	cp "$T/etc/gitolite.rc" "$T/rc.before"
+	expect_status 2 gitgate_as_git install-hook --gitolite --policy policy.yaml >"$T/install.out" 2>&1
+	expect_contains "$T/install.out" "gitgate: nothing was changed; set in %RC in $T/etc/gitolite.rc (as its owner), in place of any line for the same key:"
+	expect_contains "$T/install.out" "    LOCAL_CODE => \"\$ENV{HOME}/local\","
+	expect_contains "$T/install.out" "    GIT_CONFIG_KEYS => 'receive\\.advertisePushOptions',"
+	cmp "$T/etc/gitolite.rc" "$T/rc.before" || fail "the rc changed"
+	[ ! -e "$GLHOME/local" ] && [ ! -e "$GLHOME/.gitconfig" ] || fail "something was changed"
+	# Root adds what it was told; the install then goes through without touching the rc.
+	grep '^    LOCAL_CODE => ' "$T/install.out" >"$T/local-line"
+	grep '^    GIT_CONFIG_KEYS => ' "$T/install.out" >"$T/keys-line"
+	sed -i -e "/^%RC = (/r $T/local-line" -e "/^ *GIT_CONFIG_KEYS *=>/{r $T/keys-line" -e "d}" "$T/etc/gitolite.rc"
+	diff "$T/rc.before" "$T/etc/gitolite.rc" >"$T/rc.diff" || true
+	expect_eq "$(grep -c '^[<>]' "$T/rc.diff")" 3 "lines root changed"
+	cp "$T/etc/gitolite.rc" "$T/rc.edited"
+	install_gate --policy policy.yaml
+	expect_not_contains "$T/install.out" ".gitolite.rc"
+	cmp "$T/etc/gitolite.rc" "$T/rc.edited" || fail "the rc changed"
+	push_as alice app "feat: one" || fail "a good push was refused"
+	! push_as alice app "wip" || fail "the gate did not run"
+	# What root added is root's: --uninstall leaves it.
+	gitgate_as_git install-hook --gitolite --uninstall >"$T/uninstall.out" 2>&1
+	cmp "$T/etc/gitolite.rc" "$T/rc.edited" || fail "--uninstall changed root's rc"
+	expect_eq "$(find "$GLHOME/repositories" -xtype l | wc -l)" 0 "dangling links"
+	expect_eq "$(hooks_of app)" "update " "hooks of app"
 }
 
 t_gitolite_needs_the_gitolite_account() {
