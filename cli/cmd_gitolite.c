@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -753,6 +754,20 @@ static int gl_locate(struct gl *g)
 	if ((g->repo_base = rc_query("GL_REPO_BASE")) == NULL) {
 		fprintf(stderr, "gitgate: gitolite query-rc GL_REPO_BASE failed: is gitolite "
 		                "installed and set up for this user?\n");
+		return -1;
+	}
+	/* Files made as anyone else (root, most likely) would be gitolite's no longer. */
+	struct stat st;
+	if (stat(g->repo_base, &st) < 0) {
+		fprintf(stderr, "gitgate: %s: %s\n", g->repo_base, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		struct passwd *pw = getpwuid(st.st_uid);
+		fprintf(stderr,
+		        "gitgate: %s belongs to %s: run this as that user (su -s /bin/sh %s -c "
+		        "'cd && gitgate install-hook --gitolite ...')\n",
+		        g->repo_base, pw ? pw->pw_name : "another user", pw ? pw->pw_name : "USER");
 		return -1;
 	}
 	g->local = rc_query("LOCAL_CODE");

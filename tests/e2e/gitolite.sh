@@ -211,6 +211,10 @@ t_gitolite_gates_every_repository_but_the_admin_one() {
 	need_gitolite || return 0
 	gl_up
 	cp "$GLHOME/.gitolite.rc" "$T/rc.before"
+	# Root, with the gitolite user's home: refused, or gitolite's files would be root's.
+	expect_status 2 env HOME="$GLHOME" "$GITGATE" install-hook --gitolite >"$T/install.out" 2>&1
+	expect_contains "$T/install.out" "gitgate: $GLHOME/repositories belongs to $GLU: run this as that user"
+	cmp "$GLHOME/.gitolite.rc" "$T/rc.before" || fail "the rc changed"
 	install_gate --policy policy.yaml
 	expect_contains "$T/install.out" "$GLHOME/.gitolite.rc: LOCAL_CODE set to"
 	expect_contains "$T/install.out" "GIT_CONFIG_KEYS admits receive.advertisePushOptions"
