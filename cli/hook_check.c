@@ -181,7 +181,8 @@ static void walk_dir(struct walk *w, const char *dir, int depth)
 	}
 	closedir(d);
 	/* Sorted, so the report reads the same from one run to the next. */
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 		/* Never through a symlinked directory: no loops, no leaving the root. */
