@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HOOK_MARKER   "# installed by gitgate install-hook"
+#define HOOK_MARKER   GG_HOOK_MARKER
 #define MAX_HOOK_READ (1024 * 1024)
 
 struct opts {
@@ -28,7 +28,11 @@ struct opts {
 
 const char gg_usage_install_hook[] = "gitgate install-hook [--policy FILE] [--notify URL "
                                      "--secret-file FILE | --notify unix:SOCKET:/hooks/NAME] "
-                                     "[--force] REPO.git...\n";
+                                     "[--force] REPO.git...\n"
+                                     "gitgate install-hook --gitolite [--policy FILE] "
+                                     "[--include-admin] [--force]\n"
+                                     "gitgate install-hook --gitolite --uninstall\n"
+                                     "gitgate install-hook --check DIR...\n";
 
 static int usage(void)
 {
@@ -37,7 +41,7 @@ static int usage(void)
 }
 
 /* The program libexec/gitgate/NAME beside bin/gitgate, as an absolute path. */
-static char *find_program(const char *name)
+char *gg_cli_find_program(const char *name)
 {
 	char *rel = gg_printf("%s/../libexec/gitgate/%s", gg_cli_bindir(), name);
 	char abs[PATH_MAX];
@@ -260,6 +264,12 @@ int gg_cmd_install_hook(int argc, char **argv)
 {
 	struct opts o = {NULL, NULL, NULL, false};
 	int first = argc, rc = GG_EXIT_ERROR;
+	/* The gitolite mode and the check of installed hooks live in their own files. */
+	if (argc > 1 && !strcmp(argv[1], "--check"))
+		return gg_cmd_hooks_check(argc - 1, argv + 1);
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--gitolite"))
+			return gg_cmd_install_gitolite(argc, argv);
 	char *pre = NULL, *post = NULL, *policy = NULL, *secret = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
@@ -310,9 +320,9 @@ int gg_cmd_install_hook(int argc, char **argv)
 			return usage();
 		}
 	git_libgit2_init();
-	if ((pre = find_program("pre-receive")) == NULL)
+	if ((pre = gg_cli_find_program("pre-receive")) == NULL)
 		goto done;
-	if (o.notify && (post = find_program("post-receive")) == NULL)
+	if (o.notify && (post = gg_cli_find_program("post-receive")) == NULL)
 		goto done;
 	if (o.policy) {
 		/* A policy that does not load would reject every push: refuse it now. */

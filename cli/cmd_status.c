@@ -21,7 +21,8 @@
 #define STATUS_SHORT_COMMIT  12
 
 const char gg_usage_status[] = "gitgate status [--url URL] [--token-file FILE] [--json] "
-                               "[--target NAME] [--limit N]\n";
+                               "[--target NAME] [--limit N]\n"
+                               "gitgate status --hooks DIR...\n";
 
 static void status_usage(FILE *f)
 {
@@ -203,6 +204,8 @@ int gg_cmd_status(int argc, char **argv)
 	const char *token_file = NULL, *target = NULL;
 	bool as_json = false;
 	long limit = STATUS_DEFAULT_LIMIT;
+	if (argc > 1 && !strcmp(argv[1], "--hooks")) /* the repositories' hooks, not the daemon */
+		return gg_cmd_hooks_check(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--url") && i + 1 < argc)
 			url = argv[++i];

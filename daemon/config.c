@@ -391,8 +391,7 @@ static const char *const top_keys[] = {"listen",          "state_dir",
                                        "retry_backoff",   "delivery_retention",
                                        "api_token_file",  "api",
                                        "log_format",      "unix_socket",
-                                       "trusted_proxies",
-                                       "sources",
+                                       "trusted_proxies", "sources",
                                        "targets",         NULL};
 
 static bool valid_listen(const char *s)

@@ -1007,7 +1007,8 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		if (memcmp(o->peer_key, key, sizeof(key)) == 0)
 			same++;
 	if (same >= d->cfg->max_connections_per_peer) {
-		refuse_busy(fd, l->tls == NULL, "connection refused: max_connections_per_peer reached");
+		refuse_busy(fd, l->tls == NULL,
+		            "connection refused: max_connections_per_peer reached");
 		return;
 	}
 	if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {

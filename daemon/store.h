@@ -105,7 +105,7 @@ typedef struct {
 	const char *target;
 	const char *source, *repo, *ref, *before, *after, *pusher, *clone_url;
 	bool allow_rollback; /* the target's allow_rollback: older commits are no replay */
-	const char *client; /* the sender's address, as the log names it */
+	const char *client;  /* the sender's address, as the log names it */
 } gg_store_newdep;
 
 typedef struct {

@@ -58,9 +58,9 @@ static void memo_free(struct memo *m);
 static void memo_record(struct memo *m, const char *path, const char *data, size_t len,
                         const gg_yfile *f);
 
-static const char *const manifest_keys[] = {"paths",     "exclude",       "packs",     "rules",
-                                            "overrides", "deny_deletion", "deletions", "schemas",
-                                            NULL};
+static const char *const manifest_keys[] = {"paths",     "exclude",   "packs",
+                                            "rules",     "overrides", "deny_deletion",
+                                            "deletions", "schemas",   NULL};
 
 static const char *const pack_keys[] = {"name", "applies_to", "when", "rules", NULL};
 

@@ -281,8 +281,9 @@ int gg_report_print_sarif(const gg_report *r, FILE *out)
 		if (idx == NULL) {
 			idx = json_integer((json_int_t)json_array_size(rules));
 			json_object_set_new(seen, rule, idx);
-			json_array_append_new(rules, json_pack("{s:s, s:{s:s}}", "id", rule,
-			                                       "shortDescription", "text", rule_about(v)));
+			json_array_append_new(rules,
+			                      json_pack("{s:s, s:{s:s}}", "id", rule,
+			                                "shortDescription", "text", rule_about(v)));
 		}
 		json_t *res =
 		    json_pack("{s:s, s:O, s:s, s:{s:o}}", "ruleId", rule, "ruleIndex", idx, "level",
@@ -305,9 +306,9 @@ int gg_report_print_sarif(const gg_report *r, FILE *out)
 			char *fq = v->ns ? gg_printf("%s/%s/%s", v->ns, v->kind, v->name)
 			                 : gg_printf("%s/%s", v->kind, v->name);
 			json_object_set_new(where, "logicalLocations",
-			                    json_pack("[{s:o, s:o, s:s}]", "name", json_escaped(v->name),
-			                              "fullyQualifiedName", json_escaped(fq), "kind",
-			                              "resource"));
+			                    json_pack("[{s:o, s:o, s:s}]", "name",
+			                              json_escaped(v->name), "fullyQualifiedName",
+			                              json_escaped(fq), "kind", "resource"));
 			free(fq);
 		}
 		json_object_set_new(res, "locations", json_pack("[o]", where));

@@ -15,6 +15,8 @@ TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
 TOOLS="$TOOLS openssl ssh-keygen ssh-keyscan"
 # The multi-user server tests: accounts, Apache's password file, a change of account.
 TOOLS="$TOOLS htpasswd setpriv setsid"
+# What tests/e2e/gitolite.sh sets up for a test account.
+TOOLS="$TOOLS gitolite"
 DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
 DEBS="$DEBS gzip mandoc groff-base man-db bsdextrautils systemd"
@@ -24,6 +26,7 @@ DEBS="$DEBS openssl openssh-client openssh-server"
 DEBS="$DEBS passwd util-linux apache2 apache2-utils nginx fcgiwrap"
 # The proxies tests/e2e/daemon_tls.sh puts in front of the daemon.
 DEBS="$DEBS caddy"
+DEBS="$DEBS gitolite3"
 
 missing=""
 for t in $TOOLS; do
@@ -59,6 +62,12 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
 	$SUDO chmod 755 "$policy"
 	trap '$SUDO rm -f "$policy"' EXIT
+fi
+# gitolite3 asks debconf for an administrator's key and sets gitolite up for its
+# own account when given one: preseed none, so that it sets nothing up (the tests
+# set gitolite up for an account of their own) and never prompts.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+	echo "gitolite3 gitolite3/adminkey string" | $SUDO debconf-set-selections
 fi
 $SUDO apt-get update -qq >&2
 # shellcheck disable=SC2086
