@@ -81,7 +81,7 @@ t_placeholder_that_would_start_an_option_fails_the_deployment() {
 	wait_until 20 dep_state_is "$id" failed
 	expect_eq "$(dep_field "$id" 'd["reason"]')" \
 		"refused: run[5] \"{pusher}\" would start with '-' once its placeholders are replaced" reason
-	expect_eq "$(dep_field "$id" 'd["attempt"]')" 0 "not retried"
+	expect_eq "$(dep_field "$id" 'd["attempt"]')" 1 "not retried: one attempt"
 	expect_contains "$T/dep.json" "would start with"
 	[ ! -e "$T/work/pwned" ] && [ ! -e "$T/pwned" ] || fail "the pusher ran a command"
 }

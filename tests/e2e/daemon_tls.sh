@@ -55,12 +55,13 @@ start_tls_daemon() {
 	done
 }
 
-# signed_push URL DELIVERY [curl args...]: a signed GitHub push; prints the status.
+# signed_push URL DELIVERY [curl args...]: a signed GitHub push, each for a commit of its
+# own (a commit the target already runs is not deployed again); prints the status.
 signed_push() {
 	_u=$1
 	_id=$2
 	shift 2
-	_f=$PAYLOADS/github-push.json
+	_f=$(another_commit "$PAYLOADS/github-push.json")
 	curl -s -o "$T/resp" -w '%{http_code}' -X POST --data-binary "@$_f" \
 		-H "X-GitHub-Event: push" -H "X-GitHub-Delivery: $_id" \
 		-H "X-Hub-Signature-256: sha256=$(hmac_hex github-secret "$_f")" "$@" "$_u/hooks/github"
@@ -237,7 +238,8 @@ t_broken_new_pair_keeps_the_old_one() {
 }
 
 t_stuck_handshakes_do_not_block_a_delivery() {
-	tls_config "" "max_connections: 100"
+	tls_config "" "max_connections: 100
+max_connections_per_peer: 100"
 	sed -i 's/^read_timeout: .*/read_timeout: 2s/' "$T/cfg.yaml"
 	start_tls_daemon
 	before=$(failures)

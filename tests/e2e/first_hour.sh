@@ -33,6 +33,7 @@ localize() {
 		-e "s|/srv/|$T/srv/|g" \
 		-e "s|127\.0\.0\.1:8080|127.0.0.1:$PORT|g" \
 		-e 's|^sudo -u git ||' \
+		-e 's|^git config --system |git config --global |' \
 		-e 's|^install -o git |install |' \
 		-e '/^chown /d'
 }

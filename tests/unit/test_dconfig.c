@@ -292,7 +292,7 @@ static void test_local_source(void)
 		CHECK_STR(cfg->sources[0].trusted_users[0], "www-data");
 		CHECK(cfg->sources[0].secret == NULL);
 		gg_diag w = GG_DIAG_INIT;
-		gg_dconfig_warnings(cfg, &w);
+		gg_dconfig_source_warnings(cfg, &w);
 		CHECK_INT(w.n, 0);
 		gg_diag_free(&w);
 		gg_dconfig_free(cfg);
@@ -332,7 +332,7 @@ static void test_local_source(void)
 	          0);
 	if (cfg) {
 		gg_diag w = GG_DIAG_INIT;
-		gg_dconfig_warnings(cfg, &w);
+		gg_dconfig_source_warnings(cfg, &w);
 		CHECK_INT(w.n, 2);
 		CHECK(has_msg(&w, "takes events only over a unix socket"));
 		CHECK(
