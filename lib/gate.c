@@ -722,6 +722,7 @@ struct tree_diff {
 	enum pass pass;
 	char **err;
 	gg_buf path;
+	bool dropped; /* something of `from` is gone from `to` */
 };
 
 static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigned depth);
@@ -801,6 +802,7 @@ static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigne
 		const char *name = git_tree_entry_name(git_tree_entry_byindex(from, i));
 		if (git_tree_entry_byname(to, name))
 			continue;
+		t->dropped = true;
 		size_t mark = t->path.len;
 		if (mark)
 			gg_buf_putc(&t->path, '/');
@@ -812,14 +814,38 @@ static int diff_trees(struct tree_diff *t, git_tree *from, git_tree *to, unsigne
 	return 0;
 }
 
+static int kustomization_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct tree_diff *t = payload;
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	const char *name = git_tree_entry_name(e);
+	if (strcmp(name, "kustomization.yaml") && strcmp(name, "kustomization.yml") &&
+	    strcmp(name, "Kustomization"))
+		return 0;
+	gg_buf_clear(&t->path);
+	gg_buf_puts(&t->path, root);
+	gg_buf_puts(&t->path, name);
+	note_changed(t->g, t->pass, t->path.ptr);
+	return 0;
+}
+
 /* The rules of `pass` on what changed from tree `from` (NULL: the empty tree) to `to`. */
 static int check_trees(gg_gate *g, git_tree *from, git_tree *to, git_tree **others,
                        unsigned nothers, const char *where, enum pass pass, char **err)
 {
-	struct tree_diff t = {g, others, nothers, where, pass, err, GG_BUF_INIT};
+	struct tree_diff t = {g, others, nothers, where, pass, err, GG_BUF_INIT, false};
 	gg_buf_grow(&t.path, 256);
 	t.path.ptr[0] = '\0';
 	int rc = diff_trees(&t, from, to, 0);
+	/*
+	 * What went away may be named by a kustomization anywhere in the tree
+	 * (an overlay's `../../base`), not only in the directories above it: on
+	 * a ref's tree that lost something, every kustomization is re-checked.
+	 */
+	if (rc == 0 && t.dropped && pass != PASS_COMMIT && g->scan &&
+	    git_tree_walk(to, GIT_TREEWALK_PRE, kustomization_cb, &t) < 0)
+		rc = git_fail(err, "cannot read a tree of the push");
 	gg_buf_free(&t.path);
 	return rc;
 }

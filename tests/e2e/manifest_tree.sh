@@ -142,6 +142,13 @@ t_kustomization_entries_must_exist() {
 	commit "deploy: prod overlay, complete"
 	push || { cat push.out; fail "the fixed kustomizations were refused"; }
 	landed
+	# The base goes away alone: the overlay in its sibling directory names it.
+	git -C w rm -rq base
+	commit "deploy: drop the base"
+	expect_status 1 push
+	grep -qxF 'error[kustomize] overlays/prod/kustomization.yaml:4:5: resource "../../base" does not exist' lines ||
+		{ cat push.out; fail "an overlay whose base was deleted landed"; }
+	git -C w reset -q --hard HEAD~1
 	# A generator file that goes away, and a base that is not a kustomization.
 	rm w/base/config/nginx.conf
 	sed -i 's|../../base|../../base/config|' w/overlays/prod/kustomization.yaml
