@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <git2.h>
 #include <limits.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -96,9 +97,15 @@ char *gg_checkout_redact_url(const char *url)
 	if (at == NULL)
 		return gg_strdup(url);
 	const char *colon = memchr(auth, ':', (size_t)(at - auth));
-	if (colon == NULL)
-		return gg_strdup(url);
-	return gg_printf("%.*s:***%s", (int)(colon - url), url, at);
+	if (colon)
+		return gg_printf("%.*s:***%s", (int)(colon - url), url, at);
+	/*
+	 * Over HTTP a user part alone is how forges take a token
+	 * (https://TOKEN@github.com/...); over ssh it is the account (git@).
+	 */
+	if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8))
+		return gg_printf("%.*s***%s", (int)(auth - url), url, at);
+	return gg_strdup(url);
 }
 
 char *gg_checkout_full_ref(const char *branch)

@@ -404,6 +404,21 @@ t_https_wrong_password_fails_and_stays_secret() {
 	expect_secret_nowhere "$PASSWORD"
 }
 
+# A forge token as the URL's user part (https://TOKEN@host/...) is a secret too.
+t_https_token_in_url_stays_secret() {
+	make_repo
+	start_https
+	_token=ghp_tok$$en0123456789abcdefghijklmnopqrstuv
+	remote_target "https://$_token@127.0.0.1:$HPORT/acme/app.git" "" \
+		"    env: {SSL_CERT_FILE: $T/tls/ca.pem}"
+	daemon_up
+	push_that_fails
+	# The server saw the request: the token was really used, and is shown nowhere.
+	expect_contains "$T/https.log" "GET /acme/app.git/info/refs?service=git-upload-pack 401 -"
+	expect_contains "$T/log" "https://***@127.0.0.1:$HPORT/acme/app.git"
+	expect_secret_nowhere "$_token"
+}
+
 t_https_untrusted_certificate_fails() {
 	make_repo
 	OTHER=1 start_https

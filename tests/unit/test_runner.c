@@ -309,7 +309,8 @@ static void test_redact_url(void)
 {
 	const char *cases[][2] = {
 	    {"https://user:pw@example.com/a.git", "https://user:***@example.com/a.git"},
-	    {"https://user@example.com/a.git", "https://user@example.com/a.git"},
+	    {"https://ghp_0123456789abcdef@github.com/a.git", "https://***@github.com/a.git"},
+	    {"HTTP://tok@example.com/a.git", "HTTP://***@example.com/a.git"},
 	    {"ssh://git@host:22/x.git", "ssh://git@host:22/x.git"},
 	    {"file:///srv/git/a.git", "file:///srv/git/a.git"},
 	    {"https://host/p@th:x", "https://host/p@th:x"},
