@@ -144,6 +144,11 @@ tamper() {
 	echo "planted" >"$s/c.txt"
 }
 
+none_running() {
+	curl -sf -o "$T/nr.json" "$URL/api/v1/deployments?limit=1000" &&
+		[ "$(json "$T/nr.json" 'sum(1 for x in d["deployments"] if x["state"]=="running")')" = 0 ]
+}
+
 drift_paths() { # the "change path" lines of the drift in $T/drift.json
 	json "$T/drift.json" '"\n".join(x["change"] + " " + x["path"] for x in d["paths"])'
 }
@@ -151,9 +156,11 @@ drift_paths() { # the "change path" lines of the drift in $T/drift.json
 t_drifted_checkout_is_reported_and_repaired() {
 	checkout_target "    reconcile: 1s"
 	deploy_site
-	# Paused, nothing reconciles while the release is tampered with.
+	# Paused, nothing reconciles while the release is tampered with (once a
+	# reconcile that was already running has finished).
 	expect_status 0 "$GITGATE" pause --url "$URL" site >"$T/pause.out"
 	expect_contains "$T/pause.out" "site: paused since "
+	wait_until 20 none_running
 	tamper
 	curl -sf -o "$T/drift.json" "$URL/api/v1/targets/site/drift" || fail "GET drift"
 	expect_eq "$(json "$T/drift.json" 'd["drifted"]')" True "drifted"
