@@ -15,7 +15,6 @@
 
 #include "checkout.h"
 #include "config.h"
-#include "drift.h"
 #include "gitgated.h"
 #include "log.h"
 #include "reconcile.h"
@@ -533,30 +532,32 @@ static char *read_result(const char *path)
  */
 static int job_drift_checked(job *j)
 {
-	json_t *doc = NULL;
-	const char *commit = NULL;
-	if (gg_drift_result_read(&doc, j->result_path) == 0)
-		commit = json_string_value(json_object_get(doc, "commit"));
-	if (commit == NULL || (strlen(commit) != 40 && strlen(commit) != 64)) {
-		json_decref(doc);
+	bool drifted = false;
+	if (gg_reconcile_drift_result(&j->commit, &j->note, &drifted, j->result_path) < 0) {
 		job_failed(j, -1, "the drift check left no result");
 		return -1;
 	}
-	j->commit = gg_strdup(commit);
-	if (json_is_true(json_object_get(doc, "drifted"))) {
-		long long total = (long long)json_integer_value(json_object_get(doc, "total"));
-		bool repaired = json_is_true(json_object_get(doc, "repaired"));
-		const char *extra = json_is_true(json_object_get(doc, "missing")) ? ", no release"
-		                    : json_is_true(json_object_get(doc, "switched"))
-		                        ? ", symlink moved"
-		                        : "";
-		j->note = gg_printf("drift %s: %lld path(s)%s", repaired ? "repaired" : "reported",
-		                    total, extra);
+	if (drifted) {
 		gg_metrics_drift(j->dep->target);
 		gg_log(GG_LOG_WARN, "drift found", "target", j->dep->target, "commit", j->commit,
 		       "result", j->note, NULL);
 	}
-	json_decref(doc);
+	return 0;
+}
+
+/*
+ * The fetch (or checkout) child ended well: take the commit it resolved,
+ * the branch head now in the mirror. For a run target with url this is the
+ * one place where that commit is known and nothing has run with it yet.
+ * -1 when that ended the job.
+ */
+static int job_fetched(job *j)
+{
+	j->commit = read_result(j->result_path);
+	if (j->commit == NULL) {
+		job_failed(j, -1, "checkout did not report a commit");
+		return -1;
+	}
 	return 0;
 }
 
@@ -609,13 +610,8 @@ static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 	}
 	if (j->phase == PHASE_DRIFT && job_drift_checked(j) < 0)
 		return;
-	if (j->phase == PHASE_CHECKOUT) {
-		j->commit = read_result(j->result_path);
-		if (j->commit == NULL) {
-			job_failed(j, -1, "checkout did not report a commit");
-			return;
-		}
-	}
+	if (j->phase == PHASE_CHECKOUT && job_fetched(j) < 0)
+		return;
 	if (j->phase == PHASE_CHECKOUT || j->phase == PHASE_DRIFT) {
 		if (j->run_tmpl && j->run_tmpl[0]) {
 			j->phase = PHASE_COMMAND;
@@ -1286,32 +1282,17 @@ static void on_reconcile_due(void *arg, const char *target)
 	if (t == NULL || !t->configured || tg == NULL || d->shutting_down || t->job ||
 	    t->inflight || t->poll_run)
 		return;
-	gg_deployment *q = NULL;
-	size_t nq = 0;
-	char *last = NULL;
-	if (gg_store_list_queued(&q, &nq, d->store, target) == 0 && nq == 0 &&
-	    gg_store_last_deployed(&last, d->store, target) == 0) {
-		char *ref = gg_dtarget_repository(tg)
-		                ? checkout_branch(tg, &(gg_deployment){.ref = NULL})
-		                : gg_strdup(tg->ref);
-		gg_deployment row;
-		gg_reconcile_row(&row, tg, ref, last);
+	char *ref = gg_dtarget_repository(tg) ? checkout_branch(tg, &(gg_deployment){.ref = NULL})
+	                                      : gg_strdup(tg->ref);
+	gg_deployment *row = gg_reconcile_next(d->store, tg, ref);
+	if (row) {
+		gg_log(GG_LOG_DEBUG, "reconcile queued", "target", target, "commit", row->after,
+		       NULL);
 		struct wctx *w = wctx_new(d, W_INSERT, target, 0, true);
-		w->dep = gg_calloc(1, sizeof(*w->dep));
-		w->dep->target = gg_strdup(row.target);
-		w->dep->repo = gg_strdup(row.repo);
-		w->dep->ref = gg_strdup(row.ref);
-		w->dep->before = gg_strdup(row.before);
-		w->dep->after = gg_strdup(row.after);
-		w->dep->pusher = gg_strdup(row.pusher);
-		w->dep->reason = gg_strdup(row.reason);
-		w->dep->clone_url = row.clone_url ? gg_strdup(row.clone_url) : NULL;
-		gg_log(GG_LOG_DEBUG, "reconcile queued", "target", target, "commit", last, NULL);
+		w->dep = row;
 		wctx_submit(w);
-		free(ref);
 	}
-	gg_deployments_free(q, nq);
-	free(last);
+	free(ref);
 }
 
 /* ---- the interface ---- */

@@ -168,18 +168,28 @@ bool gg_reconcile_is(const gg_deployment *dep)
 	return dep->delivery == NULL && dep->pusher && !strcmp(dep->pusher, GG_RECONCILE_PUSHER);
 }
 
-void gg_reconcile_row(gg_deployment *out, const gg_dtarget *tg, const char *ref, const char *commit)
+gg_deployment *gg_reconcile_next(gg_store *st, const gg_dtarget *tg, const char *ref)
 {
-	memset(out, 0, sizeof(*out));
-	out->target = tg->name;
-	out->repo = tg->repo;
-	out->ref = (char *)ref;
-	out->before = (char *)commit;
-	out->after = (char *)commit;
-	out->pusher = GG_RECONCILE_PUSHER;
-	out->reason = GG_RECONCILE_REASON;
-	const gg_dcheckout *repo = gg_dtarget_repository(tg);
-	out->clone_url = repo ? repo->url : NULL;
+	gg_deployment *q = NULL, *row = NULL;
+	size_t nq = 0;
+	char *last = NULL;
+	if (gg_store_list_queued(&q, &nq, st, tg->name) == 0 && nq == 0 &&
+	    gg_store_last_deployed(&last, st, tg->name) == 0) {
+		const gg_dcheckout *repo = gg_dtarget_repository(tg);
+		row = gg_calloc(1, sizeof(*row));
+		row->target = gg_strdup(tg->name);
+		row->repo = gg_strdup(tg->repo);
+		row->ref = gg_strdup(ref);
+		row->before = gg_strdup(last);
+		row->after = last;
+		last = NULL;
+		row->pusher = gg_strdup(GG_RECONCILE_PUSHER);
+		row->reason = gg_strdup(GG_RECONCILE_REASON);
+		row->clone_url = repo ? gg_strdup(repo->url) : NULL;
+	}
+	gg_deployments_free(q, nq);
+	free(last);
+	return row;
 }
 
 char *gg_reconcile_reason(const char *why)
@@ -219,6 +229,35 @@ char **gg_reconcile_drift_argv(const char *self_exe, const char *state_dir, cons
 	}
 	free(mirror);
 	return argv;
+}
+
+int gg_reconcile_drift_result(char **commit, char **note, bool *drifted, const char *result_path)
+{
+	json_t *doc = NULL;
+	*commit = NULL;
+	*note = NULL;
+	*drifted = false;
+	if (gg_drift_result_read(&doc, result_path) < 0)
+		return -1;
+	const char *c = json_string_value(json_object_get(doc, "commit"));
+	if (c == NULL || (strlen(c) != 40 && strlen(c) != 64) || c[strspn(c, "0123456789abcdef")]) {
+		json_decref(doc);
+		return -1;
+	}
+	*commit = gg_strdup(c);
+	if (json_is_true(json_object_get(doc, "drifted"))) {
+		long long total = (long long)json_integer_value(json_object_get(doc, "total"));
+		bool repaired = json_is_true(json_object_get(doc, "repaired"));
+		const char *extra = json_is_true(json_object_get(doc, "missing")) ? ", no release"
+		                    : json_is_true(json_object_get(doc, "switched"))
+		                        ? ", symlink moved"
+		                        : "";
+		*note = gg_printf("drift %s: %lld path(s)%s", repaired ? "repaired" : "reported",
+		                  total, extra);
+		*drifted = true;
+	}
+	json_decref(doc);
+	return 0;
 }
 
 static void on_check_done(gg_run *run, gg_run_end how, int code, void *arg)

@@ -54,12 +54,13 @@ void gg_reconcile_free(gg_reconciler *r);
 bool gg_reconcile_is(const gg_deployment *dep);
 
 /*
- * The deployment a reconcile of tg queues to apply commit again; strings
- * borrowed from tg, commit and ref. Its after is only a hint: the dispatcher
- * takes the last successful commit again when it starts it.
+ * The reconcile to queue for tg now, on ref: NULL when the store holds
+ * something queued for it (that runs first and applies the branch anyway)
+ * or it never succeeded (nothing to apply again). Its after is the last
+ * successful commit, a hint: the dispatcher takes that commit again when it
+ * starts it. Allocated with every string its own (gg_deployment_free).
  */
-void gg_reconcile_row(gg_deployment *out, const gg_dtarget *tg, const char *ref,
-                      const char *commit);
+gg_deployment *gg_reconcile_next(gg_store *st, const gg_dtarget *tg, const char *ref);
 
 /*
  * How a reconcile deployment ends up described: "reconcile", or
@@ -74,6 +75,14 @@ char *gg_reconcile_reason(const char *why);
  */
 char **gg_reconcile_drift_argv(const char *self_exe, const char *state_dir, const gg_dtarget *tg,
                                const char *commit, const char *result, bool repair);
+
+/*
+ * Read what a reconcile's drift child left in result_path: *commit (the
+ * commit it compared with, hex) and, when the release drifted, *note (e.g.
+ * "drift repaired: 3 path(s)"), both allocated; *drifted. 0, or -1 when the
+ * result is missing or malformed.
+ */
+int gg_reconcile_drift_result(char **commit, char **note, bool *drifted, const char *result_path);
 
 /*
  * Called once a drift check ends: report is the child's JSON result
