@@ -1295,6 +1295,12 @@ static void on_reconcile_due(void *arg, const char *target)
 	free(ref);
 }
 
+/* A drift check on demand ended: a shutdown may have been waiting for it. */
+static void on_reconcile_idle(void *arg)
+{
+	maybe_shutdown_done(arg);
+}
+
 /* ---- the interface ---- */
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
@@ -1336,7 +1342,8 @@ int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
 	}
 	d->scan_ev = event_new(base, -1, 0, on_scan, d);
 	d->wake_ev = evtimer_new(base, on_wake, d);
-	gg_reconcile_new(&d->rec, base, d->runner, d->self_exe, d->logs_dir, on_reconcile_due, d);
+	gg_reconcile_new(&d->rec, base, d->runner, d->self_exe, d->logs_dir, on_reconcile_due,
+	                 on_reconcile_idle, d);
 	sync_targets(d);
 	d->scan_all = true;
 	*out = d;

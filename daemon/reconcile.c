@@ -45,6 +45,7 @@ struct gg_reconciler {
 	char *self_exe;
 	char *logs_dir;
 	gg_reconcile_due_fn due;
+	gg_reconcile_idle_fn idle;
 	void *arg;
 	rtimer **timers;
 	size_t ntimers;
@@ -55,7 +56,7 @@ struct gg_reconciler {
 
 void gg_reconcile_new(gg_reconciler **out, struct event_base *base, gg_runner *runner,
                       const char *self_exe, const char *logs_dir, gg_reconcile_due_fn due,
-                      void *arg)
+                      gg_reconcile_idle_fn idle, void *arg)
 {
 	gg_reconciler *r = gg_calloc(1, sizeof(*r));
 	r->base = base;
@@ -63,6 +64,7 @@ void gg_reconcile_new(gg_reconciler **out, struct event_base *base, gg_runner *r
 	r->self_exe = gg_strdup(self_exe);
 	r->logs_dir = gg_strdup(logs_dir);
 	r->due = due;
+	r->idle = idle;
 	r->arg = arg;
 	*out = r;
 }
@@ -285,6 +287,7 @@ static void on_check_done(gg_run *run, gg_run_end how, int code, void *arg)
 	json_decref(report);
 	free(c->result);
 	free(c);
+	r->idle(r->arg);
 }
 
 int gg_reconcile_drift_check(gg_reconciler *r, const gg_dconfig *cfg, const gg_dtarget *tg,

@@ -29,14 +29,17 @@ typedef struct gg_reconciler gg_reconciler;
 /* Called when target's interval is up: queue a reconcile if it should run now. */
 typedef void (*gg_reconcile_due_fn)(void *arg, const char *target);
 
+/* Called after a drift check on demand ended (the dispatcher may be waiting to stop). */
+typedef void (*gg_reconcile_idle_fn)(void *arg);
+
 /*
  * One reconciler per dispatcher, on base, starting children with runner
  * (borrowed) as `self_exe --drift-check ...`, their files under logs_dir.
- * *out is owned by the caller (gg_reconcile_free).
+ * due and idle get arg. *out is owned by the caller (gg_reconcile_free).
  */
 void gg_reconcile_new(gg_reconciler **out, struct event_base *base, gg_runner *runner,
                       const char *self_exe, const char *logs_dir, gg_reconcile_due_fn due,
-                      void *arg);
+                      gg_reconcile_idle_fn idle, void *arg);
 /*
  * Make target's timer fire every interval_ms (0 removes it). An unchanged
  * interval keeps the timer's phase.

@@ -87,6 +87,41 @@ t_reconcile_undoes_a_hand_edit() {
 	expect_contains "$T/rec" "'delivery': None"
 }
 
+# A reload that adds `reconcile` starts it; one that removes it stops it.
+t_reload_starts_and_stops_reconciles() {
+	make_repo
+	mkdir -p "$T/cluster"
+	target='  - name: apply
+    repo: acme/app
+    ref: refs/heads/main
+    run: ["sh", "-c", "git --git-dir='"$T"'/src/acme/app.git show $1:app.yaml > '"$T"'/cluster/app.yaml", "sh", "{after}"]'
+	deploy_config "$target"
+	start_daemon
+	use_notifier
+	commit app.yaml "replicas: 3"
+	push
+	wait_until 20 grep -qx "replicas: 3" "$T/cluster/app.yaml"
+	wait_until 20 settled
+	deploy_config "$target
+    reconcile: 1s"
+	kill -HUP "$DPID"
+	echo "replicas: 9" >"$T/cluster/app.yaml"
+	wait_until 30 grep -qx "replicas: 3" "$T/cluster/app.yaml"
+	deploy_config "$target"
+	kill -HUP "$DPID"
+	wait_until 20 reloads 2
+	wait_until 20 settled
+	api "deployments?target=apply&limit=1000"
+	before=$(json "$T/api.json" 'len(d["deployments"])')
+	sleep 2.5
+	api "deployments?target=apply&limit=1000"
+	expect_eq "$(json "$T/api.json" 'len(d["deployments"])')" "$before" "deployments after the reload removed reconcile"
+}
+
+reloads() { # N: the daemon logged N config reloads
+	[ "$(grep -c "config reloaded" "$T/daemon.log")" = "$1" ]
+}
+
 has_reconcile() { # TARGET: a reconcile deployment of TARGET succeeded
 	curl -sf -o "$T/hr.json" "$URL/api/v1/deployments?target=$1&limit=1000" &&
 		[ "$(json "$T/hr.json" 'sum(1 for x in d["deployments"] if x["reason"]=="reconcile" and x["state"]=="succeeded")')" -gt 0 ]
