@@ -17,12 +17,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define DRIFT_READ_CHUNK (64 * 1024)
@@ -175,10 +177,29 @@ static int walk_dir(side *s, const side *tree, int dfd, const char *prefix, unsi
 	return rc;
 }
 
+/*
+ * Open path under root for reading without following a symbolic link in any
+ * of its components: a directory swapped for a link to elsewhere after the
+ * walk listed it must not send the hashing there. openat2 (Linux 5.6) says
+ * so for every component; where it is missing, O_NOFOLLOW covers the last.
+ */
+static int open_beneath(int root, const char *path)
+{
+	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+#ifdef SYS_openat2
+	struct open_how how = {.flags = (uint64_t)flags,
+	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH};
+	long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+		return (int)fd;
+#endif
+	return openat(root, path, flags);
+}
+
 /* The git blob id of the regular file at path under root: SHA-1 of "blob LEN\0" + data. */
 static int hash_file(git_oid *out, int root, const char *path)
 {
-	int fd = openat(root, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open_beneath(root, path);
 	if (fd < 0)
 		return -1;
 	int rc = -1;
