@@ -30,6 +30,7 @@ extern const char gg_usage_install_hook[]; /* cmd_install_hook.c */
 extern const char gg_usage_policy[];       /* cmd_policy.c */
 extern const char gg_usage_status[];       /* cmd_status.c */
 extern const char gg_usage_notify[];       /* cmd_notify.c */
+extern const char gg_usage_pause[];        /* cmd_pause.c */
 
 /* gitgate.c: print a usage text, its first line after "usage: ", the rest aligned below. */
 void gg_cli_usage(FILE *f, const char *text);
@@ -51,6 +52,7 @@ int gg_cmd_install_hook(int argc, char **argv); /* cmd_install_hook.c */
 int gg_cmd_check(int argc, char **argv);        /* cmd_check.c */
 int gg_cmd_notify(int argc, char **argv);       /* cmd_notify.c: notify --flush REPO.git... */
 int gg_cmd_status(int argc, char **argv);       /* cmd_status.c: status [--url URL] [--json] */
+int gg_cmd_pause(int argc, char **argv);        /* cmd_pause.c: pause|resume TARGET */
 /* cmd_gitolite.c: install-hook --gitolite [--policy FILE] [--include-admin] [--uninstall] */
 int gg_cmd_install_gitolite(int argc, char **argv);
 /* hook_check.c: status --hooks DIR... and install-hook --check DIR... (argv[0] the option) */

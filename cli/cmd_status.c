@@ -1,11 +1,14 @@
 /*
  * gitgate status [--url URL] [--token-file FILE] [--json] [--target T] [--limit N]:
- * every target's deployed commit and state, then the latest deployments, from
- * gitgated's /api/v1/. Exit 2 when the daemon cannot be reached or refuses.
+ * every target's deployed commit and state (and who paused it), then the
+ * latest deployments, from gitgated's /api/v1/. With --drift, each checkout
+ * target's live release compared with its commit instead (exit 1 when one
+ * drifted). Exit 2 when the daemon cannot be reached or refuses.
  */
 #include "cli.h"
 #include "gitgate/httpc.h"
 #include "gitgate/notify.h"
+#include "gitgate/report.h"
 #include "gitgate/util.h"
 
 #include <jansson.h>
@@ -22,6 +25,8 @@
 
 const char gg_usage_status[] = "gitgate status [--url URL] [--token-file FILE] [--json] "
                                "[--target NAME] [--limit N]\n"
+                               "gitgate status --drift [--url URL] [--token-file FILE] "
+                               "[--json] [--target NAME]\n"
                                "gitgate status --hooks DIR...\n";
 
 static void status_usage(FILE *f)
@@ -142,6 +147,111 @@ static void print_targets(json_t *targets)
 	table_print(&t);
 }
 
+/* One line per paused target: since when and by whom. */
+static void print_paused(json_t *targets)
+{
+	size_t i;
+	json_t *o;
+	bool first = true;
+	json_array_foreach(targets, i, o)
+	{
+		json_t *p = json_object_get(o, "paused");
+		if (!json_is_object(p))
+			continue;
+		const char *by = field(p, "by");
+		char *shown = gg_report_escape(by, strlen(by));
+		printf("%s%s is paused since %s by %s\n", first ? "\n" : "", field(o, "name"),
+		       field(p, "since"), shown);
+		free(shown);
+		first = false;
+	}
+}
+
+static void put_escaped(const char *prefix, const char *s)
+{
+	char *shown = gg_report_escape(s, strlen(s));
+	printf("%s%s\n", prefix, shown);
+	free(shown);
+}
+
+/*
+ * status --drift: GET each checkout target's drift and print it (or gather
+ * it into one JSON document). GG_EXIT_VIOLATIONS when a release drifted.
+ */
+static int print_drift(json_t *targets, const char *url, const char *auth, bool as_json)
+{
+	int rc = GG_EXIT_OK;
+	json_t *all = json_array();
+	size_t i;
+	json_t *o;
+	json_array_foreach(targets, i, o)
+	{
+		const char *name = field(o, "name");
+		if (strcmp(field(o, "kind"), "checkout") != 0) {
+			if (!as_json)
+				printf("%s: a run target (drift is undone by its reconcile, not "
+				       "checked)\n",
+				       name);
+			continue;
+		}
+		if (json_is_null(json_object_get(o, "deployed_commit"))) {
+			if (!as_json)
+				printf("%s: nothing deployed yet\n", name);
+			continue;
+		}
+		char *path = gg_printf("/api/v1/targets/%s/drift", name);
+		json_t *doc = NULL;
+		int got = api_get(&doc, url, path, auth);
+		free(path);
+		if (got < 0) {
+			rc = GG_EXIT_ERROR;
+			continue;
+		}
+		bool drifted = json_is_true(json_object_get(doc, "drifted"));
+		if (drifted && rc == GG_EXIT_OK)
+			rc = GG_EXIT_VIOLATIONS;
+		if (as_json) {
+			json_array_append(all, doc);
+			json_decref(doc);
+			continue;
+		}
+		char *commit = short_commit(field(doc, "commit"));
+		if (!drifted) {
+			printf("%s: no drift from %s (%lld files)\n", name, commit,
+			       (long long)json_integer_value(json_object_get(doc, "files")));
+		} else {
+			printf("%s: drifted from %s: %lld path(s)\n", name, commit,
+			       (long long)json_integer_value(json_object_get(doc, "total")));
+			if (json_is_true(json_object_get(doc, "missing")))
+				printf("  the live release is missing\n");
+			if (json_is_true(json_object_get(doc, "switched")))
+				put_escaped("  the live symlink points at ", field(doc, "release"));
+			size_t k;
+			json_t *e;
+			json_array_foreach(json_object_get(doc, "paths"), k, e)
+			{
+				char *pre = gg_printf("  %-8s ", field(e, "change"));
+				put_escaped(pre, field(e, "path"));
+				free(pre);
+			}
+			if (json_is_true(json_object_get(doc, "truncated")))
+				printf("  ... and more\n");
+		}
+		free(commit);
+		json_decref(doc);
+	}
+	if (as_json) {
+		json_t *top = json_pack("{s:o}", "drift", all);
+		char *text = json_dumps(top, JSON_INDENT(2));
+		printf("%s\n", text);
+		free(text);
+		json_decref(top);
+	} else {
+		json_decref(all);
+	}
+	return rc;
+}
+
 static void print_deployments(json_t *deps)
 {
 	table t = {NULL, 7, 0};
@@ -202,7 +312,7 @@ int gg_cmd_status(int argc, char **argv)
 {
 	const char *url = getenv("GITGATE_URL");
 	const char *token_file = NULL, *target = NULL;
-	bool as_json = false;
+	bool as_json = false, drift = false;
 	long limit = STATUS_DEFAULT_LIMIT;
 	if (argc > 1 && !strcmp(argv[1], "--hooks")) /* the repositories' hooks, not the daemon */
 		return gg_cmd_hooks_check(argc - 1, argv + 1);
@@ -222,6 +332,8 @@ int gg_cmd_status(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--json"))
 			as_json = true;
+		else if (!strcmp(argv[i], "--drift"))
+			drift = true;
 		else if (gg_cli_is_help(argv[i])) {
 			status_usage(stdout);
 			return GG_EXIT_OK;
@@ -251,6 +363,10 @@ int gg_cmd_status(int argc, char **argv)
 		rc = GG_EXIT_VIOLATIONS;
 		goto done;
 	}
+	if (drift) {
+		rc = print_drift(json_object_get(targets, "targets"), url, auth, as_json);
+		goto done;
+	}
 	gg_buf b = GG_BUF_INIT;
 	gg_buf_printf(&b, "/api/v1/deployments?limit=%ld", limit);
 	if (target) {
@@ -276,6 +392,7 @@ int gg_cmd_status(int argc, char **argv)
 		free(text);
 	} else {
 		print_targets(json_object_get(targets, "targets"));
+		print_paused(json_object_get(targets, "targets"));
 		printf("\n");
 		print_deployments(json_object_get(deps, "deployments"));
 	}

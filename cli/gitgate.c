@@ -74,14 +74,15 @@ static const struct {
     {"version", cmd_version},  {"policy", gg_cmd_policy},
     {"check", gg_cmd_check},   {"install-hook", gg_cmd_install_hook},
     {"notify", gg_cmd_notify}, {"status", gg_cmd_status},
+    {"pause", gg_cmd_pause},   {"resume", gg_cmd_pause},
 };
 
 /* Every subcommand's own usage, in gitgate(1)'s order. */
 static void usage(FILE *f)
 {
-	const char *texts[] = {gg_usage_check,  gg_usage_install_hook, gg_usage_policy,
-	                       gg_usage_status, gg_usage_notify,       usage_version,
-	                       usage_help};
+	const char *texts[] = {
+	    gg_usage_check, gg_usage_install_hook, gg_usage_policy, gg_usage_status,
+	    gg_usage_pause, gg_usage_notify,       usage_version,   usage_help};
 	bool first = true;
 	for (size_t i = 0; i < GG_ARRAY_LEN(texts); i++)
 		usage_lines(f, texts[i], &first);

@@ -1,11 +1,14 @@
 /*
- * The read-only status API under /api/v1/ (documented in docs/daemon.md):
- * targets with their deployed commit, deployments, one deployment with the
- * tail of its log. Protected by the bearer token from api_token_file; without
+ * The status API under /api/v1/ (documented in docs/daemon.md): targets
+ * with their deployed commit, deployments, one deployment with the tail of
+ * its log, a checkout target's drift; and the only writes, pausing and
+ * resuming a target. Protected by the bearer token from api_token_file; without
  * one, served to unix-socket clients only. Loopback clients get in without a
  * token only with api: {allow_loopback_without_token: true}.
  */
 #include "gitgated.h"
+#include "log.h"
+#include "reconcile.h"
 
 #include <errno.h>
 #include <event2/http.h>
@@ -22,6 +25,10 @@
 #define API_LOG_TAIL      (64 * 1024)
 #define API_DEFAULT_LIMIT 50
 #define API_MAX_LIMIT     1000
+/* Who pauses a target, as the client names itself: this long at most, of PAUSE_BY_CHARS. */
+#define API_MAX_BY     64
+#define API_BY_CHARS   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-"
+#define API_MAX_TARGET 64
 
 static json_t *time_json(int64_t ms)
 {
@@ -170,6 +177,15 @@ static void api_targets(gg_daemon *d, gg_http_req *r)
 			json_object_set_new(o, "last_deployment", json_null());
 		}
 		gg_deployments_free(last, n);
+		int64_t since = 0;
+		char *by = NULL;
+		if (gg_store_paused(d->store, t->name, &since, &by) == 0)
+			json_object_set_new(
+			    o, "paused",
+			    json_pack("{s:o,s:o}", "since", time_json(since), "by", str_json(by)));
+		else
+			json_object_set_new(o, "paused", json_null());
+		free(by);
 		json_array_append_new(list, o);
 	}
 	gg_http_reply_json(r, 200, json_pack("{s:o}", "targets", list));
@@ -241,11 +257,187 @@ static void api_deployment(gg_daemon *d, gg_http_req *r, const char *idtext)
 	gg_http_reply_json(r, 200, o);
 }
 
+/* ---- pause and resume ---- */
+
+typedef struct {
+	gg_daemon *d;
+	gg_http_req *r;
+	char *target;
+	bool pause;
+} pause_req;
+
+static void pause_stored(void *arg, int rc, int64_t changed)
+{
+	pause_req *p = arg;
+	if (rc < 0) {
+		gg_http_reply_error(p->r, 503, "the store cannot be written");
+	} else {
+		gg_dispatch_set_paused(p->d->dispatch, p->target, p->pause);
+		int64_t since = 0;
+		char *by = NULL;
+		bool paused = gg_store_paused(p->d->store, p->target, &since, &by) == 0;
+		gg_log(GG_LOG_INFO, p->pause ? "target paused" : "target resumed", "target",
+		       p->target, "by", paused && by ? by : "-", NULL);
+		gg_http_reply_json(p->r, 200,
+		                   json_pack("{s:s,s:b,s:b,s:o,s:o}", "target", p->target, "paused",
+		                             paused, "changed", changed > 0, "since",
+		                             paused ? time_json(since) : json_null(), "by",
+		                             paused ? str_json(by) : json_null()));
+		free(by);
+	}
+	free(p->target);
+	free(p);
+}
+
+/* Who asks, as stored: the name the client gives ("by"), and where it came from. */
+static int pause_by(char **out, gg_http_req *r)
+{
+	const char *name = NULL;
+	json_t *doc = NULL;
+	*out = NULL;
+	if (r->len > 0) {
+		json_error_t jerr;
+		doc = json_loadb(r->body, r->len, 0, &jerr);
+		json_t *by = json_object_get(doc, "by");
+		if (!json_is_object(doc) || (by && !json_is_string(by))) {
+			json_decref(doc);
+			gg_http_reply_error(r, 400,
+			                    "the body must be a JSON object, \"by\" a string");
+			return -1;
+		}
+		name = json_string_value(by);
+		if (name && (*name == '\0' || strlen(name) > API_MAX_BY ||
+		             name[strspn(name, API_BY_CHARS)] != '\0')) {
+			json_decref(doc);
+			gg_http_reply_error(r, 400, "\"by\" must be 1-64 letters, digits or ._@+-");
+			return -1;
+		}
+	}
+	const char *from = r->client ? r->client : (r->unix_peer ? "unix socket" : "-");
+	*out = name ? gg_printf("%s from %s", name, from) : gg_printf("%s", from);
+	json_decref(doc);
+	return 0;
+}
+
+static void api_pause(gg_daemon *d, gg_http_req *r, const char *target, bool pause)
+{
+	char *by = NULL;
+	if (pause && pause_by(&by, r) < 0)
+		return;
+	pause_req *p = gg_calloc(1, sizeof(*p));
+	p->d = d;
+	p->r = r;
+	p->target = gg_strdup(target);
+	p->pause = pause;
+	if (pause)
+		gg_store_pause(d->store, target, by, pause_stored, p);
+	else
+		gg_store_resume(d->store, target, pause_stored, p);
+	free(by);
+}
+
+/* ---- drift ---- */
+
+typedef struct {
+	gg_http_req *r;
+	char *target;
+} drift_req;
+
+static void drift_checked(void *arg, json_t *report, const char *err)
+{
+	drift_req *q = arg;
+	if (report == NULL) {
+		gg_http_reply_error(q->r, 500, err ? err : "the drift check failed");
+	} else {
+		json_t *doc = json_deep_copy(report);
+		json_object_set_new(doc, "target", json_string(q->target));
+		if (json_is_true(json_object_get(doc, "drifted")))
+			gg_metrics_drift(q->target);
+		gg_http_reply_json(q->r, 200, doc);
+	}
+	free(q->target);
+	free(q);
+}
+
+static void api_drift(gg_daemon *d, gg_http_req *r, const gg_dtarget *t)
+{
+	if (t->checkout == NULL) {
+		gg_http_reply_error(r, 409,
+		                    "drift is checked for checkout targets only; a run target's "
+		                    "drift is undone by its reconcile");
+		return;
+	}
+	char *commit = NULL, *err = NULL;
+	int rc = gg_store_last_deployed(&commit, d->store, t->name);
+	if (rc == GG_STORE_NOTFOUND) {
+		gg_http_reply_error(r, 409, "nothing has been deployed to this target yet");
+		return;
+	}
+	if (rc < 0) {
+		gg_http_reply_error(r, 503, "the store cannot be read");
+		return;
+	}
+	drift_req *q = gg_calloc(1, sizeof(*q));
+	q->r = r;
+	q->target = gg_strdup(t->name);
+	if (gg_reconcile_drift_check(gg_dispatch_reconciler(d->dispatch), d->cfg, t, commit,
+	                             drift_checked, q, &err) < 0) {
+		gg_http_reply_error(r, 503, err);
+		free(err);
+		free(q->target);
+		free(q);
+	}
+	free(commit);
+}
+
+/* /api/v1/targets/NAME/ACTION: pause and resume (POST), drift (GET). */
+static void api_target_action(gg_daemon *d, gg_http_req *r, const char *rest)
+{
+	const char *slash = strchr(rest, '/');
+	size_t nlen = slash ? (size_t)(slash - rest) : 0;
+	char name[API_MAX_TARGET + 1];
+	if (slash == NULL || nlen == 0 || nlen > API_MAX_TARGET) {
+		gg_http_reply_error(r, 404, "not found");
+		return;
+	}
+	memcpy(name, rest, nlen);
+	name[nlen] = '\0';
+	const char *action = slash + 1;
+	const gg_dtarget *t = gg_dconfig_target(d->cfg, name);
+	bool post = strcmp(r->method, "POST") == 0;
+	bool is_pause = !strcmp(action, "pause"), is_resume = !strcmp(action, "resume");
+	if (!is_pause && !is_resume && strcmp(action, "drift") != 0) {
+		gg_http_reply_error(r, 404, "not found");
+		return;
+	}
+	if ((is_pause || is_resume) != post) {
+		gg_http_reply(r, 405, "text/plain", post ? "Allow: GET\r\n" : "Allow: POST\r\n",
+		              "method not allowed\n", 19);
+		return;
+	}
+	if (t == NULL) {
+		gg_http_reply_error(r, 404, "no such target");
+		return;
+	}
+	if (is_pause || is_resume)
+		api_pause(d, r, t->name, is_pause);
+	else
+		api_drift(d, r, t);
+}
+
 void gg_api_handle(gg_daemon *d, gg_http_req *r)
 {
 	if (gg_api_authorize(d, r) < 0)
 		return;
 	const char *p = r->path;
+	if (strncmp(p, "/api/v1/targets/", 16) == 0) {
+		api_target_action(d, r, p + 16);
+		return;
+	}
+	if (strcmp(r->method, "POST") == 0) {
+		gg_http_reply(r, 405, "text/plain", "Allow: GET\r\n", "method not allowed\n", 19);
+		return;
+	}
 	if (strcmp(p, "/api/v1/targets") == 0)
 		api_targets(d, r);
 	else if (strcmp(p, "/api/v1/deployments") == 0)

@@ -585,11 +585,51 @@ static void prune_releases(const char *parent, const char *releases, const char 
 	free(others);
 }
 
-int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **err)
+int gg_checkout_remove_tree(const char *path)
+{
+	return rm_rf(path);
+}
+
+int gg_checkout_materialize(const char *mirror, const char *commit, const char *dest, char **err)
 {
 	int rc = -1;
 	git_repository *repo = NULL;
 	git_object *obj = NULL;
+	git_oid oid;
+	*err = NULL;
+	if (git_oid_fromstr(&oid, commit) < 0) {
+		*err = gg_printf("not a commit id: %s", commit);
+		goto done;
+	}
+	if (git_repository_open_bare(&repo, mirror) < 0 ||
+	    git_object_lookup(&obj, repo, &oid, GIT_OBJECT_COMMIT) < 0) {
+		*err = git_err("cannot find the commit in the mirror");
+		goto done;
+	}
+	rm_rf(dest);
+	if (mkdir(dest, 0755) < 0) {
+		*err = gg_printf("cannot create %s: %s", dest, strerror(errno));
+		goto done;
+	}
+	git_checkout_options co;
+	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+	co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+	co.target_directory = dest;
+	if (git_checkout_tree(repo, obj, &co) < 0) {
+		*err = git_err("checkout failed");
+		rm_rf(dest);
+		goto done;
+	}
+	rc = 0;
+done:
+	git_object_free(obj);
+	git_repository_free(repo);
+	return rc;
+}
+
+int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **err)
+{
+	int rc = -1;
 	git_oid oid;
 	char *parent = dir_parent(o->dir);
 	char *releases = gg_printf("%s/releases", parent);
@@ -618,25 +658,8 @@ int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **er
 	if (lstat(rel, &st) == 0) {
 		printf("release %s is already checked out\n", commit);
 	} else {
-		if (git_repository_open_bare(&repo, o->mirror) < 0 ||
-		    git_object_lookup(&obj, repo, &oid, GIT_OBJECT_COMMIT) < 0) {
-			*err = git_err("cannot find the commit in the mirror");
+		if (gg_checkout_materialize(o->mirror, commit, tmp, err) < 0)
 			goto done;
-		}
-		rm_rf(tmp);
-		if (mkdir(tmp, 0755) < 0) {
-			*err = gg_printf("cannot create %s: %s", tmp, strerror(errno));
-			goto done;
-		}
-		git_checkout_options co;
-		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-		co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
-		co.target_directory = tmp;
-		if (git_checkout_tree(repo, obj, &co) < 0) {
-			*err = git_err("checkout failed");
-			rm_rf(tmp);
-			goto done;
-		}
 		if (rename(tmp, rel) < 0) {
 			*err = gg_printf("cannot rename %s to %s: %s", tmp, rel, strerror(errno));
 			rm_rf(tmp);
@@ -662,8 +685,6 @@ int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **er
 	rc = 0;
 done:
 	fflush(stdout);
-	git_object_free(obj);
-	git_repository_free(repo);
 	free(link);
 	free(target);
 	free(tmp);

@@ -55,6 +55,16 @@ int gg_checkout_fetch(char commit[41], const gg_checkout_opts *o, char **err);
 int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **err);
 
 /*
+ * Check commit out of the bare mirror into dest, a directory created for it
+ * (anything at dest first removed). 0, or -1 with an allocated *err and no
+ * dest left behind.
+ */
+int gg_checkout_materialize(const char *mirror, const char *commit, const char *dest, char **err);
+
+/* rm -rf path, never following symlinks. 0 or -1. */
+int gg_checkout_remove_tree(const char *path);
+
+/*
  * The child's main, for argv starting at GG_CHECKOUT_OPTION:
  *   --deploy-checkout --url URL --branch REF --mirror DIR --result FILE
  *                     [--dir DIR --keep N] [--want COMMIT] [--username U]

@@ -293,8 +293,50 @@ static void free_checkout(gg_dcheckout *co)
 }
 
 static const char *const target_keys[] = {
-    "name",    "source",  "repo", "ref",      "paths",          "run", "env",
-    "timeout", "retries", "nice", "checkout", "allow_rollback", NULL};
+    "name", "source", "repo", "ref", "paths", "run", "env", "timeout", "retries", "nice",
+    "checkout", "allow_rollback", "reconcile", "drift",
+    /* run targets that fetch their repository */
+    "url", "branch", "poll", "username", "password_file", "ssh_key_file", "ssh_public_key_file",
+    "ssh_known_hosts_file", NULL};
+
+/* The keys a run target may have only together with `url`. */
+static const char *const remote_keys[] = {"branch",
+                                          "poll",
+                                          "username",
+                                          "password_file",
+                                          "ssh_key_file",
+                                          "ssh_public_key_file",
+                                          "ssh_known_hosts_file",
+                                          NULL};
+
+/* url, branch, poll and credentials of a run target: the fetch half of a checkout. */
+static gg_dcheckout *load_remote(gg_yload *c, const gg_ynode *n, bool checkout)
+{
+	if (gg_ymap_get(n, "url") == NULL) {
+		for (size_t i = 0; remote_keys[i]; i++) {
+			const gg_ynode *v = gg_ymap_get(n, remote_keys[i]);
+			if (v)
+				gg_yload_err(c, v, "'%s' needs 'url' (the repository to fetch)",
+				             remote_keys[i]);
+		}
+		return NULL;
+	}
+	if (checkout) {
+		gg_yload_err(c, gg_ymap_get(n, "url"),
+		             "a checkout target names its repository under 'checkout'");
+		return NULL;
+	}
+	gg_dcheckout *co = gg_calloc(1, sizeof(*co));
+	co->url = get_str(c, n, "url", true);
+	get_duration(c, n, "poll", &co->poll_ms);
+	co->branch = get_str(c, n, "branch", false);
+	co->username = get_str(c, n, "username", false);
+	co->password_file = get_str(c, n, "password_file", false);
+	co->ssh_key_file = get_str(c, n, "ssh_key_file", false);
+	co->ssh_public_key_file = get_str(c, n, "ssh_public_key_file", false);
+	co->ssh_known_hosts_file = get_str(c, n, "ssh_known_hosts_file", false);
+	return co;
+}
 
 static void get_bool(gg_yload *c, const gg_ynode *map, const char *key, bool *out)
 {
@@ -365,6 +407,22 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 		    "a target has either 'run' or 'checkout', not both (use checkout.run)");
 	else if (!co && !gg_ymap_get(n, "run"))
 		gg_yload_err(c, n, "target needs 'run' or 'checkout'");
+	t->remote = load_remote(c, n, co != NULL);
+	get_duration(c, n, "reconcile", &t->reconcile_ms);
+	if (t->reconcile_ms > 0 && t->reconcile_ms < GG_MIN_RECONCILE_MS)
+		gg_yload_err(c, gg_ymap_get(n, "reconcile"),
+		             "'reconcile' must be at least 1s: each one is a deployment");
+	const gg_ynode *drift = gg_ymap_get(n, "drift");
+	if (drift) {
+		char *mode = get_str(c, n, "drift", false);
+		if (co == NULL)
+			gg_yload_err(c, drift, "'drift' applies to checkout targets only");
+		else if (mode && !strcmp(mode, "report"))
+			t->drift = GG_DRIFT_REPORT;
+		else if (mode && strcmp(mode, "repair") != 0)
+			gg_yload_err(c, drift, "'drift' must be repair or report");
+		free(mode);
+	}
 }
 
 static void free_target(gg_dtarget *t)
@@ -381,6 +439,7 @@ static void free_target(gg_dtarget *t)
 	}
 	free(t->env);
 	free_checkout(t->checkout);
+	free_checkout(t->remote);
 }
 
 static const char *const top_keys[] = {"listen",          "state_dir",
@@ -659,6 +718,11 @@ const gg_dsource *gg_dconfig_source(const gg_dconfig *cfg, const char *name)
 		if (cfg->sources[i].name && strcmp(cfg->sources[i].name, name) == 0)
 			return &cfg->sources[i];
 	return NULL;
+}
+
+const gg_dcheckout *gg_dtarget_repository(const gg_dtarget *t)
+{
+	return t->checkout ? t->checkout : t->remote;
 }
 
 const gg_dtarget *gg_dconfig_target(const gg_dconfig *cfg, const char *name)

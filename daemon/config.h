@@ -31,6 +31,8 @@
 #define GG_DEFAULT_NICE               10
 #define GG_DEFAULT_KEEP               5
 #define GG_DEFAULT_DELIVERY_RETENTION (7ULL * 24 * 3600 * 1000)
+/* A reconcile is a whole deployment: none more often than this. */
+#define GG_MIN_RECONCILE_MS 1000
 
 typedef enum {
 	GG_SRC_GITHUB,
@@ -82,6 +84,12 @@ typedef struct {
 	char *ssh_known_hosts_file;
 } gg_dcheckout;
 
+/* What a reconcile does with a checkout whose files no longer match the commit. */
+typedef enum {
+	GG_DRIFT_REPAIR, /* report it, materialize a fresh release and switch to it (default) */
+	GG_DRIFT_REPORT, /* report it only */
+} gg_drift_mode;
+
 typedef struct {
 	char *name;
 	char *source; /* source name; NULL: any */
@@ -97,7 +105,15 @@ typedef struct {
 	unsigned retries;       /* default 0 */
 	unsigned nice;          /* added to the daemon's niceness; default GG_DEFAULT_NICE */
 	gg_dcheckout *checkout; /* NULL for run targets */
-	bool allow_rollback;    /* a delivery may ask for an older commit (default false) */
+	/*
+	 * Run targets with `url:`: the repository the daemon fetches before each
+	 * run (url, branch, poll and the credentials; dir NULL, run unused).
+	 * NULL without url. gg_dtarget_repository covers both kinds.
+	 */
+	gg_dcheckout *remote;
+	uint64_t reconcile_ms; /* re-apply the last successful commit this often; 0: never */
+	gg_drift_mode drift;   /* checkout targets: what a drifted release gets */
+	bool allow_rollback;   /* a delivery may ask for an older commit (default false) */
 	unsigned line, col;
 } gg_dtarget;
 
@@ -184,5 +200,11 @@ void gg_dconfig_source_warnings(const gg_dconfig *cfg, gg_diag *out);
 /* Borrowed lookups; NULL when there is no such name. */
 const gg_dsource *gg_dconfig_source(const gg_dconfig *cfg, const char *name);
 const gg_dtarget *gg_dconfig_target(const gg_dconfig *cfg, const char *name);
+
+/*
+ * The repository a target fetches itself: its checkout, or the url of a run
+ * target; NULL when it has none (a run target the payload alone drives). Borrowed.
+ */
+const gg_dcheckout *gg_dtarget_repository(const gg_dtarget *t);
 
 #endif

@@ -15,7 +15,9 @@
 
 #include "checkout.h"
 #include "config.h"
+#include "gitgated.h"
 #include "log.h"
+#include "reconcile.h"
 #include "runner.h"
 #include "statedir.h"
 #include "store.h"
@@ -47,13 +49,15 @@ struct tstate {
 	job *job;        /* the deployment running now, or NULL */
 	unsigned inflight;
 	int64_t last_started; /* never start an older deployment after a newer one */
+	bool paused;          /* through the API: its queue waits (gg_dispatch_set_paused) */
 	struct event *poll_ev;
 	uint64_t poll_ms;
 	gg_run *poll_run;
 	char *poll_result;
 };
 
-typedef enum { PHASE_CHECKOUT, PHASE_COMMAND } job_phase;
+/* A job's child now: fetch (and check out), compare a release with its commit, or the run. */
+typedef enum { PHASE_CHECKOUT, PHASE_DRIFT, PHASE_COMMAND } job_phase;
 
 struct job {
 	gg_dispatch *d;
@@ -63,7 +67,9 @@ struct job {
 	gg_run *run;
 	char *log_path;
 	char *result_path;
-	char *commit; /* checkout targets: the commit deployed */
+	char *commit;   /* checkout targets and run targets with url: the commit deployed */
+	bool reconcile; /* queued by the reconciler: applies the last successful commit again */
+	char *note;     /* what a reconcile found (drift), for its reason */
 	/* What the job needs from its target, copied: a reload may free the config. */
 	char **run_tmpl;
 	char **env_keys, **env_vals;
@@ -79,6 +85,7 @@ struct gg_dispatch {
 	gg_store *store;
 	const gg_dconfig *cfg;
 	gg_runner *runner;
+	gg_reconciler *rec;
 	tstate **ts;
 	size_t nts;
 	size_t running;
@@ -264,6 +271,7 @@ static void wctx_free(struct wctx *w)
 		free(w->dep->after);
 		free(w->dep->pusher);
 		free(w->dep->clone_url);
+		free(w->dep->reason);
 		free(w->dep);
 	}
 	free(w);
@@ -376,6 +384,7 @@ static void job_free(job *j)
 		free(j->result_path);
 	}
 	free(j->commit);
+	free(j->note);
 	gg_runner_strv_free(j->run_tmpl);
 	gg_runner_strv_free(j->env_keys);
 	gg_runner_strv_free(j->env_vals);
@@ -401,7 +410,8 @@ static void vars_of(gg_runner_vars *v, const job *j)
 
 static void maybe_shutdown_done(gg_dispatch *d)
 {
-	if (!d->shutting_down || d->running > 0 || d->shutdown_done == NULL)
+	if (!d->shutting_down || d->running > 0 || d->shutdown_done == NULL ||
+	    gg_reconcile_running(d->rec) > 0)
 		return;
 	for (size_t i = 0; i < d->nts; i++)
 		if (d->ts[i]->poll_run)
@@ -414,11 +424,13 @@ static void maybe_shutdown_done(gg_dispatch *d)
 }
 
 /* The job is over: record how, free it, look for more work. */
-static void job_end(job *j, gg_dep_state st, int exit_status, const char *commit,
-                    const char *reason)
+static void job_end(job *j, gg_dep_state st, int exit_status, const char *commit, const char *why)
 {
 	gg_dispatch *d = j->d;
 	tstate *t = j->t;
+	/* A reconcile says so in its reason, with what it found or why it failed. */
+	char *own = j->reconcile ? gg_reconcile_reason(why ? why : j->note) : NULL;
+	const char *reason = own ? own : why;
 	gg_runner_log_line(j->log_path, "deployment %lld %s%s%s", (long long)j->dep->id,
 	                   gg_dep_state_name(st), reason ? ": " : "", reason ? reason : "");
 	char idtext[32], attempt[16];
@@ -436,6 +448,7 @@ static void job_end(job *j, gg_dep_state st, int exit_status, const char *commit
 	w->reason = reason ? gg_strdup(reason) : NULL;
 	wctx_adopt(w, j->dep->id);
 	wctx_submit(w);
+	free(own);
 	t->job = NULL;
 	d->running--;
 	job_free(j);
@@ -513,6 +526,41 @@ static char *read_result(const char *path)
 	return text;
 }
 
+/*
+ * A reconcile's drift check ended well: take the commit it compared with and
+ * what it found. -1 when that ended the job.
+ */
+static int job_drift_checked(job *j)
+{
+	bool drifted = false;
+	if (gg_reconcile_drift_result(&j->commit, &j->note, &drifted, j->result_path) < 0) {
+		job_failed(j, -1, "the drift check left no result");
+		return -1;
+	}
+	if (drifted) {
+		gg_metrics_drift(j->dep->target);
+		gg_log(GG_LOG_WARN, "drift found", "target", j->dep->target, "commit", j->commit,
+		       "result", j->note, NULL);
+	}
+	return 0;
+}
+
+/*
+ * The fetch (or checkout) child ended well: take the commit it resolved,
+ * the branch head now in the mirror. For a run target with url this is the
+ * one place where that commit is known and nothing has run with it yet.
+ * -1 when that ended the job.
+ */
+static int job_fetched(job *j)
+{
+	j->commit = read_result(j->result_path);
+	if (j->commit == NULL) {
+		job_failed(j, -1, "checkout did not report a commit");
+		return -1;
+	}
+	return 0;
+}
+
 static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 {
 	job *j = arg;
@@ -552,18 +600,19 @@ static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 		return;
 	}
 	if (code != 0) {
-		char *why = gg_printf(
-		    j->phase == PHASE_CHECKOUT ? "checkout failed (exit %d)" : "exited %d", code);
+		char *why = gg_printf(j->phase == PHASE_CHECKOUT ? "checkout failed (exit %d)"
+		                      : j->phase == PHASE_DRIFT  ? "drift check failed (exit %d)"
+		                                                 : "exited %d",
+		                      code);
 		job_failed(j, code, why);
 		free(why);
 		return;
 	}
-	if (j->phase == PHASE_CHECKOUT) {
-		j->commit = read_result(j->result_path);
-		if (j->commit == NULL) {
-			job_failed(j, -1, "checkout did not report a commit");
-			return;
-		}
+	if (j->phase == PHASE_DRIFT && job_drift_checked(j) < 0)
+		return;
+	if (j->phase == PHASE_CHECKOUT && job_fetched(j) < 0)
+		return;
+	if (j->phase == PHASE_CHECKOUT || j->phase == PHASE_DRIFT) {
 		if (j->run_tmpl && j->run_tmpl[0]) {
 			j->phase = PHASE_COMMAND;
 			job_start_command(j);
@@ -629,8 +678,9 @@ static void job_start_command(job *j)
 
 static char *checkout_branch(const gg_dtarget *tg, const gg_deployment *dep)
 {
-	if (tg->checkout->branch)
-		return gg_checkout_full_ref(tg->checkout->branch);
+	const gg_dcheckout *co = gg_dtarget_repository(tg);
+	if (co && co->branch)
+		return gg_checkout_full_ref(co->branch);
 	if (tg->ref && !strpbrk(tg->ref, "*?["))
 		return gg_checkout_full_ref(tg->ref);
 	return gg_checkout_full_ref(dep->ref ? dep->ref : "main");
@@ -649,7 +699,7 @@ static void argv_add(char ***argv, size_t *n, const char *a, const char *b)
 static char **checkout_argv(gg_dispatch *d, const gg_dtarget *tg, const char *branch,
                             const char *dir, const char *want, const char *result)
 {
-	const gg_dcheckout *co = tg->checkout;
+	const gg_dcheckout *co = gg_dtarget_repository(tg);
 	char **argv = NULL;
 	size_t n = 0;
 	char *mirror = gg_checkout_mirror_path(d->cfg->state_dir, co->url);
@@ -681,6 +731,49 @@ static char **checkout_argv(gg_dispatch *d, const gg_dtarget *tg, const char *br
 	return argv;
 }
 
+/* The environment of j's children: the target's env and the GITGATE_* variables. */
+static char **job_env(const job *j)
+{
+	char **env = NULL;
+	gg_runner_vars v;
+	vars_of(&v, j);
+	gg_runner_build_env(&env, &v, (const char *const *)j->env_keys,
+	                    (const char *const *)j->env_vals, j->nenv);
+	return env;
+}
+
+/*
+ * A run target with url: fetch its repository into the mirror and resolve
+ * the branch's head, which becomes {after} (on_job_done reads it from the
+ * result file, then starts the command). The payload only said "look".
+ */
+static void job_start_fetch(job *j, const gg_dtarget *tg)
+{
+	j->phase = PHASE_CHECKOUT;
+	j->result_path = gg_printf("%s/%lld.commit", j->d->logs_dir, (long long)j->dep->id);
+	char *branch = checkout_branch(tg, j->dep);
+	char **argv = checkout_argv(j->d, tg, branch, NULL, j->dep->after, j->result_path);
+	char **env = job_env(j);
+	job_spawn(j, argv, env, j->timeout_ms);
+	gg_runner_strv_free(argv);
+	gg_runner_strv_free(env);
+	free(branch);
+}
+
+/* A reconcile of a checkout target: compare the live release with its commit, repair it. */
+static void job_start_drift(job *j, const gg_dtarget *tg)
+{
+	j->phase = PHASE_DRIFT;
+	j->result_path = gg_printf("%s/%lld.drift", j->d->logs_dir, (long long)j->dep->id);
+	char **argv =
+	    gg_reconcile_drift_argv(j->d->self_exe, j->d->cfg->state_dir, tg, j->dep->after,
+	                            j->result_path, tg->drift == GG_DRIFT_REPAIR);
+	char **env = job_env(j);
+	job_spawn(j, argv, env, j->timeout_ms);
+	gg_runner_strv_free(argv);
+	gg_runner_strv_free(env);
+}
+
 /* Start dep on target t (already claimed or being claimed). */
 static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deployment *dep)
 {
@@ -700,12 +793,21 @@ static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deploy
 		j->env_vals[i] = gg_strdup(tg->env[i].value ? tg->env[i].value : "");
 	}
 	j->nenv = tg->nenv;
+	j->reconcile = gg_reconcile_is(dep);
 	t->job = j;
 	d->running++;
 	gg_runner_log_line(j->log_path, "deployment %lld of %s: %s %s (attempt %u)",
 	                   (long long)dep->id, dep->target, dep->ref ? dep->ref : "-",
 	                   dep->after ? dep->after : "-", dep->attempt + 1);
-	if (tg->checkout) {
+	if (tg->checkout && j->reconcile) {
+		j->dir = gg_strdup(tg->checkout->dir);
+		if (tg->checkout->run)
+			strv_dup(&j->run_tmpl, tg->checkout->run, tg->checkout->nrun);
+		job_start_drift(j, tg);
+	} else if (tg->remote && !j->reconcile) {
+		strv_dup(&j->run_tmpl, tg->run, tg->nrun);
+		job_start_fetch(j, tg);
+	} else if (tg->checkout) {
 		j->phase = PHASE_CHECKOUT;
 		j->dir = gg_strdup(tg->checkout->dir);
 		if (tg->checkout->run)
@@ -808,6 +910,46 @@ static bool refuse_replay(gg_dispatch *d, tstate *t, const gg_dtarget *tg, const
 	return true;
 }
 
+/*
+ * The reconcile row `rec` is the newest queued deployment of t: make it
+ * ready to run (0), or drop it (-1). A push queued with it wins: the
+ * reconcile ends superseded and the push, which applies the branch anew,
+ * runs alone. Otherwise it applies the last successful commit as it is now
+ * (one may have succeeded since it was queued).
+ */
+static int reconcile_ready(gg_dispatch *d, tstate *t, gg_deployment *rec)
+{
+	gg_deployment *q = NULL;
+	size_t nq = 0;
+	int64_t push = 0;
+	if (gg_store_list_queued(&q, &nq, d->store, t->name) == 0)
+		for (size_t i = 0; i < nq; i++)
+			if (q[i].id < rec->id && !gg_reconcile_is(&q[i]) &&
+			    !pending_has(d, q[i].id))
+				push = q[i].id;
+	gg_deployments_free(q, nq);
+	char *last = NULL;
+	int lrc = push ? 0 : gg_store_last_deployed(&last, d->store, t->name);
+	if (push == 0 && lrc == 0) {
+		free(rec->after);
+		rec->after = last;
+		return 0;
+	}
+	struct wctx *w = wctx_new(d, W_CANCEL, t->name, rec->id, false);
+	w->exit_status = -1;
+	if (push) {
+		w->state = GG_DEP_SUPERSEDED;
+		w->reason = gg_printf("reconcile: coalesced with %lld", (long long)push);
+	} else {
+		w->state = GG_DEP_CANCELED;
+		w->reason = gg_strdup("reconcile: nothing has been deployed yet");
+	}
+	wctx_pend(w, rec->id);
+	wctx_submit(w);
+	free(last);
+	return -1;
+}
+
 /* A target removed from the config: nothing will ever run its queue. */
 static void cancel_target_queue(gg_dispatch *d, const char *target)
 {
@@ -831,7 +973,7 @@ static bool worth_scanning(const gg_dispatch *d)
 	bool slot = d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel;
 	for (size_t i = 0; i < d->nts; i++) {
 		const tstate *t = d->ts[i];
-		if (t->job == NULL && (!t->configured || slot))
+		if (t->job == NULL && (!t->configured || (slot && !t->paused)))
 			return true;
 	}
 	return false;
@@ -927,7 +1069,7 @@ static void scan(gg_dispatch *d)
 	     ci < nc && (d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel); ci++) {
 		tstate *t = c[ci].t;
 		size_t newest = c[ci].newest;
-		if (t->job)
+		if (t->job || t->paused)
 			continue;
 		if (list[newest].id < t->last_started) {
 			/* E.g. a retry whose requeue reached the disk late: a newer one ran. */
@@ -939,6 +1081,11 @@ static void scan(gg_dispatch *d)
 		if (list[newest].not_before > now) {
 			arm_wake(d, list[newest].not_before);
 			continue;
+		}
+		if (gg_reconcile_is(&list[newest])) {
+			/* The finish of what ran last decides which commit is the last good one. */
+			if (t->inflight > 0 || reconcile_ready(d, t, &list[newest]) < 0)
+				continue;
 		}
 		if (refuse_replay(d, t, c[ci].tg, &list[newest]))
 			continue;
@@ -985,8 +1132,8 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 	unlink(path);
 	free(path);
 	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->name) : NULL;
-	if (commit && tg && tg->checkout && !d->shutting_down && t->job == NULL &&
-	    t->inflight == 0) {
+	const gg_dcheckout *repo = tg ? gg_dtarget_repository(tg) : NULL;
+	if (commit && repo && !d->shutting_down && t->job == NULL && t->inflight == 0) {
 		gg_deployment *q = NULL;
 		size_t nq = 0;
 		char *last = NULL;
@@ -1002,7 +1149,7 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 			dep.before = last;
 			dep.after = commit;
 			dep.pusher = DISPATCH_POLL_PUSHER;
-			dep.clone_url = tg->checkout->url;
+			dep.clone_url = repo->url;
 			gg_log(GG_LOG_INFO, "branch moved without a webhook", "target", t->name,
 			       "ref", branch, "commit", commit, NULL);
 			struct wctx *w = wctx_new(d, W_INSERT, t->name, 0, true);
@@ -1033,7 +1180,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	if (d->shutting_down || t->poll_run || t->job || t->inflight)
 		return; /* busy: what it deploys next is decided without a poll */
 	const gg_dtarget *tg = gg_dconfig_target(d->cfg, t->name);
-	if (tg == NULL || tg->checkout == NULL)
+	if (tg == NULL || gg_dtarget_repository(tg) == NULL)
 		return;
 	char *branch = checkout_branch(tg, &(gg_deployment){.ref = NULL});
 	char **argv = checkout_argv(d, tg, branch, NULL, NULL, t->poll_result);
@@ -1080,6 +1227,10 @@ static tstate *tstate_new(gg_dispatch *d, const char *name)
 	t->name = gg_strdup(name);
 	t->configured = true;
 	t->poll_result = gg_printf("%s/poll-%s.commit", d->logs_dir, name);
+	int64_t since = 0;
+	char *by = NULL;
+	t->paused = gg_store_paused(d->store, name, &since, &by) == 0;
+	free(by);
 	return t;
 }
 
@@ -1097,7 +1248,8 @@ static void sync_targets(gg_dispatch *d)
 			d->ts[d->nts++] = t;
 		}
 		t->configured = true;
-		tstate_set_poll(d, t, tg->checkout ? tg->checkout->poll_ms : 0);
+		const gg_dcheckout *repo = gg_dtarget_repository(tg);
+		tstate_set_poll(d, t, repo ? repo->poll_ms : 0);
 		/*
 		 * A polled target reconciles as soon as it appears (at start, or
 		 * added by a reload): what its branch got while the daemon was away
@@ -1109,7 +1261,44 @@ static void sync_targets(gg_dispatch *d)
 	for (size_t i = 0; i < d->nts; i++)
 		if (!d->ts[i]->configured)
 			tstate_set_poll(d, d->ts[i], 0);
+	gg_reconcile_sync(d->rec, d->cfg);
 	tstates_gc(d);
+}
+
+/* ---- reconcile: apply the last successful commit again ---- */
+
+/*
+ * The reconciler says target's interval is up. A reconcile is queued only
+ * when nothing of the target is: while it deploys or has work queued, what
+ * it runs next applies the branch anyway, and the next interval comes soon
+ * enough. A paused target queues its reconcile like a push, and a push
+ * queued after it supersedes it: they run once.
+ */
+static void on_reconcile_due(void *arg, const char *target)
+{
+	gg_dispatch *d = arg;
+	tstate *t = tstate_find(d, target);
+	const gg_dtarget *tg = gg_dconfig_target(d->cfg, target);
+	if (t == NULL || !t->configured || tg == NULL || d->shutting_down || t->job ||
+	    t->inflight || t->poll_run)
+		return;
+	char *ref = gg_dtarget_repository(tg) ? checkout_branch(tg, &(gg_deployment){.ref = NULL})
+	                                      : gg_strdup(tg->ref);
+	gg_deployment *row = gg_reconcile_next(d->store, tg, ref);
+	if (row) {
+		gg_log(GG_LOG_DEBUG, "reconcile queued", "target", target, "commit", row->after,
+		       NULL);
+		struct wctx *w = wctx_new(d, W_INSERT, target, 0, true);
+		w->dep = row;
+		wctx_submit(w);
+	}
+	free(ref);
+}
+
+/* A drift check on demand ended: a shutdown may have been waiting for it. */
+static void on_reconcile_idle(void *arg)
+{
+	maybe_shutdown_done(arg);
 }
 
 /* ---- the interface ---- */
@@ -1153,6 +1342,8 @@ int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
 	}
 	d->scan_ev = event_new(base, -1, 0, on_scan, d);
 	d->wake_ev = evtimer_new(base, on_wake, d);
+	gg_reconcile_new(&d->rec, base, d->runner, d->self_exe, d->logs_dir, on_reconcile_due,
+	                 on_reconcile_idle, d);
 	sync_targets(d);
 	d->scan_all = true;
 	*out = d;
@@ -1203,6 +1394,7 @@ void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *
 	d->shutdown_done = done;
 	d->shutdown_arg = arg;
 	event_del(d->wake_ev);
+	gg_reconcile_stop(d->rec);
 	for (size_t i = 0; i < d->nts; i++) {
 		tstate_set_poll(d, d->ts[i], 0);
 		/* A poll deploys nothing by itself: no need to let it finish. */
@@ -1220,6 +1412,24 @@ size_t gg_dispatch_running(const gg_dispatch *d)
 	return d->running;
 }
 
+void gg_dispatch_set_paused(gg_dispatch *d, const char *target, bool paused)
+{
+	tstate *t = tstate_find(d, target);
+	if (t == NULL)
+		return;
+	t->paused = paused;
+	if (!paused) {
+		/* What queued meanwhile runs now: its newest, as after any busy spell. */
+		d->scan_all = true;
+		schedule_scan(d);
+	}
+}
+
+gg_reconciler *gg_dispatch_reconciler(gg_dispatch *d)
+{
+	return d->rec;
+}
+
 void gg_dispatch_free(gg_dispatch *d)
 {
 	if (d == NULL)
@@ -1227,6 +1437,7 @@ void gg_dispatch_free(gg_dispatch *d)
 	/* Runs still alive are killed; their deployments stay running and are recovered at start.
 	 */
 	gg_runner_free(d->runner);
+	gg_reconcile_free(d->rec);
 	for (size_t i = 0; i < d->nts; i++) {
 		job_free(d->ts[i]->job);
 		tstate_free(d->ts[i]);

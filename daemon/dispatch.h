@@ -6,6 +6,7 @@
 #ifndef GITGATED_DISPATCH_H
 #define GITGATED_DISPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@ struct event_base;
 typedef struct gg_store gg_store;
 typedef struct gg_dconfig gg_dconfig;
 typedef struct gg_dispatch gg_dispatch;
+typedef struct gg_reconciler gg_reconciler;
 
 /*
  * Create the dispatcher on `base`. It borrows store and cfg (the caller keeps
@@ -36,6 +38,14 @@ void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg);
 void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *), void *arg);
 /* Deployments running now (for /metrics). */
 size_t gg_dispatch_running(const gg_dispatch *d);
+/*
+ * target was paused or resumed (the store has it): a paused target's
+ * deployments stay queued, the one running goes on; on resume the newest
+ * queued runs.
+ */
+void gg_dispatch_set_paused(gg_dispatch *d, const char *target, bool paused);
+/* The reconciler the dispatcher runs (drift checks on demand); borrowed. */
+gg_reconciler *gg_dispatch_reconciler(gg_dispatch *d);
 void gg_dispatch_free(gg_dispatch *d);
 
 #endif

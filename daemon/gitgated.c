@@ -8,6 +8,7 @@
  */
 #include "gitgated.h"
 #include "checkout.h"
+#include "drift.h"
 #include "local.h"
 #include "tls.h"
 
@@ -162,6 +163,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], GG_CHECKOUT_OPTION))
 		return gg_checkout_main(argc - 1, argv + 1); /* the dispatcher's checkout child */
+	if (argc > 1 && !strcmp(argv[1], GG_DRIFT_OPTION))
+		return gg_drift_main(argc - 1, argv + 1); /* a checkout target's drift check */
 	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

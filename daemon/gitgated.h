@@ -97,6 +97,8 @@ json_t *gg_api_deployment_json(const gg_deployment *dep);
 
 /* Count a webhook delivery's result for a source ("accepted", "ignored", ...). */
 void gg_metrics_delivery(const char *source, const char *result);
+/* Count a drifted release found on checkout target `target` (reconcile or on demand). */
+void gg_metrics_drift(const char *target);
 /* Count a TLS handshake that failed or did not finish in time. */
 void gg_metrics_tls_handshake_failure(void);
 /* Count one answered HTTP request and how long it took. */

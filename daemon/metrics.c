@@ -2,7 +2,7 @@
  * Counters for /metrics, kept on the event loop's thread only (no locks).
  * The Prometheus text format: deliveries by source and result, HTTP requests
  * by status, a request duration histogram, deployments by target and state
- * (from the store), queue depth and running deployments.
+ * (from the store), queue depth and running deployments, drifted releases found.
  */
 #include "gitgated.h"
 
@@ -20,6 +20,7 @@ struct counter {
 static uint64_t tls_handshake_failures;
 static counter *deliveries;
 static counter *requests;
+static counter *drifts; /* by target */
 
 /* Upper bounds in seconds; the last bucket is +Inf. */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -47,6 +48,11 @@ static void bump(counter **list, const char *a, const char *b)
 void gg_metrics_delivery(const char *source, const char *result)
 {
 	bump(&deliveries, source, result);
+}
+
+void gg_metrics_drift(const char *target)
+{
+	bump(&drifts, target, "");
 }
 
 void gg_metrics_tls_handshake_failure(void)
@@ -157,6 +163,13 @@ void gg_metrics_render(gg_buf *b, gg_daemon *d)
 	    "# TYPE gitgated_store_writes_total counter\n"
 	    "gitgated_store_writes_total %llu\n",
 	    (unsigned long long)commits, (unsigned long long)writes);
+	gg_buf_puts(b, "# HELP gitgated_drift_total Drifted releases found on checkout targets.\n"
+	               "# TYPE gitgated_drift_total counter\n");
+	for (counter *c = drifts; c; c = c->next) {
+		gg_buf_puts(b, "gitgated_drift_total{target=\"");
+		put_label(b, c->a);
+		gg_buf_printf(b, "\"} %llu\n", (unsigned long long)c->n);
+	}
 	gg_buf_printf(b,
 	              "# HELP gitgated_tls_handshake_failures_total TLS handshakes that failed "
 	              "or did not finish in time.\n"
@@ -184,5 +197,6 @@ void gg_metrics_free(void)
 {
 	free_list(deliveries);
 	free_list(requests);
-	deliveries = requests = NULL;
+	free_list(drifts);
+	deliveries = requests = drifts = NULL;
 }

@@ -588,7 +588,8 @@ static void dispatch_request(conn *c)
 			gg_http_reply(r, 405, "text/plain", "Allow: GET\r\n",
 			              "method not allowed\n", 19);
 	} else if (strncmp(c->path, "/api/v1/", 8) == 0 || strcmp(c->path, "/api/v1") == 0) {
-		if (is_get(c->method))
+		/* The API answers the few POSTs it has (pause, resume) itself. */
+		if (is_get(c->method) || strcmp(c->method, "POST") == 0)
 			gg_api_handle(d, r);
 		else
 			gg_http_reply(r, 405, "text/plain", "Allow: GET\r\n",

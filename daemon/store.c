@@ -38,6 +38,8 @@ typedef enum {
 	OP_SUPERSEDE,
 	OP_REQUEUE,
 	OP_PRUNE,
+	OP_PAUSE,
+	OP_RESUME,
 } op_kind;
 
 /* Distinct SQL texts the store runs; each connection caches its statements. */
@@ -196,7 +198,10 @@ static const char schema[] =
     " WHERE state!='refused';"
     /* (state, target, id) serves the queue scans; a (state, id) index only cost writes. */
     "DROP INDEX IF EXISTS deployments_state;"
-    "CREATE INDEX IF NOT EXISTS deployments_state_target ON deployments(state, target, id);";
+    "CREATE INDEX IF NOT EXISTS deployments_state_target ON deployments(state, target, id);"
+    /* Targets paused through the API: since when and by whom. */
+    "CREATE TABLE IF NOT EXISTS pauses("
+    " target TEXT PRIMARY KEY, since INTEGER NOT NULL, paused_by TEXT) WITHOUT ROWID;";
 
 /* Databases from before trusted_proxies lack deployments.client: add it. */
 static int add_client_column(sqlite3 *db)
@@ -304,6 +309,7 @@ static int insert_dep(gg_store *s, const gg_deployment *d, const char *delivery,
 	sqlite3_bind_int64(st, 10, now);
 	sqlite3_bind_int64(st, 11, d->not_before);
 	bind_text(st, 12, d->client);
+	bind_text(st, 13, d->reason);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -517,6 +523,22 @@ static int run_op(gg_store *s, op *o)
 	case OP_PRUNE:
 		c = exec_update(s, "DELETE FROM deliveries WHERE received_at<?", "i", o->when);
 		return c < 0 ? -1 : 0;
+	case OP_PAUSE:
+		/* Pausing a paused target keeps its first since and by. */
+		c = exec_update(s,
+		                "INSERT OR IGNORE INTO pauses(target, since, paused_by) "
+		                "VALUES (?,?,?)",
+		                "sis", o->target, now, o->reason);
+		if (c < 0)
+			return -1;
+		o->id = c;
+		return 0;
+	case OP_RESUME:
+		c = exec_update(s, "DELETE FROM pauses WHERE target=?", "s", o->target);
+		if (c < 0)
+			return -1;
+		o->id = c;
+		return 0;
 	}
 	return -1;
 }
@@ -745,7 +767,7 @@ int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char
 	    sqlite3_prepare_v3(s->wdb,
 	                       "INSERT INTO deployments(target, source, repo, ref, before, after, "
 	                       "pusher, delivery, clone_url, state, created_at, not_before, "
-	                       "client) VALUES (?,?,?,?,?,?,?,?,?,'queued',?,?,?)",
+	                       "client, reason) VALUES (?,?,?,?,?,?,?,?,?,'queued',?,?,?,?)",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_dep, NULL) != SQLITE_OK) {
 		*err = gg_printf("%s: %s", path, sqlite3_errmsg(s->wdb));
 		goto done;
@@ -881,6 +903,7 @@ static void copy_dep(gg_deployment *dst, const gg_deployment *src)
 	dst->delivery = dupn(src->delivery);
 	dst->clone_url = dupn(src->clone_url);
 	dst->client = dupn(src->client);
+	dst->reason = dupn(src->reason);
 	dst->not_before = src->not_before;
 }
 
@@ -965,6 +988,43 @@ void gg_store_requeue(gg_store *s, int64_t id, int64_t not_before, gg_store_cb c
 	op *o = simple_op(OP_REQUEUE, id, cb, arg);
 	o->when = not_before;
 	submit(s, o);
+}
+
+void gg_store_pause(gg_store *s, const char *target, const char *by, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_PAUSE, 0, cb, arg);
+	o->target = gg_strdup(target);
+	o->reason = dupn(by);
+	submit(s, o);
+}
+
+void gg_store_resume(gg_store *s, const char *target, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_RESUME, 0, cb, arg);
+	o->target = gg_strdup(target);
+	submit(s, o);
+}
+
+int gg_store_paused(gg_store *s, const char *target, int64_t *since, char **by)
+{
+	*since = 0;
+	*by = NULL;
+	sqlite3_stmt *st =
+	    stmt(s->rdb, s->rcache, "SELECT since, paused_by FROM pauses WHERE target=?");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, target);
+	int step = sqlite3_step(st), rc = -1;
+	if (step == SQLITE_ROW) {
+		*since = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			*by = gg_strdup((const char *)sqlite3_column_text(st, 1));
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = GG_STORE_NOTFOUND;
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 void gg_store_prune(gg_store *s, uint64_t max_age_ms)

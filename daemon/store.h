@@ -142,7 +142,8 @@ typedef void (*gg_store_cb)(void *arg, int rc, int64_t id);
 
 /*
  * Queue a deployment not tied to a webhook delivery (poll/reconcile):
- * d->delivery may be NULL. The callback's id is the new deployment's id.
+ * d->delivery may be NULL; d->reason, when set, is stored as it (a reconcile
+ * says so there). The callback's id is the new deployment's id.
  * Strings are copied; d's id, state and times are ignored (state queued,
  * created_at now, not_before as given).
  */
@@ -212,6 +213,22 @@ const char *gg_store_replay_reason(gg_store *s, const char *target, const char *
 int gg_store_count_by_state(gg_store *s,
                             void (*fn)(void *arg, const char *target, gg_dep_state st, uint64_t n),
                             void *arg);
+
+/* ---- Paused targets ---- */
+
+/*
+ * Pause target: its deployments queue but do not run until it is resumed.
+ * by (copied; may be NULL) says who. Pausing a paused target changes
+ * nothing. The callback's id is 1 when it was not paused before, else 0.
+ */
+void gg_store_pause(gg_store *s, const char *target, const char *by, gg_store_cb cb, void *arg);
+/* Resume target; the callback's id is 1 when it was paused, else 0. */
+void gg_store_resume(gg_store *s, const char *target, gg_store_cb cb, void *arg);
+/*
+ * Whether target is paused: 0 with *since (Unix ms) and *by (owned by the
+ * caller, NULL when nobody was named), GG_STORE_NOTFOUND when it is not, -1.
+ */
+int gg_store_paused(gg_store *s, const char *target, int64_t *since, char **by);
 
 /* ---- Maintenance ---- */
 

@@ -343,6 +343,87 @@ static void test_local_source(void)
 	gg_diag_free(&diag);
 }
 
+static void test_reconcile_keys(void)
+{
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	int rc = parse(&cfg, &diag,
+	               "state_dir: /s\n"
+	               "sources: [{name: gh, kind: github, secret_file: @S@/gh}]\n"
+	               "targets:\n"
+	               "  - name: apply\n"
+	               "    repo: a/b\n"
+	               "    ref: refs/heads/main\n"
+	               "    run: [apply, \"{after}\"]\n"
+	               "    url: https://git.example.com/a/b.git\n"
+	               "    branch: main\n"
+	               "    poll: 30s\n"
+	               "    username: deploy\n"
+	               "    password_file: /etc/p\n"
+	               "    reconcile: 10m\n"
+	               "  - name: docs\n"
+	               "    repo: a/b\n"
+	               "    ref: refs/heads/main\n"
+	               "    reconcile: 1s\n"
+	               "    drift: report\n"
+	               "    checkout: {url: file:///g.git, dir: /srv/docs}\n"
+	               "  - name: plain\n"
+	               "    repo: a/b\n"
+	               "    ref: refs/heads/main\n"
+	               "    run: [x]\n");
+	CHECK_INT(rc, 0);
+	if (rc == 0) {
+		const gg_dtarget *a = gg_dconfig_target(cfg, "apply");
+		CHECK(a->remote != NULL && a->checkout == NULL);
+		CHECK_STR(a->remote->url, "https://git.example.com/a/b.git");
+		CHECK_STR(a->remote->branch, "main");
+		CHECK_INT(a->remote->poll_ms, 30000);
+		CHECK_STR(a->remote->username, "deploy");
+		CHECK_STR(a->remote->password_file, "/etc/p");
+		CHECK(a->remote->dir == NULL);
+		CHECK_INT(a->reconcile_ms, 600000);
+		CHECK(gg_dtarget_repository(a) == a->remote);
+		const gg_dtarget *d = gg_dconfig_target(cfg, "docs");
+		CHECK_INT(d->reconcile_ms, 1000);
+		CHECK_INT(d->drift, GG_DRIFT_REPORT);
+		CHECK(gg_dtarget_repository(d) == d->checkout);
+		const gg_dtarget *p = gg_dconfig_target(cfg, "plain");
+		CHECK(p->remote == NULL && gg_dtarget_repository(p) == NULL);
+		CHECK_INT(p->reconcile_ms, 0);
+		CHECK_INT(p->drift, GG_DRIFT_REPAIR);
+		gg_dconfig_free(cfg);
+	}
+	gg_diag_free(&diag);
+
+	rc = parse(&cfg, &diag,
+	           "state_dir: /s\n"
+	           "sources: [{name: gh, kind: github, secret_file: @S@/gh}]\n"
+	           "targets:\n"
+	           "  - name: a\n"
+	           "    repo: a/b\n"
+	           "    ref: refs/heads/main\n"
+	           "    run: [x]\n"
+	           "    poll: 1m\n"
+	           "    ssh_key_file: /k\n"
+	           "    drift: report\n"
+	           "    reconcile: 500ms\n"
+	           "  - name: b\n"
+	           "    repo: a/b\n"
+	           "    ref: refs/heads/main\n"
+	           "    url: file:///g.git\n"
+	           "    drift: sometimes\n"
+	           "    checkout: {url: file:///g.git, dir: /srv/b}\n");
+	CHECK_INT(rc, -1);
+	CHECK(has_msg(&diag, "d.yaml:8:11: 'poll' needs 'url' (the repository to fetch)"));
+	CHECK(has_msg(&diag, "d.yaml:9:19: 'ssh_key_file' needs 'url'"));
+	CHECK(has_msg(&diag, "d.yaml:10:12: 'drift' applies to checkout targets only"));
+	CHECK(has_msg(&diag, "d.yaml:11:16: 'reconcile' must be at least 1s"));
+	CHECK(has_msg(&diag,
+	              "d.yaml:15:10: a checkout target names its repository under 'checkout'"));
+	CHECK(has_msg(&diag, "d.yaml:16:12: 'drift' must be repair or report"));
+	gg_diag_free(&diag);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL)
@@ -358,6 +439,7 @@ int main(void)
 	RUN(test_errors_with_positions);
 	RUN(test_security_keys);
 	RUN(test_local_source);
+	RUN(test_reconcile_keys);
 	for (size_t i = 0; i < GG_ARRAY_LEN(paths); i++) {
 		unlink(paths[i]);
 		free(paths[i]);

@@ -425,6 +425,74 @@ static void test_replays(void)
 	gg_store_close(st);
 }
 
+static void test_pauses_and_insert_reason(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/p", dir);
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	free(err);
+	if (st == NULL) {
+		free(sub);
+		return;
+	}
+	int64_t since = -1;
+	char *by = NULL;
+	seen s = {0};
+	CHECK_INT(gg_store_paused(st, "prod", &since, &by), GG_STORE_NOTFOUND);
+	CHECK(by == NULL && since == 0);
+	gg_store_pause(st, "prod", "alice from 127.0.0.1", on_done, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(s.id, 1);
+	CHECK_INT(gg_store_paused(st, "prod", &since, &by), 0);
+	CHECK_STR(by, "alice from 127.0.0.1");
+	CHECK(since > 0);
+	int64_t first = since;
+	free(by);
+	/* Pausing again keeps who paused it first, and since when. */
+	gg_store_pause(st, "prod", "bob", on_done, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(s.id, 0);
+	CHECK_INT(gg_store_paused(st, "prod", &since, &by), 0);
+	CHECK_STR(by, "alice from 127.0.0.1");
+	CHECK_INT(since, first);
+	free(by);
+	CHECK_INT(gg_store_paused(st, "docs", &since, &by), GG_STORE_NOTFOUND);
+	gg_store_resume(st, "prod", on_done, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(s.id, 1);
+	CHECK_INT(gg_store_paused(st, "prod", &since, &by), GG_STORE_NOTFOUND);
+	gg_store_resume(st, "prod", on_done, &s);
+	CHECK_INT(s.id, 0);
+
+	/* A paused target stays paused across a reopen. */
+	gg_store_pause(st, "docs", NULL, on_done, &s);
+	gg_store_close(st);
+	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	free(err);
+	free(sub);
+	if (st == NULL)
+		return;
+	CHECK_INT(gg_store_paused(st, "docs", &since, &by), 0);
+	CHECK(by == NULL);
+
+	/* An inserted deployment keeps its reason while queued. */
+	gg_deployment dep = {.target = "prod",
+	                     .after = "cccc",
+	                     .pusher = "gitgated (reconcile)",
+	                     .reason = "reconcile"};
+	gg_store_insert(st, &dep, on_done, &s);
+	CHECK_INT(s.rc, 0);
+	gg_deployment *got = NULL;
+	CHECK_INT(gg_store_get(&got, st, s.id), 0);
+	if (got) {
+		CHECK_STR(got->reason, "reconcile");
+		CHECK(got->delivery == NULL);
+		gg_deployment_free(got);
+	}
+	gg_store_close(st);
+}
+
 static void test_open_failure(void)
 {
 	gg_store *st = NULL;
@@ -444,6 +512,7 @@ int main(void)
 	RUN(test_threaded_group_commit);
 	RUN(test_counts_and_state_names);
 	RUN(test_replays);
+	RUN(test_pauses_and_insert_reason);
 	RUN(test_open_failure);
 	char *cmd = gg_printf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
