@@ -12,6 +12,10 @@
 #include <stddef.h>
 
 #define GG_CHECKOUT_OPTION "--deploy-checkout"
+/* The child's exit code when the fetched commit is not signed by a trusted key. */
+#define GG_CHECKOUT_EXIT_REFUSED 3
+/* The result file of a refused commit: "COMMIT\nreason", at most this long. */
+#define GG_CHECKOUT_MAX_RESULT 2048
 
 typedef struct {
 	const char *url;
@@ -25,6 +29,9 @@ typedef struct {
 	const char *ssh_key_file;
 	const char *ssh_public_key_file;
 	const char *ssh_known_hosts_file;
+	/* verify: the trusted keys; both NULL when the target does not verify. */
+	const char *allowed_signers;
+	const char *gpg_keyring;
 } gg_checkout_opts;
 
 /* The mirror directory for url under state_dir: an allocated string the caller frees. */
@@ -59,10 +66,11 @@ int gg_checkout_release(const gg_checkout_opts *o, const char *commit, char **er
  *   --deploy-checkout --url URL --branch REF --mirror DIR --result FILE
  *                     [--dir DIR --keep N] [--want COMMIT] [--username U]
  *                     [--password-file F] [--ssh-key F] [--ssh-public-key F]
- *                     [--known-hosts F]
+ *                     [--known-hosts F] [--allowed-signers F] [--gpg-keyring F]
  * Without --dir it only fetches. Writes the commit (fetched or deployed) to
  * FILE. Returns the exit code: 0, 1 when the fetch or checkout failed, 2 on
- * usage errors.
+ * usage errors, GG_CHECKOUT_EXIT_REFUSED when the commit is not signed by a
+ * trusted key (FILE then holds the commit and the reason; nothing deployed).
  */
 int gg_checkout_main(int argc, char **argv);
 

@@ -82,6 +82,12 @@ typedef struct {
 	char *ssh_known_hosts_file;
 } gg_dcheckout;
 
+/* verify: the trusted keys the commit a target deploys must be signed by. */
+typedef struct {
+	char *allowed_signers; /* absolute paths (relative ones are read beside the config); */
+	char *gpg_keyring;     /* either may be NULL, not both */
+} gg_dverify;
+
 typedef struct {
 	char *name;
 	char *source; /* source name; NULL: any */
@@ -97,6 +103,7 @@ typedef struct {
 	unsigned retries;       /* default 0 */
 	unsigned nice;          /* added to the daemon's niceness; default GG_DEFAULT_NICE */
 	gg_dcheckout *checkout; /* NULL for run targets */
+	gg_dverify *verify;     /* NULL: what is fetched deploys unverified */
 	bool allow_rollback;    /* a delivery may ask for an older commit (default false) */
 	unsigned line, col;
 } gg_dtarget;

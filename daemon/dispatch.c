@@ -51,6 +51,9 @@ struct tstate {
 	uint64_t poll_ms;
 	gg_run *poll_run;
 	char *poll_result;
+	/* The last commit refused for want of a trusted signature: a poll does not queue it again.
+	 */
+	char *refused_commit;
 };
 
 typedef enum { PHASE_CHECKOUT, PHASE_COMMAND } job_phase;
@@ -130,6 +133,7 @@ static void tstate_free(tstate *t)
 	if (t->poll_ev)
 		event_free(t->poll_ev);
 	free(t->poll_result);
+	free(t->refused_commit);
 	free(t->name);
 	free(t);
 }
@@ -513,6 +517,36 @@ static char *read_result(const char *path)
 	return text;
 }
 
+/*
+ * The checkout child fetched a commit that no trusted key signed: nothing
+ * ran, the live release is untouched, and no retry can change the verdict.
+ * Its result file holds the commit and the reason.
+ */
+static void job_refused(job *j)
+{
+	char *text = NULL;
+	size_t len = 0;
+	const char *reason = "not signed by a trusted key";
+	if (gg_statedir_read(&text, &len, j->result_path, GG_CHECKOUT_MAX_RESULT) == 0) {
+		char *nl = strchr(text, '\n');
+		if (nl && (nl - text == 40 || nl - text == 64)) {
+			*nl = '\0';
+			free(j->commit);
+			j->commit = gg_strdup(text);
+			char *r = nl + 1;
+			r[strcspn(r, "\n")] = '\0';
+			if (*r)
+				reason = r;
+		}
+	}
+	if (j->commit) {
+		free(j->t->refused_commit);
+		j->t->refused_commit = gg_strdup(j->commit);
+	}
+	job_end(j, GG_DEP_REFUSED, GG_CHECKOUT_EXIT_REFUSED, j->commit, reason);
+	free(text);
+}
+
 static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 {
 	job *j = arg;
@@ -549,6 +583,10 @@ static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 		char *why = gg_printf("killed by signal %d", code);
 		job_failed(j, -1, why);
 		free(why);
+		return;
+	}
+	if (j->phase == PHASE_CHECKOUT && code == GG_CHECKOUT_EXIT_REFUSED) {
+		job_refused(j);
 		return;
 	}
 	if (code != 0) {
@@ -677,6 +715,10 @@ static char **checkout_argv(gg_dispatch *d, const gg_dtarget *tg, const char *br
 		argv_add(&argv, &n, "--ssh-public-key", co->ssh_public_key_file);
 	if (co->ssh_known_hosts_file)
 		argv_add(&argv, &n, "--known-hosts", co->ssh_known_hosts_file);
+	if (dir && tg->verify && tg->verify->allowed_signers)
+		argv_add(&argv, &n, "--allowed-signers", tg->verify->allowed_signers);
+	if (dir && tg->verify && tg->verify->gpg_keyring)
+		argv_add(&argv, &n, "--gpg-keyring", tg->verify->gpg_keyring);
 	free(mirror);
 	return argv;
 }
@@ -986,7 +1028,7 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 	free(path);
 	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->name) : NULL;
 	if (commit && tg && tg->checkout && !d->shutting_down && t->job == NULL &&
-	    t->inflight == 0) {
+	    t->inflight == 0 && !(t->refused_commit && !strcmp(t->refused_commit, commit))) {
 		gg_deployment *q = NULL;
 		size_t nq = 0;
 		char *last = NULL;
