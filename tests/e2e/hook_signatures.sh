@@ -75,6 +75,22 @@ t_unsigned_commit_refused() {
 	! git -C "$T/srv.git" rev-parse -q --verify main >/dev/null || fail "main was created"
 }
 
+t_check_range_reports_signatures() {
+	sshkey dev
+	signer committer@example.com dev >"$T/allowed_signers"
+	policy_ssh >"$T/policy.yaml"
+	git init -q -b main "$T/w"
+	commit base 0 "base"
+	ssh_commit dev a 1 "signed"
+	commit b 2 "unsigned"
+	cd "$T/w"
+	expect_status 1 "$GITGATE" check --policy "$T/policy.yaml" --range HEAD~2..HEAD >"$T/out" 2>&1
+	expect_contains "$T/out" "error[signature] $(short HEAD): unsigned"
+	expect_not_contains "$T/out" "$(short HEAD~1)"
+	expect_status 1 "$GITGATE" check --policy "$T/policy.yaml" --format sarif --range HEAD~2..HEAD >"$T/sarif" 2>&1
+	expect_contains "$T/sarif" "commits and tags carry a valid signature by a trusted key"
+}
+
 t_unknown_key_refused_with_its_fingerprint() {
 	sshkey dev
 	sshkey stranger
