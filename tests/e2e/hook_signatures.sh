@@ -193,6 +193,37 @@ PY
 	expect_contains "$T/out" "error[signature] $(short HEAD): bad signature: not an SSH or OpenPGP signature block"
 }
 
+t_signature_made_for_another_namespace_refused() {
+	# A trusted key's signature made with `ssh-keygen -Y sign -n file` over the
+	# very bytes of a commit must not pass as the commit's signature.
+	sshkey dev
+	signer committer@example.com dev >"$T/allowed_signers"
+	policy_ssh | setup
+	commit a 1 "payload"
+	git -C "$T/w" cat-file commit HEAD >"$T/payload"
+	base=$(git -C "$T/w" rev-parse HEAD)
+	sign_as() { # NAMESPACE: HEAD becomes the payload with that signature in its gpgsig header
+		rm -f "$T/payload.sig"
+		ssh-keygen -Y sign -n "$1" -f "$T/dev" "$T/payload" 2>/dev/null
+		python3 - "$T/payload" "$T/payload.sig" >"$T/signed" <<'PY'
+import sys
+body = open(sys.argv[1]).read()
+sig = open(sys.argv[2]).read().rstrip("\n").split("\n")
+head, rest = body.split("\n\n", 1)
+sys.stdout.write(head + "\ngpgsig " + "\n ".join(sig) + "\n\n" + rest)
+PY
+		id=$(git -C "$T/w" hash-object -t commit -w "$T/signed")
+		git -C "$T/w" update-ref refs/heads/main "$id"
+	}
+	sign_as file
+	! push main || fail "push accepted"
+	expect_contains "$T/out" "error[signature] $(short HEAD): bad signature: made for namespace 'file', not git"
+	# The same construction in the git namespace is a good signature: the refusal was the namespace's.
+	sign_as git
+	push main
+	expect_contains "$T/out" "push accepted"
+}
+
 t_megabyte_signature_refused() {
 	sshkey dev
 	signer committer@example.com dev >"$T/allowed_signers"
