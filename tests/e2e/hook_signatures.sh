@@ -201,7 +201,6 @@ t_signature_made_for_another_namespace_refused() {
 	policy_ssh | setup
 	commit a 1 "payload"
 	git -C "$T/w" cat-file commit HEAD >"$T/payload"
-	base=$(git -C "$T/w" rev-parse HEAD)
 	sign_as() { # NAMESPACE: HEAD becomes the payload with that signature in its gpgsig header
 		rm -f "$T/payload.sig"
 		ssh-keygen -Y sign -n "$1" -f "$T/dev" "$T/payload" 2>/dev/null
