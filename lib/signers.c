@@ -379,15 +379,63 @@ static char *fmt_time(time_t t)
 	return gg_strdup(buf);
 }
 
+/*
+ * A certificate's principal the entry allows: `principal` itself when given
+ * (the certificate must name it and the entry's patterns match it), else the
+ * first of the certificate's that the patterns match. NULL: none.
+ */
+static const char *cert_principal(const struct entry *e, const gg_sshkey *key,
+                                  const char *principal)
+{
+	const char *const *v;
+	size_t n = gg_sshkey_cert_principals(key, &v);
+	for (size_t i = 0; i < n; i++) {
+		if (principal && strcmp(v[i], principal) != 0)
+			continue;
+		if (gg_signers_match_list(e->principals, v[i]))
+			return v[i];
+	}
+	return NULL;
+}
+
+/* An entry with cert-authority, for a certificate its CA signed. */
+static gg_signers_result check_cert(const gg_signers *s, const struct entry *e,
+                                    const gg_sshkey *key, const char *principal, time_t at,
+                                    char **why)
+{
+	int v = gg_sshkey_cert_valid_at(key, (int64_t)at);
+	if (!gg_sshkey_cert_user(key)) {
+		*why = gg_printf("%s:%u: certificate '%s' is a host certificate", s->file, e->line,
+		                 gg_sshkey_cert_id(key));
+		return GG_SIGNERS_NAMESPACE;
+	}
+	if (v != 0) {
+		*why =
+		    gg_printf("%s:%u: certificate '%s' is %s", s->file, e->line,
+		              gg_sshkey_cert_id(key), v < 0 ? "not valid yet" : "no longer valid");
+		return GG_SIGNERS_EXPIRED;
+	}
+	if (cert_principal(e, key, principal) == NULL) {
+		*why = gg_printf("%s:%u: certificate '%s' names no principal the entry allows%s%s",
+		                 s->file, e->line, gg_sshkey_cert_id(key), principal ? " as " : "",
+		                 principal ? principal : "");
+		return GG_SIGNERS_PRINCIPAL;
+	}
+	return GG_SIGNERS_OK;
+}
+
 gg_signers_result gg_signers_check(const gg_signers *s, const gg_sshkey *key, const char *ns,
                                    const char *principal, time_t at, char **detail)
 {
 	gg_signers_result best = GG_SIGNERS_UNKNOWN;
+	bool cert = gg_sshkey_is_cert(key);
 	*detail = NULL;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct entry *e = &s->v[i];
-		/* A CA entry vouches only for certificates, never for a plain key. */
-		if (e->ca || !gg_sshkey_equal(e->key, key))
+		/* A CA entry vouches only for certificates it signed, a plain one only for its key.
+		 */
+		if (cert ? !e->ca || !gg_sshkey_equal(e->key, gg_sshkey_cert_ca(key))
+		         : e->ca || !gg_sshkey_equal(e->key, key))
 			continue;
 		gg_signers_result r = GG_SIGNERS_OK;
 		char *why = NULL;
@@ -401,6 +449,8 @@ gg_signers_result gg_signers_check(const gg_signers *s, const gg_sshkey *key, co
 			why = gg_printf("%s:%u: the key is valid %s %s", s->file, e->line,
 			                e->has_after && at < e->after ? "from" : "until", t);
 			free(t);
+		} else if (cert) {
+			r = check_cert(s, e, key, principal, at, &why);
 		} else if (principal && !gg_signers_match_list(e->principals, principal)) {
 			r = GG_SIGNERS_PRINCIPAL;
 			why = gg_printf("%s:%u lists the key for %s", s->file, e->line,
@@ -413,7 +463,7 @@ gg_signers_result gg_signers_check(const gg_signers *s, const gg_sshkey *key, co
 			return r;
 		}
 		/* Report the entry that came closest: principal, then time, then namespace. */
-		if (best == GG_SIGNERS_UNKNOWN || r > best) {
+		if (r > best) {
 			best = r;
 			free(*detail);
 			*detail = why;

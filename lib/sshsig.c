@@ -21,14 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SSHSIG_MAGIC       "SSHSIG"
-#define SSHSIG_MAGIC_LEN   6
-#define SSHSIG_VERSION     1
-#define SSHSIG_BEGIN       "-----BEGIN SSH SIGNATURE-----"
-#define SSHSIG_END         "-----END SSH SIGNATURE-----"
-#define SSHKEY_MAX_BLOB    4096 /* a 16384-bit RSA key is about 2 KiB */
-#define SSHSIG_MAX_NS      256
-#define SSHSIG_MAX_SIGBLOB 4096
+#define SSHSIG_MAGIC           "SSHSIG"
+#define SSHSIG_MAGIC_LEN       6
+#define SSHSIG_VERSION         1
+#define SSHSIG_BEGIN           "-----BEGIN SSH SIGNATURE-----"
+#define SSHSIG_END             "-----END SSH SIGNATURE-----"
+#define SSHKEY_MAX_BLOB        4096 /* a 16384-bit RSA key is about 2 KiB */
+#define SSHSIG_MAX_NS          256
+#define SSHSIG_MAX_SIGBLOB     4096
+#define SSHCERT_SUFFIX         "-cert-v01@openssh.com"
+#define SSHCERT_USER           1
+#define SSHCERT_MAX_PRINCIPALS 256
 
 typedef enum { KT_ED25519, KT_P256, KT_P384, KT_P521, KT_RSA } keytype;
 
@@ -37,7 +40,15 @@ struct gg_sshkey {
 	unsigned char *blob;
 	size_t len;
 	EVP_PKEY *pkey;
-	char fp[64]; /* "SHA256:" + 43 base64 characters */
+	char fp[64]; /* "SHA256:" + 43 base64 characters; a certificate's: of its plain key */
+	/* A certificate: the CA that signed it (checked at parse time) and what it says. */
+	bool cert;
+	gg_sshkey *ca;
+	uint32_t cert_type;
+	uint64_t valid_after, valid_before;
+	char **principals;
+	size_t nprincipals;
+	char *key_id;
 };
 
 struct gg_sshsig {
@@ -234,15 +245,178 @@ void gg_sshkey_free(gg_sshkey *k)
 	if (k == NULL)
 		return;
 	EVP_PKEY_free(k->pkey);
+	gg_sshkey_free(k->ca);
+	gg_strv_free(k->principals, k->nprincipals);
+	free(k->key_id);
 	free(k->blob);
 	free(k);
+}
+
+/*
+ * The key material after the type name (name, nname: a plain type) from r:
+ * sets k->type and k->pkey. What follows the material is left in r.
+ */
+static int parse_material(gg_sshkey *k, const unsigned char *name, size_t nname, struct rd *r,
+                          char **err)
+{
+	const unsigned char *a, *b;
+	size_t na, nb;
+	if (str_is(name, nname, "ssh-ed25519")) {
+		k->type = KT_ED25519;
+		if (rd_string(r, &a, &na) < 0 || na != 32) {
+			*err = gg_strdup("malformed ssh-ed25519 key");
+			return -1;
+		}
+		k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, a, na);
+	} else if (str_is(name, nname, "ecdsa-sha2-nistp256") ||
+	           str_is(name, nname, "ecdsa-sha2-nistp384") ||
+	           str_is(name, nname, "ecdsa-sha2-nistp521")) {
+		const char *curve = (const char *)name + 11; /* "nistpNNN" */
+		const char *group = curve[5] == '2' ? "P-256" : curve[5] == '3' ? "P-384" : "P-521";
+		k->type = curve[5] == '2' ? KT_P256 : curve[5] == '3' ? KT_P384 : KT_P521;
+		if (rd_string(r, &a, &na) < 0 || na != 8 || memcmp(a, curve, 8) != 0 ||
+		    rd_string(r, &b, &nb) < 0 || nb == 0) {
+			*err = gg_printf("malformed %.*s key", (int)nname, (const char *)name);
+			return -1;
+		}
+		k->pkey = ec_key(group, b, nb);
+	} else if (str_is(name, nname, "ssh-rsa")) {
+		k->type = KT_RSA;
+		if (rd_mpint(r, &a, &na) < 0 || rd_mpint(r, &b, &nb) < 0 || na == 0 || na > 8 ||
+		    nb == 0) {
+			*err = gg_strdup("malformed ssh-rsa key");
+			return -1;
+		}
+		size_t bits = nb * 8;
+		for (unsigned char top = b[0]; !(top & 0x80); top <<= 1)
+			bits--;
+		if (bits < GG_SSHKEY_RSA_MIN_BITS || bits > GG_SSHKEY_RSA_MAX_BITS) {
+			*err = gg_printf("ssh-rsa key of %zu bits: only %u to %u bits are accepted",
+			                 bits, GG_SSHKEY_RSA_MIN_BITS, GG_SSHKEY_RSA_MAX_BITS);
+			return -1;
+		}
+		k->pkey = rsa_key(a, na, b, nb);
+	} else {
+		char *shown = gg_strndup((const char *)name, nname > 64 ? 64 : nname);
+		for (char *p = shown; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+				*p = '?';
+		*err = gg_printf("key type %s is not supported (ssh-ed25519, "
+		                 "ecdsa-sha2-nistp256/384/521, ssh-rsa, and their certificates)",
+		                 shown);
+		free(shown);
+		return -1;
+	}
+	if (k->pkey == NULL) {
+		*err = gg_printf("invalid %.*s key", (int)nname, (const char *)name);
+		return -1;
+	}
+	return 0;
+}
+
+static void fingerprint(gg_sshkey *k, const void *plain, size_t n)
+{
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	EVP_Digest(plain, n, md, &mdlen, EVP_sha256(), NULL);
+	memcpy(k->fp, "SHA256:", 7);
+	b64_encode_nopad(k->fp + 7, sizeof(k->fp) - 7, md, mdlen);
+}
+
+static int rd_u64(struct rd *r, uint64_t *v)
+{
+	uint32_t hi, lo;
+	if (rd_u32(r, &hi) < 0 || rd_u32(r, &lo) < 0)
+		return -1;
+	*v = (uint64_t)hi << 32 | lo;
+	return 0;
+}
+
+static int verify_sig(const gg_sshkey *key, const char *sigtype, const unsigned char *sig,
+                      size_t nsig, const void *data, size_t ndata, char **err);
+
+/*
+ * An OpenSSH certificate (PROTOCOL.certkeys): nonce, the key material, serial,
+ * type, key id, principals, validity, options, extensions, reserved, the CA's
+ * key and its signature over everything before the signature. The CA's
+ * signature is checked here, so a certificate that parses is the CA's word.
+ */
+static int parse_cert(gg_sshkey *k, const unsigned char *blob, const unsigned char *name,
+                      size_t nname, struct rd *r, char **err)
+{
+	size_t nbase = nname - strlen(SSHCERT_SUFFIX);
+	const unsigned char *nonce, *m0, *keyid, *princ, *crit, *ext, *resv, *cakey, *sigblob;
+	size_t nnonce, nkeyid, nprinc, ncrit, next, nresv, ncakey, nsigblob;
+	uint64_t serial;
+	k->cert = true;
+	if (rd_string(r, &nonce, &nnonce) < 0)
+		goto malformed;
+	m0 = r->p;
+	if (parse_material(k, name, nbase, r, err) < 0)
+		return -1;
+	gg_buf plain = GG_BUF_INIT;
+	unsigned char len[4] = {(unsigned char)(nbase >> 24), (unsigned char)(nbase >> 16),
+	                        (unsigned char)(nbase >> 8), (unsigned char)nbase};
+	gg_buf_put(&plain, len, 4);
+	gg_buf_put(&plain, name, nbase);
+	gg_buf_put(&plain, m0, (size_t)(r->p - m0));
+	fingerprint(k, plain.ptr, plain.len);
+	gg_buf_free(&plain);
+	if (rd_u64(r, &serial) < 0 || rd_u32(r, &k->cert_type) < 0 ||
+	    rd_string(r, &keyid, &nkeyid) < 0 || rd_string(r, &princ, &nprinc) < 0 ||
+	    rd_u64(r, &k->valid_after) < 0 || rd_u64(r, &k->valid_before) < 0 ||
+	    rd_string(r, &crit, &ncrit) < 0 || rd_string(r, &ext, &next) < 0 ||
+	    rd_string(r, &resv, &nresv) < 0 || rd_string(r, &cakey, &ncakey) < 0)
+		goto malformed;
+	size_t signed_len = (size_t)(r->p - blob);
+	if (rd_string(r, &sigblob, &nsigblob) < 0 || r->n != 0)
+		goto malformed;
+	k->key_id = gg_strndup((const char *)keyid, nkeyid > 64 ? 64 : nkeyid);
+	for (char *p = k->key_id; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	struct rd pr = {princ, nprinc};
+	while (pr.n) {
+		const unsigned char *p;
+		size_t np;
+		if (rd_string(&pr, &p, &np) < 0 || memchr(p, '\0', np) ||
+		    k->nprincipals >= SSHCERT_MAX_PRINCIPALS)
+			goto malformed;
+		k->principals = gg_reallocarray(k->principals, k->nprincipals + 1, sizeof(char *));
+		k->principals[k->nprincipals++] = gg_strndup((const char *)p, np);
+	}
+	if (gg_sshkey_from_blob(&k->ca, cakey, ncakey, err) < 0)
+		return -1;
+	if (k->ca->cert) {
+		*err = gg_strdup("a certificate signed by a certificate");
+		return -1;
+	}
+	struct rd sr = {sigblob, nsigblob};
+	const unsigned char *st, *sb;
+	size_t nst, nsb;
+	if (rd_string(&sr, &st, &nst) < 0 || rd_string(&sr, &sb, &nsb) < 0 || sr.n != 0 ||
+	    nst > 64 || memchr(st, '\0', nst))
+		goto malformed;
+	char *sigtype = gg_strndup((const char *)st, nst);
+	char *why = NULL;
+	int rc = verify_sig(k->ca, sigtype, sb, nsb, blob, signed_len, &why);
+	free(sigtype);
+	if (rc < 0) {
+		*err = gg_printf("certificate not signed by its CA: %s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+malformed:
+	*err = gg_strdup("malformed certificate");
+	return -1;
 }
 
 int gg_sshkey_from_blob(gg_sshkey **out, const unsigned char *blob, size_t len, char **err)
 {
 	struct rd r = {blob, len};
-	const unsigned char *name, *a, *b;
-	size_t nname, na, nb;
+	const unsigned char *name;
+	size_t nname;
 	gg_sshkey *k = NULL;
 	*out = NULL;
 	if (len > SSHKEY_MAX_BLOB) {
@@ -255,72 +429,62 @@ int gg_sshkey_from_blob(gg_sshkey **out, const unsigned char *blob, size_t len, 
 		return -1;
 	}
 	k = gg_calloc(1, sizeof(*k));
-	if (str_is(name, nname, "ssh-ed25519")) {
-		k->type = KT_ED25519;
-		if (rd_string(&r, &a, &na) < 0 || na != 32 || r.n != 0) {
-			*err = gg_strdup("malformed ssh-ed25519 key");
+	size_t ns = strlen(SSHCERT_SUFFIX);
+	if (nname > ns && memcmp(name + nname - ns, SSHCERT_SUFFIX, ns) == 0) {
+		if (parse_cert(k, blob, name, nname, &r, err) < 0)
 			goto fail;
-		}
-		k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, a, na);
-	} else if (str_is(name, nname, "ecdsa-sha2-nistp256") ||
-	           str_is(name, nname, "ecdsa-sha2-nistp384") ||
-	           str_is(name, nname, "ecdsa-sha2-nistp521")) {
-		const char *curve = (const char *)name + 11; /* "nistpNNN" */
-		const char *group = curve[5] == '2' ? "P-256" : curve[5] == '3' ? "P-384" : "P-521";
-		k->type = curve[5] == '2' ? KT_P256 : curve[5] == '3' ? KT_P384 : KT_P521;
-		if (rd_string(&r, &a, &na) < 0 || na != 8 || memcmp(a, curve, 8) != 0 ||
-		    rd_string(&r, &b, &nb) < 0 || nb == 0 || r.n != 0) {
+	} else {
+		if (parse_material(k, name, nname, &r, err) < 0)
+			goto fail;
+		if (r.n != 0) {
 			*err = gg_printf("malformed %.*s key", (int)nname, (const char *)name);
 			goto fail;
 		}
-		k->pkey = ec_key(group, b, nb);
-	} else if (str_is(name, nname, "ssh-rsa")) {
-		k->type = KT_RSA;
-		if (rd_mpint(&r, &a, &na) < 0 || rd_mpint(&r, &b, &nb) < 0 || r.n != 0 || na == 0 ||
-		    na > 8 || nb == 0) {
-			*err = gg_strdup("malformed ssh-rsa key");
-			goto fail;
-		}
-		size_t bits = nb * 8;
-		for (unsigned char top = b[0]; !(top & 0x80); top <<= 1)
-			bits--;
-		if (bits < GG_SSHKEY_RSA_MIN_BITS || bits > GG_SSHKEY_RSA_MAX_BITS) {
-			*err = gg_printf("ssh-rsa key of %zu bits: only %u to %u bits are accepted",
-			                 bits, GG_SSHKEY_RSA_MIN_BITS, GG_SSHKEY_RSA_MAX_BITS);
-			goto fail;
-		}
-		k->pkey = rsa_key(a, na, b, nb);
-	} else {
-		char *shown = gg_strndup((const char *)name, nname > 64 ? 64 : nname);
-		for (char *p = shown; *p; p++)
-			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-				*p = '?';
-		if (strstr(shown, "-cert-v01@openssh.com"))
-			*err = gg_printf("key type %s: certificates are not supported", shown);
-		else
-			*err = gg_printf("key type %s is not supported (ssh-ed25519, "
-			                 "ecdsa-sha2-nistp256/384/521, ssh-rsa)",
-			                 shown);
-		free(shown);
-		goto fail;
-	}
-	if (k->pkey == NULL) {
-		*err = gg_printf("invalid %.*s key", (int)nname, (const char *)name);
-		goto fail;
+		fingerprint(k, blob, len);
 	}
 	k->blob = gg_malloc(len ? len : 1);
 	memcpy(k->blob, blob, len);
 	k->len = len;
-	unsigned char md[32];
-	unsigned mdlen = 0;
-	EVP_Digest(blob, len, md, &mdlen, EVP_sha256(), NULL);
-	memcpy(k->fp, "SHA256:", 7);
-	b64_encode_nopad(k->fp + 7, sizeof(k->fp) - 7, md, mdlen);
 	*out = k;
 	return 0;
 fail:
 	gg_sshkey_free(k);
 	return -1;
+}
+
+bool gg_sshkey_is_cert(const gg_sshkey *k)
+{
+	return k->cert;
+}
+
+const gg_sshkey *gg_sshkey_cert_ca(const gg_sshkey *k)
+{
+	return k->ca;
+}
+
+const char *gg_sshkey_cert_id(const gg_sshkey *k)
+{
+	return k->key_id ? k->key_id : "";
+}
+
+bool gg_sshkey_cert_user(const gg_sshkey *k)
+{
+	return k->cert_type == SSHCERT_USER;
+}
+
+int gg_sshkey_cert_valid_at(const gg_sshkey *k, int64_t at)
+{
+	if (at < 0 || (uint64_t)at < k->valid_after)
+		return -1;
+	if ((uint64_t)at >= k->valid_before)
+		return 1;
+	return 0;
+}
+
+size_t gg_sshkey_cert_principals(const gg_sshkey *k, const char *const **out)
+{
+	*out = (const char *const *)k->principals;
+	return k->nprincipals;
 }
 
 int gg_sshkey_from_text(gg_sshkey **out, const char *type, const char *b64, size_t len, char **err)
@@ -538,31 +702,27 @@ static unsigned char *ecdsa_der(const unsigned char *sig, size_t n, size_t *outl
 	return der;
 }
 
-int gg_sshsig_verify(const gg_sshsig *s, const void *msg, size_t len, char **err)
+/* sig (of type sigtype) by key over data, hashed as the type says. 0 good; -1 with *err. */
+static int verify_sig(const gg_sshkey *key, const char *sigtype, const unsigned char *sig,
+                      size_t nsig, const void *data, size_t ndata, char **err)
 {
-	const EVP_MD *hmd = !strcmp(s->hashalg, "sha512") ? EVP_sha512() : EVP_sha256();
-	unsigned char h[EVP_MAX_MD_SIZE];
-	unsigned hlen = 0;
 	const EVP_MD *md = NULL;
 	unsigned char *der = NULL;
-	const unsigned char *sig = s->sig;
-	size_t nsig = s->nsig;
-	gg_buf data = GG_BUF_INIT;
 	EVP_MD_CTX *ctx = NULL;
 	int rc = -1;
-	switch (s->key->type) {
+	switch (key->type) {
 	case KT_ED25519:
-		if (strcmp(s->sigtype, "ssh-ed25519") != 0 || nsig != 64)
+		if (strcmp(sigtype, "ssh-ed25519") != 0 || nsig != 64)
 			goto mismatch;
 		break;
 	case KT_P256:
 	case KT_P384:
 	case KT_P521:
-		if (strcmp(s->sigtype, gg_sshkey_type(s->key)) != 0)
+		if (strcmp(sigtype, gg_sshkey_type(key)) != 0)
 			goto mismatch;
-		md = s->key->type == KT_P256   ? EVP_sha256()
-		     : s->key->type == KT_P384 ? EVP_sha384()
-		                               : EVP_sha512();
+		md = key->type == KT_P256   ? EVP_sha256()
+		     : key->type == KT_P384 ? EVP_sha384()
+		                            : EVP_sha512();
 		if ((der = ecdsa_der(sig, nsig, &nsig)) == NULL) {
 			*err = gg_strdup("malformed ECDSA signature");
 			goto done;
@@ -570,42 +730,52 @@ int gg_sshsig_verify(const gg_sshsig *s, const void *msg, size_t len, char **err
 		sig = der;
 		break;
 	case KT_RSA:
-		if (!strcmp(s->sigtype, "rsa-sha2-256"))
+		if (!strcmp(sigtype, "rsa-sha2-256"))
 			md = EVP_sha256();
-		else if (!strcmp(s->sigtype, "rsa-sha2-512"))
+		else if (!strcmp(sigtype, "rsa-sha2-512"))
 			md = EVP_sha512();
-		else if (!strcmp(s->sigtype, "ssh-rsa")) {
+		else if (!strcmp(sigtype, "ssh-rsa")) {
 			*err = gg_strdup("RSA signature with SHA-1 (ssh-rsa) is not accepted");
 			goto done;
 		} else
 			goto mismatch;
 		break;
 	}
-	if (EVP_Digest(msg, len, h, &hlen, hmd, NULL) != 1) {
-		*err = gg_strdup("cannot hash the signed content");
-		goto done;
-	}
-	gg_buf_put(&data, SSHSIG_MAGIC, SSHSIG_MAGIC_LEN);
-	put_string(&data, s->ns, strlen(s->ns));
-	put_string(&data, s->reserved, s->nreserved);
-	put_string(&data, s->hashalg, strlen(s->hashalg));
-	put_string(&data, h, hlen);
 	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, md, NULL, s->key->pkey) != 1) {
+	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey) != 1) {
 		*err = gg_strdup("cannot set up the signature check");
 		goto done;
 	}
-	if (EVP_DigestVerify(ctx, sig, nsig, (const unsigned char *)data.ptr, data.len) != 1) {
+	if (EVP_DigestVerify(ctx, sig, nsig, data, ndata) != 1) {
 		*err = gg_strdup("the signature does not match the signed content");
 		goto done;
 	}
 	rc = 0;
 	goto done;
 mismatch:
-	*err = gg_printf("signature type does not fit a %s key", gg_sshkey_type(s->key));
+	*err = gg_printf("signature type does not fit a %s key", gg_sshkey_type(key));
 done:
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
+	return rc;
+}
+
+int gg_sshsig_verify(const gg_sshsig *s, const void *msg, size_t len, char **err)
+{
+	const EVP_MD *hmd = !strcmp(s->hashalg, "sha512") ? EVP_sha512() : EVP_sha256();
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned hlen = 0;
+	gg_buf data = GG_BUF_INIT;
+	if (EVP_Digest(msg, len, h, &hlen, hmd, NULL) != 1) {
+		*err = gg_strdup("cannot hash the signed content");
+		return -1;
+	}
+	gg_buf_put(&data, SSHSIG_MAGIC, SSHSIG_MAGIC_LEN);
+	put_string(&data, s->ns, strlen(s->ns));
+	put_string(&data, s->reserved, s->nreserved);
+	put_string(&data, s->hashalg, strlen(s->hashalg));
+	put_string(&data, h, hlen);
+	int rc = verify_sig(s->key, s->sigtype, s->sig, s->nsig, data.ptr, data.len, err);
 	gg_buf_free(&data);
 	return rc;
 }

@@ -125,15 +125,26 @@ static int verify_ssh(gg_sig_result *res, gg_trust *t, const char *payload, size
 	case GG_SIGNERS_OK:
 		break;
 	case GG_SIGNERS_UNKNOWN:
-		set(res, GG_SIG_UNKNOWN_KEY, gg_strdup("the key is not in allowed_signers"));
+		if (gg_sshkey_is_cert(key))
+			set(res, GG_SIG_UNKNOWN_KEY,
+			    gg_printf("certificate '%s' is signed by CA %s, which is not a "
+			              "cert-authority in allowed_signers",
+			              gg_sshkey_cert_id(key),
+			              gg_sshkey_fingerprint(gg_sshkey_cert_ca(key))));
+		else
+			set(res, GG_SIG_UNKNOWN_KEY,
+			    gg_strdup("the key is not in allowed_signers"));
 		goto done;
 	case GG_SIGNERS_NAMESPACE:
 		set(res, GG_SIG_UNKNOWN_KEY, why);
 		why = NULL;
 		goto done;
 	case GG_SIGNERS_EXPIRED:
-	case GG_SIGNERS_PRINCIPAL:
 		set(res, GG_SIG_EXPIRED, why);
+		why = NULL;
+		goto done;
+	case GG_SIGNERS_PRINCIPAL: /* a certificate naming no principal its CA's entry allows */
+		set(res, GG_SIG_PRINCIPAL, why);
 		why = NULL;
 		goto done;
 	}

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* An armored signature block larger than this is refused unread. */
 #define GG_SSHSIG_MAX_ARMOR (64u * 1024)
@@ -34,6 +35,22 @@ const char *gg_sshkey_fingerprint(const gg_sshkey *k);
 /* The key's type name ("ssh-ed25519"); borrowed. */
 const char *gg_sshkey_type(const gg_sshkey *k);
 bool gg_sshkey_equal(const gg_sshkey *a, const gg_sshkey *b);
+
+/*
+ * OpenSSH certificates (PROTOCOL.certkeys). A certificate parses only when
+ * its CA's signature over it holds; the getters say what it then vouches for.
+ */
+bool gg_sshkey_is_cert(const gg_sshkey *k);
+/* The CA's key (borrowed); NULL for a plain key. */
+const gg_sshkey *gg_sshkey_cert_ca(const gg_sshkey *k);
+/* The key id, printable; borrowed. */
+const char *gg_sshkey_cert_id(const gg_sshkey *k);
+/* A user certificate (not a host one). */
+bool gg_sshkey_cert_user(const gg_sshkey *k);
+/* 0 when valid at `at` (seconds since the epoch); -1 not yet; 1 no longer. */
+int gg_sshkey_cert_valid_at(const gg_sshkey *k, int64_t at);
+/* The principals it names (borrowed array of *out, returned count). */
+size_t gg_sshkey_cert_principals(const gg_sshkey *k, const char *const **out);
 
 /*
  * Parse an armored block ("-----BEGIN SSH SIGNATURE-----" ... END) of len

@@ -62,6 +62,32 @@ t_ssh_signed_commits_accepted() {
 		fail "main was not updated"
 }
 
+t_certificates_signed_by_a_trusted_ca() {
+	sshkey ca
+	sshkey dev
+	sshkey old
+	ssh-keygen -q -s "$T/ca" -I dev-laptop -n committer@example.com -V -5m:+1h "$T/dev.pub"
+	ssh-keygen -q -s "$T/ca" -I old-laptop -n committer@example.com -V 20200101:20200102 "$T/old.pub"
+	signer '*@example.com' 'cert-authority,namespaces="git"' ca >"$T/allowed_signers"
+	policy_ssh true | setup
+	ssh_commit dev-cert.pub a 1 "signed with a certificate"
+	push main
+	expect_contains "$T/out" "push accepted: 1 commit checked"
+	ssh_commit old-cert.pub b 2 "signed with an expired certificate"
+	! push main || fail "expired certificate accepted"
+	expect_contains "$T/out" "error[signature] $(short HEAD): expired key: $T/allowed_signers:1: certificate 'old-laptop' is no longer valid"
+	# The certificate names committer@example.com only: someone else committing is refused.
+	git -C "$T/w" reset -q --hard HEAD~1
+	GIT_COMMITTER_EMAIL=eve@example.com ssh_commit dev-cert.pub c 3 "as eve"
+	! push main || fail "push accepted"
+	expect_contains "$T/out" "error[signature] $(short HEAD): principal mismatch: committer eve@example.com: $T/allowed_signers:1: certificate 'dev-laptop' names no principal the entry allows as eve@example.com"
+	# The user's own key, without its certificate, is not trusted: only the CA is.
+	git -C "$T/w" reset -q --hard HEAD~1
+	ssh_commit dev d 4 "plain key"
+	! push main || fail "push accepted"
+	expect_contains "$T/out" "error[signature] $(short HEAD): unknown key: the key is not in allowed_signers"
+}
+
 t_unsigned_commit_refused() {
 	sshkey dev
 	signer committer@example.com dev >"$T/allowed_signers"

@@ -67,6 +67,16 @@ static void setup(void)
 	sh("ssh-keygen -Y sign -n file -f %s/ed %s/msg >/dev/null 2>&1 && mv %s/msg.sig "
 	   "%s/ed-file.sig",
 	   tmp, tmp, tmp, tmp);
+	/* A CA, and certificates of the ed key: a user one, an expired one, a host one. */
+	sh("cd %s && ssh-keygen -q -t ed25519 -N '' -f ca && ssh-keygen -q -t ed25519 -N '' -f ca2 "
+	   "&& for c in user:'-n dev@example.com,ops@example.com -V -5m:+1h' "
+	   "old:'-n dev@example.com -V 20200101:20200102' host:'-h -n git.example.com -V -5m:+1h'; "
+	   "do n=${c%%%%:*}; o=${c#*:}; ssh-keygen -q -t ed25519 -N '' -f $n && "
+	   "ssh-keygen -q -s ca -I id-$n $o $n.pub 2>/dev/null && "
+	   "ssh-keygen -Y sign -n git -f $n-cert.pub msg >/dev/null 2>&1 && mv msg.sig "
+	   "$n-cert.sig; "
+	   "done",
+	   tmp);
 }
 
 static void test_each_key_type_verifies(void)
@@ -310,6 +320,106 @@ static void test_allowed_signers_errors_have_positions(void)
 	free(ed);
 }
 
+static gg_sshkey *sig_key(const char *name, gg_sshsig **s)
+{
+	size_t n = 0;
+	char *sig = slurp(name, &n);
+	char *err = NULL;
+	*s = NULL;
+	if (sig == NULL || gg_sshsig_parse(s, sig, n, &err) < 0) {
+		printf("#   %s: %s\n", name, err ? err : "missing");
+		*s = NULL;
+	}
+	free(err);
+	free(sig);
+	return *s ? (gg_sshkey *)gg_sshsig_key(*s) : NULL;
+}
+
+static void test_certificates(void)
+{
+	char *ca = pubkey("ca"), *ca2 = pubkey("ca2");
+	char *text = gg_printf("*@example.com cert-authority,namespaces=\"git\" %s\n"
+	                       "other@example.com cert-authority %s\n",
+	                       ca, ca2);
+	gg_signers *s = NULL;
+	gg_diag d = GG_DIAG_INIT;
+	CHECK_INT(gg_signers_parse(&s, "as", text, strlen(text), &d), 0);
+	gg_sshsig *su = NULL, *so = NULL, *sh_ = NULL;
+	const gg_sshkey *user = sig_key("user-cert.sig", &su), *old = sig_key("old-cert.sig", &so),
+	                *host = sig_key("host-cert.sig", &sh_);
+	char *detail = NULL, *err = NULL;
+	time_t now = time(NULL);
+	CHECK(user && old && host && s);
+	if (user && old && host && s) {
+		CHECK(gg_sshkey_is_cert(user));
+		CHECK_STR(gg_sshkey_cert_id(user), "id-user");
+		CHECK_INT(gg_sshsig_verify(su, msg, strlen(msg), &err), 0);
+		CHECK_INT(gg_signers_check(s, user, "git", NULL, now, &detail), GG_SIGNERS_OK);
+		CHECK_INT(gg_signers_check(s, user, "git", "ops@example.com", now, &detail),
+		          GG_SIGNERS_OK);
+		/* The entry allows *@example.com, but the certificate must name the principal. */
+		CHECK_INT(gg_signers_check(s, user, "git", "eve@example.com", now, &detail),
+		          GG_SIGNERS_PRINCIPAL);
+		CHECK(detail && strstr(detail, "id-user"));
+		free(detail);
+		CHECK_INT(gg_signers_check(s, user, "file", NULL, now, &detail),
+		          GG_SIGNERS_NAMESPACE);
+		free(detail);
+		CHECK_INT(gg_signers_check(s, old, "git", NULL, now, &detail), GG_SIGNERS_EXPIRED);
+		CHECK(detail && strstr(detail, "no longer valid"));
+		free(detail);
+		CHECK_INT(gg_signers_check(s, host, "git", NULL, now, &detail),
+		          GG_SIGNERS_NAMESPACE);
+		CHECK(detail && strstr(detail, "host certificate"));
+		free(detail);
+		/* The certificate's own key, listed plainly, is not the CA: unknown. */
+		char *plain = pubkey("user");
+		char *t2 = gg_printf("dev@example.com %s\n", plain);
+		gg_signers *s2 = NULL;
+		CHECK_INT(gg_signers_parse(&s2, "as2", t2, strlen(t2), &d), 0);
+		if (s2)
+			CHECK_INT(gg_signers_check(s2, user, "git", NULL, now, &detail),
+			          GG_SIGNERS_UNKNOWN);
+		free(detail);
+		gg_signers_free(s2);
+		free(t2);
+		free(plain);
+	}
+	/* A certificate whose principals were edited no longer carries its CA's signature. */
+	size_t n = 0;
+	char *sig = slurp("user-cert.sig", &n);
+	if (sig) {
+		unsigned char *blob = NULL;
+		size_t nb = 0;
+		const char *b = strchr(sig, '\n') + 1;
+		const char *e = strstr(sig, "-----END");
+		CHECK(gg_base64_decode(&blob, &nb, b, (size_t)(e - b)) == 0);
+		unsigned char *p = blob ? memmem(blob, nb, "ops@example.com", 15) : NULL;
+		CHECK(p != NULL);
+		if (p) {
+			p[0] = 'x';
+			gg_sshkey *k = NULL;
+			/* the public key string starts after "SSHSIG" and the version */
+			uint32_t klen = (uint32_t)blob[10] << 24 | (uint32_t)blob[11] << 16 |
+			                (uint32_t)blob[12] << 8 | blob[13];
+			CHECK_INT(gg_sshkey_from_blob(&k, blob + 14, klen, &err), -1);
+			CHECK(err && strstr(err, "certificate not signed by its CA"));
+			gg_sshkey_free(k);
+		}
+		free(blob);
+	}
+	free(err);
+	free(sig);
+	gg_sshsig_free(su);
+	gg_sshsig_free(so);
+	gg_sshsig_free(sh_);
+	gg_signers_free(s);
+	gg_diag_free(&d);
+	free(text);
+	free(ca);
+	free(ca2);
+}
+
 static void test_pattern_lists(void)
 {
 	CHECK(gg_signers_match_list("a@x,b@y", "b@y"));
@@ -331,6 +441,7 @@ int main(void)
 	RUN(test_allowed_signers_checks);
 	RUN(test_allowed_signers_errors_have_positions);
 	RUN(test_pattern_lists);
+	RUN(test_certificates);
 	sh("rm -rf %s", tmp);
 	return TEST_DONE();
 }
