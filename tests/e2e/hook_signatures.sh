@@ -389,6 +389,16 @@ t_openpgp_signed_and_unknown() {
 	! push main || fail "push accepted"
 	expect_contains "$T/out" "error[signature] $(short HEAD): unknown key: the key is not in gpg_keyring (key "
 	expect_contains "$T/out" "$(cut -c25-40 "$T/stranger.fpr")"
+	# Tags: an OpenPGP-signed annotated tag passes, one by the stranger does not.
+	git -C "$T/w" reset -q --hard HEAD~1
+	printf 'tags:\n  require_signature: true\n' >>"$T/policy.yaml"
+	git -C "$T/w" config user.email committer@example.com
+	git -C "$T/w" -c user.signingKey="$(cat "$T/dev.fpr")" tag -s -m "v1" v1.0
+	git -C "$T/w" -c user.signingKey="$(cat "$T/stranger.fpr")" tag -s -m "v2" v2.0
+	push refs/tags/v1.0
+	expect_contains "$T/out" "push accepted"
+	! push refs/tags/v2.0 || fail "the stranger's tag was accepted"
+	expect_contains "$T/out" "error[signature] refs/tags/v2.0: tag $(git -C "$T/w" rev-parse --short=7 v2.0): unknown key"
 }
 
 t_openpgp_principal_bad_revoked_expired() {
