@@ -92,6 +92,20 @@ void gg_trust_free(gg_trust *t)
 	free(t);
 }
 
+int gg_trust_open_keyring(gg_trust *t, char **err)
+{
+	if (t->keyring == NULL)
+		return 0;
+	if (t->pgp == NULL && t->pgp_err == NULL &&
+	    gg_pgp_open(&t->pgp, t->keyring_path, t->keyring, t->nkeyring, &t->pgp_err) < 0)
+		t->pgp = NULL;
+	if (t->pgp == NULL) {
+		*err = gg_printf("gpg_keyring %s", t->pgp_err);
+		return -1;
+	}
+	return 0;
+}
+
 static bool starts(const char *s, size_t n, const char *prefix)
 {
 	size_t k = strlen(prefix);
@@ -198,13 +212,8 @@ int gg_verify_payload(gg_sig_result *res, gg_trust *t, const char *payload, size
 		set(res, GG_SIG_UNKNOWN_KEY, gg_strdup("OpenPGP signature, but no gpg_keyring"));
 		return 0;
 	}
-	if (t->pgp == NULL && t->pgp_err == NULL &&
-	    gg_pgp_open(&t->pgp, t->keyring_path, t->keyring, t->nkeyring, &t->pgp_err) < 0)
-		t->pgp = NULL;
-	if (t->pgp == NULL) {
-		*err = gg_printf("gpg_keyring %s", t->pgp_err);
+	if (gg_trust_open_keyring(t, err) < 0)
 		return -1;
-	}
 	return gg_pgp_verify(t->pgp, res, payload, len, sig, siglen,
 	                     match_committer ? (email ? email : "") : NULL, err);
 }

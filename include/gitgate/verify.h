@@ -46,6 +46,12 @@ int gg_trust_load(gg_trust **out, const char *allowed_signers, const char *gpg_k
                   gg_diag *diag);
 void gg_trust_free(gg_trust *t);
 
+/*
+ * Import the OpenPGP keyring now rather than at the first OpenPGP signature,
+ * for linting. 0 when there is none or it imports; -1 with *err (allocated).
+ */
+int gg_trust_open_keyring(gg_trust *t, char **err);
+
 typedef struct {
 	/* The key's principal (SSH) or a user id's e-mail (OpenPGP) must be the committer's. */
 	bool match_committer;

@@ -454,6 +454,8 @@ t_openpgp_keyring_that_does_not_parse() {
 	gpg_commit "$(cat "$T/dev.fpr")" a 1 "signed"
 	! push main || fail "push accepted"
 	expect_contains "$T/out" "gpg_keyring $T/team.asc: no OpenPGP public key could be read from it"
+	expect_status 2 "$GITGATE" policy lint "$T/policy.yaml" >"$T/lint" 2>&1
+	expect_contains "$T/lint" "gpg_keyring $T/team.asc: no OpenPGP public key could be read from it"
 	! git -C "$T/srv.git" rev-parse -q --verify main >/dev/null || fail "main was created"
 }
 
