@@ -165,7 +165,8 @@ static int verify_ssh(gg_sig_result *res, gg_trust *t, const char *payload, size
 	free(why);
 	why = NULL;
 	if (strcmp(gg_sshsig_namespace(s), GIT_SIG_NS) != 0) {
-		char *ns = gg_strndup(gg_sshsig_namespace(s), 64);
+		const char *nsp = gg_sshsig_namespace(s);
+		char *ns = gg_strndup(nsp, strnlen(nsp, 64));
 		set(res, GG_SIG_BAD, gg_printf("made for namespace '%s', not git", ns));
 		free(ns);
 		goto done;
