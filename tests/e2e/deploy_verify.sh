@@ -5,7 +5,8 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/deploy_common.inc"
 
-# verify_target VERIFY-YAML: a checkout target whose run records each release it follows.
+# verify_target VERIFY-YAML [EXTRA-CHECKOUT-YAML]: a checkout target whose run records
+# each release it follows.
 verify_target() {
 	deploy_config "  - name: site
     repo: acme/app
@@ -14,7 +15,8 @@ verify_target() {
     checkout:
       url: file://$T/src/acme/app.git
       dir: $T/www/site
-      run: [\"sh\", \"-c\", \"echo \$1 >> $T/ran\", \"sh\", \"{after}\"]"
+      run: [\"sh\", \"-c\", \"echo \$1 >> $T/ran\", \"sh\", \"{after}\"]
+${2:-}"
 }
 
 live_is() {
@@ -135,6 +137,43 @@ t_replayed_signed_payload_does_not_roll_back() {
 	wait_until 20 settled
 	live_is "$new" || fail "rolled back to $(readlink "$T/www/site")"
 	expect_eq "$(cat "$T/www/site/index.html")" "new" "live file"
+}
+
+# polls_done: how many fetches the target's poll has made so far.
+polls_done() {
+	grep -c 'fetching refs/heads/main from' "$T/state/logs/poll-site.log" 2>/dev/null || echo 0
+}
+
+polls_at_least() {
+	[ "$(polls_done)" -ge "$1" ]
+}
+
+t_poll_refuses_an_unsigned_head_once_and_deploys_a_signed_one() {
+	make_repo
+	sshkey deployer
+	echo "committer@example.com $(cut -d' ' -f1,2 "$T/deployer.pub")" >"$T/allowed_signers"
+	commit index.html "unsigned"
+	push
+	unsigned=$(git -C "$T/w" rev-parse HEAD)
+	verify_target "{allowed_signers: $T/allowed_signers}" "      poll: 1s"
+	start_daemon
+	wait_until 20 settled
+	# Three more polls see the same unsigned head: none queues it again.
+	n=$(polls_done)
+	wait_until 20 polls_at_least $((n + 3))
+	wait_until 20 settled
+	api "deployments?target=site"
+	expect_eq "$(json "$T/api.json" 'len(d["deployments"])')" 1 "deployments"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" refused "state"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$unsigned" "commit"
+	# A signed head, never announced by a webhook: the poll deploys it.
+	ssh_commit deployer index.html "signed"
+	push
+	signed=$(git -C "$T/w" rev-parse HEAD)
+	wait_until 20 live_is "$signed"
+	wait_until 20 settled
+	api "deployments?target=site"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "state"
 }
 
 t_config_errors() {
