@@ -2,8 +2,10 @@
 #include "cli.h"
 #include "gitgate/policy.h"
 #include "gitgate/util.h"
+#include "gitgate/verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char gg_usage_policy[] = "gitgate policy lint FILE\n";
@@ -34,6 +36,17 @@ int gg_cmd_policy(int argc, char **argv)
 		for (size_t i = 0; i < diag.n; i++)
 			fprintf(stderr, "%s\n", diag.msgs[i]);
 		rc = GG_EXIT_ERROR;
+	}
+	/* The gate imports an OpenPGP keyring only for a push that needs it: lint imports it now.
+	 */
+	struct gg_trust *keys[2] = {p ? p->commits.signature : NULL, p ? p->tags.signature : NULL};
+	for (int i = 0; i < 2; i++) {
+		char *err = NULL;
+		if (keys[i] && gg_trust_open_keyring(keys[i], &err) < 0) {
+			fprintf(stderr, "%s\n", err);
+			rc = GG_EXIT_ERROR;
+		}
+		free(err);
 	}
 	gg_policy_free(p);
 	gg_diag_free(&diag);

@@ -3,6 +3,7 @@
  * only in the `gitgated --deploy-checkout` child, never on the event loop.
  */
 #include "checkout.h"
+#include "deploy_verify.h"
 
 #include "statedir.h"
 
@@ -736,6 +737,21 @@ static int trust_from_env(char **err)
 	return 0;
 }
 
+/* The result file is in the state directory: never written through a symlink. */
+static int write_result(const char *path, const char *commit, const char *refused, char **err)
+{
+	int rfd = gg_statedir_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	FILE *f = rfd >= 0 ? fdopen(rfd, "w") : NULL;
+	if (f == NULL && rfd >= 0)
+		close(rfd);
+	if (f == NULL || fprintf(f, "%s\n", commit) < 0 ||
+	    (refused && fprintf(f, "%s\n", refused) < 0) || fclose(f) != 0) {
+		*err = gg_printf("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int gg_checkout_main(int argc, char **argv)
 {
 	gg_checkout_opts o;
@@ -768,6 +784,10 @@ int gg_checkout_main(int argc, char **argv)
 			slot = &o.ssh_public_key_file;
 		else if (!strcmp(a, "--known-hosts"))
 			slot = &o.ssh_known_hosts_file;
+		else if (!strcmp(a, "--allowed-signers"))
+			slot = &o.allowed_signers;
+		else if (!strcmp(a, "--gpg-keyring"))
+			slot = &o.gpg_keyring;
 		else if (!strcmp(a, "--keep") && v) {
 			o.keep = (unsigned)strtoul(v, NULL, 10);
 			i++;
@@ -780,35 +800,46 @@ int gg_checkout_main(int argc, char **argv)
 		*slot = v;
 		i++;
 	}
+	if (o.url == NULL)
+		o.url = getenv(GG_CHECKOUT_URL_ENV);
 	if (o.url == NULL || o.branch == NULL || o.mirror == NULL || result == NULL) {
 		fprintf(stderr,
-		        "gitgated %s: --url, --branch, --mirror and --result are required\n",
-		        GG_CHECKOUT_OPTION);
+		        "gitgated %s: --url (or %s), --branch, --mirror and --result are "
+		        "required\n",
+		        GG_CHECKOUT_OPTION, GG_CHECKOUT_URL_ENV);
 		return 2;
 	}
 	home_default();
 	git_libgit2_init();
 	int code = 1;
 	char commit[41];
-	char *err = NULL;
+	char *err = NULL, *refused = NULL;
 	if (trust_from_env(&err) < 0 || gg_checkout_fetch(commit, &o, &err) < 0)
 		goto done;
 	if (want && *want && strcmp(want, commit) != 0)
 		printf("the push named %s; deploying what the branch holds now, %s\n", want,
 		       commit);
+	/* The daemon asks a poll's fetch for no verdict: the deployment it queues verifies. */
+	if (o.allowed_signers || o.gpg_keyring) {
+		int v = gg_deploy_verify(o.mirror, commit, o.allowed_signers, o.gpg_keyring,
+		                         &refused, &err);
+		if (v < 0)
+			goto done;
+		if (v > 0) {
+			printf("refused: %s\n", refused);
+			code = GG_CHECKOUT_EXIT_REFUSED;
+			if (write_result(result, commit, refused, &err) < 0)
+				code = 1;
+			goto done;
+		}
+	}
 	if (o.dir && gg_checkout_release(&o, commit, &err) < 0)
 		goto done;
-	/* The result file is in the state directory: never written through a symlink. */
-	int rfd = gg_statedir_open(result, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-	FILE *f = rfd >= 0 ? fdopen(rfd, "w") : NULL;
-	if (f == NULL && rfd >= 0)
-		close(rfd);
-	if (f == NULL || fprintf(f, "%s\n", commit) < 0 || fclose(f) != 0) {
-		err = gg_printf("cannot write %s: %s", result, strerror(errno));
+	if (write_result(result, commit, NULL, &err) < 0)
 		goto done;
-	}
 	code = 0;
 done:
+	free(refused);
 	if (err)
 		printf("error: %s\n", err);
 	fflush(stdout);

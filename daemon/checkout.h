@@ -12,6 +12,10 @@
 #include <stddef.h>
 
 #define GG_CHECKOUT_OPTION "--deploy-checkout"
+/* The child's exit code when the fetched commit is not signed by a trusted key. */
+#define GG_CHECKOUT_EXIT_REFUSED 3
+/* The result file of a refused commit: "COMMIT\nreason", at most this long. */
+#define GG_CHECKOUT_MAX_RESULT 2048
 
 typedef struct {
 	const char *url;
@@ -25,6 +29,9 @@ typedef struct {
 	const char *ssh_key_file;
 	const char *ssh_public_key_file;
 	const char *ssh_known_hosts_file;
+	/* verify: the trusted keys; both NULL when the target does not verify. */
+	const char *allowed_signers;
+	const char *gpg_keyring;
 } gg_checkout_opts;
 
 /* The mirror directory for url under state_dir: an allocated string the caller frees. */
@@ -65,14 +72,23 @@ int gg_checkout_materialize(const char *mirror, const char *commit, const char *
 int gg_checkout_remove_tree(const char *path);
 
 /*
+ * The environment variable the daemon hands the child its repository URL
+ * in: a URL may hold a password, and argv is readable by every local user.
+ */
+#define GG_CHECKOUT_URL_ENV "GITGATE_CHECKOUT_URL"
+
+/*
  * The child's main, for argv starting at GG_CHECKOUT_OPTION:
- *   --deploy-checkout --url URL --branch REF --mirror DIR --result FILE
+ *   --deploy-checkout [--url URL] --branch REF --mirror DIR --result FILE
  *                     [--dir DIR --keep N] [--want COMMIT] [--username U]
  *                     [--password-file F] [--ssh-key F] [--ssh-public-key F]
- *                     [--known-hosts F]
- * Without --dir it only fetches. Writes the commit (fetched or deployed) to
+ *                     [--known-hosts F] [--allowed-signers F] [--gpg-keyring F]
+ * Without --url the URL is read from GG_CHECKOUT_URL_ENV. Without --dir it
+ * only fetches; with --allowed-signers or --gpg-keyring the fetched commit's
+ * signature is verified first, with or without --dir. Writes the commit (fetched or deployed) to
  * FILE. Returns the exit code: 0, 1 when the fetch or checkout failed, 2 on
- * usage errors.
+ * usage errors, GG_CHECKOUT_EXIT_REFUSED when the commit is not signed by a
+ * trusted key (FILE then holds the commit and the reason; nothing deployed).
  */
 int gg_checkout_main(int argc, char **argv);
 

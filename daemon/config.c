@@ -7,6 +7,7 @@
 #include "runner.h"
 #include "tls.h"
 
+#include "gitgate/verify.h"
 #include "gitgate/yload.h"
 #include "gitgate/ytree.h"
 
@@ -297,7 +298,7 @@ static const char *const target_keys[] = {
     "checkout", "allow_rollback", "reconcile", "drift",
     /* run targets that fetch their repository */
     "url", "branch", "poll", "username", "password_file", "ssh_key_file", "ssh_public_key_file",
-    "ssh_known_hosts_file", NULL};
+    "ssh_known_hosts_file", "verify", NULL};
 
 /* The keys a run target may have only together with `url`. */
 static const char *const remote_keys[] = {"branch",
@@ -347,6 +348,71 @@ static void get_bool(gg_yload *c, const gg_ynode *map, const char *key, bool *ou
 		gg_yload_err(c, v, "'%s' must be true or false", key);
 	else
 		*out = v->boolean;
+}
+
+/* A relative key file is read beside the config file, wherever the daemon runs. */
+static char *beside_config(const char *config, const char *path)
+{
+	const char *slash = strrchr(config, '/');
+	if (path[0] == '/')
+		return gg_strdup(path);
+	if (slash == NULL) {
+		char cwd[4096];
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return gg_strdup(path);
+		return gg_printf("%s/%s", cwd, path);
+	}
+	return gg_printf("%.*s/%s", (int)(slash - config), config, path);
+}
+
+static void free_verify(gg_dverify *v)
+{
+	if (v == NULL)
+		return;
+	free(v->allowed_signers);
+	free(v->gpg_keyring);
+	free(v);
+}
+
+/*
+ * verify: {allowed_signers: FILE, gpg_keyring: FILE}. The files are loaded
+ * once here so that --check and a reload report their errors at their own
+ * positions; the deployment that verifies reads them again, as they are then.
+ */
+static gg_dverify *load_verify(gg_yload *c, const gg_ynode *n)
+{
+	static const char *const keys[] = {"allowed_signers", "gpg_keyring", NULL};
+	if (n->type != GG_Y_MAP) {
+		gg_yload_err(c, n, "'verify' must be a map (allowed_signers, gpg_keyring)");
+		return NULL;
+	}
+	gg_yload_check_keys(c, n, "verify", keys);
+	gg_dverify *v = gg_calloc(1, sizeof(*v));
+	char *as = get_str(c, n, "allowed_signers", false);
+	char *kr = get_str(c, n, "gpg_keyring", false);
+	if (as)
+		v->allowed_signers = beside_config(c->file, as);
+	if (kr)
+		v->gpg_keyring = beside_config(c->file, kr);
+	free(as);
+	free(kr);
+	if (v->allowed_signers == NULL && v->gpg_keyring == NULL) {
+		gg_yload_err(c, n, "'verify' needs allowed_signers, gpg_keyring or both");
+		free_verify(v);
+		return NULL;
+	}
+	gg_trust *t = NULL;
+	size_t before = c->diag->n;
+	if (gg_trust_load(&t, v->allowed_signers, v->gpg_keyring, c->diag) < 0) {
+		const gg_ynode *at =
+		    gg_ymap_get(n, v->allowed_signers ? "allowed_signers" : "gpg_keyring");
+		if (c->diag->n == before)
+			gg_yload_err(c, at, "verify: cannot load the trusted keys");
+		else
+			gg_yload_err(c, at, "verify: the key files have the errors above");
+	}
+	gg_trust_free(t);
+	return v;
 }
 
 static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_ynode *n)
@@ -423,6 +489,14 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 			gg_yload_err(c, drift, "'drift' must be repair or report");
 		free(mode);
 	}
+	const gg_ynode *v = gg_ymap_get(n, "verify");
+	if (v && !co && !t->remote)
+		gg_yload_err(
+		    c, v,
+		    "'verify' needs a target that fetches the commit it deploys itself "
+		    "(checkout, or url on a run target); a payload's word is not verified");
+	else if (v)
+		t->verify = load_verify(c, v);
 }
 
 static void free_target(gg_dtarget *t)
@@ -440,6 +514,7 @@ static void free_target(gg_dtarget *t)
 	free(t->env);
 	free_checkout(t->checkout);
 	free_checkout(t->remote);
+	free_verify(t->verify);
 }
 
 static const char *const top_keys[] = {"listen",          "state_dir",

@@ -90,6 +90,12 @@ typedef enum {
 	GG_DRIFT_REPORT, /* report it only */
 } gg_drift_mode;
 
+/* verify: the trusted keys the commit a target deploys must be signed by. */
+typedef struct {
+	char *allowed_signers; /* absolute paths (relative ones are read beside the config); */
+	char *gpg_keyring;     /* either may be NULL, not both */
+} gg_dverify;
+
 typedef struct {
 	char *name;
 	char *source; /* source name; NULL: any */
@@ -113,6 +119,7 @@ typedef struct {
 	gg_dcheckout *remote;
 	uint64_t reconcile_ms; /* re-apply the last successful commit this often; 0: never */
 	gg_drift_mode drift;   /* checkout targets: what a drifted release gets */
+	gg_dverify *verify;    /* NULL: what is fetched deploys unverified */
 	bool allow_rollback;   /* a delivery may ask for an older commit (default false) */
 	unsigned line, col;
 } gg_dtarget;

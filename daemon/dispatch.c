@@ -54,6 +54,9 @@ struct tstate {
 	uint64_t poll_ms;
 	gg_run *poll_run;
 	char *poll_result;
+	/* The last commit refused for want of a trusted signature: a poll does not queue it again.
+	 */
+	char *refused_commit;
 };
 
 /* A job's child now: fetch (and check out), compare a release with its commit, or the run. */
@@ -137,6 +140,7 @@ static void tstate_free(tstate *t)
 	if (t->poll_ev)
 		event_free(t->poll_ev);
 	free(t->poll_result);
+	free(t->refused_commit);
 	free(t->name);
 	free(t);
 }
@@ -561,6 +565,36 @@ static int job_fetched(job *j)
 	return 0;
 }
 
+/*
+ * The checkout child fetched a commit that no trusted key signed: nothing
+ * ran, the live release is untouched, and no retry can change the verdict.
+ * Its result file holds the commit and the reason.
+ */
+static void job_refused(job *j)
+{
+	char *text = NULL;
+	size_t len = 0;
+	const char *reason = "not signed by a trusted key";
+	if (gg_statedir_read(&text, &len, j->result_path, GG_CHECKOUT_MAX_RESULT) == 0) {
+		char *nl = strchr(text, '\n');
+		if (nl && (nl - text == 40 || nl - text == 64)) {
+			*nl = '\0';
+			free(j->commit);
+			j->commit = gg_strdup(text);
+			char *r = nl + 1;
+			r[strcspn(r, "\n")] = '\0';
+			if (*r)
+				reason = r;
+		}
+	}
+	if (j->commit) {
+		free(j->t->refused_commit);
+		j->t->refused_commit = gg_strdup(j->commit);
+	}
+	job_end(j, GG_DEP_REFUSED, GG_CHECKOUT_EXIT_REFUSED, j->commit, reason);
+	free(text);
+}
+
 static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 {
 	job *j = arg;
@@ -597,6 +631,10 @@ static void on_job_done(gg_run *r, gg_run_end how, int code, void *arg)
 		char *why = gg_printf("killed by signal %d", code);
 		job_failed(j, -1, why);
 		free(why);
+		return;
+	}
+	if (j->phase == PHASE_CHECKOUT && code == GG_CHECKOUT_EXIT_REFUSED) {
+		job_refused(j);
 		return;
 	}
 	if (code != 0) {
@@ -695,9 +733,30 @@ static void argv_add(char ***argv, size_t *n, const char *a, const char *b)
 	(*argv)[*n] = NULL;
 }
 
-/* argv of `gitgated --deploy-checkout` for target tg; dir NULL to fetch only. */
+/*
+ * The repository URL reaches the checkout child in its environment, not on
+ * its command line: a URL may carry a password or token, and any local
+ * user can read another process's argv, not its environment.
+ */
+static void env_add_url(char ***env, const gg_dtarget *tg)
+{
+	size_t n = 0;
+	while (*env && (*env)[n])
+		n++;
+	*env = gg_reallocarray(*env, n + 2, sizeof(**env));
+	/* First, so that it wins over a target env entry of the same name. */
+	memmove(*env + 1, *env, n * sizeof(**env));
+	(*env)[0] = gg_printf("%s=%s", GG_CHECKOUT_URL_ENV, gg_dtarget_repository(tg)->url);
+	(*env)[n + 1] = NULL;
+}
+
+/*
+ * argv of `gitgated --deploy-checkout` for target tg; dir NULL to fetch
+ * only. verify: check the fetched commit's signature (a deployment's fetch,
+ * not a poll's: the deployment it queues verifies).
+ */
 static char **checkout_argv(gg_dispatch *d, const gg_dtarget *tg, const char *branch,
-                            const char *dir, const char *want, const char *result)
+                            const char *dir, const char *want, const char *result, bool verify)
 {
 	const gg_dcheckout *co = gg_dtarget_repository(tg);
 	char **argv = NULL;
@@ -705,7 +764,6 @@ static char **checkout_argv(gg_dispatch *d, const gg_dtarget *tg, const char *br
 	char *mirror = gg_checkout_mirror_path(d->cfg->state_dir, co->url);
 	argv_add(&argv, &n, d->self_exe, NULL);
 	argv_add(&argv, &n, GG_CHECKOUT_OPTION, NULL);
-	argv_add(&argv, &n, "--url", co->url);
 	argv_add(&argv, &n, "--branch", branch);
 	argv_add(&argv, &n, "--mirror", mirror);
 	argv_add(&argv, &n, "--result", result);
@@ -727,6 +785,10 @@ static char **checkout_argv(gg_dispatch *d, const gg_dtarget *tg, const char *br
 		argv_add(&argv, &n, "--ssh-public-key", co->ssh_public_key_file);
 	if (co->ssh_known_hosts_file)
 		argv_add(&argv, &n, "--known-hosts", co->ssh_known_hosts_file);
+	if (verify && tg->verify && tg->verify->allowed_signers)
+		argv_add(&argv, &n, "--allowed-signers", tg->verify->allowed_signers);
+	if (verify && tg->verify && tg->verify->gpg_keyring)
+		argv_add(&argv, &n, "--gpg-keyring", tg->verify->gpg_keyring);
 	free(mirror);
 	return argv;
 }
@@ -752,8 +814,9 @@ static void job_start_fetch(job *j, const gg_dtarget *tg)
 	j->phase = PHASE_CHECKOUT;
 	j->result_path = gg_printf("%s/%lld.commit", j->d->logs_dir, (long long)j->dep->id);
 	char *branch = checkout_branch(tg, j->dep);
-	char **argv = checkout_argv(j->d, tg, branch, NULL, j->dep->after, j->result_path);
+	char **argv = checkout_argv(j->d, tg, branch, NULL, j->dep->after, j->result_path, true);
 	char **env = job_env(j);
+	env_add_url(&env, tg);
 	job_spawn(j, argv, env, j->timeout_ms);
 	gg_runner_strv_free(argv);
 	gg_runner_strv_free(env);
@@ -814,12 +877,10 @@ static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deploy
 			strv_dup(&j->run_tmpl, tg->checkout->run, tg->checkout->nrun);
 		j->result_path = gg_printf("%s/%lld.commit", d->logs_dir, (long long)dep->id);
 		char *branch = checkout_branch(tg, dep);
-		char **argv = checkout_argv(d, tg, branch, j->dir, dep->after, j->result_path);
-		char **env = NULL;
-		gg_runner_vars v;
-		vars_of(&v, j);
-		gg_runner_build_env(&env, &v, (const char *const *)j->env_keys,
-		                    (const char *const *)j->env_vals, j->nenv);
+		char **argv =
+		    checkout_argv(d, tg, branch, j->dir, dep->after, j->result_path, true);
+		char **env = job_env(j);
+		env_add_url(&env, tg);
 		job_spawn(j, argv, env, j->timeout_ms);
 		gg_runner_strv_free(argv);
 		gg_runner_strv_free(env);
@@ -1133,7 +1194,8 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 	free(path);
 	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->name) : NULL;
 	const gg_dcheckout *repo = tg ? gg_dtarget_repository(tg) : NULL;
-	if (commit && repo && !d->shutting_down && t->job == NULL && t->inflight == 0) {
+	if (commit && repo && !d->shutting_down && t->job == NULL && t->inflight == 0 &&
+	    !(t->refused_commit && !strcmp(t->refused_commit, commit))) {
 		gg_deployment *q = NULL;
 		size_t nq = 0;
 		char *last = NULL;
@@ -1183,9 +1245,10 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	if (tg == NULL || gg_dtarget_repository(tg) == NULL)
 		return;
 	char *branch = checkout_branch(tg, &(gg_deployment){.ref = NULL});
-	char **argv = checkout_argv(d, tg, branch, NULL, NULL, t->poll_result);
+	char **argv = checkout_argv(d, tg, branch, NULL, NULL, t->poll_result, false);
 	char **env = NULL;
 	gg_runner_build_env(&env, &(gg_runner_vars){.target = t->name}, NULL, NULL, 0);
+	env_add_url(&env, tg);
 	char *log = gg_printf("%s/poll-%s.log", d->logs_dir, t->name);
 	gg_run_spec spec = {.argv = (const char *const *)argv,
 	                    .envp = (const char *const *)env,

@@ -10,9 +10,11 @@
 #include "gitgate/mscan.h"
 #include "gitgate/refrules.h"
 #include "gitgate/secrets.h"
+#include "gitgate/verify.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Blobs larger than this are not loaded to be scanned for secrets (a warning says so). */
 #define GATE_MAX_SCAN ((size_t)256 << 20)
@@ -861,6 +863,74 @@ static const unsigned char *tree_pair(git_tree *from, git_tree *to)
 	return key;
 }
 
+/* ---- signatures ---- */
+
+/* "unknown key: the key is not in allowed_signers (key SHA256:...)" */
+static void report_signature(gg_gate *g, const gg_loc *loc, const char *what,
+                             const gg_sig_result *res)
+{
+	gg_buf m = GG_BUF_INIT;
+	gg_buf_printf(&m, "%s%s%s", what, gg_sig_reason(res->status), res->detail ? ": " : "");
+	if (res->detail)
+		gg_buf_puts(&m, res->detail);
+	if (res->fingerprint[0])
+		gg_buf_printf(&m, " (key %s)", res->fingerprint);
+	gg_report_add(g->r, "signature", sev(), loc, "%s", m.ptr);
+	gg_buf_free(&m);
+}
+
+/*
+ * Keys are judged at the time of the push, not at the commit's own date: a
+ * committer date is whatever the signer wrote, and a key past its
+ * valid-before must not sign commits dated back into its validity.
+ */
+static int check_commit_signature(gg_gate *g, const git_oid *oid, const char *id, char **err)
+{
+	const gg_commit_rules *cr = &g->p->commits;
+	if (cr->signature == NULL)
+		return 0;
+	gg_sig_result res;
+	gg_verify_opts o = {.match_committer = cr->match_committer, .at = time(NULL)};
+	if (gg_verify_commit(&res, cr->signature, g->repo, oid, &o, err) < 0)
+		return -1;
+	if (res.status != GG_SIG_GOOD) {
+		gg_loc loc = {.commit = id};
+		report_signature(g, &loc, "", &res);
+	}
+	gg_sig_result_clear(&res);
+	return 0;
+}
+
+/* tags: require_signature on a ref update under refs/tags/ to object o. */
+static int check_tag_signature(gg_gate *g, git_object *o, const char *ref, char **err)
+{
+	const gg_tag_rules *tr = &g->p->tags;
+	struct gg_trust *trust = tr->signature ? tr->signature : g->p->commits.signature;
+	if (!tr->require_signature || trust == NULL || strncmp(ref, "refs/tags/", 10) != 0)
+		return 0;
+	gg_loc loc = {.ref = ref};
+	gg_sig_result res;
+	memset(&res, 0, sizeof(res));
+	if (git_object_type(o) != GIT_OBJECT_TAG) {
+		res.status = GG_SIG_UNSIGNED;
+		res.detail = gg_strdup("a lightweight tag carries no signature; push an "
+		                       "annotated, signed tag (git tag -s)");
+	} else {
+		bool match = tr->signature ? tr->match_tagger : g->p->commits.match_committer;
+		gg_verify_opts opts = {.match_committer = match, .at = time(NULL)};
+		if (gg_verify_tag(&res, trust, g->repo, git_object_id(o), &opts, err) < 0)
+			return -1;
+	}
+	if (res.status != GG_SIG_GOOD) {
+		char id[8], what[32];
+		git_oid_tostr(id, sizeof(id), git_object_id(o));
+		snprintf(what, sizeof(what), "tag %s: ", id);
+		report_signature(g, &loc, what, &res);
+	}
+	gg_sig_result_clear(&res);
+	return 0;
+}
+
 static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 {
 	git_commit *c = NULL, *parent = NULL;
@@ -876,6 +946,8 @@ static int check_commit(gg_gate *g, const git_oid *oid, char **err)
 		goto done;
 	}
 	check_commit_rules(g, c, id);
+	if (check_commit_signature(g, oid, id, err) < 0)
+		goto done;
 	scan_message(g, git_commit_message(c), id, "commit message");
 	if (!needs_diff(g->p)) {
 		rc = 0;
@@ -1363,6 +1435,8 @@ int gg_gate_check_update(gg_gate *g, const char *old_hex, const char *new_hex, c
 		goto done;
 	}
 	scan_tag_messages(g, o);
+	if (check_tag_signature(g, o, ref, err) < 0)
+		goto done;
 	if (git_object_peel(&tip, o, GIT_OBJECT_COMMIT) < 0) {
 		rc = check_non_commit(g, o, ref, err);
 		goto done;

@@ -6,6 +6,7 @@
 #include "gitgate/policy.h"
 #include "gitgate/manifest.h"
 #include "gitgate/secrets.h"
+#include "gitgate/verify.h"
 #include "gitgate/yload.h"
 #include "gitgate/ytree.h"
 
@@ -131,10 +132,89 @@ static void parse_refs(gg_yload *c, const gg_ynode *n, gg_policy *p)
 		parse_ref_rule(c, n->items[i], i, &p->refs[i]);
 }
 
+static char *beside(const char *policy_file, const char *path);
+
+/*
+ * require_signature: {allowed_signers: FILE, gpg_keyring: FILE, match_committer: BOOL}.
+ * The key files are read here, once per run, with their own positions in errors.
+ */
+static void parse_signature(gg_yload *c, const gg_ynode *n, const char *where,
+                            struct gg_trust **out, bool *match)
+{
+	static const char *const keys[] = {"allowed_signers", "gpg_keyring", "match_committer",
+	                                   NULL};
+	char sub[96];
+	char *files[2] = {NULL, NULL};
+	const gg_ynode *at[2] = {NULL, NULL};
+	static const char *const names[2] = {"allowed_signers", "gpg_keyring"};
+	if (n->type != GG_Y_MAP) {
+		gg_yload_err(c, n,
+		             "%s: expected a mapping (allowed_signers, gpg_keyring, "
+		             "match_committer), got %s",
+		             where, type_name(n));
+		return;
+	}
+	gg_yload_check_keys(c, n, where, keys);
+	snprintf(sub, sizeof(sub), "%s.match_committer", where);
+	get_bool(c, gg_ymap_get(n, "match_committer"), sub, match);
+	for (int i = 0; i < 2; i++) {
+		const gg_ynode *f = gg_ymap_get(n, names[i]);
+		if (f == NULL)
+			continue;
+		if (f->type != GG_Y_STRING || f->len == 0) {
+			gg_yload_err(c, f, "%s.%s: expected a file name, got %s", where, names[i],
+			             type_name(f));
+			continue;
+		}
+		files[i] = beside(c->file, f->str);
+		at[i] = f;
+	}
+	if (files[0] == NULL && files[1] == NULL) {
+		if (gg_ymap_get(n, "allowed_signers") == NULL &&
+		    gg_ymap_get(n, "gpg_keyring") == NULL)
+			gg_yload_err(c, n, "%s: needs allowed_signers, gpg_keyring or both", where);
+		return;
+	}
+	size_t before = c->diag->n;
+	if (gg_trust_load(out, files[0], files[1], c->diag) < 0) {
+		*out = NULL;
+		const gg_ynode *blame = at[0] ? at[0] : at[1];
+		if (c->diag->n == before)
+			gg_yload_err(c, blame, "%s: cannot load the trusted keys", where);
+		else
+			gg_yload_err(c, blame, "%s: the key files have the errors above", where);
+	}
+	free(files[0]);
+	free(files[1]);
+}
+
+static void parse_tags(gg_yload *c, const gg_ynode *n, gg_policy *p)
+{
+	static const char *const keys[] = {"require_signature", NULL};
+	if (!is_map_or_null(c, n, "tags"))
+		return;
+	gg_yload_check_keys(c, n, "tags", keys);
+	const gg_ynode *r = gg_ymap_get(n, "require_signature");
+	if (r == NULL)
+		return;
+	if (r->type == GG_Y_BOOL) {
+		p->tags.require_signature = r->boolean;
+		if (r->boolean && p->commits.signature == NULL)
+			gg_yload_err(c, r,
+			             "tags.require_signature: true uses the keys of "
+			             "commits.require_signature, which has none; give the keys "
+			             "here (allowed_signers, gpg_keyring)");
+		return;
+	}
+	p->tags.require_signature = true;
+	parse_signature(c, r, "tags.require_signature", &p->tags.signature, &p->tags.match_tagger);
+}
+
 static void parse_commits(gg_yload *c, const gg_ynode *n, gg_commit_rules *cr)
 {
-	static const char *const keys[] = {"message_pattern", "max_subject_length",
-	                                   "author_email_pattern", "require_signoff", NULL};
+	static const char *const keys[] = {"message_pattern",      "max_subject_length",
+	                                   "author_email_pattern", "require_signoff",
+	                                   "require_signature",    NULL};
 	if (!is_map_or_null(c, n, "commits"))
 		return;
 	gg_yload_check_keys(c, n, "commits", keys);
@@ -144,6 +224,10 @@ static void parse_commits(gg_yload *c, const gg_ynode *n, gg_commit_rules *cr)
 	          &cr->author_email_pattern);
 	get_bool(c, gg_ymap_get(n, "require_signoff"), "commits.require_signoff",
 	         &cr->require_signoff);
+	const gg_ynode *sig = gg_ymap_get(n, "require_signature");
+	if (sig && !(sig->type == GG_Y_BOOL && !sig->boolean))
+		parse_signature(c, sig, "commits.require_signature", &cr->signature,
+		                &cr->match_committer);
 	const gg_ynode *len = gg_ymap_get(n, "max_subject_length");
 	if (len) {
 		if (len->type != GG_Y_INT || len->num < 1 || len->num > 100000 ||
@@ -286,7 +370,7 @@ static void parse_deletions(gg_yload *c, const gg_ynode *n, gg_policy *p)
 
 static void parse_root(gg_yload *c, const gg_ynode *root, gg_policy *p)
 {
-	static const char *const keys[] = {"version", "mode",      "refs",   "commits",
+	static const char *const keys[] = {"version", "mode",      "refs",   "commits", "tags",
 	                                   "files",   "manifests", "bypass", NULL};
 	if (root == NULL || root->type != GG_Y_MAP) {
 		gg_yload_err(c, root, "a policy is a mapping with at least 'version: 1'");
@@ -315,6 +399,8 @@ static void parse_root(gg_yload *c, const gg_ynode *root, gg_policy *p)
 		parse_refs(c, n, p);
 	if ((n = gg_ymap_get(root, "commits")))
 		parse_commits(c, n, &p->commits);
+	if ((n = gg_ymap_get(root, "tags")))
+		parse_tags(c, n, p);
 	if ((n = gg_ymap_get(root, "files")))
 		parse_files(c, n, &p->files);
 	if ((n = gg_ymap_get(root, "bypass")))
@@ -383,6 +469,8 @@ void gg_policy_free(gg_policy *p)
 	free(p->refs);
 	gg_regex_free(p->commits.message_pattern);
 	gg_regex_free(p->commits.author_email_pattern);
+	gg_trust_free(p->commits.signature);
+	gg_trust_free(p->tags.signature);
 	gg_strv_free(p->files.deny_paths, p->files.ndeny_paths);
 	gg_secrets_free(p->files.secrets);
 	gg_strv_free(p->bypass_users, p->nbypass_users);

@@ -254,6 +254,7 @@ static const struct {
     {"subject-length", "commit subjects stay under the policy's length"},
     {"author-email", "commit author emails match the policy's pattern"},
     {"signoff", "commits carry a Signed-off-by line"},
+    {"signature", "commits and tags carry a valid signature by a trusted key"},
     {"deny-delete", "protected refs are not deleted"},
     {"deny-force-push", "protected refs are not force-pushed"},
     {"deny-update", "immutable refs (tags) are not moved"},

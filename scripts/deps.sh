@@ -4,7 +4,7 @@
 # gets from clone to running with those two commands.
 set -eu
 
-PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3"
+PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3 gpgme"
 TOOLS="cc git curl pkg-config python3"
 # The built-in Kubernetes schemas are committed gzip-compressed.
 TOOLS="$TOOLS gzip"
@@ -17,8 +17,13 @@ TOOLS="$TOOLS openssl ssh-keygen ssh-keyscan"
 TOOLS="$TOOLS htpasswd setpriv setsid"
 # What tests/e2e/gitolite.sh sets up for a test account.
 TOOLS="$TOOLS gitolite"
+# The signature tests sign commits and tags with real keys of both kinds.
+TOOLS="$TOOLS gpg"
 DEBS="build-essential pkg-config git curl ca-certificates python3 libgit2-dev libyaml-dev \
 libpcre2-dev libssl-dev libjansson-dev libevent-dev libsqlite3-dev"
+# OpenPGP signatures are checked with GPGME (Debian 12's libgpgme-dev ships gpgme.pc),
+# which runs gpg itself.
+DEBS="$DEBS libgpgme-dev gnupg"
 DEBS="$DEBS gzip mandoc groff-base man-db bsdextrautils systemd"
 DEBS="$DEBS openssl openssh-client openssh-server"
 # tests/e2e/multiuser_http.sh: Apache, and nginx with fcgiwrap, running git-http-backend

@@ -32,7 +32,17 @@ typedef struct {
 	unsigned max_subject_length;    /* 0: no limit */
 	gg_regex *author_email_pattern; /* NULL when unset */
 	bool require_signoff;
+	/* require_signature: every commit signed by a key of this trust; NULL when unset. */
+	struct gg_trust *signature;
+	bool match_committer;
 } gg_commit_rules;
+
+/* tags: require_signature (true: with the commits' trust, or a trust of its own). */
+typedef struct {
+	bool require_signature;
+	struct gg_trust *signature; /* owned; NULL: the commits' */
+	bool match_tagger;
+} gg_tag_rules;
 
 typedef struct {
 	uint64_t max_size; /* bytes; 0: no limit */
@@ -52,6 +62,7 @@ typedef struct {
 	gg_ref_rule *refs;
 	size_t nrefs;
 	gg_commit_rules commits;
+	gg_tag_rules tags;
 	gg_file_rules files;
 	gg_mpolicy *manifests; /* NULL when the policy has no manifests: section */
 	char **bypass_users;
