@@ -249,7 +249,8 @@ static int start_request(dest *d, const gg_report_request *rq, char **err)
 			goto done;
 		ssl = SSL_new(ctx);
 		unsigned char addr[16];
-		bool literal = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+		bool literal =
+		    inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 		if (ssl == NULL ||
 		    (literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1
 		             : (SSL_set_tlsext_host_name(ssl, host) != 1 ||
@@ -257,8 +258,9 @@ static int start_request(dest *d, const gg_report_request *rq, char **err)
 			*err = gg_strdup("TLS setup failed");
 			goto done;
 		}
-		bev = bufferevent_openssl_socket_new(d->box->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-		                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		bev = bufferevent_openssl_socket_new(
+		    d->box->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 		ssl = NULL; /* the bufferevent owns it, even on failure */
 		if (bev == NULL) {
 			*err = gg_strdup("TLS setup failed");
@@ -286,8 +288,8 @@ static int start_request(dest *d, const gg_report_request *rq, char **err)
 	if (port == (https ? 443 : 80))
 		snprintf(hostport, sizeof(hostport), "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
 	else
-		snprintf(hostport, sizeof(hostport), "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
-		         port);
+		snprintf(hostport, sizeof(hostport), "%s%s%s:%d", v6 ? "[" : "", host,
+		         v6 ? "]" : "", port);
 	evhttp_add_header(h, "Host", hostport);
 	evhttp_add_header(h, "User-Agent", "gitgated/" GITGATE_VERSION);
 	evhttp_add_header(h, "Content-Type", "application/json");
@@ -300,8 +302,8 @@ static int start_request(dest *d, const gg_report_request *rq, char **err)
 	evbuffer_add(evhttp_request_get_output_buffer(req), rq->body, rq->body_len);
 	const char *path = evhttp_uri_get_path(uri);
 	const char *query = evhttp_uri_get_query(uri);
-	char *target = gg_printf("%s%s%s", path && *path ? path : "/", query ? "?" : "",
-	                         query ? query : "");
+	char *target =
+	    gg_printf("%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "");
 	int mk = evhttp_make_request(d->conn, req, EVHTTP_REQ_POST, target);
 	free(target);
 	req = NULL; /* freed by libevent, also on failure */
@@ -371,7 +373,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = gg_now_ms();
 	if (box->last_prune == 0 || now - box->last_prune >= OUTBOX_PRUNE_EVERY_MS) {
 		box->last_prune = now;
-		/* Twice the age: whatever a destination still had by then was dropped with a line. */
+		/* Twice the age: whatever a destination still had by then was dropped with a line.
+		 */
 		gg_store_report_prune(box->store, 2 * box->cfg->report_max_age_ms);
 	}
 	for (dest *d = box->dests; d; d = d->next)
@@ -383,8 +386,8 @@ static void init_done(void *arg, int rc, int64_t id)
 	(void)id;
 	dest *d = arg;
 	if (rc < 0) {
-		gg_log(GG_LOG_ERROR, "cannot start reporting: the store refused the cursor", "target",
-		       d->target, "destination", d->name, NULL);
+		gg_log(GG_LOG_ERROR, "cannot start reporting: the store refused the cursor",
+		       "target", d->target, "destination", d->name, NULL);
 		d->busy = false;
 		return;
 	}

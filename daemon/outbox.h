@@ -28,8 +28,7 @@ typedef struct gg_outbox gg_outbox;
 #define GG_OUTBOX_MAX_RESPONSE (64 * 1024)
 
 /* Start sending for cfg's destinations. *out owned (gg_outbox_free). 0 or -1. */
-int gg_outbox_new(gg_outbox **out, struct event_base *base, gg_store *store,
-                  const gg_dconfig *cfg);
+int gg_outbox_new(gg_outbox **out, struct event_base *base, gg_store *store, const gg_dconfig *cfg);
 /* Follow a new config (borrowed until the next reload or free). */
 void gg_outbox_reload(gg_outbox *o, const gg_dconfig *cfg);
 /* Requests in flight are abandoned: their reports are sent again at the next start. */

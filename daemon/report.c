@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const report_kind_names[] = {"github", "gitlab", "gitea", "forgejo",
-                                                "webhook"};
+static const char *const report_kind_names[] = {
+    "github", "gitlab", "gitea", "forgejo", "webhook", "bitbucket", "bitbucket-datacenter", "slack",
+};
 
-/* Kinds the forges have that gitgate does not report to (yet): refused by name. */
-static const char *const unsupported_kinds[] = {"bitbucket", "slack", "mattermost", "rocketchat",
-                                                NULL};
+/* Kinds people may expect that gitgate does not report to (yet): refused by name. */
+static const char *const unsupported_kinds[] = {"teams", "discord", "gogs", NULL};
 
 static const char *const report_keys[] = {"name",    "kind",       "url",         "token_file",
                                           "ca_file", "target_url", "deployments", NULL};
@@ -38,6 +38,8 @@ static const char *default_url(gg_report_kind k)
 		return "https://api.github.com";
 	case GG_REPORT_GITLAB:
 		return "https://gitlab.com/api/v4";
+	case GG_REPORT_BITBUCKET:
+		return "https://api.bitbucket.org/2.0";
 	default:
 		return NULL;
 	}
@@ -150,10 +152,12 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		bool known = false;
 		for (const char *const *u = unsupported_kinds; *u; u++)
 			known = known || !strcmp(*u, k->str);
-		gg_yload_err(c, k,
-		             "report kind '%s' is %s; the kinds are github, gitlab, gitea, forgejo "
-		             "and webhook",
-		             k->str, known ? "not supported by this version" : "unknown");
+		gg_yload_err(
+		    c, k,
+		    "report kind '%s' is %s; the kinds are github, gitlab, gitea, forgejo, "
+		    "bitbucket, bitbucket-datacenter, slack (Mattermost and Rocket.Chat "
+		    "take the same) and webhook",
+		    k->str, known ? "not supported by this version" : "unknown");
 		return;
 	}
 	r->kind = (gg_report_kind)i;
@@ -177,10 +181,10 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		r->url = gg_strdup(v->str);
 	else if (gg_ymap_get(n, "url") == NULL && default_url(r->kind))
 		r->url = gg_strdup(default_url(r->kind));
-	else if (gg_ymap_get(n, "url") == NULL)
+	else if (gg_ymap_get(n, "url") == NULL && r->kind != GG_REPORT_SLACK)
 		gg_yload_err(c, n, "report: a %s destination needs 'url'", k->str);
 	/* An API base ends without a slash: paths are appended. */
-	if (r->url && r->kind != GG_REPORT_WEBHOOK) {
+	if (r->url && r->kind != GG_REPORT_WEBHOOK && r->kind != GG_REPORT_SLACK) {
 		size_t len = strlen(r->url);
 		while (len > 0 && r->url[len - 1] == '/')
 			r->url[--len] = '\0';
@@ -189,7 +193,27 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 	}
 
 	v = scalar(c, n, "token_file");
-	if (v) {
+	if (r->kind == GG_REPORT_SLACK) {
+		/* The incoming webhook's URL is its secret: in the config, or in token_file. */
+		if ((v != NULL) == (gg_ymap_get(n, "url") != NULL))
+			gg_yload_err(c, n,
+			             "report: a slack destination needs its incoming webhook URL "
+			             "in 'url' or, better, in 'token_file', not both");
+		if (v) {
+			char *err = NULL;
+			r->token_file = gg_strdup(v->str);
+			if (gg_read_secret_file(&r->token, &r->token_len, v->str, &err) < 0) {
+				gg_yload_err(c, v, "%s", err);
+				free(err);
+			} else if (strlen(r->token) != r->token_len || !url_ok(r->token, &why)) {
+				gg_yload_err(c, v, "%s: the incoming webhook URL %s", v->str,
+				             strlen(r->token) != r->token_len ? "has NUL bytes"
+				                                              : why);
+			} else {
+				r->url = gg_strdup(r->token);
+			}
+		}
+	} else if (v) {
 		char *err = NULL;
 		r->token_file = gg_strdup(v->str);
 		if (gg_read_secret_file(&r->token, &r->token_len, v->str, &err) < 0) {
@@ -211,8 +235,15 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		r->ca_file = gg_strdup(v->str);
 
 	v = scalar(c, n, "target_url");
-	if (v && r->kind == GG_REPORT_WEBHOOK)
-		gg_yload_err(c, v, "report: 'target_url' applies to commit statuses, not webhook");
+	if (v && (r->kind == GG_REPORT_WEBHOOK || r->kind == GG_REPORT_SLACK))
+		gg_yload_err(c, v, "report: 'target_url' applies to commit statuses, not %s",
+		             k->str);
+	else if (!v && gg_ymap_get(n, "target_url") == NULL &&
+	         (r->kind == GG_REPORT_BITBUCKET || r->kind == GG_REPORT_BITBUCKET_DC))
+		gg_yload_err(c, n,
+		             "report: a %s destination needs 'target_url': Bitbucket requires a "
+		             "link with every build status",
+		             k->str);
 	else if (v && !url_ok(v->str, &why))
 		gg_yload_err(c, v, "report: 'target_url' %s", why);
 	else if (v)
@@ -239,10 +270,11 @@ void gg_report_config(gg_yload *c, const gg_ynode *v, gg_dreport **out, size_t *
 		load_one(c, &list[i], v->items[i]);
 		for (uint32_t j = 0; list[i].name && j < i; j++)
 			if (list[j].name && !strcmp(list[j].name, list[i].name))
-				gg_yload_err(c, v->items[i],
-				             "report: two destinations named '%s' (first at line %u); "
-				             "give one a 'name'",
-				             list[i].name, list[j].line);
+				gg_yload_err(
+				    c, v->items[i],
+				    "report: two destinations named '%s' (first at line %u); "
+				    "give one a 'name'",
+				    list[i].name, list[j].line);
 	}
 	*out = list;
 	*n = v->n;
@@ -413,6 +445,74 @@ static const char *gitlab_state(const gg_deployment *d, gg_dep_state st)
 	}
 }
 
+/* Bitbucket Cloud: INPROGRESS, SUCCESSFUL, FAILED, STOPPED; Data Center has CANCELLED for STOPPED.
+ */
+static const char *bitbucket_state(const gg_deployment *d, gg_dep_state st, bool dc)
+{
+	switch (st) {
+	case GG_DEP_QUEUED:
+	case GG_DEP_RUNNING:
+		return "INPROGRESS";
+	case GG_DEP_SUCCEEDED:
+		return "SUCCESSFUL";
+	case GG_DEP_SUPERSEDED:
+	case GG_DEP_CANCELED:
+		return dc ? "CANCELLED" : "STOPPED";
+	case GG_DEP_REFUSED:
+		return refused_but_deployed(d, st) ? "SUCCESSFUL" : "FAILED";
+	default:
+		return "FAILED";
+	}
+}
+
+/* Text for a chat message: Slack's three escapes, so that no payload can mention or link. */
+static void put_chat(gg_buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '&')
+			gg_buf_puts(b, "&amp;");
+		else if (*s == '<')
+			gg_buf_puts(b, "&lt;");
+		else if (*s == '>')
+			gg_buf_puts(b, "&gt;");
+		else if ((unsigned char)*s < ' ' || *s == 0x7f)
+			gg_buf_putc(b, ' ');
+		else
+			gg_buf_putc(b, *s);
+	}
+}
+
+/* One line for people: target, state, repository and ref, commit, pusher, duration. */
+static char *chat_text(const char *target, const gg_deployment *d, const gg_report_event *ev)
+{
+	gg_buf b = {0};
+	char *what = describe(d, ev->state);
+	gg_buf_puts(&b, "gitgate/");
+	put_chat(&b, target);
+	gg_buf_puts(&b, ": ");
+	put_chat(&b, what);
+	free(what);
+	if (d->repo) {
+		gg_buf_puts(&b, " | ");
+		put_chat(&b, d->repo);
+	}
+	if (d->ref) {
+		gg_buf_puts(&b, " ");
+		put_chat(&b, d->ref);
+	}
+	if (d->after) {
+		gg_buf_puts(&b, " @ ");
+		gg_buf_printf(&b, "%.12s", d->after);
+		/* (a commit id is hex; anything else was escaped above or is cut here) */
+	}
+	if (d->pusher) {
+		gg_buf_puts(&b, " by ");
+		put_chat(&b, d->pusher);
+	}
+	gg_buf_printf(&b, " (deployment %lld)", (long long)d->id);
+	return gg_buf_detach(&b);
+}
+
 /* target_url with {target}, {id} and {commit} filled in (values URL-encoded). */
 static char *expand_link(const char *tmpl, const char *target, const gg_deployment *d)
 {
@@ -470,9 +570,9 @@ static int build_webhook(gg_report_request *out, const gg_dreport *r, const char
 	/* The reason and exit status are those of the deployment's final state. */
 	bool final = ev->state != GG_DEP_QUEUED && ev->state != GG_DEP_RUNNING;
 	json_object_set_new(doc, "reason", final ? str_or_null(d->reason) : json_null());
-	json_object_set_new(doc, "exit_status", final && d->exit_status >= 0
-	                                            ? json_integer(d->exit_status)
-	                                            : json_null());
+	json_object_set_new(doc, "exit_status",
+	                    final && d->exit_status >= 0 ? json_integer(d->exit_status)
+	                                                 : json_null());
 	json_object_set_new(doc, "duration_ms",
 	                    final && d->started_at > 0 && d->finished_at >= d->started_at
 	                        ? json_integer(d->finished_at - d->started_at)
@@ -491,13 +591,68 @@ static int build_webhook(gg_report_request *out, const gg_dreport *r, const char
 	return 0;
 }
 
+static int build_bitbucket(gg_report_request *out, const gg_dreport *r, const char *target,
+                           const gg_deployment *d, const gg_report_event *ev)
+{
+	bool dc = r->kind == GG_REPORT_BITBUCKET_DC;
+	const char *slash = strchr(d->repo, '/');
+	char *owner = gg_strndup(d->repo, (size_t)(slash - d->repo));
+	gg_buf url = {0};
+	gg_buf_puts(&url, r->url);
+	if (dc) {
+		gg_buf_puts(&url, "/rest/api/latest/projects/");
+		put_encoded(&url, owner, false);
+		gg_buf_puts(&url, "/repos/");
+		put_encoded(&url, slash + 1, false);
+		gg_buf_printf(&url, "/commits/%s/builds", d->after);
+	} else {
+		gg_buf_puts(&url, "/repositories/");
+		put_encoded(&url, owner, false);
+		gg_buf_puts(&url, "/");
+		put_encoded(&url, slash + 1, false);
+		gg_buf_printf(&url, "/commit/%s/statuses/build", d->after);
+	}
+	free(owner);
+	char *key = gg_printf("gitgate-%s", target);
+	char *name = gg_printf("gitgate/%s", target);
+	char *description = describe(d, ev->state);
+	char *link = expand_link(r->target_url, target, d);
+	json_t *doc = json_object();
+	json_object_set_new(doc, "key", json_string(key));
+	json_object_set_new(doc, "state", json_string(bitbucket_state(d, ev->state, dc)));
+	json_object_set_new(doc, "name", json_string(name));
+	json_object_set_new(doc, "url", json_string(link));
+	json_object_set_new(doc, "description", json_string(description));
+	free(key);
+	free(name);
+	free(description);
+	free(link);
+	out->url = gg_buf_detach(&url);
+	out->body = dump(doc, &out->body_len);
+	add_header(out, "Authorization", gg_printf("Bearer %s", r->token));
+	return out->body ? 0 : -1;
+}
+
+static int build_slack(gg_report_request *out, const gg_dreport *r, const char *target,
+                       const gg_deployment *d, const gg_report_event *ev)
+{
+	char *text = chat_text(target, d, ev);
+	json_t *doc = json_object();
+	json_object_set_new(doc, "text", json_string(text));
+	free(text);
+	out->url = gg_strdup(r->url);
+	out->body = dump(doc, &out->body_len);
+	return out->body ? 0 : -1;
+}
+
 int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *target,
                     const gg_deployment *d, const gg_report_event *ev, char **err)
 {
 	memset(out, 0, sizeof(*out));
 	*err = NULL;
-	if (r->kind == GG_REPORT_WEBHOOK) {
-		if (build_webhook(out, r, target, d, ev) < 0)
+	if (r->kind == GG_REPORT_WEBHOOK || r->kind == GG_REPORT_SLACK) {
+		if ((r->kind == GG_REPORT_WEBHOOK ? build_webhook(out, r, target, d, ev)
+		                                  : build_slack(out, r, target, d, ev)) < 0)
 			goto fail;
 		return 0;
 	}
@@ -510,6 +665,17 @@ int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *tar
 		*err = gg_printf("deployment %lld: repository name is not owner/name",
 		                 (long long)d->id);
 		return -1;
+	}
+	if (r->kind != GG_REPORT_GITLAB && strchr(strchr(d->repo, '/') + 1, '/')) {
+		*err = gg_printf(
+		    "deployment %lld: a %s repository name is owner/name, not a group path",
+		    (long long)d->id, gg_report_kind_name(r->kind));
+		return -1;
+	}
+	if (r->kind == GG_REPORT_BITBUCKET || r->kind == GG_REPORT_BITBUCKET_DC) {
+		if (build_bitbucket(out, r, target, d, ev) < 0)
+			goto fail;
+		return 0;
 	}
 	char *description = describe(d, ev->state);
 	char *context = gg_printf("gitgate/%s", target);

@@ -31,6 +31,9 @@ typedef enum {
 	GG_REPORT_GITEA,
 	GG_REPORT_FORGEJO,
 	GG_REPORT_WEBHOOK,
+	GG_REPORT_BITBUCKET,    /* Bitbucket Cloud */
+	GG_REPORT_BITBUCKET_DC, /* Bitbucket Data Center (and Server) */
+	GG_REPORT_SLACK,        /* an incoming webhook: Slack, Mattermost, Rocket.Chat */
 } gg_report_kind;
 
 /* "github", "gitlab", ...; static. */
@@ -40,9 +43,9 @@ const char *gg_report_kind_name(gg_report_kind k);
 typedef struct gg_dreport_s {
 	char *name; /* unique within the target; default: the kind's name */
 	gg_report_kind kind;
-	char *url;        /* API base URL (forges) or the URL posted to (webhook); no credentials */
+	char *url;        /* API base URL (forges) or the URL posted to (webhook, slack) */
 	char *token_file; /* NULL when the kind needs none */
-	char *token;      /* the file's contents, trailing whitespace stripped */
+	char *token;      /* the file's contents, trailing whitespace stripped; slack: the URL */
 	size_t token_len;
 	char *ca_file;    /* PEM CA bundle for https:// instead of the system's; NULL: system */
 	char *target_url; /* the link shown with the status; {target} {id} {commit}; NULL: none */

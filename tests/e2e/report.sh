@@ -8,6 +8,7 @@
 
 FORGE="$GG_TOP/tests/e2e/report_forge.py"
 TOKEN=forge-token-5f1e9c
+KINDS="github gitlab gitea forgejo webhook bitbucket bitbucket-datacenter slack"
 
 c() { # a commit id made of one repeated hex digit
 	printf '%040d' 0 | tr 0 "$1"
@@ -38,7 +39,8 @@ forge_stop() {
 
 token_file() {
 	printf '%s\n' "$TOKEN" >"$T/token"
-	chmod 600 "$T/token"
+	printf 'http://127.0.0.1:%s/slack/services/%s\n' "$FORGE_PORT" "$TOKEN" >"$T/slack-url"
+	chmod 600 "$T/token" "$T/slack-url"
 }
 
 # report_yaml SCHEME: the five destinations, indented for a target.
@@ -51,6 +53,9 @@ report_yaml() {
       - {kind: gitea, url: "$_b/gitea/api/v1/", token_file: $T/token}
       - {kind: forgejo, url: "$_b/forgejo/api/v1", token_file: $T/token}
       - {kind: webhook, url: "$_b/hook", token_file: $T/token}
+      - {kind: bitbucket, url: "$_b/bb/2.0", token_file: $T/token, target_url: "https://deploy.example.com/{target}/{id}"}
+      - {kind: bitbucket-datacenter, url: "$_b/bbdc", token_file: $T/token, target_url: "https://deploy.example.com/{commit}"}
+      - {kind: slack, token_file: $T/slack-url}
 YAML
 }
 
@@ -60,7 +65,7 @@ target_yaml() {
   - name: prod
     repo: acme/app
     ref: refs/heads/main
-    timeout: 2s
+    timeout: 6s
     run: ["sh", "-c", "case \$1 in f*) exit 1;; e*) sleep 60;; esac", "sh", "{after}"]
 $(report_yaml "${1:-http}")
 YAML
@@ -74,7 +79,7 @@ n = 0
 try:
     for line in open(sys.argv[1]):
         e = json.loads(line)
-        n += e["kind"] == sys.argv[2] and e["status"] in (200, 201)
+        n += e["kind"] == sys.argv[2] and e["status"] in (200, 201, 204)
 except FileNotFoundError:
     pass
 print(n)
@@ -83,7 +88,7 @@ PY
 
 # all_reached N: every kind has N accepted requests.
 all_reached() {
-	for _k in github gitlab gitea forgejo webhook; do
+	for _k in $KINDS; do
 		[ "$(ok_count $_k)" -ge "$1" ] || return 1
 	done
 }
@@ -99,7 +104,7 @@ bad = [e for e in log if e["error"]]
 if bad:
     sys.exit("the forge refused requests: %s" % bad)
 want = [tuple(x.split(":")) for x in sys.argv[2].split()]
-ok = lambda k: [e for e in log if e["kind"] == k and e["status"] in (200, 201)]
+ok = lambda k: [e for e in log if e["kind"] == k and e["status"] in (200, 201, 204)]
 hook = [(e["body"]["after"][0], e["body"]["state"]) for e in ok("webhook")]
 if hook != want:
     sys.exit("webhook got %s\n want %s" % (hook, want))
@@ -111,19 +116,34 @@ gh = {"queued": "pending", "running": "pending", "succeeded": "success", "failed
       "timed_out": "failure", "superseded": "error", "refused": "success"}
 gl = {"queued": "pending", "running": "running", "succeeded": "success", "failed": "failed",
       "timed_out": "failed", "superseded": "canceled", "refused": "success"}
+bb = {"queued": "INPROGRESS", "running": "INPROGRESS", "succeeded": "SUCCESSFUL",
+      "failed": "FAILED", "timed_out": "FAILED", "superseded": "STOPPED", "refused": "SUCCESSFUL"}
+dc = dict(bb, superseded="CANCELLED")
 for kind, m, label in (("github", gh, "context"), ("gitea", gh, "context"),
-                       ("forgejo", gh, "context"), ("gitlab", gl, "name")):
+                       ("forgejo", gh, "context"), ("gitlab", gl, "name"),
+                       ("bitbucket", bb, "key"), ("bitbucket-datacenter", dc, "key")):
     got = [(e["sha"][0], e["body"]["state"]) for e in ok(kind)]
     exp = [(c, m[s]) for c, s in want]
     if got != exp:
         sys.exit("%s got %s\n want %s" % (kind, got, exp))
     for e in ok(kind):
-        if e["repo"] != "acme/app" or e["body"][label] != "gitgate/prod":
+        want_label = "gitgate-prod" if label == "key" else "gitgate/prod"
+        if e["repo"] != "acme/app" or e["body"][label] != want_label:
             sys.exit("%s: wrong repo or context: %s" % (kind, e))
+words = {"queued": "queued", "running": "deploying", "succeeded": "deployed",
+         "failed": "deployment failed", "timed_out": "deployment timed out",
+         "superseded": "superseded", "refused": "refused"}
+got = [e["body"]["text"] for e in ok("slack")]
+if len(got) != len(want):
+    sys.exit("slack got %d messages, want %d" % (len(got), len(want)))
+for text, (c, s) in zip(got, want):
+    if not text.startswith("gitgate/prod: " + words[s]) or ("@ " + c * 12) not in text \
+            or "acme/app refs/heads/main" not in text or " by tester" not in text:
+        sys.exit("slack message %r is not about %s %s" % (text, c, s))
 for e, i in zip(ok("github"), ids):
     if e["body"].get("target_url") != "https://deploy.example.com/prod/%d" % i:
         sys.exit("github target_url: %s" % e["body"])
-print("ok", len(want), "reports on each of 5 destinations")
+print("ok", len(want), "reports on each of 8 destinations")
 PY
 }
 
@@ -159,7 +179,7 @@ c:queued c:refused" 2>"$T/seq.err" ||
 e:queued e:running b:queued c:queued e:timed_out b:superseded c:running c:succeeded \
 c:queued c:refused" || fail "the forge's record differs (see above)"
 	curl -sf "$URL/metrics" >"$T/metrics"
-	for k in github gitlab gitea forgejo webhook; do
+	for k in $KINDS; do
 		expect_contains "$T/metrics" \
 			"gitgated_reports_total{target=\"prod\",destination=\"$k\",result=\"sent\"} 16"
 	done
@@ -204,7 +224,7 @@ t_sigkill_between_the_state_change_and_the_send_loses_and_repeats_nothing() {
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
 	wait_until 30 settled
 	# Every destination holds a request the forge never answers: nothing is confirmed.
-	wait_until 30 sh -c "[ \$(grep -c '\"hang\"' '$T/forge.log') -ge 5 ]"
+	wait_until 30 sh -c "[ \$(grep -c '\"hang\"' '$T/forge.log') -ge 8 ]"
 	kill -KILL "$DPID"
 	wait "$DPID" 2>/dev/null || true
 	DPID=
@@ -228,7 +248,7 @@ t_a_hanging_forge_does_not_slow_webhook_answers() {
 	start
 	echo hang >"$T/forge.mode"
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
-	wait_until 30 sh -c "[ \$(grep -c '\"hang\"' '$T/forge.log') -ge 5 ]"
+	wait_until 30 sh -c "[ \$(grep -c '\"hang\"' '$T/forge.log') -ge 8 ]"
 	# While every destination holds a request that will not be answered in
 	# the report timeout (10 s): each delivery is still answered at once.
 	for n in 1 2 3 4 5 6 7 8 9; do
@@ -265,7 +285,7 @@ t_https_with_a_test_ca_and_an_untrusted_certificate_refused() {
 	start
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
 	wait_until 30 settled
-	wait_until 60 sh -c "[ \$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)[\"status\"] in (200,201)))' '$T/forge.log') -ge 6 ]"
+	wait_until 60 sh -c "[ \$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)[\"status\"] in (200,201,204)))' '$T/forge.log') -ge 6 ]"
 	expect_eq "$(ok_count github)" 3 "github over https"
 	expect_eq "$(ok_count webhook)" 3 "webhook over https"
 	expect_eq "$(ok_count gitea)" 0 "a certificate the system does not trust"
@@ -273,6 +293,25 @@ t_https_with_a_test_ca_and_an_untrusted_certificate_refused() {
 	no_token_in_logs
 	stop_daemon
 	forge_stop
+}
+
+t_a_pusher_cannot_mention_or_link_in_chat() {
+	forge_start
+	token_file
+	deploy_config "  - name: prod
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"true\"]
+    report:
+      - {kind: slack, token_file: $T/slack-url}"
+	start
+	PUSHER='<!channel> & <https://evil.example|click>' send_event "$(c a)" >/dev/null
+	wait_until 30 settled
+	wait_until 30 sh -c "[ \$(grep -c '\"slack\"' '$T/forge.log') -ge 3 ]"
+	expect_not_contains "$T/forge.log" '"error": "'
+	expect_contains "$T/forge.log" 'by &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;'
+	no_token_in_logs
+	expect_not_contains "$T/daemon.log" "slack/services"
 }
 
 t_config_refuses_what_it_cannot_report_to() {
@@ -285,7 +324,9 @@ t_config_refuses_what_it_cannot_report_to() {
     ref: refs/heads/main
     run: [\"true\"]
     report:
+      - {kind: teams, url: \"https://hooks.example.com/x\", token_file: $T/ok.token}
       - {kind: slack, url: \"https://hooks.example.com/x\", token_file: $T/ok.token}
+      - {name: chat, kind: slack, token_file: $T/ok.token}
       - {kind: github, deployments: true, token_file: $T/ok.token}
       - {kind: gitlab, url: \"https://user:s3cr3t-pass@gitlab.example.com/api/v4\", token_file: $T/ok.token}
       - {kind: gitea, token_file: $T/ok.token}
@@ -294,7 +335,9 @@ t_config_refuses_what_it_cannot_report_to() {
       - {kind: carrier-pigeon}
       - {kind: github, token_file: $T/ok.token, url: \"ftp://example.com\"}"
 	expect_status 2 "$GITGATED" -c "$T/cfg.yaml" --check 2>"$T/err"
-	expect_contains "$T/err" "report kind 'slack' is not supported by this version"
+	expect_contains "$T/err" "report kind 'teams' is not supported by this version"
+	expect_contains "$T/err" "a slack destination needs its incoming webhook URL in 'url' or"
+	expect_contains "$T/err" "ok.token: the incoming webhook URL must start with https://"
 	expect_contains "$T/err" "report kind 'carrier-pigeon' is unknown"
 	expect_contains "$T/err" "'deployments' (GitHub Deployments) is not supported"
 	expect_contains "$T/err" "'url' must not carry credentials"

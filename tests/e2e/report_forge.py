@@ -6,6 +6,11 @@ It implements the documented endpoints the daemon posts to:
   Gitea    POST /gitea/api/v1/repos/{owner}/{repo}/statuses/{sha}  Authorization: token T
   Forgejo  POST /forgejo/api/v1/repos/{owner}/{repo}/statuses/{sha} Authorization: token T
   GitLab   POST /gl/api/v4/projects/{url-encoded path}/statuses/{sha}  PRIVATE-TOKEN: T
+  Bitbucket Cloud POST /bb/2.0/repositories/{workspace}/{slug}/commit/{sha}/statuses/build
+                                                             Authorization: Bearer T
+  Bitbucket Data Center POST /bbdc/rest/api/latest/projects/{key}/repos/{slug}/commits/{sha}/builds
+                                                             Authorization: Bearer T
+  Slack    POST /slack/services/T       (the URL is the secret) {"text": ...}, answers "ok"
   webhook  POST /hook                X-Gitgate-Signature: sha256=HMAC(T, body)
 checks the credential and the JSON body against each one's schema, and
 appends one JSON line per request to the log: {"kind", "path", "status",
@@ -70,6 +75,33 @@ STATES = {"queued", "running", "succeeded", "failed", "timed_out", "superseded",
           "refused"}
 
 
+def bitbucket(states):
+    """key, state, url required; name and description optional (Cloud and Data Center)."""
+    def check(body):
+        if not isinstance(body, dict):
+            return "body is not an object"
+        extra = set(body) - {"key", "state", "url", "name", "description", "refname",
+                             "buildNumber", "duration", "lastUpdated"}
+        if extra:
+            return "unknown fields %s" % sorted(extra)
+        if body.get("state") not in states:
+            return "state %r not one of %s" % (body.get("state"), states)
+        if not isinstance(body.get("key"), str) or not body["key"] or len(body["key"]) > 255:
+            return "key missing"
+        if not (isinstance(body.get("url"), str) and body["url"].startswith(("http://", "https://"))):
+            return "url missing"
+        return None
+    return check
+
+
+def slack(body):
+    if not isinstance(body, dict) or set(body) != {"text"} or not isinstance(body["text"], str):
+        return "an incoming webhook takes {\"text\": ...}"
+    if re.search(r"<[!@#]", body["text"]):
+        return "an unescaped mention or link: %r" % body["text"]
+    return None
+
+
 def webhook(body):
     if not isinstance(body, dict) or set(body) != WEBHOOK_FIELDS:
         return "fields differ: %s" % sorted(set(body) ^ WEBHOOK_FIELDS)
@@ -86,17 +118,27 @@ ROUTES = [
     (re.compile(r"^/forgejo/api/v1/repos/([^/]+)/([^/]+)/statuses/([^/]+)$"), "forgejo", GITEA,
      201),
     (re.compile(r"^/gl/api/v4/projects/([^/]+)/statuses/([^/]+)$"), "gitlab", GITLAB, 201),
+    (re.compile(r"^/bb/2\.0/repositories/([^/]+)/([^/]+)/commit/([^/]+)/statuses/build$"),
+     "bitbucket", bitbucket(["INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED"]), 201),
+    (re.compile(r"^/bbdc/rest/api/latest/projects/([^/]+)/repos/([^/]+)/commits/([^/]+)/builds$"),
+     "bitbucket-datacenter",
+     bitbucket(["INPROGRESS", "SUCCESSFUL", "FAILED", "CANCELLED", "UNKNOWN"]), 204),
+    (re.compile(r"^/slack/services/([^/]+)$"), "slack", slack, 200),
     (re.compile(r"^/hook$"), "webhook", webhook, 200),
 ]
 
 
-def authorized(kind, headers, raw):
+def authorized(kind, headers, raw, path):
     if kind == "github":
         return (headers.get("Authorization") == "Bearer " + TOKEN and
                 headers.get("Accept") == "application/vnd.github+json" and
                 bool(headers.get("User-Agent")))
     if kind in ("gitea", "forgejo"):
         return headers.get("Authorization") == "token " + TOKEN
+    if kind in ("bitbucket", "bitbucket-datacenter"):
+        return headers.get("Authorization") == "Bearer " + TOKEN
+    if kind == "slack":
+        return path == "/slack/services/" + TOKEN
     if kind == "gitlab":
         return headers.get("PRIVATE-TOKEN") == TOKEN
     want = "sha256=" + hmac.new(TOKEN.encode(), raw, hashlib.sha256).hexdigest()
@@ -155,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         entry["body"] = body
-        if kind != "webhook":
+        if kind not in ("webhook", "slack"):
             sha = match.groups()[-1]
             repo = (urllib.parse.unquote(match.group(1)) if kind == "gitlab"
                     else match.group(1) + "/" + match.group(2))
@@ -164,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
                 entry["error"] = "not a commit id"
         if self.headers.get("Content-Type") != "application/json":
             entry["error"] = "content type is not application/json"
-        if not authorized(kind, self.headers, raw):
+        if not authorized(kind, self.headers, raw, path):
             entry["status"] = 401
             entry["error"] = "bad credentials"
             self.log(entry)
@@ -180,6 +222,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(500, {"message": "down for maintenance"})
         entry["status"] = ok
         self.log(entry)
+        if ok == 204:
+            self.send_response(204)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            return
+        if kind == "slack":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "2")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
         return self.answer(ok, {"id": 1})
 
     def log(self, entry):
