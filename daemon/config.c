@@ -4,7 +4,7 @@
  */
 #include "config.h"
 #include "proxy.h"
-#include "report.h"
+#include "destination.h"
 #include "runner.h"
 #include "tls.h"
 
@@ -498,7 +498,7 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 		    "(checkout, or url on a run target); a payload's word is not verified");
 	else if (v)
 		t->verify = load_verify(c, v);
-	gg_report_config(c, gg_ymap_get(n, "report"), &t->reports, &t->nreports);
+	gg_dest_config(c, gg_ymap_get(n, "report"), &t->reports, &t->nreports);
 }
 
 static void free_target(gg_dtarget *t)

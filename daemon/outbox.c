@@ -6,7 +6,7 @@
 #include "outbox.h"
 #include "gitgated.h"
 #include "log.h"
-#include "report.h"
+#include "destination.h"
 
 #include "gitgate/version.h"
 
@@ -226,7 +226,7 @@ fail:;
 }
 
 /* Start the request; 0, or -1 with *err (the attempt failed before it began). */
-static int start_request(dest *d, const gg_report_request *rq, char **err)
+static int start_request(dest *d, const gg_dest_request *rq, char **err)
 {
 	struct evhttp_uri *uri = evhttp_uri_parse(rq->url);
 	struct bufferevent *bev = NULL;
@@ -345,9 +345,9 @@ static void try_send(dest *d)
 	}
 	if (rc < 0)
 		return; /* a read failure: the next tick tries again */
-	gg_report_request rq;
+	gg_dest_request rq;
 	char *err = NULL;
-	if (gg_report_build(&rq, d->r, d->target, dep, &d->ev, &err) < 0) {
+	if (gg_dest_build(&rq, d->r, d->target, dep, &d->ev, &err) < 0) {
 		gg_deployment_free(dep);
 		drop(d, err);
 		free(err);
@@ -361,7 +361,7 @@ static void try_send(dest *d)
 		retry_later(d, err);
 		free(err);
 	}
-	gg_report_request_clear(&rq);
+	gg_dest_request_clear(&rq);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

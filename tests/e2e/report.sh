@@ -295,6 +295,38 @@ t_https_with_a_test_ca_and_an_untrusted_certificate_refused() {
 	forge_stop
 }
 
+t_status_shows_each_destinations_last_report_and_its_error() {
+	echo 500 >"$T/forge.mode"
+	forge_start
+	token_file
+	deploy_config "  - name: prod
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"true\"]
+    report:
+      - {kind: github, url: \"http://127.0.0.1:$FORGE_PORT/gh\", token_file: $T/token}
+      - {name: audit, kind: webhook, url: \"http://127.0.0.1:$FORGE_PORT/hook\", token_file: $T/token}"
+	start
+	expect_eq "$(send_event "$(c a)")" 202 "push a"
+	wait_until 30 settled
+	wait_until 30 grep -q 'report failed; retrying.*destination=audit' "$T/daemon.log"
+	wait_until 30 grep -q 'report failed; retrying.*destination=github' "$T/daemon.log"
+	"$GITGATE" status --url "$URL" >"$T/status" || fail "gitgate status failed"
+	expect_contains "$T/status" "TARGET  REPORT  KIND     STATE   RESULT"
+	grep -E '^prod +github +github +queued +failed 20[0-9-]+T[0-9:.]+Z +3 +HTTP 500 Internal Server Error$' \
+		"$T/status" >/dev/null || fail "status: $(cat "$T/status")"
+	grep -E '^prod +audit +webhook +queued +failed .* 3 +HTTP 500' "$T/status" >/dev/null ||
+		fail "status: $(cat "$T/status")"
+	echo ok >"$T/forge.mode"
+	wait_until 60 sh -c "[ \$(grep -c '\"status\": 201' '$T/forge.log') -ge 3 ]"
+	wait_until 60 sh -c "[ \$(grep -c '\"status\": 200' '$T/forge.log') -ge 3 ]"
+	wait_until 30 sh -c "'$GITGATE' status --url '$URL' | grep -qE '^prod +audit +webhook +succeeded +sent .* 0 +-\$'"
+	"$GITGATE" status --url "$URL" --json >"$T/status.json"
+	expect_eq "$(json "$T/status.json" '[(r["destination"], r["result"], r["error"]) for r in d["targets"][0]["reports"]]')" \
+		"[('github', 'sent', None), ('audit', 'sent', None)]" "reports in the JSON status"
+	no_token_in_logs
+}
+
 t_a_pusher_cannot_mention_or_link_in_chat() {
 	forge_start
 	token_file

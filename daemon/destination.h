@@ -1,12 +1,13 @@
 /*
- * Reports: what a target tells the outside world about its deployments. A
+ * Report destinations: what a target tells the outside world about its
+ * deployments (the violation reports of the gate are gitgate/report.h's). A
  * target's `report:` list names destinations (a forge's commit status, or a
  * signed JSON event to any URL); this module loads them from the config and
  * turns one state change of one deployment into the HTTP request a
  * destination documents. Sending, retrying and the outbox are outbox.c's.
  */
-#ifndef GITGATED_REPORT_H
-#define GITGATED_REPORT_H
+#ifndef GITGATED_DESTINATION_H
+#define GITGATED_DESTINATION_H
 
 #include "store.h"
 
@@ -26,23 +27,23 @@
 #define GG_REPORT_MAX_URL 2048
 
 typedef enum {
-	GG_REPORT_GITHUB,
-	GG_REPORT_GITLAB,
-	GG_REPORT_GITEA,
-	GG_REPORT_FORGEJO,
-	GG_REPORT_WEBHOOK,
-	GG_REPORT_BITBUCKET,    /* Bitbucket Cloud */
-	GG_REPORT_BITBUCKET_DC, /* Bitbucket Data Center (and Server) */
-	GG_REPORT_SLACK,        /* an incoming webhook: Slack, Mattermost, Rocket.Chat */
-} gg_report_kind;
+	GG_DEST_GITHUB,
+	GG_DEST_GITLAB,
+	GG_DEST_GITEA,
+	GG_DEST_FORGEJO,
+	GG_DEST_WEBHOOK,
+	GG_DEST_BITBUCKET,    /* Bitbucket Cloud */
+	GG_DEST_BITBUCKET_DC, /* Bitbucket Data Center (and Server) */
+	GG_DEST_SLACK,        /* an incoming webhook: Slack, Mattermost, Rocket.Chat */
+} gg_dest_kind;
 
 /* "github", "gitlab", ...; static. */
-const char *gg_report_kind_name(gg_report_kind k);
+const char *gg_dest_kind_name(gg_dest_kind k);
 
 /* One destination of a target's `report:` list. */
 typedef struct gg_dreport_s {
 	char *name; /* unique within the target; default: the kind's name */
-	gg_report_kind kind;
+	gg_dest_kind kind;
 	char *url;        /* API base URL (forges) or the URL posted to (webhook, slack) */
 	char *token_file; /* NULL when the kind needs none */
 	char *token;      /* the file's contents, trailing whitespace stripped; slack: the URL */
@@ -57,12 +58,12 @@ typedef struct gg_dreport_s {
  * gg_dreports_free), reading token files as secret files. Problems are
  * reported through c with their position.
  */
-void gg_report_config(gg_yload *c, const gg_ynode *v, gg_dreport **out, size_t *n);
+void gg_dest_config(gg_yload *c, const gg_ynode *v, gg_dreport **out, size_t *n);
 void gg_dreports_free(gg_dreport *list, size_t n);
 
 #define GG_REPORT_MAX_HEADERS 4
 
-/* One request to send; every string owned (gg_report_request_clear). */
+/* One request to send; every string owned (gg_dest_request_clear). */
 typedef struct {
 	char *url;  /* complete: scheme, host, port, path */
 	char *body; /* JSON */
@@ -73,9 +74,9 @@ typedef struct {
 		char *value;
 	} headers[GG_REPORT_MAX_HEADERS];
 	size_t nheaders;
-} gg_report_request;
+} gg_dest_request;
 
-void gg_report_request_clear(gg_report_request *r);
+void gg_dest_request_clear(gg_dest_request *r);
 
 /*
  * The request that tells destination r of target `target` that deployment d
@@ -83,13 +84,7 @@ void gg_report_request_clear(gg_report_request *r);
  * cannot be reported there (no commit id, a repository name the forge cannot
  * have): sending it again would not help.
  */
-int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *target,
-                    const gg_deployment *d, const gg_report_event *ev, char **err);
-
-/*
- * url without credentials, query or path beyond the host: what a log line
- * may name (allocated).
- */
-char *gg_report_url_for_log(const char *url);
+int gg_dest_build(gg_dest_request *out, const gg_dreport *r, const char *target,
+                  const gg_deployment *d, const gg_report_event *ev, char **err);
 
 #endif

@@ -3,7 +3,7 @@
  * deployment's state (GitHub, Gitea and Forgejo commit statuses, GitLab
  * commit statuses, signed JSON events).
  */
-#include "report.h"
+#include "destination.h"
 
 #include "gitgate/notify.h"
 #include "gitgate/util.h"
@@ -25,20 +25,20 @@ static const char *const unsupported_kinds[] = {"teams", "discord", "gogs", NULL
 static const char *const report_keys[] = {"name",    "kind",       "url",         "token_file",
                                           "ca_file", "target_url", "deployments", NULL};
 
-const char *gg_report_kind_name(gg_report_kind k)
+const char *gg_dest_kind_name(gg_dest_kind k)
 {
 	return (unsigned)k < GG_ARRAY_LEN(report_kind_names) ? report_kind_names[k] : "unknown";
 }
 
 /* The public service's API, for kinds that have one. */
-static const char *default_url(gg_report_kind k)
+static const char *default_url(gg_dest_kind k)
 {
 	switch (k) {
-	case GG_REPORT_GITHUB:
+	case GG_DEST_GITHUB:
 		return "https://api.github.com";
-	case GG_REPORT_GITLAB:
+	case GG_DEST_GITLAB:
 		return "https://gitlab.com/api/v4";
-	case GG_REPORT_BITBUCKET:
+	case GG_DEST_BITBUCKET:
 		return "https://api.bitbucket.org/2.0";
 	default:
 		return NULL;
@@ -160,7 +160,7 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		    k->str, known ? "not supported by this version" : "unknown");
 		return;
 	}
-	r->kind = (gg_report_kind)i;
+	r->kind = (gg_dest_kind)i;
 	const gg_ynode *dep = gg_ymap_get(n, "deployments");
 	if (dep)
 		gg_yload_err(c, dep,
@@ -181,10 +181,10 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		r->url = gg_strdup(v->str);
 	else if (gg_ymap_get(n, "url") == NULL && default_url(r->kind))
 		r->url = gg_strdup(default_url(r->kind));
-	else if (gg_ymap_get(n, "url") == NULL && r->kind != GG_REPORT_SLACK)
+	else if (gg_ymap_get(n, "url") == NULL && r->kind != GG_DEST_SLACK)
 		gg_yload_err(c, n, "report: a %s destination needs 'url'", k->str);
 	/* An API base ends without a slash: paths are appended. */
-	if (r->url && r->kind != GG_REPORT_WEBHOOK && r->kind != GG_REPORT_SLACK) {
+	if (r->url && r->kind != GG_DEST_WEBHOOK && r->kind != GG_DEST_SLACK) {
 		size_t len = strlen(r->url);
 		while (len > 0 && r->url[len - 1] == '/')
 			r->url[--len] = '\0';
@@ -193,7 +193,7 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 	}
 
 	v = scalar(c, n, "token_file");
-	if (r->kind == GG_REPORT_SLACK) {
+	if (r->kind == GG_DEST_SLACK) {
 		/* The incoming webhook's URL is its secret: in the config, or in token_file. */
 		if ((v != NULL) == (gg_ymap_get(n, "url") != NULL))
 			gg_yload_err(c, n,
@@ -226,8 +226,8 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		}
 	} else if (gg_ymap_get(n, "token_file") == NULL) {
 		gg_yload_err(c, n, "report: a %s destination needs 'token_file'%s", k->str,
-		             r->kind == GG_REPORT_WEBHOOK ? " (the key its events are signed with)"
-		                                          : "");
+		             r->kind == GG_DEST_WEBHOOK ? " (the key its events are signed with)"
+		                                        : "");
 	}
 
 	v = scalar(c, n, "ca_file");
@@ -235,11 +235,11 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		r->ca_file = gg_strdup(v->str);
 
 	v = scalar(c, n, "target_url");
-	if (v && (r->kind == GG_REPORT_WEBHOOK || r->kind == GG_REPORT_SLACK))
+	if (v && (r->kind == GG_DEST_WEBHOOK || r->kind == GG_DEST_SLACK))
 		gg_yload_err(c, v, "report: 'target_url' applies to commit statuses, not %s",
 		             k->str);
 	else if (!v && gg_ymap_get(n, "target_url") == NULL &&
-	         (r->kind == GG_REPORT_BITBUCKET || r->kind == GG_REPORT_BITBUCKET_DC))
+	         (r->kind == GG_DEST_BITBUCKET || r->kind == GG_DEST_BITBUCKET_DC))
 		gg_yload_err(c, n,
 		             "report: a %s destination needs 'target_url': Bitbucket requires a "
 		             "link with every build status",
@@ -250,7 +250,7 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 		r->target_url = gg_strdup(v->str);
 }
 
-void gg_report_config(gg_yload *c, const gg_ynode *v, gg_dreport **out, size_t *n)
+void gg_dest_config(gg_yload *c, const gg_ynode *v, gg_dreport **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -280,7 +280,7 @@ void gg_report_config(gg_yload *c, const gg_ynode *v, gg_dreport **out, size_t *
 	*n = v->n;
 }
 
-void gg_report_request_clear(gg_report_request *r)
+void gg_dest_request_clear(gg_dest_request *r)
 {
 	free(r->url);
 	free(r->body);
@@ -292,7 +292,7 @@ void gg_report_request_clear(gg_report_request *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void add_header(gg_report_request *r, const char *name, char *value)
+static void add_header(gg_dest_request *r, const char *name, char *value)
 {
 	if (r->nheaders == GG_REPORT_MAX_HEADERS)
 		abort(); /* a bug here: more headers than room */
@@ -549,7 +549,7 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static int build_webhook(gg_report_request *out, const gg_dreport *r, const char *target,
+static int build_webhook(gg_dest_request *out, const gg_dreport *r, const char *target,
                          const gg_deployment *d, const gg_report_event *ev)
 {
 	json_t *doc = json_object();
@@ -591,10 +591,10 @@ static int build_webhook(gg_report_request *out, const gg_dreport *r, const char
 	return 0;
 }
 
-static int build_bitbucket(gg_report_request *out, const gg_dreport *r, const char *target,
+static int build_bitbucket(gg_dest_request *out, const gg_dreport *r, const char *target,
                            const gg_deployment *d, const gg_report_event *ev)
 {
-	bool dc = r->kind == GG_REPORT_BITBUCKET_DC;
+	bool dc = r->kind == GG_DEST_BITBUCKET_DC;
 	const char *slash = strchr(d->repo, '/');
 	char *owner = gg_strndup(d->repo, (size_t)(slash - d->repo));
 	gg_buf url = {0};
@@ -633,7 +633,7 @@ static int build_bitbucket(gg_report_request *out, const gg_dreport *r, const ch
 	return out->body ? 0 : -1;
 }
 
-static int build_slack(gg_report_request *out, const gg_dreport *r, const char *target,
+static int build_slack(gg_dest_request *out, const gg_dreport *r, const char *target,
                        const gg_deployment *d, const gg_report_event *ev)
 {
 	char *text = chat_text(target, d, ev);
@@ -645,14 +645,14 @@ static int build_slack(gg_report_request *out, const gg_dreport *r, const char *
 	return out->body ? 0 : -1;
 }
 
-int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *target,
-                    const gg_deployment *d, const gg_report_event *ev, char **err)
+int gg_dest_build(gg_dest_request *out, const gg_dreport *r, const char *target,
+                  const gg_deployment *d, const gg_report_event *ev, char **err)
 {
 	memset(out, 0, sizeof(*out));
 	*err = NULL;
-	if (r->kind == GG_REPORT_WEBHOOK || r->kind == GG_REPORT_SLACK) {
-		if ((r->kind == GG_REPORT_WEBHOOK ? build_webhook(out, r, target, d, ev)
-		                                  : build_slack(out, r, target, d, ev)) < 0)
+	if (r->kind == GG_DEST_WEBHOOK || r->kind == GG_DEST_SLACK) {
+		if ((r->kind == GG_DEST_WEBHOOK ? build_webhook(out, r, target, d, ev)
+		                                : build_slack(out, r, target, d, ev)) < 0)
 			goto fail;
 		return 0;
 	}
@@ -666,13 +666,13 @@ int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *tar
 		                 (long long)d->id);
 		return -1;
 	}
-	if (r->kind != GG_REPORT_GITLAB && strchr(strchr(d->repo, '/') + 1, '/')) {
+	if (r->kind != GG_DEST_GITLAB && strchr(strchr(d->repo, '/') + 1, '/')) {
 		*err = gg_printf(
 		    "deployment %lld: a %s repository name is owner/name, not a group path",
-		    (long long)d->id, gg_report_kind_name(r->kind));
+		    (long long)d->id, gg_dest_kind_name(r->kind));
 		return -1;
 	}
-	if (r->kind == GG_REPORT_BITBUCKET || r->kind == GG_REPORT_BITBUCKET_DC) {
+	if (r->kind == GG_DEST_BITBUCKET || r->kind == GG_DEST_BITBUCKET_DC) {
 		if (build_bitbucket(out, r, target, d, ev) < 0)
 			goto fail;
 		return 0;
@@ -683,7 +683,7 @@ int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *tar
 	json_t *doc = json_object();
 	gg_buf url = {0};
 	gg_buf_puts(&url, r->url);
-	if (r->kind == GG_REPORT_GITLAB) {
+	if (r->kind == GG_DEST_GITLAB) {
 		gg_buf_puts(&url, "/projects/");
 		put_encoded(&url, d->repo, false);
 		gg_buf_puts(&url, "/statuses/");
@@ -702,7 +702,7 @@ int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *tar
 		gg_buf_puts(&url, d->after);
 		json_object_set_new(doc, "state", json_string(github_state(d, ev->state)));
 		json_object_set_new(doc, "context", json_string(context));
-		if (r->kind == GG_REPORT_GITHUB) {
+		if (r->kind == GG_DEST_GITHUB) {
 			add_header(out, "Authorization", gg_printf("Bearer %s", r->token));
 			add_header(out, "Accept", gg_strdup("application/vnd.github+json"));
 			add_header(out, "X-GitHub-Api-Version", gg_strdup("2022-11-28"));
@@ -722,21 +722,7 @@ int gg_report_build(gg_report_request *out, const gg_dreport *r, const char *tar
 		goto fail;
 	return 0;
 fail:
-	gg_report_request_clear(out);
+	gg_dest_request_clear(out);
 	*err = gg_printf("cannot encode the report");
 	return -1;
-}
-
-char *gg_report_url_for_log(const char *url)
-{
-	const char *sep = strstr(url, "://");
-	size_t slen = sep ? (size_t)(sep + 3 - url) : 0;
-	const char *h = url + slen;
-	size_t hl = strcspn(h, "/?#");
-	const char *at = memchr(h, '@', hl);
-	if (at) {
-		hl -= (size_t)(at + 1 - h);
-		h = at + 1;
-	}
-	return gg_printf("%.*s%.*s", (int)slen, url, (int)hl, h);
 }
