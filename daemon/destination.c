@@ -162,10 +162,12 @@ static void load_one(gg_yload *c, gg_dreport *r, const gg_ynode *n)
 	}
 	r->kind = (gg_dest_kind)i;
 	const gg_ynode *dep = gg_ymap_get(n, "deployments");
-	if (dep)
-		gg_yload_err(c, dep,
-		             "report: 'deployments' (GitHub Deployments) is not supported by this "
-		             "version; a github destination posts commit statuses");
+	if (dep && r->kind != GG_DEST_GITHUB)
+		gg_yload_err(c, dep, "report: 'deployments' applies to github destinations only");
+	else if (dep && dep->type != GG_Y_BOOL)
+		gg_yload_err(c, dep, "report: 'deployments' must be true or false");
+	else if (dep)
+		r->deployments = dep->boolean;
 
 	const gg_ynode *v = scalar(c, n, "name");
 	r->name = gg_strdup(v ? v->str : report_kind_names[i]);
@@ -633,6 +635,88 @@ static int build_bitbucket(gg_dest_request *out, const gg_dreport *r, const char
 	return out->body ? 0 : -1;
 }
 
+/* GitHub deployment statuses: queued, in_progress, success, failure, error, inactive. */
+static const char *github_deployment_state(const gg_deployment *d, gg_dep_state st)
+{
+	switch (st) {
+	case GG_DEP_QUEUED:
+		return "queued";
+	case GG_DEP_RUNNING:
+		return "in_progress";
+	case GG_DEP_SUCCEEDED:
+		return "success";
+	case GG_DEP_FAILED:
+	case GG_DEP_TIMED_OUT:
+		return "failure";
+	case GG_DEP_SUPERSEDED:
+	case GG_DEP_CANCELED:
+		return "inactive";
+	case GG_DEP_REFUSED:
+		return refused_but_deployed(d, st) ? "success" : "error";
+	default:
+		return "error";
+	}
+}
+
+/*
+ * GitHub Deployments: the first request of a deployment creates it (ref: the
+ * commit, environment: the target), every state is a deployment status.
+ */
+static int build_github_deployment(gg_dest_request *out, const gg_dreport *r, const char *target,
+                                   const gg_deployment *d, const gg_report_event *ev,
+                                   int64_t remote_id)
+{
+	gg_buf url = {0};
+	json_t *doc = json_object();
+	gg_buf_puts(&url, r->url);
+	gg_buf_puts(&url, "/repos/");
+	put_encoded(&url, d->repo, true);
+	char *description = describe(d, ev->state);
+	if (remote_id <= 0) {
+		char *what = gg_printf("gitgate deployment %lld", (long long)d->id);
+		gg_buf_puts(&url, "/deployments");
+		json_object_set_new(doc, "ref", json_string(d->after));
+		json_object_set_new(doc, "environment", json_string(target));
+		json_object_set_new(doc, "task", json_string("deploy"));
+		json_object_set_new(doc, "description", json_string(what));
+		/* gitgate deploys what was pushed: no merge, no waiting for other checks. */
+		json_object_set_new(doc, "auto_merge", json_false());
+		json_object_set_new(doc, "required_contexts", json_array());
+		json_object_set_new(doc, "payload",
+		                    json_pack("{s:I}", "gitgate_deployment", (json_int_t)d->id));
+		free(what);
+		out->creates = true;
+	} else {
+		gg_buf_printf(&url, "/deployments/%lld/statuses", (long long)remote_id);
+		json_object_set_new(doc, "state",
+		                    json_string(github_deployment_state(d, ev->state)));
+		json_object_set_new(doc, "environment", json_string(target));
+		json_object_set_new(doc, "description", json_string(description));
+		if (r->target_url) {
+			char *link = expand_link(r->target_url, target, d);
+			json_object_set_new(doc, "log_url", json_string(link));
+			free(link);
+		}
+	}
+	free(description);
+	out->url = gg_buf_detach(&url);
+	out->body = dump(doc, &out->body_len);
+	add_header(out, "Authorization", gg_printf("Bearer %s", r->token));
+	add_header(out, "Accept", gg_strdup("application/vnd.github+json"));
+	add_header(out, "X-GitHub-Api-Version", gg_strdup("2022-11-28"));
+	return out->body ? 0 : -1;
+}
+
+int gg_dest_created_id(int64_t *id, const char *body, size_t len)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	json_t *v = json_object_get(doc, "id");
+	int rc = json_is_integer(v) && json_integer_value(v) > 0 ? 0 : -1;
+	*id = rc == 0 ? json_integer_value(v) : 0;
+	json_decref(doc);
+	return rc;
+}
+
 static int build_slack(gg_dest_request *out, const gg_dreport *r, const char *target,
                        const gg_deployment *d, const gg_report_event *ev)
 {
@@ -646,7 +730,7 @@ static int build_slack(gg_dest_request *out, const gg_dreport *r, const char *ta
 }
 
 int gg_dest_build(gg_dest_request *out, const gg_dreport *r, const char *target,
-                  const gg_deployment *d, const gg_report_event *ev, char **err)
+                  const gg_deployment *d, const gg_report_event *ev, int64_t remote_id, char **err)
 {
 	memset(out, 0, sizeof(*out));
 	*err = NULL;
@@ -671,6 +755,11 @@ int gg_dest_build(gg_dest_request *out, const gg_dreport *r, const char *target,
 		    "deployment %lld: a %s repository name is owner/name, not a group path",
 		    (long long)d->id, gg_dest_kind_name(r->kind));
 		return -1;
+	}
+	if (r->kind == GG_DEST_GITHUB && r->deployments) {
+		if (build_github_deployment(out, r, target, d, ev, remote_id) < 0)
+			goto fail;
+		return 0;
 	}
 	if (r->kind == GG_DEST_BITBUCKET || r->kind == GG_DEST_BITBUCKET_DC) {
 		if (build_bitbucket(out, r, target, d, ev) < 0)

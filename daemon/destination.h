@@ -50,6 +50,7 @@ typedef struct gg_dreport_s {
 	size_t token_len;
 	char *ca_file;    /* PEM CA bundle for https:// instead of the system's; NULL: system */
 	char *target_url; /* the link shown with the status; {target} {id} {commit}; NULL: none */
+	bool deployments; /* github: GitHub Deployments and their statuses, not commit statuses */
 	unsigned line, col;
 } gg_dreport;
 
@@ -74,17 +75,23 @@ typedef struct {
 		char *value;
 	} headers[GG_REPORT_MAX_HEADERS];
 	size_t nheaders;
+	bool creates; /* creates the remote deployment: keep the id its answer carries */
 } gg_dest_request;
 
 void gg_dest_request_clear(gg_dest_request *r);
 
 /*
  * The request that tells destination r of target `target` that deployment d
- * entered ev->state. 0, or -1 with an allocated *err when the deployment
- * cannot be reported there (no commit id, a repository name the forge cannot
- * have): sending it again would not help.
+ * entered ev->state. remote_id is the forge's own deployment made for d (a
+ * github destination with deployments), 0 when none was made yet: then the
+ * request creates it (out->creates) and the state is sent by the next one.
+ * 0, or -1 with an allocated *err when the deployment cannot be reported
+ * there (no commit id, a repository name the forge cannot have): sending it
+ * again would not help.
  */
 int gg_dest_build(gg_dest_request *out, const gg_dreport *r, const char *target,
-                  const gg_deployment *d, const gg_report_event *ev, char **err);
+                  const gg_deployment *d, const gg_report_event *ev, int64_t remote_id, char **err);
+/* The id of what a creating request made, from the forge's answer: 0, or -1 when there is none. */
+int gg_dest_created_id(int64_t *id, const char *body, size_t len);
 
 #endif

@@ -42,7 +42,8 @@ struct dest {
 	struct evhttp_connection *conn;
 	struct evhttp_connection *dead; /* finished: freed off its own callback */
 	struct event *reap;
-	char *error; /* why the request in flight failed, before its callback */
+	char *error;   /* why the request in flight failed, before its callback */
+	bool creating; /* the request in flight creates the remote deployment */
 };
 
 struct gg_outbox {
@@ -109,6 +110,22 @@ static void record(dest *d, bool through, const char *result, const char *error)
 	                       gg_dep_state_name(d->ev.state), result, error, record_done, d);
 }
 
+static void ref_done(void *arg, int rc, int64_t id)
+{
+	(void)id;
+	dest *d = arg;
+	if (rc < 0) {
+		/* Not made again at once: the next attempt waits as after a failure. */
+		gg_log(GG_LOG_WARN, "cannot keep a remote deployment's id in the store", "target",
+		       d->target, "destination", d->name, NULL);
+		d->backoff_ms = GG_OUTBOX_BACKOFF_MAX_MS;
+		d->next_try = gg_now_ms() + d->backoff_ms;
+	}
+	d->busy = false;
+	if (!d->box->stopping)
+		try_send(d);
+}
+
 static void drop(dest *d, const char *why)
 {
 	char id[32];
@@ -173,6 +190,22 @@ static void on_response(struct evhttp_request *req, void *arg)
 	retire_conn(d);
 	if (d->box->stopping) {
 		d->busy = false;
+		goto done;
+	}
+	if (status >= 200 && status < 300 && d->creating) {
+		/* Made on the forge: its id is kept, then the state goes to it. */
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t len = evbuffer_get_length(in);
+		const char *body = (const char *)evbuffer_pullup(in, -1);
+		int64_t remote = 0;
+		if (body == NULL || gg_dest_created_id(&remote, body, len) < 0) {
+			gg_metrics_report(d->target, d->name, "failed");
+			drop(d, "the forge's answer carries no deployment id");
+			goto done;
+		}
+		d->backoff_ms = 0;
+		gg_store_report_ref_set(d->box->store, d->target, d->name, d->ev.deployment, remote,
+		                        ref_done, d);
 		goto done;
 	}
 	if (status >= 200 && status < 300) {
@@ -345,9 +378,15 @@ static void try_send(dest *d)
 	}
 	if (rc < 0)
 		return; /* a read failure: the next tick tries again */
+	int64_t remote = 0;
+	if (d->r->deployments && (rc = gg_store_report_ref(&remote, box->store, d->target, d->name,
+	                                                   d->ev.deployment)) == -1) {
+		gg_deployment_free(dep);
+		return;
+	}
 	gg_dest_request rq;
 	char *err = NULL;
-	if (gg_dest_build(&rq, d->r, d->target, dep, &d->ev, &err) < 0) {
+	if (gg_dest_build(&rq, d->r, d->target, dep, &d->ev, remote, &err) < 0) {
 		gg_deployment_free(dep);
 		drop(d, err);
 		free(err);
@@ -355,6 +394,7 @@ static void try_send(dest *d)
 	}
 	gg_deployment_free(dep);
 	d->busy = true;
+	d->creating = rq.creates;
 	free(d->error);
 	d->error = NULL;
 	if (start_request(d, &rq, &err) < 0) {

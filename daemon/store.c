@@ -43,6 +43,7 @@ typedef enum {
 	OP_REPORT_INIT,
 	OP_REPORT_RECORD,
 	OP_REPORT_PRUNE,
+	OP_REPORT_REF,
 } op_kind;
 
 /* Distinct SQL texts the store runs; each connection caches its statements. */
@@ -227,6 +228,10 @@ static const char report_schema[] =
     " target TEXT NOT NULL, dest TEXT NOT NULL, last_event INTEGER NOT NULL,"
     " last_state TEXT, last_at INTEGER, last_result TEXT, last_error TEXT,"
     " PRIMARY KEY(target, dest)) WITHOUT ROWID;"
+    /* What a destination made of a deployment on its side (a GitHub Deployment's id). */
+    "CREATE TABLE IF NOT EXISTS report_refs("
+    " target TEXT NOT NULL, dest TEXT NOT NULL, deployment INTEGER NOT NULL,"
+    " remote_id INTEGER NOT NULL, PRIMARY KEY(target, dest, deployment)) WITHOUT ROWID;"
     "CREATE TRIGGER IF NOT EXISTS report_on_insert AFTER INSERT ON deployments BEGIN"
     " INSERT INTO report_events(deployment, target, state, at) VALUES (NEW.id, NEW.target,"
     " NEW.state, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)); END;"
@@ -576,6 +581,7 @@ static int run_op(gg_store *s, op *o)
 	case OP_REPORT_INIT:
 	case OP_REPORT_RECORD:
 	case OP_REPORT_PRUNE:
+	case OP_REPORT_REF:
 		return run_report_op(s, o, now);
 	}
 	return -1;
@@ -1328,6 +1334,19 @@ static int run_report_op(gg_store *s, op *o, int64_t now)
 		    "DELETE FROM report_events WHERE at<? OR id<=(SELECT min(last_event) "
 		    "FROM report_cursors c WHERE c.target=report_events.target)",
 		    "i", o->when);
+		if (c < 0)
+			return -1;
+		/* A remote deployment is wanted while its deployment has events left. */
+		c = exec_update(s,
+		                "DELETE FROM report_refs WHERE NOT EXISTS (SELECT 1 FROM "
+		                "report_events e WHERE e.deployment=report_refs.deployment)",
+		                "");
+		return c < 0 ? -1 : 0;
+	case OP_REPORT_REF:
+		c = exec_update(s,
+		                "INSERT OR REPLACE INTO report_refs(target, dest, deployment, "
+		                "remote_id) VALUES (?,?,?,?)",
+		                "ssii", o->target, o->rdest, o->id, o->when);
 		return c < 0 ? -1 : 0;
 	default:
 		return -1;
@@ -1361,6 +1380,40 @@ void gg_store_report_prune(gg_store *s, uint64_t max_age_ms)
 	op *o = simple_op(OP_REPORT_PRUNE, 0, NULL, NULL);
 	o->when = now_ms() - (int64_t)max_age_ms;
 	submit(s, o);
+}
+
+void gg_store_report_ref_set(gg_store *s, const char *target, const char *dest, int64_t deployment,
+                             int64_t remote_id, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_REPORT_REF, deployment, cb, arg);
+	o->target = gg_strdup(target);
+	o->rdest = gg_strdup(dest);
+	o->when = remote_id;
+	submit(s, o);
+}
+
+int gg_store_report_ref(int64_t *remote_id, gg_store *s, const char *target, const char *dest,
+                        int64_t deployment)
+{
+	int rc = -1, step;
+	*remote_id = 0;
+	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
+	                        "SELECT remote_id FROM report_refs WHERE target=? AND dest=? AND "
+	                        "deployment=?");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, target);
+	bind_text(st, 2, dest);
+	sqlite3_bind_int64(st, 3, deployment);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*remote_id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = GG_STORE_NOTFOUND;
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 int gg_store_report_next(gg_report_event *out, gg_store *s, const char *target, const char *dest)

@@ -269,7 +269,16 @@ void gg_store_report_init(gg_store *s, const char *target, const char *dest, gg_
 void gg_store_report_record(gg_store *s, const char *target, const char *dest, int64_t through,
                             const char *state, const char *result, const char *error,
                             gg_store_cb cb, void *arg);
-/* Forget events every cursor of their target is past, and all older than max_age_ms. */
+/* Keep what (target, dest) made of deployment on its side (remote_id: a GitHub Deployment). */
+void gg_store_report_ref_set(gg_store *s, const char *target, const char *dest, int64_t deployment,
+                             int64_t remote_id, gg_store_cb cb, void *arg);
+/* That id: 0, GG_STORE_NOTFOUND or -1. */
+int gg_store_report_ref(int64_t *remote_id, gg_store *s, const char *target, const char *dest,
+                        int64_t deployment);
+/*
+ * Forget events every cursor of their target is past, and all older than
+ * max_age_ms, and the remote ids of deployments without events left.
+ */
 void gg_store_report_prune(gg_store *s, uint64_t max_age_ms);
 /* The oldest event (target, dest) is not done with: 0, GG_STORE_NOTFOUND (none, or no cursor), -1.
  */

@@ -8,7 +8,7 @@
 
 FORGE="$GG_TOP/tests/e2e/report_forge.py"
 TOKEN=forge-token-5f1e9c
-KINDS="github gitlab gitea forgejo webhook bitbucket bitbucket-datacenter slack"
+KINDS="github gitlab gitea forgejo webhook bitbucket bitbucket-datacenter slack github-deployment-status"
 
 c() { # a commit id made of one repeated hex digit
 	printf '%040d' 0 | tr 0 "$1"
@@ -56,6 +56,7 @@ report_yaml() {
       - {kind: bitbucket, url: "$_b/bb/2.0", token_file: $T/token, target_url: "https://deploy.example.com/{target}/{id}"}
       - {kind: bitbucket-datacenter, url: "$_b/bbdc", token_file: $T/token, target_url: "https://deploy.example.com/{commit}"}
       - {kind: slack, token_file: $T/slack-url}
+      - {name: environments, kind: github, deployments: true, url: "$_b/gh", token_file: $T/token, target_url: "https://deploy.example.com/{id}"}
 YAML
 }
 
@@ -143,7 +144,23 @@ for text, (c, s) in zip(got, want):
 for e, i in zip(ok("github"), ids):
     if e["body"].get("target_url") != "https://deploy.example.com/prod/%d" % i:
         sys.exit("github target_url: %s" % e["body"])
-print("ok", len(want), "reports on each of 8 destinations")
+gd = {"queued": "queued", "running": "in_progress", "succeeded": "success",
+      "failed": "failure", "timed_out": "failure", "superseded": "inactive",
+      "refused": "success"}
+got = [(e["sha"][0], e["body"]["state"]) for e in ok("github-deployment-status")]
+exp = [(c, gd[s]) for c, s in want]
+if got != exp:
+    sys.exit("github deployments got %s\n want %s" % (got, exp))
+made = ok("github-deployment")
+if len(made) != len(set(ids)) or any(e["body"]["environment"] != "prod" for e in made):
+    sys.exit("one GitHub deployment per deployment, environment prod: %s" % made)
+# Each deployment's statuses go to the GitHub deployment made for it.
+per = {}
+for e in ok("github-deployment-status"):
+    per.setdefault(e["deployment_id"], set()).add(e["sha"])
+if any(len(v) != 1 for v in per.values()) or len(per) != len(made):
+    sys.exit("statuses went to the wrong deployments: %s" % per)
+print("ok", len(want), "reports on each of 9 destinations")
 PY
 }
 
@@ -179,7 +196,7 @@ c:queued c:refused" 2>"$T/seq.err" ||
 e:queued e:running b:queued c:queued e:timed_out b:superseded c:running c:succeeded \
 c:queued c:refused" || fail "the forge's record differs (see above)"
 	curl -sf "$URL/metrics" >"$T/metrics"
-	for k in $KINDS; do
+	for k in github gitlab gitea forgejo webhook bitbucket bitbucket-datacenter slack environments; do
 		expect_contains "$T/metrics" \
 			"gitgated_reports_total{target=\"prod\",destination=\"$k\",result=\"sent\"} 16"
 	done
@@ -359,7 +376,7 @@ t_config_refuses_what_it_cannot_report_to() {
       - {kind: teams, url: \"https://hooks.example.com/x\", token_file: $T/ok.token}
       - {kind: slack, url: \"https://hooks.example.com/x\", token_file: $T/ok.token}
       - {name: chat, kind: slack, token_file: $T/ok.token}
-      - {kind: github, deployments: true, token_file: $T/ok.token}
+      - {kind: gitlab, deployments: true, token_file: $T/ok.token}
       - {kind: gitlab, url: \"https://user:s3cr3t-pass@gitlab.example.com/api/v4\", token_file: $T/ok.token}
       - {kind: gitea, token_file: $T/ok.token}
       - {kind: webhook, url: \"https://example.com/hook\"}
@@ -371,7 +388,7 @@ t_config_refuses_what_it_cannot_report_to() {
 	expect_contains "$T/err" "a slack destination needs its incoming webhook URL in 'url' or"
 	expect_contains "$T/err" "ok.token: the incoming webhook URL must start with https://"
 	expect_contains "$T/err" "report kind 'carrier-pigeon' is unknown"
-	expect_contains "$T/err" "'deployments' (GitHub Deployments) is not supported"
+	expect_contains "$T/err" "'deployments' applies to github destinations only"
 	expect_contains "$T/err" "'url' must not carry credentials"
 	expect_not_contains "$T/err" "s3cr3t-pass"
 	expect_contains "$T/err" "a gitea destination needs 'url'"

@@ -3,6 +3,8 @@
 
 It implements the documented endpoints the daemon posts to:
   GitHub   POST /gh/repos/{owner}/{repo}/statuses/{sha}      Authorization: Bearer T
+           POST /gh/repos/{owner}/{repo}/deployments           (answers {"id": N})
+           POST /gh/repos/{owner}/{repo}/deployments/{N}/statuses
   Gitea    POST /gitea/api/v1/repos/{owner}/{repo}/statuses/{sha}  Authorization: token T
   Forgejo  POST /forgejo/api/v1/repos/{owner}/{repo}/statuses/{sha} Authorization: token T
   GitLab   POST /gl/api/v4/projects/{url-encoded path}/statuses/{sha}  PRIVATE-TOKEN: T
@@ -94,6 +96,40 @@ def bitbucket(states):
     return check
 
 
+DEPLOYMENTS = {}  # GitHub deployment id -> (sha, environment)
+
+
+def github_deployment(body):
+    if not isinstance(body, dict):
+        return "body is not an object"
+    extra = set(body) - {"ref", "environment", "task", "description", "auto_merge",
+                         "required_contexts", "payload", "transient_environment",
+                         "production_environment"}
+    if extra:
+        return "unknown fields %s" % sorted(extra)
+    if not SHA.match(str(body.get("ref"))) or not isinstance(body.get("environment"), str):
+        return "ref and environment are required"
+    if body.get("auto_merge") is not False or body.get("required_contexts") != []:
+        return "auto_merge false and required_contexts [] keep GitHub from merging or waiting"
+    return None
+
+
+def github_deployment_status(body):
+    if not isinstance(body, dict):
+        return "body is not an object"
+    extra = set(body) - {"state", "environment", "description", "log_url", "target_url",
+                         "environment_url", "auto_inactive"}
+    if extra:
+        return "unknown fields %s" % sorted(extra)
+    if body.get("state") not in ("error", "failure", "inactive", "in_progress", "queued",
+                                 "pending", "success"):
+        return "state %r" % body.get("state")
+    d = body.get("description")
+    if d is not None and (not isinstance(d, str) or len(d) > 140):
+        return "description not a string of at most 140 characters"
+    return None
+
+
 def slack(body):
     if not isinstance(body, dict) or set(body) != {"text"} or not isinstance(body["text"], str):
         return "an incoming webhook takes {\"text\": ...}"
@@ -113,6 +149,10 @@ def webhook(body):
 
 
 ROUTES = [
+    (re.compile(r"^/gh/repos/([^/]+)/([^/]+)/deployments$"), "github-deployment",
+     github_deployment, 201),
+    (re.compile(r"^/gh/repos/([^/]+)/([^/]+)/deployments/([0-9]+)/statuses$"),
+     "github-deployment-status", github_deployment_status, 201),
     (re.compile(r"^/gh/repos/([^/]+)/([^/]+)/statuses/([^/]+)$"), "github", GITHUB, 201),
     (re.compile(r"^/gitea/api/v1/repos/([^/]+)/([^/]+)/statuses/([^/]+)$"), "gitea", GITEA, 201),
     (re.compile(r"^/forgejo/api/v1/repos/([^/]+)/([^/]+)/statuses/([^/]+)$"), "forgejo", GITEA,
@@ -129,7 +169,7 @@ ROUTES = [
 
 
 def authorized(kind, headers, raw, path):
-    if kind == "github":
+    if kind.startswith("github"):
         return (headers.get("Authorization") == "Bearer " + TOKEN and
                 headers.get("Accept") == "application/vnd.github+json" and
                 bool(headers.get("User-Agent")))
@@ -197,7 +237,21 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         entry["body"] = body
-        if kind not in ("webhook", "slack"):
+        if kind == "github-deployment-status":
+            with LOCK:
+                known = DEPLOYMENTS.get(int(match.group(3)))
+            if known is None:
+                entry["status"] = 404
+                entry["error"] = "no such deployment"
+                self.log(entry)
+                return self.answer(404, {"message": "Not Found"})
+            entry["repo"] = match.group(1) + "/" + match.group(2)
+            entry["sha"], entry["environment"] = known
+            entry["deployment_id"] = int(match.group(3))
+        elif kind == "github-deployment":
+            entry["repo"] = match.group(1) + "/" + match.group(2)
+            entry["sha"] = body.get("ref") if isinstance(body, dict) else None
+        elif kind not in ("webhook", "slack"):
             sha = match.groups()[-1]
             repo = (urllib.parse.unquote(match.group(1)) if kind == "gitlab"
                     else match.group(1) + "/" + match.group(2))
@@ -221,6 +275,14 @@ class Handler(BaseHTTPRequestHandler):
             self.log(entry)
             return self.answer(500, {"message": "down for maintenance"})
         entry["status"] = ok
+        if kind == "github-deployment":
+            with LOCK:
+                new_id = 1000 + len(DEPLOYMENTS)
+                DEPLOYMENTS[new_id] = (body["ref"], body["environment"])
+            entry["deployment_id"] = new_id
+            self.log(entry)
+            return self.answer(201, {"id": new_id, "sha": body["ref"],
+                                     "environment": body["environment"]})
         self.log(entry)
         if ok == 204:
             self.send_response(204)

@@ -68,7 +68,7 @@ static void test_github_status(void)
 	gg_report_event ev = {5, 17, GG_DEP_RUNNING, 1};
 	gg_dest_request rq;
 	char *err = NULL;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	CHECK_STR(rq.url, "https://ghe.example.com/api/v3/repos/acme/app/statuses/" SHA);
 	CHECK_STR(header(&rq, "Authorization"), "Bearer s3cret-token");
 	CHECK_STR(header(&rq, "Accept"), "application/vnd.github+json");
@@ -86,7 +86,7 @@ static void test_github_status(void)
 	d.started_at = 1000;
 	d.finished_at = 43000;
 	ev.state = GG_DEP_FAILED;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	doc = json_loads(rq.body, 0, NULL);
 	CHECK_STR(body_str(doc, "state"), "failure");
 	CHECK_STR(body_str(doc, "description"), "deployment failed: exited 3 (42s)");
@@ -95,14 +95,14 @@ static void test_github_status(void)
 	d.reason = GG_REPLAY_DEPLOYED;
 	d.started_at = d.finished_at = 0;
 	ev.state = GG_DEP_REFUSED;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	doc = json_loads(rq.body, 0, NULL);
 	CHECK_STR(body_str(doc, "state"), "success");
 	CHECK_STR(body_str(doc, "description"), "refused: commit already deployed");
 	json_decref(doc);
 	gg_dest_request_clear(&rq);
 	d.reason = GG_REPLAY_OLDER;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	doc = json_loads(rq.body, 0, NULL);
 	CHECK_STR(body_str(doc, "state"), "error");
 	json_decref(doc);
@@ -117,9 +117,10 @@ static void test_gitlab_and_gitea(void)
 	gg_report_event ev = {1, 17, GG_DEP_SUPERSEDED, 1};
 	gg_dest_request rq;
 	char *err = NULL;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
-	CHECK_STR(rq.url,
-	          "https://gitlab.example.com/api/v4/projects/group%2Fsub%20group%2Fapp/statuses/" SHA);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
+	CHECK_STR(
+	    rq.url,
+	    "https://gitlab.example.com/api/v4/projects/group%2Fsub%20group%2Fapp/statuses/" SHA);
 	CHECK_STR(header(&rq, "PRIVATE-TOKEN"), "s3cret-token");
 	json_t *doc = json_loads(rq.body, 0, NULL);
 	CHECK_STR(body_str(doc, "state"), "canceled");
@@ -130,12 +131,12 @@ static void test_gitlab_and_gitea(void)
 
 	/* GitHub-shaped forges take owner/name only: a group path is not theirs. */
 	r = dest(GG_DEST_GITEA, "https://git.example.com/api/v1");
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), -1);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), -1);
 	CHECK(err && strstr(err, "owner/name"));
 	free(err);
 	err = NULL;
 	d.repo = "acme/app";
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	CHECK_STR(header(&rq, "Authorization"), "token s3cret-token");
 	CHECK_STR(rq.url, "https://git.example.com/api/v1/repos/acme/app/statuses/" SHA);
 	gg_dest_request_clear(&rq);
@@ -151,7 +152,7 @@ static void test_no_status_without_a_commit_or_a_sane_repo(void)
 	char *bad_commits[] = {NULL, "", "main", SHA "00", "../../../../etc/passwd"};
 	for (size_t i = 0; i < GG_ARRAY_LEN(bad_commits); i++) {
 		d.after = bad_commits[i];
-		CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), -1);
+		CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), -1);
 		free(err);
 		err = NULL;
 	}
@@ -159,13 +160,13 @@ static void test_no_status_without_a_commit_or_a_sane_repo(void)
 	char *bad_repos[] = {NULL, "app", "/app", "acme/", "acme/..", "../x", "a//b"};
 	for (size_t i = 0; i < GG_ARRAY_LEN(bad_repos); i++) {
 		d.repo = bad_repos[i];
-		CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), -1);
+		CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), -1);
 		free(err);
 		err = NULL;
 	}
 	/* What the path may not hold is encoded, never passed through. */
 	d.repo = "ac?me/a#p p";
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	CHECK_STR(rq.url, "https://api.github.com/repos/ac%3Fme/a%23p%20p/statuses/" SHA);
 	gg_dest_request_clear(&rq);
 }
@@ -183,7 +184,7 @@ static void test_description_is_cut_on_a_character(void)
 	gg_report_event ev = {1, 17, GG_DEP_FAILED, 1};
 	gg_dest_request rq;
 	char *err = NULL;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	json_t *doc = json_loads(rq.body, 0, NULL);
 	const char *desc = body_str(doc, "description");
 	CHECK(desc != NULL);
@@ -202,9 +203,9 @@ static void test_bitbucket_both_editions(void)
 	gg_report_event ev = {1, 17, GG_DEP_CANCELED, 1};
 	gg_dest_request rq;
 	char *err = NULL;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
-	CHECK_STR(rq.url,
-	          "https://api.bitbucket.org/2.0/repositories/acme/app/commit/" SHA "/statuses/build");
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
+	CHECK_STR(rq.url, "https://api.bitbucket.org/2.0/repositories/acme/app/commit/" SHA
+	                  "/statuses/build");
 	CHECK_STR(header(&rq, "Authorization"), "Bearer s3cret-token");
 	json_t *doc = json_loads(rq.body, 0, NULL);
 	CHECK_STR(body_str(doc, "state"), "STOPPED");
@@ -214,7 +215,7 @@ static void test_bitbucket_both_editions(void)
 	gg_dest_request_clear(&rq);
 	r.kind = GG_DEST_BITBUCKET_DC;
 	r.url = "https://bitbucket.example.com";
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	CHECK_STR(rq.url, "https://bitbucket.example.com/rest/api/latest/projects/acme/repos/app/"
 	                  "commits/" SHA "/builds");
 	doc = json_loads(rq.body, 0, NULL);
@@ -232,7 +233,7 @@ static void test_slack_escapes_what_a_push_says(void)
 	gg_report_event ev = {1, 17, GG_DEP_SUCCEEDED, 1};
 	gg_dest_request rq;
 	char *err = NULL;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	CHECK_INT(rq.nheaders, 0);
 	json_t *doc = json_loads(rq.body, 0, NULL);
 	const char *text = body_str(doc, "text");
@@ -251,7 +252,7 @@ static void test_webhook_is_signed_as_the_notifier_signs(void)
 	gg_report_event ev = {42, 17, GG_DEP_QUEUED, 1234};
 	gg_dest_request rq;
 	char *err = NULL;
-	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, &err), 0);
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
 	CHECK_STR(rq.url, "https://audit.example.com/in?x=1");
 	char want[72];
 	gg_notify_sign(want, "s3cret-token", 12, rq.body, rq.body_len);
@@ -264,6 +265,42 @@ static void test_webhook_is_signed_as_the_notifier_signs(void)
 	CHECK(json_is_null(json_object_get(doc, "reason")));
 	json_decref(doc);
 	gg_dest_request_clear(&rq);
+}
+
+static void test_github_deployments(void)
+{
+	gg_deployment d = dep();
+	gg_dreport r = dest(GG_DEST_GITHUB, "https://api.github.com");
+	r.deployments = true;
+	gg_report_event ev = {3, 17, GG_DEP_RUNNING, 1};
+	gg_dest_request rq;
+	char *err = NULL;
+	/* Without the remote deployment, the request makes it. */
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 0, &err), 0);
+	CHECK(rq.creates);
+	CHECK_STR(rq.url, "https://api.github.com/repos/acme/app/deployments");
+	json_t *doc = json_loads(rq.body, 0, NULL);
+	CHECK_STR(body_str(doc, "ref"), SHA);
+	CHECK_STR(body_str(doc, "environment"), "prod");
+	CHECK(json_is_false(json_object_get(doc, "auto_merge")));
+	CHECK_INT(json_array_size(json_object_get(doc, "required_contexts")), 0);
+	json_decref(doc);
+	gg_dest_request_clear(&rq);
+	/* With it, the state goes to it. */
+	CHECK_INT(gg_dest_build(&rq, &r, "prod", &d, &ev, 99, &err), 0);
+	CHECK(!rq.creates);
+	CHECK_STR(rq.url, "https://api.github.com/repos/acme/app/deployments/99/statuses");
+	doc = json_loads(rq.body, 0, NULL);
+	CHECK_STR(body_str(doc, "state"), "in_progress");
+	CHECK_STR(body_str(doc, "environment"), "prod");
+	json_decref(doc);
+	gg_dest_request_clear(&rq);
+	int64_t id = 0;
+	CHECK_INT(gg_dest_created_id(&id, "{\"id\": 1234, \"sha\": \"x\"}", 24), 0);
+	CHECK_INT(id, 1234);
+	CHECK_INT(gg_dest_created_id(&id, "{\"message\": \"x\"}", 16), -1);
+	CHECK_INT(gg_dest_created_id(&id, "{\"id\": -5}", 11), -1);
+	CHECK_INT(gg_dest_created_id(&id, "not json", 8), -1);
 }
 
 static int parse(gg_dconfig **cfg, const char *report, gg_diag *diag)
@@ -289,10 +326,11 @@ static void test_config(void)
 {
 	gg_dconfig *cfg = NULL;
 	gg_diag diag = GG_DIAG_INIT;
-	char *ok = gg_printf("      - {kind: github, token_file: %s}\n"
-	                     "      - {kind: gitea, name: mine, url: \"http://127.0.0.1:3000/api/v1//\","
-	                     " token_file: %s}\n",
-	                     token_path, token_path);
+	char *ok =
+	    gg_printf("      - {kind: github, token_file: %s}\n"
+	              "      - {kind: gitea, name: mine, url: \"http://127.0.0.1:3000/api/v1//\","
+	              " token_file: %s}\n",
+	              token_path, token_path);
 	CHECK_INT(parse(&cfg, ok, &diag), 0);
 	free(ok);
 	if (cfg) {
@@ -309,13 +347,16 @@ static void test_config(void)
 	gg_diag_free(&diag);
 
 	diag = (gg_diag)GG_DIAG_INIT;
-	char *bad = gg_printf("      - {kind: github, token_file: %s, url: "
-	                      "\"https://u:pa55word@x.example.com\"}\n"
-	                      "      - {kind: bitbucket, token_file: %s}\n"
-	                      "      - {kind: slack}\n"
-	                      "      - {kind: github, name: \"a b\", token_file: %s, deployments: true}\n"
-	                      "      - 12\n",
-	                      token_path, token_path, token_path);
+	char *bad =
+	    gg_printf("      - {kind: github, token_file: %s, url: "
+	              "\"https://u:pa55word@x.example.com\"}\n"
+	              "      - {kind: bitbucket, token_file: %s}\n"
+	              "      - {kind: slack}\n"
+	              "      - {kind: github, name: \"a b\", token_file: %s, deployments: true}\n"
+	              "      - 12\n"
+	              "      - {kind: gitea, url: \"https://g.example.com\", token_file: %s, "
+	              "deployments: true}\n",
+	              token_path, token_path, token_path, token_path);
 	CHECK_INT(parse(&cfg, bad, &diag), -1);
 	free(bad);
 	CHECK(cfg == NULL);
@@ -323,7 +364,9 @@ static void test_config(void)
 	CHECK(diag_has(&diag, "needs 'target_url'"));
 	CHECK(diag_has(&diag, "a slack destination needs its incoming webhook URL"));
 	CHECK(diag_has(&diag, "report name 'a b'"));
-	CHECK(diag_has(&diag, "'deployments' (GitHub Deployments) is not supported"));
+	CHECK(diag_has(&diag, "'deployments' applies to github destinations only"));
+	for (size_t i = 0; t_case_failed && i < diag.n; i++)
+		printf("#   %s\n", diag.msgs[i]);
 	CHECK(diag_has(&diag, "a report destination must be a map"));
 	for (size_t i = 0; i < diag.n; i++)
 		CHECK(strstr(diag.msgs[i], "pa55word") == NULL &&
@@ -392,7 +435,15 @@ static void test_outbox_in_the_store(void)
 	}
 	gg_report_statuses_free(st, n);
 	/* Everything every cursor is past goes; the destination still has nothing to send. */
+	gg_store_report_ref_set(s, "prod", "github", 1, 4321, on_done, &rc);
+	CHECK_INT(rc, 0);
+	int64_t remote = 0;
+	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "github", 1), 0);
+	CHECK_INT(remote, 4321);
+	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "gitlab", 1), GG_STORE_NOTFOUND);
 	gg_store_report_prune(s, 3600 * 1000);
+	/* Its deployment has no events left: the remote id goes with them. */
+	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "github", 1), GG_STORE_NOTFOUND);
 	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
 	gg_store_close(s);
 }
@@ -415,6 +466,7 @@ int main(void)
 	RUN(test_bitbucket_both_editions);
 	RUN(test_slack_escapes_what_a_push_says);
 	RUN(test_webhook_is_signed_as_the_notifier_signs);
+	RUN(test_github_deployments);
 	RUN(test_config);
 	RUN(test_outbox_in_the_store);
 	char *cmd = gg_printf("rm -rf '%s'", dir);
