@@ -167,6 +167,52 @@ static void print_paused(json_t *targets)
 	}
 }
 
+/*
+ * The last report to each destination of each target, and its error: only
+ * when some target reports. The error may quote a forge's answer: escaped.
+ */
+static void print_reports(json_t *targets)
+{
+	table t = {NULL, 7, 0};
+	const char *head[] = {"TARGET", "REPORT", "KIND", "STATE", "RESULT", "PENDING", "ERROR"};
+	table_add(&t, head);
+	size_t i, j;
+	json_t *o, *rep;
+	json_array_foreach(targets, i, o)
+	{
+		json_array_foreach(json_object_get(o, "reports"), j, rep)
+		{
+			const char *e = field(rep, "error");
+			char *err = gg_report_escape(e, strlen(e));
+			char *result =
+			    strcmp(field(rep, "at"), "-")
+			        ? gg_printf("%s %s", field(rep, "result"), field(rep, "at"))
+			        : gg_strdup("-");
+			char pending[32];
+			snprintf(pending, sizeof(pending), "%lld",
+			         (long long)json_integer_value(json_object_get(rep, "pending")));
+			const char *row[] = {field(o, "name"),
+			                     field(rep, "destination"),
+			                     field(rep, "kind"),
+			                     field(rep, "state"),
+			                     result,
+			                     pending,
+			                     err};
+			table_add(&t, row);
+			free(err);
+			free(result);
+		}
+	}
+	if (t.nrows > 1) {
+		printf("\n");
+		table_print(&t);
+	} else {
+		for (size_t k = 0; k < t.nrows * t.ncols; k++)
+			free(t.cells[k]);
+		free(t.cells);
+	}
+}
+
 static void put_escaped(const char *prefix, const char *s)
 {
 	char *shown = gg_report_escape(s, strlen(s));
@@ -393,6 +439,7 @@ int gg_cmd_status(int argc, char **argv)
 	} else {
 		print_targets(json_object_get(targets, "targets"));
 		print_paused(json_object_get(targets, "targets"));
+		print_reports(json_object_get(targets, "targets"));
 		printf("\n");
 		print_deployments(json_object_get(deps, "deployments"));
 	}

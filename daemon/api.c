@@ -7,6 +7,7 @@
  * token only with api: {allow_loopback_without_token: true}.
  */
 #include "gitgated.h"
+#include "destination.h"
 #include "log.h"
 #include "reconcile.h"
 
@@ -149,6 +150,33 @@ static json_t *log_tail(gg_daemon *d, int64_t id, bool *truncated)
 	return out;
 }
 
+/* Each report destination of t and how its last report went (`gitgate status`). */
+static json_t *reports_json(gg_daemon *d, const gg_dtarget *t)
+{
+	json_t *list = json_array();
+	gg_report_status *st = NULL;
+	size_t n = 0;
+	if (t->nreports && gg_store_report_status(&st, &n, d->store, t->name) < 0)
+		n = 0;
+	for (size_t i = 0; i < t->nreports; i++) {
+		const gg_dreport *rep = &t->reports[i];
+		const gg_report_status *s = NULL;
+		for (size_t j = 0; j < n && s == NULL; j++)
+			if (!strcmp(st[j].dest, rep->name))
+				s = &st[j];
+		json_array_append_new(list,
+		                      json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I}", "destination",
+		                                rep->name, "kind", gg_dest_kind_name(rep->kind),
+		                                "state", str_json(s ? s->state : NULL), "at",
+		                                s && s->at ? time_json(s->at) : json_null(),
+		                                "result", str_json(s ? s->result : NULL), "error",
+		                                str_json(s ? s->error : NULL), "pending",
+		                                (json_int_t)(s ? s->pending : 0)));
+	}
+	gg_report_statuses_free(st, n);
+	return list;
+}
+
 static void api_targets(gg_daemon *d, gg_http_req *r)
 {
 	json_t *list = json_array();
@@ -186,6 +214,7 @@ static void api_targets(gg_daemon *d, gg_http_req *r)
 		else
 			json_object_set_new(o, "paused", json_null());
 		free(by);
+		json_object_set_new(o, "reports", reports_json(d, t));
 		json_array_append_new(list, o);
 	}
 	gg_http_reply_json(r, 200, json_pack("{s:o}", "targets", list));

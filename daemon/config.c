@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "proxy.h"
+#include "destination.h"
 #include "runner.h"
 #include "tls.h"
 
@@ -298,7 +299,7 @@ static const char *const target_keys[] = {
     "checkout", "allow_rollback", "reconcile", "drift",
     /* run targets that fetch their repository */
     "url", "branch", "poll", "username", "password_file", "ssh_key_file", "ssh_public_key_file",
-    "ssh_known_hosts_file", "verify", NULL};
+    "ssh_known_hosts_file", "verify", "report", NULL};
 
 /* The keys a run target may have only together with `url`. */
 static const char *const remote_keys[] = {"branch",
@@ -497,6 +498,7 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 		    "(checkout, or url on a run target); a payload's word is not verified");
 	else if (v)
 		t->verify = load_verify(c, v);
+	gg_dest_config(c, gg_ymap_get(n, "report"), &t->reports, &t->nreports);
 }
 
 static void free_target(gg_dtarget *t)
@@ -515,18 +517,30 @@ static void free_target(gg_dtarget *t)
 	free_checkout(t->checkout);
 	free_checkout(t->remote);
 	free_verify(t->verify);
+	gg_dreports_free(t->reports, t->nreports);
 }
 
-static const char *const top_keys[] = {"listen",          "state_dir",
-                                       "max_body",        "max_header",
-                                       "max_connections", "max_connections_per_peer",
-                                       "read_timeout",    "max_parallel",
-                                       "shutdown_grace",  "log_max",
-                                       "retry_backoff",   "delivery_retention",
-                                       "api_token_file",  "api",
-                                       "log_format",      "unix_socket",
-                                       "trusted_proxies", "sources",
-                                       "targets",         NULL};
+static const char *const top_keys[] = {"listen",
+                                       "state_dir",
+                                       "max_body",
+                                       "max_header",
+                                       "max_connections",
+                                       "max_connections_per_peer",
+                                       "read_timeout",
+                                       "max_parallel",
+                                       "shutdown_grace",
+                                       "log_max",
+                                       "retry_backoff",
+                                       "delivery_retention",
+                                       "api_token_file",
+                                       "api",
+                                       "log_format",
+                                       "unix_socket",
+                                       "trusted_proxies",
+                                       "sources",
+                                       "targets",
+                                       "report_max_age",
+                                       NULL};
 
 static bool valid_listen(const char *s)
 {
@@ -629,6 +643,7 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	cfg->log_max = GG_DEFAULT_LOG_MAX;
 	cfg->retry_backoff_ms = GG_DEFAULT_RETRY_BACKOFF_MS;
 	cfg->delivery_retention_ms = GG_DEFAULT_DELIVERY_RETENTION;
+	cfg->report_max_age_ms = GG_REPORT_DEFAULT_MAX_AGE_MS;
 	cfg->socket_mode = -1;
 
 	if (data == NULL || len == 0) {
@@ -669,6 +684,7 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	get_size(&c, root, "log_max", &cfg->log_max);
 	get_duration(&c, root, "retry_backoff", &cfg->retry_backoff_ms);
 	get_duration(&c, root, "delivery_retention", &cfg->delivery_retention_ms);
+	get_duration(&c, root, "report_max_age", &cfg->report_max_age_ms);
 	char *lf = get_str(&c, root, "log_format", false);
 	if (lf && !strcmp(lf, "json"))
 		cfg->log_json = true;

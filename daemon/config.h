@@ -117,10 +117,12 @@ typedef struct {
 	 * NULL without url. gg_dtarget_repository covers both kinds.
 	 */
 	gg_dcheckout *remote;
-	uint64_t reconcile_ms; /* re-apply the last successful commit this often; 0: never */
-	gg_drift_mode drift;   /* checkout targets: what a drifted release gets */
-	gg_dverify *verify;    /* NULL: what is fetched deploys unverified */
-	bool allow_rollback;   /* a delivery may ask for an older commit (default false) */
+	uint64_t reconcile_ms;        /* re-apply the last successful commit this often; 0: never */
+	gg_drift_mode drift;          /* checkout targets: what a drifted release gets */
+	gg_dverify *verify;           /* NULL: what is fetched deploys unverified */
+	bool allow_rollback;          /* a delivery may ask for an older commit (default false) */
+	struct gg_dreport_s *reports; /* report: destinations told of every state (report.h) */
+	size_t nreports;
 	unsigned line, col;
 } gg_dtarget;
 
@@ -160,6 +162,7 @@ struct gg_dconfig {
 	bool log_json;    /* log_format: json (default logfmt) */
 	uint64_t retry_backoff_ms;
 	uint64_t delivery_retention_ms; /* delivery ids remembered at least this long */
+	uint64_t report_max_age_ms;     /* reports not sent by this age are dropped */
 	int socket_mode;                /* unix_socket.mode for unix: listeners; -1: umask */
 	char *socket_group;             /* unix_socket.group; NULL: the daemon's group */
 	char *api_token_file;           /* NULL: /api/ answers unix-socket clients only */

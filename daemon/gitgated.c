@@ -10,6 +10,7 @@
 #include "checkout.h"
 #include "drift.h"
 #include "local.h"
+#include "outbox.h"
 #include "tls.h"
 
 #include "gitgate/version.h"
@@ -37,6 +38,7 @@ typedef struct {
 	const char *config_path;
 	struct event *sighup, *sigterm, *sigint, *prune, *drain;
 	bool dispatch_done;
+	gg_outbox *outbox; /* reports to forges and people */
 } daemon_main;
 
 static void usage(FILE *f)
@@ -96,6 +98,8 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	gg_log_set_format(cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
 	if (m->d.dispatch)
 		gg_dispatch_reload(m->d.dispatch, cfg);
+	if (m->outbox)
+		gg_outbox_reload(m->outbox, cfg);
 	gg_dconfig_free(old);
 	char n1[32], n2[32];
 	snprintf(n1, sizeof(n1), "%zu", cfg->nsources);
@@ -257,6 +261,7 @@ int main(int argc, char **argv)
 		gg_log(GG_LOG_ERROR, "cannot start the dispatcher", NULL);
 		goto done;
 	}
+	gg_outbox_new(&m.outbox, d->base, d->store, d->cfg);
 	m.sighup = evsignal_new(d->base, SIGHUP, on_sighup, &m);
 	m.sigterm = evsignal_new(d->base, SIGTERM, on_sigterm, &m);
 	m.sigint = evsignal_new(d->base, SIGINT, on_sigterm, &m);
@@ -290,6 +295,9 @@ done:
 	/* Writes still in flight complete while their requesters exist. */
 	if (d->store)
 		gg_store_flush(d->store);
+	/* Reports in flight are abandoned: their cursors did not move, the next start sends them.
+	 */
+	gg_outbox_free(m.outbox);
 	if (d->dispatch)
 		gg_dispatch_free(d->dispatch);
 	gg_server_free(d->server);

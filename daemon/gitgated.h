@@ -99,6 +99,8 @@ json_t *gg_api_deployment_json(const gg_deployment *dep);
 void gg_metrics_delivery(const char *source, const char *result);
 /* Count a drifted release found on checkout target `target` (reconcile or on demand). */
 void gg_metrics_drift(const char *target);
+/* Count a report to destination dest of target: result is "sent", "failed" or "dropped". */
+void gg_metrics_report(const char *target, const char *dest, const char *result);
 /* Count a TLS handshake that failed or did not finish in time. */
 void gg_metrics_tls_handshake_failure(void);
 /* Count one answered HTTP request and how long it took. */

@@ -21,6 +21,9 @@ static uint64_t tls_handshake_failures;
 static counter *deliveries;
 static counter *requests;
 static counter *drifts; /* by target */
+/* Reports by target and destination, one list per result. */
+static const char *const report_results[] = {"sent", "failed", "dropped"};
+static counter *reports[GG_ARRAY_LEN(report_results)];
 
 /* Upper bounds in seconds; the last bucket is +Inf. */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -53,6 +56,13 @@ void gg_metrics_delivery(const char *source, const char *result)
 void gg_metrics_drift(const char *target)
 {
 	bump(&drifts, target, "");
+}
+
+void gg_metrics_report(const char *target, const char *dest, const char *result)
+{
+	for (size_t i = 0; i < GG_ARRAY_LEN(report_results); i++)
+		if (!strcmp(result, report_results[i]))
+			bump(&reports[i], target, dest);
 }
 
 void gg_metrics_tls_handshake_failure(void)
@@ -170,6 +180,19 @@ void gg_metrics_render(gg_buf *b, gg_daemon *d)
 		put_label(b, c->a);
 		gg_buf_printf(b, "\"} %llu\n", (unsigned long long)c->n);
 	}
+	gg_buf_puts(b, "# HELP gitgated_reports_total Reports to forges and people, by target, "
+	               "destination and result (sent, failed attempts, dropped).\n"
+	               "# TYPE gitgated_reports_total counter\n");
+	for (size_t i = 0; i < GG_ARRAY_LEN(report_results); i++) {
+		for (counter *c = reports[i]; c; c = c->next) {
+			gg_buf_puts(b, "gitgated_reports_total{target=\"");
+			put_label(b, c->a);
+			gg_buf_puts(b, "\",destination=\"");
+			put_label(b, c->b);
+			gg_buf_printf(b, "\",result=\"%s\"} %llu\n", report_results[i],
+			              (unsigned long long)c->n);
+		}
+	}
 	gg_buf_printf(b,
 	              "# HELP gitgated_tls_handshake_failures_total TLS handshakes that failed "
 	              "or did not finish in time.\n"
@@ -199,4 +222,8 @@ void gg_metrics_free(void)
 	free_list(requests);
 	free_list(drifts);
 	deliveries = requests = drifts = NULL;
+	for (size_t i = 0; i < GG_ARRAY_LEN(report_results); i++) {
+		free_list(reports[i]);
+		reports[i] = NULL;
+	}
 }

@@ -40,6 +40,10 @@ typedef enum {
 	OP_PRUNE,
 	OP_PAUSE,
 	OP_RESUME,
+	OP_REPORT_INIT,
+	OP_REPORT_RECORD,
+	OP_REPORT_PRUNE,
+	OP_REPORT_REF,
 } op_kind;
 
 /* Distinct SQL texts the store runs; each connection caches its statements. */
@@ -69,6 +73,7 @@ struct op {
 	int exit_status;
 	char *commit, *reason, *target;
 	int64_t when;
+	char *rdest, *rstate, *rresult, *rerror; /* report cursor writes */
 	gg_store_cb cb;
 	gg_store_accept_cb acb;
 	void *arg;
@@ -173,6 +178,10 @@ static void op_free(op *o)
 	free(o->commit);
 	free(o->reason);
 	free(o->target);
+	free(o->rdest);
+	free(o->rstate);
+	free(o->rresult);
+	free(o->rerror);
 	free(o);
 }
 
@@ -202,6 +211,34 @@ static const char schema[] =
     /* Targets paused through the API: since when and by whom. */
     "CREATE TABLE IF NOT EXISTS pauses("
     " target TEXT PRIMARY KEY, since INTEGER NOT NULL, paused_by TEXT) WITHOUT ROWID;";
+
+/*
+ * The reports outbox: one event per state a deployment enters, written by
+ * triggers so that it is part of the very transaction that changes the state
+ * (no caller can forget it, and a crash keeps both or neither). Each report
+ * destination has a cursor: the last event it is done with, and what the last
+ * attempt gave.
+ */
+static const char report_schema[] =
+    "CREATE TABLE IF NOT EXISTS report_events("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, deployment INTEGER NOT NULL,"
+    " target TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS report_events_target ON report_events(target, id);"
+    "CREATE TABLE IF NOT EXISTS report_cursors("
+    " target TEXT NOT NULL, dest TEXT NOT NULL, last_event INTEGER NOT NULL,"
+    " last_state TEXT, last_at INTEGER, last_result TEXT, last_error TEXT,"
+    " PRIMARY KEY(target, dest)) WITHOUT ROWID;"
+    /* What a destination made of a deployment on its side (a GitHub Deployment's id). */
+    "CREATE TABLE IF NOT EXISTS report_refs("
+    " target TEXT NOT NULL, dest TEXT NOT NULL, deployment INTEGER NOT NULL,"
+    " remote_id INTEGER NOT NULL, PRIMARY KEY(target, dest, deployment)) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS report_on_insert AFTER INSERT ON deployments BEGIN"
+    " INSERT INTO report_events(deployment, target, state, at) VALUES (NEW.id, NEW.target,"
+    " NEW.state, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)); END;"
+    "CREATE TRIGGER IF NOT EXISTS report_on_state AFTER UPDATE OF state ON deployments"
+    " WHEN NEW.state != OLD.state BEGIN"
+    " INSERT INTO report_events(deployment, target, state, at) VALUES (NEW.id, NEW.target,"
+    " NEW.state, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)); END;";
 
 /* Databases from before trusted_proxies lack deployments.client: add it. */
 static int add_client_column(sqlite3 *db)
@@ -240,7 +277,8 @@ static int open_db(sqlite3 **out, const char *path, bool writer, char **err)
 	                             : "PRAGMA query_only=1;";
 	if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
 	    (writer && sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) ||
-	    (writer && add_client_column(db) < 0)) {
+	    (writer && add_client_column(db) < 0) ||
+	    (writer && sqlite3_exec(db, report_schema, NULL, NULL, NULL) != SQLITE_OK)) {
 		*err = gg_printf("%s: %s", path, sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
@@ -319,6 +357,7 @@ static int insert_dep(gg_store *s, const gg_deployment *d, const char *delivery,
 }
 
 static int exec_update(gg_store *s, const char *sql, const char *fmt, ...);
+static int run_report_op(gg_store *s, op *o, int64_t now);
 
 /* One text column of the first row of a cached query; NULL when none. Bindings: 's'/'i'. */
 static char *query_text(sqlite3 *db, stmt_slot *cache, const char *sql, const char *fmt, ...)
@@ -539,6 +578,11 @@ static int run_op(gg_store *s, op *o)
 			return -1;
 		o->id = c;
 		return 0;
+	case OP_REPORT_INIT:
+	case OP_REPORT_RECORD:
+	case OP_REPORT_PRUNE:
+	case OP_REPORT_REF:
+		return run_report_op(s, o, now);
 	}
 	return -1;
 }
@@ -1255,5 +1299,199 @@ int gg_store_count_by_state(gg_store *s,
 done:
 	if (st)
 		sqlite3_reset(st);
+	return rc;
+}
+
+/* ---- The reports outbox (the tables and triggers are in report_schema) ---- */
+
+static int run_report_op(gg_store *s, op *o, int64_t now)
+{
+	int c;
+	switch (o->kind) {
+	case OP_REPORT_INIT:
+		/* A new destination starts with what happens from now on, not the past. */
+		c = exec_update(
+		    s,
+		    "INSERT OR IGNORE INTO report_cursors(target, dest, last_event) "
+		    "SELECT ?, ?, coalesce(max(id), 0) FROM report_events WHERE target=?",
+		    "sss", o->target, o->rdest, o->target);
+		return c < 0 ? -1 : 0;
+	case OP_REPORT_RECORD:
+		/* Never backwards: the cursor only moves past events. */
+		c = exec_update(s,
+		                "UPDATE report_cursors SET last_event=max(last_event, ?), "
+		                "last_state=coalesce(?, last_state), last_at=?, last_result=?, "
+		                "last_error=? WHERE target=? AND dest=?",
+		                "isissss", o->id, o->rstate, now, o->rresult, o->rerror, o->target,
+		                o->rdest);
+		if (c < 0)
+			return -1;
+		return c == 0 ? GG_STORE_NOTFOUND : 0;
+	case OP_REPORT_PRUNE:
+		/* Events every cursor of their target is past, and whatever is too old to send. */
+		c = exec_update(
+		    s,
+		    "DELETE FROM report_events WHERE at<? OR id<=(SELECT min(last_event) "
+		    "FROM report_cursors c WHERE c.target=report_events.target)",
+		    "i", o->when);
+		if (c < 0)
+			return -1;
+		/* A remote deployment is wanted while its deployment has events left. */
+		c = exec_update(s,
+		                "DELETE FROM report_refs WHERE NOT EXISTS (SELECT 1 FROM "
+		                "report_events e WHERE e.deployment=report_refs.deployment)",
+		                "");
+		return c < 0 ? -1 : 0;
+	case OP_REPORT_REF:
+		c = exec_update(s,
+		                "INSERT OR REPLACE INTO report_refs(target, dest, deployment, "
+		                "remote_id) VALUES (?,?,?,?)",
+		                "ssii", o->target, o->rdest, o->id, o->when);
+		return c < 0 ? -1 : 0;
+	default:
+		return -1;
+	}
+}
+
+void gg_store_report_init(gg_store *s, const char *target, const char *dest, gg_store_cb cb,
+                          void *arg)
+{
+	op *o = simple_op(OP_REPORT_INIT, 0, cb, arg);
+	o->target = gg_strdup(target);
+	o->rdest = gg_strdup(dest);
+	submit(s, o);
+}
+
+void gg_store_report_record(gg_store *s, const char *target, const char *dest, int64_t through,
+                            const char *state, const char *result, const char *error,
+                            gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_REPORT_RECORD, through, cb, arg);
+	o->target = gg_strdup(target);
+	o->rdest = gg_strdup(dest);
+	o->rstate = dupn(state);
+	o->rresult = dupn(result);
+	o->rerror = dupn(error);
+	submit(s, o);
+}
+
+void gg_store_report_prune(gg_store *s, uint64_t max_age_ms)
+{
+	op *o = simple_op(OP_REPORT_PRUNE, 0, NULL, NULL);
+	o->when = now_ms() - (int64_t)max_age_ms;
+	submit(s, o);
+}
+
+void gg_store_report_ref_set(gg_store *s, const char *target, const char *dest, int64_t deployment,
+                             int64_t remote_id, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_REPORT_REF, deployment, cb, arg);
+	o->target = gg_strdup(target);
+	o->rdest = gg_strdup(dest);
+	o->when = remote_id;
+	submit(s, o);
+}
+
+int gg_store_report_ref(int64_t *remote_id, gg_store *s, const char *target, const char *dest,
+                        int64_t deployment)
+{
+	int rc = -1, step;
+	*remote_id = 0;
+	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
+	                        "SELECT remote_id FROM report_refs WHERE target=? AND dest=? AND "
+	                        "deployment=?");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, target);
+	bind_text(st, 2, dest);
+	sqlite3_bind_int64(st, 3, deployment);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*remote_id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = GG_STORE_NOTFOUND;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int gg_store_report_next(gg_report_event *out, gg_store *s, const char *target, const char *dest)
+{
+	int rc = -1, step;
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
+	                        "SELECT e.id, e.deployment, e.state, e.at FROM report_events e, "
+	                        "report_cursors c WHERE c.target=? AND c.dest=? AND "
+	                        "e.target=c.target AND e.id>c.last_event ORDER BY e.id LIMIT 1");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, target);
+	bind_text(st, 2, dest);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->deployment = sqlite3_column_int64(st, 1);
+		const char *state = (const char *)sqlite3_column_text(st, 2);
+		if (state == NULL || gg_dep_state_parse(&out->state, state) < 0)
+			out->state = GG_DEP_FAILED;
+		out->at = sqlite3_column_int64(st, 3);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = GG_STORE_NOTFOUND;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+void gg_report_statuses_free(gg_report_status *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++) {
+		free(list[i].dest);
+		free(list[i].state);
+		free(list[i].result);
+		free(list[i].error);
+	}
+	free(list);
+}
+
+int gg_store_report_status(gg_report_status **out, size_t *n, gg_store *s, const char *target)
+{
+	gg_report_status *list = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -1, step;
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
+	                        "SELECT dest, last_state, last_at, last_result, last_error, "
+	                        "(SELECT count(*) FROM report_events e WHERE e.target=c.target AND "
+	                        "e.id>c.last_event) FROM report_cursors c WHERE target=? "
+	                        "ORDER BY dest");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, target);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 4;
+			list = gg_reallocarray(list, cap, sizeof(*list));
+		}
+		gg_report_status *r = &list[len++];
+		r->dest = col_text(st, 0);
+		r->state = col_text(st, 1);
+		r->at = sqlite3_column_int64(st, 2);
+		r->result = col_text(st, 3);
+		r->error = col_text(st, 4);
+		r->pending = (uint64_t)sqlite3_column_int64(st, 5);
+	}
+	if (step != SQLITE_DONE)
+		goto done;
+	*out = list;
+	*n = len;
+	list = NULL;
+	len = 0;
+	rc = 0;
+done:
+	gg_report_statuses_free(list, len);
+	sqlite3_reset(st);
 	return rc;
 }

@@ -230,6 +230,63 @@ void gg_store_resume(gg_store *s, const char *target, gg_store_cb cb, void *arg)
  */
 int gg_store_paused(gg_store *s, const char *target, int64_t *since, char **by);
 
+/* ---- The reports outbox ---- */
+
+/*
+ * Every state a deployment enters is an event, written in the transaction
+ * that changes the state. Each report destination (target, dest) has a cursor:
+ * the last event it is done with. Events are sent in id order per destination.
+ */
+typedef struct {
+	int64_t id; /* increasing */
+	int64_t deployment;
+	gg_dep_state state;
+	int64_t at; /* when the deployment entered the state */
+} gg_report_event;
+
+/* What a destination's last attempt gave; strings owned (NULL when none). */
+typedef struct {
+	char *dest;
+	char *state;      /* the state last reported or tried */
+	int64_t at;       /* when; 0 never */
+	char *result;     /* "sent", "failed", "dropped" */
+	char *error;      /* the last attempt's error, when it failed */
+	uint64_t pending; /* events not yet done */
+} gg_report_status;
+
+/*
+ * Give destination dest of target a cursor, unless it has one: it starts
+ * after the target's newest event (a new destination gets what happens from
+ * now on). The callback's id is unused.
+ */
+void gg_store_report_init(gg_store *s, const char *target, const char *dest, gg_store_cb cb,
+                          void *arg);
+/*
+ * Record an attempt for (target, dest): the cursor moves to `through` (never
+ * backwards; 0 leaves it), and state, result and error (copied; may be NULL)
+ * are kept for `gitgate status`. GG_STORE_NOTFOUND when there is no cursor.
+ */
+void gg_store_report_record(gg_store *s, const char *target, const char *dest, int64_t through,
+                            const char *state, const char *result, const char *error,
+                            gg_store_cb cb, void *arg);
+/* Keep what (target, dest) made of deployment on its side (remote_id: a GitHub Deployment). */
+void gg_store_report_ref_set(gg_store *s, const char *target, const char *dest, int64_t deployment,
+                             int64_t remote_id, gg_store_cb cb, void *arg);
+/* That id: 0, GG_STORE_NOTFOUND or -1. */
+int gg_store_report_ref(int64_t *remote_id, gg_store *s, const char *target, const char *dest,
+                        int64_t deployment);
+/*
+ * Forget events every cursor of their target is past, and all older than
+ * max_age_ms, and the remote ids of deployments without events left.
+ */
+void gg_store_report_prune(gg_store *s, uint64_t max_age_ms);
+/* The oldest event (target, dest) is not done with: 0, GG_STORE_NOTFOUND (none, or no cursor), -1.
+ */
+int gg_store_report_next(gg_report_event *out, gg_store *s, const char *target, const char *dest);
+/* The cursors of target, by dest; *out (an array of *n) owned: gg_report_statuses_free. */
+int gg_store_report_status(gg_report_status **out, size_t *n, gg_store *s, const char *target);
+void gg_report_statuses_free(gg_report_status *list, size_t n);
+
 /* ---- Maintenance ---- */
 
 /* Forget deliveries older than max_age_ms (queued as a write; no callback). */
