@@ -200,10 +200,9 @@ static void ignore_notice(void *arg, const char *msg)
  */
 static PGconn *pg_connect(const char *conninfo, const char *password, char **err)
 {
-	static const char *const keys[] = {"connect_timeout",    "application_name",
-	                                   "keepalives_idle",    "keepalives_interval",
-	                                   "keepalives_count",   "tcp_user_timeout",
-	                                   "dbname",             NULL};
+	static const char *const keys[] = {
+	    "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
+	    "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
 	const char *vals[] = {"5", "gitgated", "10", "5", "3", "10000", conninfo, NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (c == NULL) {
@@ -429,10 +428,11 @@ done:
 /* ---- Writes, on the write connection inside the batch's transaction ---- */
 
 /* One text column of the first row; NULL when none. */
-static char *query_text(PGconn *c, const char *sql, const char *fmt, const char *a,
-                        const char *b, int64_t self)
+static char *query_text(PGconn *c, const char *sql, const char *fmt, const char *a, const char *b,
+                        int64_t self)
 {
-	PGresult *r = fmt[1] == 's' ? qexec(c, sql, "ssi", a, b, self) : qexec(c, sql, "si", a, self);
+	PGresult *r =
+	    fmt[1] == 's' ? qexec(c, sql, "ssi", a, b, self) : qexec(c, sql, "si", a, self);
 	char *out = NULL;
 	if (res_ok(r) && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
 		out = gg_strdup(PQgetvalue(r, 0, 0));
@@ -488,14 +488,14 @@ static int changed(PGresult *r)
 static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
                       int64_t *id)
 {
-	PGresult *r = qexec(c,
-	                    "INSERT INTO deployments(target, source, repo, ref, before, after, "
-	                    "pusher, delivery, clone_url, state, created_at, not_before, client, "
-	                    "reason) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'queued',$10,$11,$12,$13) "
-	                    "RETURNING id",
-	                    "sssssssssiiss", d->target, d->source, d->repo, d->ref, d->before,
-	                    d->after, d->pusher, delivery, d->clone_url, now, d->not_before,
-	                    d->client, d->reason);
+	PGresult *r =
+	    qexec(c,
+	          "INSERT INTO deployments(target, source, repo, ref, before, after, "
+	          "pusher, delivery, clone_url, state, created_at, not_before, client, "
+	          "reason) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'queued',$10,$11,$12,$13) "
+	          "RETURNING id",
+	          "sssssssssiiss", d->target, d->source, d->repo, d->ref, d->before, d->after,
+	          d->pusher, delivery, d->clone_url, now, d->not_before, d->client, d->reason);
 	int rc = -1;
 	if (res_ok(r) && PQntuples(r) == 1) {
 		*id = get_i64(r, 0, 0);
@@ -560,10 +560,11 @@ static int run_op(PGconn *c, op *o)
 	case OP_INSERT:
 		return insert_dep(c, &o->deps[0], o->deps[0].delivery, now, &o->id);
 	case OP_CLAIM:
-		n = changed(qexec(c,
-		                  "UPDATE deployments SET state='running', started_at=$1, "
-		                  "finished_at=NULL, exit_status=NULL WHERE id=$2 AND state='queued'",
-		                  "ii", now, o->id));
+		n = changed(
+		    qexec(c,
+		          "UPDATE deployments SET state='running', started_at=$1, "
+		          "finished_at=NULL, exit_status=NULL WHERE id=$2 AND state='queued'",
+		          "ii", now, o->id));
 		return changed_or_conflict(c, n, o->id);
 	case OP_FINISH:
 		snprintf(status, sizeof(status), "%d", o->exit_status);
@@ -572,8 +573,8 @@ static int run_op(PGconn *c, op *o)
 		                  "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5 "
 		                  "WHERE id=$6 AND state IN ('queued','running')",
 		                  "ssssii", gg_dep_state_name(o->state),
-		                  o->exit_status < 0 ? NULL : status,
-		                  o->commit, o->reason, now, o->id));
+		                  o->exit_status < 0 ? NULL : status, o->commit, o->reason, now,
+		                  o->id));
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
 		n = changed(qexec(c,
@@ -591,8 +592,7 @@ static int run_op(PGconn *c, op *o)
 		                  "ii", o->when, o->id));
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
-		n = changed(
-		    qexec(c, "DELETE FROM deliveries WHERE received_at<$1", "i", o->when));
+		n = changed(qexec(c, "DELETE FROM deliveries WHERE received_at<$1", "i", o->when));
 		return n < 0 ? -1 : 0;
 	case OP_PAUSE:
 		n = changed(qexec(c,
@@ -1045,8 +1045,7 @@ static void copy_dep(gg_deployment *dst, const gg_deployment *src)
 }
 
 void gg_pgstore_accept(gg_pgstore *p, const char *source, const char *delivery, const char *event,
-                       const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb,
-                       void *arg)
+                       const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb, void *arg)
 {
 	op *o = gg_calloc(1, sizeof(*o));
 	o->kind = OP_ACCEPT;
@@ -1128,8 +1127,7 @@ void gg_pgstore_requeue(gg_pgstore *p, int64_t id, int64_t not_before, gg_store_
 	submit(p, o);
 }
 
-void gg_pgstore_pause(gg_pgstore *p, const char *target, const char *by, gg_store_cb cb,
-                      void *arg)
+void gg_pgstore_pause(gg_pgstore *p, const char *target, const char *by, gg_store_cb cb, void *arg)
 {
 	op *o = simple_op(OP_PAUSE, 0, cb, arg);
 	o->target = gg_strdup(target);
@@ -1317,8 +1315,7 @@ int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
 	                   "", NULL, 0);
 }
 
-int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *target,
-                    size_t limit)
+int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *target, size_t limit)
 {
 	if (target)
 		return select_deps(out, n, p,
@@ -1326,8 +1323,8 @@ int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *t
 		                   "ORDER BY id DESC LIMIT $2",
 		                   "si", target, (int64_t)limit);
 	return select_deps(out, n, p,
-	                   "SELECT " DEP_COLUMNS " FROM deployments ORDER BY id DESC LIMIT $1",
-	                   "i", NULL, (int64_t)limit);
+	                   "SELECT " DEP_COLUMNS " FROM deployments ORDER BY id DESC LIMIT $1", "i",
+	                   NULL, (int64_t)limit);
 }
 
 int gg_pgstore_last_deployed(char **commit, gg_pgstore *p, const char *target)

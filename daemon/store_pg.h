@@ -19,8 +19,7 @@ size_t gg_pgstore_pending(const gg_pgstore *p);
 void gg_pgstore_commit_stats(const gg_pgstore *p, uint64_t *commits, uint64_t *writes);
 
 void gg_pgstore_accept(gg_pgstore *p, const char *source, const char *delivery, const char *event,
-                       const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb,
-                       void *arg);
+                       const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb, void *arg);
 void gg_pgstore_insert(gg_pgstore *p, const gg_deployment *d, gg_store_cb cb, void *arg);
 void gg_pgstore_claim(gg_pgstore *p, int64_t id, gg_store_cb cb, void *arg);
 void gg_pgstore_finish(gg_pgstore *p, int64_t id, gg_dep_state state, int exit_status,
@@ -43,8 +42,7 @@ int gg_pgstore_count_by_state(gg_pgstore *p,
                                          uint64_t n),
                               void *arg);
 
-void gg_pgstore_pause(gg_pgstore *p, const char *target, const char *by, gg_store_cb cb,
-                      void *arg);
+void gg_pgstore_pause(gg_pgstore *p, const char *target, const char *by, gg_store_cb cb, void *arg);
 void gg_pgstore_resume(gg_pgstore *p, const char *target, gg_store_cb cb, void *arg);
 int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **by);
 void gg_pgstore_prune(gg_pgstore *p, uint64_t max_age_ms);
