@@ -684,10 +684,13 @@ static void run_batch(gg_pgstore *p, op *batch)
 	return;
 fail:
 	fail_batch(batch);
-	if (!lost(p)) {
-		set_error(p, pg_message(p->password, "commit", PQerrorMessage(c)), false);
-		exec0(c, "ROLLBACK");
-	}
+	char *why = pg_message(p->password, "commit", PQerrorMessage(c));
+	/* libpq may notice that the server went away only at the next statement. */
+	exec0(c, "ROLLBACK");
+	if (lost(p))
+		free(why);
+	else
+		set_error(p, why, false);
 }
 
 /*

@@ -118,10 +118,13 @@ t_deliveries_and_deployments_on_postgres() {
 
 t_database_outage_answers_503_and_recovers_by_itself() {
 	pg_start
-	pg_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}"
+	pg_config "$(app_target)"
 	start_pg_daemon
 	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO" o-1)" 202 "before"
+	wait_until 20 test -s "$T/runs"
 	pg_stop
+	# The running deployment ends while the database is away.
+	touch "$T/release"
 	# /healthz fails so that a load balancer stops sending here.
 	wait_until 30 sh -c "[ \"\$(curl -s -o '$T/health' -w '%{http_code}' '$URL/healthz')\" = 503 ]"
 	expect_contains "$T/health" "unreachable"
@@ -143,6 +146,9 @@ t_database_outage_answers_503_and_recovers_by_itself() {
 	api "deployments?target=app"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$(c 2)" "newest"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "newest state"
+	# The finish recorded late, once the database was back.
+	expect_eq "$(json "$T/api.json" 'd["deployments"][1]["commit"]')" "$(c 1)" "the first"
+	expect_eq "$(json "$T/api.json" 'd["deployments"][1]["state"]')" succeeded "the first's state"
 	expect_contains "$T/daemon.log" "connected to PostgreSQL"
 	stop_daemon
 	no_password "$T/daemon.log" "$T/health" "$T/resp"
