@@ -45,6 +45,11 @@
 #define PG_SCHEMA_VERSION 1
 /* The advisory lock that serializes migrations across daemons ("gitgated"). */
 #define PG_MIGRATION_LOCK 0x67697467617465LL
+/*
+ * Held by the daemon's write connection for as long as it lives: one
+ * daemon per database until replicas share it safely.
+ */
+#define PG_DAEMON_LOCK (PG_MIGRATION_LOCK + 1)
 /* Reconnect back-off after a lost or refused connection. */
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
@@ -388,6 +393,25 @@ fail:
 	return rc;
 }
 
+/*
+ * Take the one-daemon lock on c (a session lock: it goes with the
+ * connection). -1 with *err when another daemon holds it.
+ */
+static int take_daemon_lock(PGconn *c, const char *password, char **err)
+{
+	PGresult *r = qexec(c, "SELECT pg_try_advisory_lock($1)", "i", (int64_t)PG_DAEMON_LOCK);
+	int rc = -1;
+	if (!res_ok(r) || PQntuples(r) != 1)
+		*err = pg_message(password, "taking the daemon lock", PQerrorMessage(c));
+	else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+		*err = gg_strdup("another gitgated uses this database; several daemons on one "
+		                 "database are not supported yet");
+	else
+		rc = 0;
+	PQclear(r);
+	return rc;
+}
+
 int gg_store_check_postgres(const char *conninfo, char **msg)
 {
 	char *password = conninfo_password(conninfo);
@@ -709,11 +733,14 @@ static int reconnect(gg_pgstore *p)
 	schema_state state;
 	int found;
 	PGconn *c = pg_connect(p->conninfo, p->password, &err);
-	if (c && schema_prepare(c, p->password, false, &state, &found, &err) == 0 &&
-	    state != SCHEMA_CURRENT)
-		err = gg_printf("the database's schema is version %d, not %d: restart gitgated to "
-		                "migrate it",
-		                found, PG_SCHEMA_VERSION);
+	if (c && schema_prepare(c, p->password, false, &state, &found, &err) == 0) {
+		if (state != SCHEMA_CURRENT)
+			err = gg_printf("the database's schema is version %d, not %d: restart "
+			                "gitgated to migrate it",
+			                found, PG_SCHEMA_VERSION);
+		else
+			take_daemon_lock(c, p->password, &err);
+	}
 	if (err) {
 		PQfinish(c);
 		bool first = p->backoff_ms == 0;
@@ -920,7 +947,8 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 	schema_state state;
 	int found;
 	p->w = pg_connect(conninfo, p->password, err);
-	if (p->w == NULL || schema_prepare(p->w, p->password, true, &state, &found, err) < 0)
+	if (p->w == NULL || schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
+	    take_daemon_lock(p->w, p->password, err) < 0)
 		goto done;
 	p->r = pg_connect(conninfo, p->password, err);
 	if (p->r == NULL)

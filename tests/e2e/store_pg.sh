@@ -112,6 +112,13 @@ t_deliveries_and_deployments_on_postgres() {
 	api "deployments?target=app"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "recovered"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$(c 6)" "recovered commit"
+	# A second daemon on the same database is refused (replicas are not supported yet),
+	# and the first one goes on.
+	sed "s/127.0.0.1:$PORT/127.0.0.1:$(free_port)/" "$T/cfg.yaml" >"$T/cfg2.yaml"
+	expect_status 1 "$GITGATED" -c "$T/cfg2.yaml" 2>"$T/second.log"
+	expect_contains "$T/second.log" "another gitgated uses this database"
+	expect_eq "$(send_event "$(c 7)" refs/heads/main "$(c 6)")" 202 "push 7"
+	wait_until 30 settled
 	stop_daemon
 	no_password "$T/daemon.log" "$T/check.out" "$T/api.json" "$T/metrics" "$T/resp"
 }

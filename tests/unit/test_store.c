@@ -650,38 +650,57 @@ static void test_pg_schema_versions(void)
 	free(ci);
 }
 
+static pthread_barrier_t race_done;
+
 typedef struct {
 	const char *ci;
 	int rc;
+	char *err;
 } race_arg;
 
 static void *race_open(void *arg)
 {
 	race_arg *a = arg;
 	gg_store *st = NULL;
-	char *err = NULL;
-	a->rc = gg_store_open_postgres(&st, NULL, a->ci, &err);
-	if (err)
-		printf("#   %s\n", err);
-	free(err);
+	a->rc = gg_store_open_postgres(&st, NULL, a->ci, &a->err);
+	/* Every daemon has tried before any lets go. */
+	pthread_barrier_wait(&race_done);
 	gg_store_close(st);
 	return NULL;
 }
 
-/* Three daemons starting at once on an empty database: one migrates, all start. */
-static void test_pg_concurrent_migration(void)
+/*
+ * Three daemons starting at once on an empty database: the schema is
+ * migrated once, one daemon starts, and the others are told that another
+ * one uses the database.
+ */
+static void test_pg_concurrent_start(void)
 {
 	char *ci = pg_conninfo("gg_race");
 	pthread_t th[3];
 	race_arg args[3];
+	pthread_barrier_init(&race_done, NULL, 3);
 	for (int i = 0; i < 3; i++) {
-		args[i] = (race_arg){ci, -9};
+		args[i] = (race_arg){ci, -9, NULL};
 		pthread_create(&th[i], NULL, race_open, &args[i]);
 	}
+	int started = 0, refused = 0;
 	for (int i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
-		CHECK_INT(args[i].rc, 0);
+		started += args[i].rc == 0;
+		refused += args[i].rc == -1 && args[i].err &&
+		           strstr(args[i].err, "another gitgated uses this database") != NULL;
+		free(args[i].err);
 	}
+	pthread_barrier_destroy(&race_done);
+	CHECK_INT(started, 1);
+	CHECK_INT(refused, 2);
+	/* Once it stopped, the next one starts. */
+	gg_store *st = NULL;
+	char *err = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	free(err);
+	gg_store_close(st);
 	CHECK_INT(pg_value("gg_race", "SELECT count(*) FROM gitgated_schema"), 1);
 	CHECK_INT(pg_value("gg_race", "SELECT count(*) FROM pg_tables WHERE tablename IN "
 	                              "('deliveries','deployments','pauses')"),
@@ -800,7 +819,7 @@ int main(void)
 		run_suite();
 		RUN(test_pg_open_failures);
 		RUN(test_pg_schema_versions);
-		RUN(test_pg_concurrent_migration);
+		RUN(test_pg_concurrent_start);
 		RUN(test_pg_reconnect);
 	}
 	free(cmd);
