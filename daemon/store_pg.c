@@ -32,6 +32,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,14 @@
 #define PG_HEARTBEAT_MS 1000
 /* Queued writes above this make the store report itself unhealthy. */
 #define PG_MAX_PENDING 100000
+/*
+ * The longest a read (on the caller's thread: the event loop) waits for the
+ * server; then it fails and the read connection is reopened. A server that
+ * went silent (a cut network) stalls the loop this long at most, once.
+ */
+#define PG_READ_TIMEOUT_MS 2000
+/* A write or heartbeat waiting this long for the server makes the store unhealthy. */
+#define PG_STALL_MS 5000
 /* Bound parameters of one statement. */
 #define PG_MAX_PARAMS 16
 /* Longest message kept about the connection's health. */
@@ -113,8 +122,9 @@ struct gg_pgstore {
 	size_t pending;
 	uint64_t commits, committed_writes;
 	bool stopping;
-	bool up;     /* under mu: the write connection works */
-	char *error; /* under mu: why it does not, or the last write failure */
+	bool up;            /* under mu: the write connection works */
+	char *error;        /* under mu: why it does not, or the last write failure */
+	int64_t busy_since; /* under mu: when the running batch or heartbeat began; 0: idle */
 	int64_t next_try;
 	int backoff_ms;
 	int pipefd[2];
@@ -230,6 +240,42 @@ static bool res_ok(PGresult *r)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+/*
+ * A query on a bounded connection (the read connection, set non-blocking
+ * for this): sent, then waited for at most PG_READ_TIMEOUT_MS. NULL when
+ * it failed to go out or the server did not answer in time; the
+ * connection is then in the middle of a query, and is reopened.
+ */
+static PGresult *bounded_exec(PGconn *c, const char *sql, int n, const char *const *vals)
+{
+	if (!PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
+		return NULL;
+	int64_t deadline = now_ms() + PG_READ_TIMEOUT_MS;
+	PGresult *last = NULL;
+	for (;;) {
+		int f = PQflush(c);
+		if (f < 0)
+			break;
+		if (!PQconsumeInput(c))
+			break;
+		while (f == 0 && !PQisBusy(c)) {
+			PGresult *r = PQgetResult(c);
+			if (r == NULL)
+				return last;
+			PQclear(last);
+			last = r;
+		}
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd pfd = {PQsocket(c), (short)(POLLIN | (f == 1 ? POLLOUT : 0)), 0};
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			break;
+	}
+	PQclear(last);
+	return NULL;
+}
+
 /* Run sql with bound values ('s' text or NULL, 'i' int64_t); the result is the caller's. */
 static PGresult *qexec(PGconn *c, const char *sql, const char *fmt, ...)
 {
@@ -247,6 +293,8 @@ static PGresult *qexec(PGconn *c, const char *sql, const char *fmt, ...)
 		}
 	}
 	va_end(ap);
+	if (PQisnonblocking(c))
+		return bounded_exec(c, sql, n, vals);
 	return PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
 }
 
@@ -769,6 +817,8 @@ static int reconnect(gg_pgstore *p)
 	return 0;
 }
 
+static PGconn *reader_connect(gg_pgstore *p, char **err);
+
 /* Reopen the read connection when a read found it broken (or the writer reconnected). */
 static void reopen_reader(gg_pgstore *p)
 {
@@ -778,7 +828,7 @@ static void reopen_reader(gg_pgstore *p)
 	if (!bad)
 		return;
 	char *err = NULL;
-	PGconn *c = pg_connect(p->conninfo, p->password, &err);
+	PGconn *c = reader_connect(p, &err);
 	free(err);
 	if (c == NULL)
 		return;
@@ -842,6 +892,9 @@ static void *worker_main(void *arg)
 		bool beat = now_ms() >= next_beat;
 		if (beat)
 			next_beat = now_ms() + PG_HEARTBEAT_MS;
+		pthread_mutex_lock(&p->mu);
+		p->busy_since = now_ms();
+		pthread_mutex_unlock(&p->mu);
 		if (p->w == NULL)
 			reconnect(p);
 		else if (beat && batch == NULL)
@@ -856,6 +909,7 @@ static void *worker_main(void *arg)
 			reopen_reader(p);
 
 		pthread_mutex_lock(&p->mu);
+		p->busy_since = 0;
 		if (batch) {
 			*p->done_tail = batch;
 			op *last = batch;
@@ -950,7 +1004,7 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 	if (p->w == NULL || schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
 	    take_daemon_lock(p->w, p->password, err) < 0)
 		goto done;
-	p->r = pg_connect(conninfo, p->password, err);
+	p->r = reader_connect(p, err);
 	if (p->r == NULL)
 		goto done;
 	p->up = true;
@@ -1035,6 +1089,10 @@ bool gg_pgstore_healthy(gg_pgstore *p, const char **reason)
 	if (!p->up || p->error) {
 		snprintf(p->reason, sizeof(p->reason), "%s",
 		         p->error ? p->error : "database unreachable");
+		ok = false;
+	} else if (p->busy_since && now_ms() - p->busy_since > PG_STALL_MS) {
+		snprintf(p->reason, sizeof(p->reason), "the database has not answered for %lld ms",
+		         (long long)(now_ms() - p->busy_since));
 		ok = false;
 	} else if (p->pending > PG_MAX_PENDING) {
 		snprintf(p->reason, sizeof(p->reason), "%zu writes waiting for the database",
@@ -1186,6 +1244,18 @@ void gg_pgstore_prune(gg_pgstore *p, uint64_t max_age_ms)
  * The read connection, locked; NULL (unlocked) when it is broken: the read
  * then fails at once rather than wait for a connect on the caller's loop.
  */
+/* Open a read connection: non-blocking, so that its queries are bounded (bounded_exec). */
+static PGconn *reader_connect(gg_pgstore *p, char **err)
+{
+	PGconn *c = pg_connect(p->conninfo, p->password, err);
+	if (c && PQsetnonblocking(c, 1) != 0) {
+		PQfinish(c);
+		*err = gg_strdup("cannot make the read connection non-blocking");
+		return NULL;
+	}
+	return c;
+}
+
 static PGconn *reader(gg_pgstore *p)
 {
 	pthread_mutex_lock(&p->rmu);
@@ -1196,7 +1266,7 @@ static PGconn *reader(gg_pgstore *p)
 		/* Without a worker nobody else reopens it. */
 		char *err = NULL;
 		PQfinish(p->r);
-		p->r = pg_connect(p->conninfo, p->password, &err);
+		p->r = reader_connect(p, &err);
 		free(err);
 		p->r_bad = p->r == NULL;
 		if (p->r)
@@ -1211,12 +1281,21 @@ static PGconn *reader(gg_pgstore *p)
 	return NULL;
 }
 
-/* Release the read connection; a failed result that broke it has the worker reopen it. */
-static void reader_done(gg_pgstore *p, PGresult *r)
+/*
+ * Release the read connection. One that broke, or that a timed-out read
+ * left in the middle of a query, is reopened by the worker.
+ */
+static void reader_done(gg_pgstore *p)
 {
-	if (r && !res_ok(r) && PQstatus(p->r) != CONNECTION_OK)
+	if (PQstatus(p->r) != CONNECTION_OK || PQtransactionStatus(p->r) != PQTRANS_IDLE)
 		p->r_bad = true;
+	bool bad = p->r_bad;
 	pthread_mutex_unlock(&p->rmu);
+	if (bad && p->threaded) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
 int gg_pgstore_recover(gg_pgstore *p, size_t *n)
@@ -1234,7 +1313,7 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 			*n = (size_t)atoi(PQcmdTuples(r));
 		rc = 0;
 	}
-	reader_done(p, r);
+	reader_done(p);
 	PQclear(r);
 	return rc;
 }
@@ -1303,7 +1382,7 @@ static int select_deps(gg_deployment **out, size_t *n, gg_pgstore *p, const char
 		*n = (size_t)rows;
 		rc = 0;
 	}
-	reader_done(p, r);
+	reader_done(p);
 	PQclear(r);
 	return rc;
 }
@@ -1384,7 +1463,7 @@ const char *gg_pgstore_replay_reason(gg_pgstore *p, const char *target, const ch
 	if (c == NULL)
 		return NULL;
 	const char *why = replay_reason(c, target, after, self, allow_rollback);
-	reader_done(p, NULL);
+	reader_done(p);
 	return why;
 }
 
@@ -1396,8 +1475,10 @@ int gg_pgstore_count_by_state(gg_pgstore *p,
 	PGconn *c = reader(p);
 	if (c == NULL)
 		return -1;
-	PGresult *r = PQexec(c, "SELECT target, state, count(*) FROM deployments "
-	                        "GROUP BY target, state ORDER BY target, state");
+	PGresult *r = qexec(c,
+	                    "SELECT target, state, count(*) FROM deployments "
+	                    "GROUP BY target, state ORDER BY target, state",
+	                    "");
 	int rc = -1;
 	if (res_ok(r)) {
 		for (int k = 0; k < PQntuples(r); k++) {
@@ -1407,7 +1488,7 @@ int gg_pgstore_count_by_state(gg_pgstore *p,
 		}
 		rc = 0;
 	}
-	reader_done(p, r);
+	reader_done(p);
 	PQclear(r);
 	return rc;
 }
@@ -1429,7 +1510,7 @@ int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **
 			rc = 0;
 		}
 	}
-	reader_done(p, r);
+	reader_done(p);
 	PQclear(r);
 	return rc;
 }

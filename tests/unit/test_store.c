@@ -786,6 +786,73 @@ static void test_pg_reconnect(void)
 	event_base_free(base);
 }
 
+/* Send sig to the server processes serving database db (found by the superuser). */
+static void signal_backends(const char *db, const char *sig)
+{
+	char *sql = gg_printf("host=%s user=ggadmin dbname=postgres", pg_dir);
+	PGconn *c = PQconnectdb(sql);
+	free(sql);
+	sql = gg_printf("SELECT pid FROM pg_stat_activity WHERE datname='%s' AND "
+	                "application_name='gitgated'",
+	                db);
+	PGresult *r = PQexec(c, sql);
+	free(sql);
+	CHECK(PQntuples(r) >= 2); /* the write and the read connection */
+	for (int i = 0; i < PQntuples(r); i++) {
+		char *cmd = gg_printf("kill -%s %s", sig, PQgetvalue(r, i, 0));
+		CHECK_INT(system(cmd), 0);
+		free(cmd);
+	}
+	PQclear(r);
+	PQfinish(c);
+}
+
+/*
+ * A server that stops answering without closing anything (a cut network,
+ * a frozen host): a read on the loop gives up instead of hanging, the
+ * store says it is unhealthy, and all works again once the server answers.
+ */
+static void test_pg_silent_server(void)
+{
+	struct event_base *base = event_base_new();
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *ci = pg_conninfo("gg_silent");
+	CHECK_INT(gg_store_open_postgres(&st, base, ci, &err), 0);
+	free(ci);
+	if (st == NULL) {
+		free(err);
+		event_base_free(base);
+		return;
+	}
+	CHECK_INT(accept_one(base, st, "one"), 0);
+	signal_backends("gg_silent", "STOP");
+	gg_deployment *d = NULL;
+	CHECK_INT(gg_store_get(&d, st, 1), -1);
+	/* A write waits for the server; the store says so. */
+	seen s = {0};
+	gg_store_accept(st, "github", "two", "push", two, 1, on_count, &s);
+	CHECK(wait_health(base, st, false));
+	const char *why = NULL;
+	CHECK(!gg_store_healthy(st, &why));
+	CHECK(why && strstr(why, "has not answered"));
+	signal_backends("gg_silent", "CONT");
+	for (int spins = 0; s.calls == 0 && spins < 100000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(s.rc, 0);
+	CHECK(wait_health(base, st, true));
+	int rc = -1;
+	for (int i = 0; i < 500 && rc != 0; i++) {
+		rc = gg_store_get(&d, st, 1);
+		if (rc != 0)
+			usleep(10000);
+	}
+	CHECK_INT(rc, 0);
+	gg_deployment_free(d);
+	gg_store_close(st);
+	event_base_free(base);
+}
+
 static void run_suite(void)
 {
 	RUN(test_accept_and_duplicates);
@@ -821,6 +888,7 @@ int main(void)
 		RUN(test_pg_schema_versions);
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_reconnect);
+		RUN(test_pg_silent_server);
 	}
 	free(cmd);
 	free(pwfile);
