@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <libpq-events.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -66,6 +67,8 @@
 #define PG_READ_TIMEOUT_MS 2000
 /* A write or heartbeat waiting this long for the server makes the store unhealthy. */
 #define PG_STALL_MS 5000
+/* Distinct SQL texts the store runs; each connection prepares them once. */
+#define PG_STMT_CACHE 32
 /* Bound parameters of one statement. */
 #define PG_MAX_PARAMS 16
 /* Longest message kept about the connection's health. */
@@ -204,6 +207,19 @@ bool gg_store_conninfo_valid(const char *conninfo)
 	return opts != NULL;
 }
 
+/*
+ * Statements prepared on a connection, by SQL text (string literals,
+ * compared by address): planning the store's queries anew for each run
+ * cost more than running them. Kept as the connection's instance data,
+ * freed with it.
+ */
+typedef struct {
+	const char *sql[PG_STMT_CACHE];
+	int n;
+} stmt_cache;
+
+static int stmt_cache_event(PGEventId id, void *info, void *pass);
+
 static void ignore_notice(void *arg, const char *msg)
 {
 	(void)arg, (void)msg;
@@ -229,6 +245,9 @@ static PGconn *pg_connect(const char *conninfo, const char *password, char **err
 		PQfinish(c);
 		return NULL;
 	}
+	if (!PQregisterEventProc(c, stmt_cache_event, "gitgated statements", NULL) ||
+	    !PQsetInstanceData(c, stmt_cache_event, gg_calloc(1, sizeof(stmt_cache))))
+		gg_log(GG_LOG_WARN, "store: statements will not be prepared", NULL);
 	/* Keep the server's notices (e.g. "terminating connection") off stderr. */
 	PQsetNoticeProcessor(c, ignore_notice, NULL);
 	return c;
@@ -246,10 +265,63 @@ static bool res_ok(PGresult *r)
  * it failed to go out or the server did not answer in time; the
  * connection is then in the middle of a query, and is reopened.
  */
+static PGresult *bounded_wait(PGconn *c);
+
+static int stmt_cache_event(PGEventId id, void *info, void *pass)
+{
+	(void)pass;
+	if (id == PGEVT_CONNDESTROY) {
+		PGEventConnDestroy *e = info;
+		free(PQinstanceData(e->conn, stmt_cache_event));
+	}
+	return 1;
+}
+
+/*
+ * The name sql is prepared under on c (preparing it now when it is not
+ * yet); NULL when it cannot be (the query then runs unprepared).
+ */
+static const char *prepared(PGconn *c, const char *sql, int n, char *name, size_t len)
+{
+	stmt_cache *sc = PQinstanceData(c, stmt_cache_event);
+	if (sc == NULL)
+		return NULL;
+	int k = 0;
+	while (k < sc->n && sc->sql[k] != sql)
+		k++;
+	snprintf(name, len, "gg%d", k);
+	if (k < sc->n)
+		return name;
+	if (k == PG_STMT_CACHE)
+		return NULL;
+	PGresult *r;
+	if (PQisnonblocking(c))
+		r = PQsendPrepare(c, name, sql, n, NULL) ? bounded_wait(c) : NULL;
+	else
+		r = PQprepare(c, name, sql, n, NULL);
+	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok)
+		return NULL;
+	sc->sql[sc->n++] = sql;
+	return name;
+}
+
 static PGresult *bounded_exec(PGconn *c, const char *sql, int n, const char *const *vals)
 {
-	if (!PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
+	char buf[16];
+	const char *name = prepared(c, sql, n, buf, sizeof(buf));
+	if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE)
+		return NULL; /* the prepare timed out */
+	if (!(name ? PQsendQueryPrepared(c, name, n, vals, NULL, NULL, 0)
+	           : PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0)))
 		return NULL;
+	return bounded_wait(c);
+}
+
+/* The result of the query just sent, waiting at most PG_READ_TIMEOUT_MS. */
+static PGresult *bounded_wait(PGconn *c)
+{
 	int64_t deadline = now_ms() + PG_READ_TIMEOUT_MS;
 	PGresult *last = NULL;
 	for (;;) {
@@ -295,6 +367,10 @@ static PGresult *qexec(PGconn *c, const char *sql, const char *fmt, ...)
 	va_end(ap);
 	if (PQisnonblocking(c))
 		return bounded_exec(c, sql, n, vals);
+	char buf[16];
+	const char *name = prepared(c, sql, n, buf, sizeof(buf));
+	if (name)
+		return PQexecPrepared(c, name, n, vals, NULL, NULL, 0);
 	return PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
 }
 
@@ -499,53 +575,35 @@ done:
 
 /* ---- Writes, on the write connection inside the batch's transaction ---- */
 
-/* One text column of the first row; NULL when none. */
-static char *query_text(PGconn *c, const char *sql, const char *fmt, const char *a, const char *b,
-                        int64_t self)
-{
-	PGresult *r =
-	    fmt[1] == 's' ? qexec(c, sql, "ssi", a, b, self) : qexec(c, sql, "si", a, self);
-	char *out = NULL;
-	if (res_ok(r) && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-		out = gg_strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return out;
-}
-
-/* The replay rule of store.h, as the SQLite store has it, on connection c. */
+/*
+ * The replay rule of store.h, as the SQLite store has it, on connection c:
+ * its three indexed lookups (the last success, an earlier request for the
+ * same commit, the newest request) in one statement, one round trip.
+ */
 static const char *replay_reason(PGconn *c, const char *target, const char *after, int64_t self,
                                  bool allow_rollback)
 {
 	if (c == NULL || target == NULL || after == NULL)
 		return NULL;
+	PGresult *r = qexec(c,
+	                    "SELECT (SELECT coalesce(commit_id, after) FROM deployments"
+	                    "  WHERE state='succeeded' AND target=$1 AND id<>$3"
+	                    "  ORDER BY id DESC LIMIT 1),"
+	                    " (SELECT id FROM deployments WHERE target=$1 AND after=$2"
+	                    "  AND id<>$3 AND state<>'refused' LIMIT 1),"
+	                    " (SELECT after FROM deployments WHERE target=$1 AND id<>$3"
+	                    "  AND state<>'refused' ORDER BY id DESC LIMIT 1)",
+	                    "ssi", target, after, self);
 	const char *why = NULL;
-	char *last = query_text(c,
-	                        "SELECT coalesce(commit_id, after) FROM deployments WHERE "
-	                        "state='succeeded' AND target=$1 AND id<>$2 "
-	                        "ORDER BY id DESC LIMIT 1",
-	                        "si", target, NULL, self);
-	if (last && strcmp(last, after) == 0) {
-		why = GG_REPLAY_DEPLOYED;
-		goto done;
-	}
-	if (allow_rollback)
-		goto done;
-	char *prev = query_text(c,
-	                        "SELECT id FROM deployments WHERE target=$1 AND after=$2 AND "
-	                        "id<>$3 AND state<>'refused' LIMIT 1",
-	                        "ssi", target, after, self);
-	if (prev) {
-		char *newest = query_text(c,
-		                          "SELECT after FROM deployments WHERE target=$1 AND "
-		                          "id<>$2 AND state<>'refused' ORDER BY id DESC LIMIT 1",
-		                          "si", target, NULL, self);
-		if (newest && strcmp(newest, after) != 0)
+	/* Read errors refuse nothing: the store refuses nothing it cannot read. */
+	if (res_ok(r) && PQntuples(r) == 1) {
+		if (!PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), after) == 0)
+			why = GG_REPLAY_DEPLOYED;
+		else if (!allow_rollback && !PQgetisnull(r, 0, 1) && !PQgetisnull(r, 0, 2) &&
+		         strcmp(PQgetvalue(r, 0, 2), after) != 0)
 			why = GG_REPLAY_OLDER;
-		free(newest);
 	}
-	free(prev);
-done:
-	free(last);
+	PQclear(r);
 	return why;
 }
 
@@ -577,6 +635,51 @@ static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, i
 	return rc;
 }
 
+/*
+ * Insert a delivery's deployment judged by the replay rule in the same
+ * statement (one round trip): the rule's lookups see the history before
+ * this row, as replay_reason's do. *why is NULL when it was queued, else
+ * the static reason it was stored refused.
+ */
+static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
+                         bool allow_rollback, int64_t *id, const char **why)
+{
+	PGresult *r = qexec(
+	    c,
+	    "WITH h AS (SELECT"
+	    " (SELECT coalesce(commit_id, after) FROM deployments WHERE state='succeeded'"
+	    "  AND target=$1::text ORDER BY id DESC LIMIT 1) AS last,"
+	    " (SELECT id FROM deployments WHERE target=$1::text AND after=$6::text"
+	    "  AND state<>'refused' LIMIT 1) AS prev,"
+	    " (SELECT after FROM deployments WHERE target=$1::text AND state<>'refused'"
+	    "  ORDER BY id DESC LIMIT 1) AS newest),"
+	    " w AS (SELECT CASE WHEN $6::text IS NULL THEN NULL"
+	    "  WHEN last = $6::text THEN '" GG_REPLAY_DEPLOYED "'"
+	    "  WHEN $13::int = 0 AND prev IS NOT NULL AND newest <> $6::text"
+	    "  THEN '" GG_REPLAY_OLDER "' END AS why FROM h) "
+	    "INSERT INTO deployments(target, source, repo, ref, before, after, pusher, delivery,"
+	    " clone_url, state, created_at, not_before, client, reason, finished_at) "
+	    "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,"
+	    " $9::text, CASE WHEN why IS NULL THEN 'queued' ELSE 'refused' END, $10::bigint,"
+	    " $11::bigint, $12::text, why, CASE WHEN why IS NULL THEN NULL ELSE $10::bigint END "
+	    "FROM w RETURNING id, reason",
+	    "sssssssssiisi", d->target, d->source, d->repo, d->ref, d->before, d->after, d->pusher,
+	    delivery, d->clone_url, now, d->not_before, d->client, (int64_t)allow_rollback);
+	int rc = -1;
+	*why = NULL;
+	if (res_ok(r) && PQntuples(r) == 1) {
+		*id = get_i64(r, 0, 0);
+		const char *reason = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
+		if (strcmp(reason, GG_REPLAY_DEPLOYED) == 0)
+			*why = GG_REPLAY_DEPLOYED;
+		else if (strcmp(reason, GG_REPLAY_OLDER) == 0)
+			*why = GG_REPLAY_OLDER;
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
 static int run_accept(PGconn *c, op *o, int64_t now)
 {
 	/* A concurrent insert of the same id waits for its commit, then does nothing. */
@@ -592,20 +695,10 @@ static int run_accept(PGconn *c, op *o, int64_t now)
 	}
 	o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
 	o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
-	for (size_t i = 0; i < o->ndeps; i++) {
-		const gg_deployment *d = &o->deps[i];
-		const char *why = replay_reason(c, d->target, d->after, 0, o->allow_rollback[i]);
-		if (insert_dep(c, d, o->delivery, now, &o->ids[i]) < 0)
+	for (size_t i = 0; i < o->ndeps; i++)
+		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
+		                  &o->ids[i], &o->refused[i]) < 0)
 			return -1;
-		if (why) {
-			o->refused[i] = why;
-			if (changed(qexec(c,
-			                  "UPDATE deployments SET state='refused', reason=$1, "
-			                  "finished_at=$2 WHERE id=$3",
-			                  "sii", why, now, o->ids[i])) != 1)
-				return -1;
-		}
-	}
 	return 0;
 }
 
@@ -706,7 +799,10 @@ static bool lost(gg_pgstore *p)
 {
 	if (PQstatus(p->w) == CONNECTION_OK)
 		return false;
-	if (p->up || p->error == NULL)
+	pthread_mutex_lock(&p->mu);
+	bool was_up = p->up;
+	pthread_mutex_unlock(&p->mu);
+	if (was_up)
 		gg_log(GG_LOG_WARN, "store: lost the connection to PostgreSQL; reconnecting", NULL);
 	set_error(p, pg_message(p->password, "database unreachable", PQerrorMessage(p->w)), true);
 	PQfinish(p->w);
@@ -723,11 +819,10 @@ static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
 	bool any_failed = false;
-	if (exec0(c, "BEGIN") < 0)
+	/* Transaction and savepoint statements travel together: fewer round trips. */
+	if (exec0(c, "BEGIN; SAVEPOINT op") < 0)
 		goto fail;
 	for (op *o = batch; o; o = o->next) {
-		if (exec0(c, "SAVEPOINT op") < 0)
-			goto fail;
 		o->rc = run_op(c, o);
 		if (o->rc == -1) {
 			if (PQstatus(c) != CONNECTION_OK)
@@ -737,11 +832,10 @@ static void run_batch(gg_pgstore *p, op *batch)
 			if (exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
 				goto fail;
 		}
-		if (exec0(c, "RELEASE SAVEPOINT op") < 0)
+		if (exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
+		                     : "RELEASE SAVEPOINT op; COMMIT") < 0)
 			goto fail;
 	}
-	if (exec0(c, "COMMIT") < 0)
-		goto fail;
 	size_t n = 0;
 	for (op *o = batch; o; o = o->next)
 		n++;
@@ -1418,9 +1512,22 @@ int gg_pgstore_list_queued(gg_deployment **out, size_t *n, gg_pgstore *p, const 
 
 int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
 {
+	/*
+	 * A skip scan over the (state, target, id) index, as the SQLite store
+	 * does: one seek per target for the next name and one for its newest
+	 * id, so a scan costs the number of targets, not of queued rows (a
+	 * DISTINCT ON would read every queued row, and a backlog grows during
+	 * a long deployment).
+	 */
 	return select_deps(out, n, p,
-	                   "SELECT " DEP_COLUMNS " FROM (SELECT DISTINCT ON (target) * "
-	                   "FROM deployments WHERE state='queued' ORDER BY target, id DESC) q "
+	                   "WITH RECURSIVE t(target) AS ("
+	                   " SELECT min(target) FROM deployments WHERE state='queued'"
+	                   " UNION ALL SELECT (SELECT min(target) FROM deployments"
+	                   "  WHERE state='queued' AND target > t.target)"
+	                   " FROM t WHERE t.target IS NOT NULL) "
+	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE id IN "
+	                   "(SELECT (SELECT max(id) FROM deployments WHERE state='queued'"
+	                   "  AND target=t.target) FROM t WHERE t.target IS NOT NULL) "
 	                   "ORDER BY id",
 	                   "", NULL, 0);
 }

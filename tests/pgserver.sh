@@ -7,7 +7,8 @@
 # After start, DIR/conninfo holds a libpq connection string for the role gg
 # (password authentication, scram-sha-256) to its database gg, and
 # DIR/admin one for the superuser ggadmin (trust, over the socket only).
-# DIR/password holds gg's password.
+# DIR/password holds gg's password. The server runs with fsync off (the
+# tests want speed, not durability) unless PGSERVER_FSYNC=on (benchmarks).
 #
 # initdb refuses to run as root: as root, the server runs as `nobody`
 # through runuser, owning DIR; otherwise as the caller. Debian keeps initdb
@@ -47,7 +48,7 @@ start)
 	as_server sh -c "printf 'local all ggadmin trust\nlocal all all scram-sha-256\n' \
 		>'$dir/data/pg_hba.conf'"
 	as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c max_connections=100" \
+		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=${PGSERVER_FSYNC:-off} -c max_connections=100" \
 		start >/dev/null || {
 		cat "$dir/server.log" >&2
 		exit 1
@@ -66,7 +67,7 @@ stop)
 	;;
 restart)
 	as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart \
-		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c max_connections=100" \
+		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=${PGSERVER_FSYNC:-off} -c max_connections=100" \
 		>/dev/null
 	;;
 *)
