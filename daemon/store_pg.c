@@ -18,11 +18,11 @@
  * once meanwhile (a delivery is then answered 503, never 2xx), and
  * reopening the read connection when a read found it broken.
  *
- * The connection string is a secret: libpq's messages about a string it
- * cannot parse may quote it, so those are never passed on, and every other
- * message has the password, should it appear, masked.
+ * Connecting, the statements' preparation, bounded reads, the schema and
+ * its migrations live in store_pg_db.c; this file is the store itself.
  */
 #include "store_pg.h"
+#include "store_pg_db.h"
 
 #include "log.h"
 
@@ -31,11 +31,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <libpq-events.h>
 #include <libpq-fe.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The schema this gitgated writes; a database at a higher version is refused. */
-#define PG_SCHEMA_VERSION 1
-/* The advisory lock that serializes migrations across daemons ("gitgated"). */
-#define PG_MIGRATION_LOCK 0x67697467617465LL
-/*
- * Held by the daemon's write connection for as long as it lives: one
- * daemon per database until replicas share it safely.
- */
-#define PG_DAEMON_LOCK (PG_MIGRATION_LOCK + 1)
 /* Reconnect back-off after a lost or refused connection. */
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
@@ -59,18 +47,8 @@
 #define PG_HEARTBEAT_MS 1000
 /* Queued writes above this make the store report itself unhealthy. */
 #define PG_MAX_PENDING 100000
-/*
- * The longest a read (on the caller's thread: the event loop) waits for the
- * server; then it fails and the read connection is reopened. A server that
- * went silent (a cut network) stalls the loop this long at most, once.
- */
-#define PG_READ_TIMEOUT_MS 2000
 /* A write or heartbeat waiting this long for the server makes the store unhealthy. */
 #define PG_STALL_MS 5000
-/* Distinct SQL texts the store runs; each connection prepares them once. */
-#define PG_STMT_CACHE 32
-/* Bound parameters of one statement. */
-#define PG_MAX_PARAMS 16
 /* Longest message kept about the connection's health. */
 #define PG_REASON_MAX 256
 
@@ -162,417 +140,6 @@ static void op_free(op *o)
 	free(o);
 }
 
-/* ---- Connecting ---- */
-
-/* The password conninfo names, to mask in messages; NULL when none (or unparsable). */
-static char *conninfo_password(const char *conninfo)
-{
-	char *msg = NULL;
-	char *pw = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
-	PQfreemem(msg);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
-			pw = gg_strdup(o->val);
-	PQconninfoFree(opts);
-	return pw;
-}
-
-/* libpq's message as one line, with the password masked wherever it appears. */
-static char *pg_message(const char *password, const char *what, const char *msg)
-{
-	char *line = gg_printf("%s: %s", what, msg && *msg ? msg : "unknown error");
-	for (char *c = line; *c; c++)
-		if (*c == '\n' || *c == '\r' || *c == '\t')
-			*c = ' ';
-	size_t n = strlen(line);
-	while (n && line[n - 1] == ' ')
-		line[--n] = '\0';
-	if (password && *password) {
-		size_t pl = strlen(password);
-		for (char *hit; (hit = strstr(line, password)) != NULL;) {
-			memset(hit, '*', pl);
-		}
-	}
-	return line;
-}
-
-bool gg_store_conninfo_valid(const char *conninfo)
-{
-	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
-	/* msg may quote the string, password and all: it is dropped unread. */
-	PQfreemem(msg);
-	PQconninfoFree(opts);
-	return opts != NULL;
-}
-
-/*
- * Statements prepared on a connection, by SQL text (string literals,
- * compared by address): planning the store's queries anew for each run
- * cost more than running them. Kept as the connection's instance data,
- * freed with it.
- */
-typedef struct {
-	const char *sql[PG_STMT_CACHE];
-	int n;
-} stmt_cache;
-
-static int stmt_cache_event(PGEventId id, void *info, void *pass);
-
-static void ignore_notice(void *arg, const char *msg)
-{
-	(void)arg, (void)msg;
-}
-
-/*
- * Connect, blocking (the worker's thread, or before the loop runs). The
- * defaults come first so that the user's string overrides them.
- */
-static PGconn *pg_connect(const char *conninfo, const char *password, char **err)
-{
-	static const char *const keys[] = {
-	    "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
-	    "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
-	const char *vals[] = {"5", "gitgated", "10", "5", "3", "10000", conninfo, NULL};
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (c == NULL) {
-		*err = gg_strdup("cannot connect to PostgreSQL: out of memory");
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		*err = pg_message(password, "cannot connect to PostgreSQL", PQerrorMessage(c));
-		PQfinish(c);
-		return NULL;
-	}
-	if (!PQregisterEventProc(c, stmt_cache_event, "gitgated statements", NULL) ||
-	    !PQsetInstanceData(c, stmt_cache_event, gg_calloc(1, sizeof(stmt_cache))))
-		gg_log(GG_LOG_WARN, "store: statements will not be prepared", NULL);
-	/* Keep the server's notices (e.g. "terminating connection") off stderr. */
-	PQsetNoticeProcessor(c, ignore_notice, NULL);
-	return c;
-}
-
-static bool res_ok(PGresult *r)
-{
-	ExecStatusType st = PQresultStatus(r);
-	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
-/*
- * A query on a bounded connection (the read connection, set non-blocking
- * for this): sent, then waited for at most PG_READ_TIMEOUT_MS. NULL when
- * it failed to go out or the server did not answer in time; the
- * connection is then in the middle of a query, and is reopened.
- */
-static PGresult *bounded_wait(PGconn *c);
-
-static int stmt_cache_event(PGEventId id, void *info, void *pass)
-{
-	(void)pass;
-	if (id == PGEVT_CONNDESTROY) {
-		PGEventConnDestroy *e = info;
-		free(PQinstanceData(e->conn, stmt_cache_event));
-	}
-	return 1;
-}
-
-/*
- * The name sql is prepared under on c (preparing it now when it is not
- * yet); NULL when it cannot be (the query then runs unprepared).
- */
-static const char *prepared(PGconn *c, const char *sql, int n, char *name, size_t len)
-{
-	stmt_cache *sc = PQinstanceData(c, stmt_cache_event);
-	if (sc == NULL)
-		return NULL;
-	int k = 0;
-	while (k < sc->n && sc->sql[k] != sql)
-		k++;
-	snprintf(name, len, "gg%d", k);
-	if (k < sc->n)
-		return name;
-	if (k == PG_STMT_CACHE)
-		return NULL;
-	PGresult *r;
-	if (PQisnonblocking(c))
-		r = PQsendPrepare(c, name, sql, n, NULL) ? bounded_wait(c) : NULL;
-	else
-		r = PQprepare(c, name, sql, n, NULL);
-	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	if (!ok)
-		return NULL;
-	sc->sql[sc->n++] = sql;
-	return name;
-}
-
-static PGresult *bounded_exec(PGconn *c, const char *sql, int n, const char *const *vals)
-{
-	char buf[16];
-	const char *name = prepared(c, sql, n, buf, sizeof(buf));
-	if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE)
-		return NULL; /* the prepare timed out */
-	if (!(name ? PQsendQueryPrepared(c, name, n, vals, NULL, NULL, 0)
-	           : PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0)))
-		return NULL;
-	return bounded_wait(c);
-}
-
-/* The result of the query just sent, waiting at most PG_READ_TIMEOUT_MS. */
-static PGresult *bounded_wait(PGconn *c)
-{
-	int64_t deadline = now_ms() + PG_READ_TIMEOUT_MS;
-	PGresult *last = NULL;
-	for (;;) {
-		int f = PQflush(c);
-		if (f < 0)
-			break;
-		if (!PQconsumeInput(c))
-			break;
-		while (f == 0 && !PQisBusy(c)) {
-			PGresult *r = PQgetResult(c);
-			if (r == NULL)
-				return last;
-			PQclear(last);
-			last = r;
-		}
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			break;
-		struct pollfd pfd = {PQsocket(c), (short)(POLLIN | (f == 1 ? POLLOUT : 0)), 0};
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-			break;
-	}
-	PQclear(last);
-	return NULL;
-}
-
-/* Run sql with bound values ('s' text or NULL, 'i' int64_t); the result is the caller's. */
-static PGresult *qexec(PGconn *c, const char *sql, const char *fmt, ...)
-{
-	const char *vals[PG_MAX_PARAMS];
-	char nums[PG_MAX_PARAMS][24];
-	int n = 0;
-	va_list ap;
-	va_start(ap, fmt);
-	for (; fmt[n] && n < PG_MAX_PARAMS; n++) {
-		if (fmt[n] == 's') {
-			vals[n] = va_arg(ap, const char *);
-		} else {
-			snprintf(nums[n], sizeof(nums[n]), "%lld", (long long)va_arg(ap, int64_t));
-			vals[n] = nums[n];
-		}
-	}
-	va_end(ap);
-	if (PQisnonblocking(c))
-		return bounded_exec(c, sql, n, vals);
-	char buf[16];
-	const char *name = prepared(c, sql, n, buf, sizeof(buf));
-	if (name)
-		return PQexecPrepared(c, name, n, vals, NULL, NULL, 0);
-	return PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
-}
-
-/* Run sql without results; 0 or -1. */
-static int exec0(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	int rc = res_ok(r) ? 0 : -1;
-	PQclear(r);
-	return rc;
-}
-
-static int64_t get_i64(PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-/* ---- The schema ---- */
-
-/*
- * Migrations, each taking the schema from version i to i + 1; run in order
- * inside one transaction under the migration lock. Never edit one that has
- * shipped: add the next.
- */
-static const char *const migrations[PG_SCHEMA_VERSION] = {
-    /* 1: deliveries, deployments and pauses, as the SQLite store keeps them. */
-    "CREATE TABLE deliveries("
-    " source text NOT NULL, id text NOT NULL, event text, received_at bigint NOT NULL,"
-    " PRIMARY KEY(source, id));"
-    "CREATE INDEX deliveries_time ON deliveries(received_at);"
-    "CREATE TABLE deployments("
-    " id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, target text NOT NULL,"
-    " source text, repo text, ref text, before text, after text, pusher text,"
-    " delivery text, clone_url text, client text, state text NOT NULL,"
-    " exit_status integer, commit_id text, reason text,"
-    " attempt integer NOT NULL DEFAULT 0, created_at bigint NOT NULL, started_at bigint,"
-    " finished_at bigint, not_before bigint NOT NULL DEFAULT 0);"
-    "CREATE INDEX deployments_target ON deployments(target, id);"
-    "CREATE INDEX deployments_live_after ON deployments(target, after)"
-    " WHERE state<>'refused';"
-    "CREATE INDEX deployments_live ON deployments(target, id) WHERE state<>'refused';"
-    "CREATE INDEX deployments_state_target ON deployments(state, target, id);"
-    "CREATE TABLE pauses(target text PRIMARY KEY, since bigint NOT NULL, paused_by text);",
-};
-
-typedef enum {
-	SCHEMA_MISSING, /* no gitgated tables yet */
-	SCHEMA_OLDER,
-	SCHEMA_CURRENT,
-	SCHEMA_NEWER,
-} schema_state;
-
-/*
- * Inside a transaction holding the migration lock: the schema's version
- * (0 when none) in *version. -1 on a database error.
- */
-static int schema_version(PGconn *c, int *version)
-{
-	*version = 0;
-	PGresult *r = PQexec(c, "SELECT to_regclass('gitgated_schema') IS NOT NULL");
-	if (!res_ok(r) || PQntuples(r) != 1) {
-		PQclear(r);
-		return -1;
-	}
-	bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	if (!exists)
-		return 0;
-	r = PQexec(c, "SELECT coalesce(max(version), 0) FROM gitgated_schema");
-	if (!res_ok(r) || PQntuples(r) != 1) {
-		PQclear(r);
-		return -1;
-	}
-	*version = (int)get_i64(r, 0, 0);
-	PQclear(r);
-	return 0;
-}
-
-static bool read_only(PGconn *c)
-{
-	PGresult *r = PQexec(c, "SHOW transaction_read_only");
-	bool ro = res_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "on") == 0;
-	PQclear(r);
-	return ro;
-}
-
-/*
- * Look at the schema and, when migrate, bring it to PG_SCHEMA_VERSION: all
- * in one transaction under an advisory lock, so that daemons starting at
- * the same moment migrate once (the others wait, then find it current). A
- * newer schema is refused and nothing is changed. *state says what was
- * found; *err (allocated) why it failed.
- */
-static int schema_prepare(PGconn *c, const char *password, bool migrate, schema_state *state,
-                          int *found, char **err)
-{
-	int rc = -1;
-	*found = 0;
-	if (read_only(c)) {
-		*err = gg_strdup("the database is read-only (a standby, or "
-		                 "default_transaction_read_only is on): gitgated needs to write");
-		return -1;
-	}
-	if (exec0(c, "BEGIN") < 0)
-		goto fail;
-	PGresult *r = qexec(c, "SELECT pg_advisory_xact_lock($1)", "i", (int64_t)PG_MIGRATION_LOCK);
-	bool locked = res_ok(r);
-	PQclear(r);
-	if (!locked || schema_version(c, found) < 0)
-		goto fail;
-	if (*found > PG_SCHEMA_VERSION) {
-		*state = SCHEMA_NEWER;
-		*err = gg_printf("the database's schema is version %d, newer than this gitgated's "
-		                 "(%d): upgrade gitgated; nothing was changed",
-		                 *found, PG_SCHEMA_VERSION);
-		exec0(c, "ROLLBACK");
-		return -1;
-	}
-	*state = *found == PG_SCHEMA_VERSION ? SCHEMA_CURRENT
-	         : *found == 0               ? SCHEMA_MISSING
-	                                     : SCHEMA_OLDER;
-	if (*state == SCHEMA_CURRENT || !migrate) {
-		exec0(c, "ROLLBACK");
-		return 0;
-	}
-	if (*found == 0 && exec0(c, "CREATE TABLE gitgated_schema(version integer NOT NULL, "
-	                            "migrated_at bigint NOT NULL)") < 0)
-		goto fail;
-	for (int v = *found; v < PG_SCHEMA_VERSION; v++)
-		if (exec0(c, migrations[v]) < 0)
-			goto fail;
-	r = qexec(c, "INSERT INTO gitgated_schema(version, migrated_at) VALUES ($1, $2)", "ii",
-	          (int64_t)PG_SCHEMA_VERSION, now_ms());
-	bool inserted = res_ok(r);
-	PQclear(r);
-	if (!inserted || exec0(c, "COMMIT") < 0)
-		goto fail;
-	if (*found)
-		gg_log(GG_LOG_INFO, "store: schema migrated", NULL);
-	return 0;
-fail:
-	*err = pg_message(password, "preparing the schema", PQerrorMessage(c));
-	exec0(c, "ROLLBACK");
-	return rc;
-}
-
-/*
- * Take the one-daemon lock on c (a session lock: it goes with the
- * connection). -1 with *err when another daemon holds it.
- */
-static int take_daemon_lock(PGconn *c, const char *password, char **err)
-{
-	PGresult *r = qexec(c, "SELECT pg_try_advisory_lock($1)", "i", (int64_t)PG_DAEMON_LOCK);
-	int rc = -1;
-	if (!res_ok(r) || PQntuples(r) != 1)
-		*err = pg_message(password, "taking the daemon lock", PQerrorMessage(c));
-	else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
-		*err = gg_strdup("another gitgated uses this database; several daemons on one "
-		                 "database are not supported yet");
-	else
-		rc = 0;
-	PQclear(r);
-	return rc;
-}
-
-int gg_store_check_postgres(const char *conninfo, char **msg)
-{
-	char *password = conninfo_password(conninfo);
-	char *err = NULL;
-	schema_state state;
-	int found, rc = -1;
-	*msg = NULL;
-	PGconn *c = pg_connect(conninfo, password, &err);
-	if (c == NULL) {
-		*msg = err;
-		goto done;
-	}
-	if (schema_prepare(c, password, false, &state, &found, &err) < 0) {
-		*msg = err;
-		goto done;
-	}
-	switch (state) {
-	case SCHEMA_CURRENT:
-		*msg = gg_printf("schema current (version %d)", found);
-		break;
-	case SCHEMA_MISSING:
-		*msg = gg_printf("no schema yet: gitgated creates it (version %d) when it starts",
-		                 PG_SCHEMA_VERSION);
-		break;
-	default:
-		*msg = gg_printf("schema version %d: gitgated migrates it to version %d when it "
-		                 "starts",
-		                 found, PG_SCHEMA_VERSION);
-		break;
-	}
-	rc = 0;
-done:
-	PQfinish(c);
-	free(password);
-	return rc;
-}
-
 /* ---- Writes, on the write connection inside the batch's transaction ---- */
 
 /*
@@ -585,18 +152,18 @@ static const char *replay_reason(PGconn *c, const char *target, const char *afte
 {
 	if (c == NULL || target == NULL || after == NULL)
 		return NULL;
-	PGresult *r = qexec(c,
-	                    "SELECT (SELECT coalesce(commit_id, after) FROM deployments"
-	                    "  WHERE state='succeeded' AND target=$1 AND id<>$3"
-	                    "  ORDER BY id DESC LIMIT 1),"
-	                    " (SELECT id FROM deployments WHERE target=$1 AND after=$2"
-	                    "  AND id<>$3 AND state<>'refused' LIMIT 1),"
-	                    " (SELECT after FROM deployments WHERE target=$1 AND id<>$3"
-	                    "  AND state<>'refused' ORDER BY id DESC LIMIT 1)",
-	                    "ssi", target, after, self);
+	PGresult *r = gg_pgdb_exec(c,
+	                           "SELECT (SELECT coalesce(commit_id, after) FROM deployments"
+	                           "  WHERE state='succeeded' AND target=$1 AND id<>$3"
+	                           "  ORDER BY id DESC LIMIT 1),"
+	                           " (SELECT id FROM deployments WHERE target=$1 AND after=$2"
+	                           "  AND id<>$3 AND state<>'refused' LIMIT 1),"
+	                           " (SELECT after FROM deployments WHERE target=$1 AND id<>$3"
+	                           "  AND state<>'refused' ORDER BY id DESC LIMIT 1)",
+	                           "ssi", target, after, self);
 	const char *why = NULL;
 	/* Read errors refuse nothing: the store refuses nothing it cannot read. */
-	if (res_ok(r) && PQntuples(r) == 1) {
+	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
 		if (!PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), after) == 0)
 			why = GG_REPLAY_DEPLOYED;
 		else if (!allow_rollback && !PQgetisnull(r, 0, 1) && !PQgetisnull(r, 0, 2) &&
@@ -610,7 +177,7 @@ static const char *replay_reason(PGconn *c, const char *target, const char *afte
 /* Rows an INSERT/UPDATE/DELETE changed; -1 when it failed. */
 static int changed(PGresult *r)
 {
-	int n = res_ok(r) ? atoi(PQcmdTuples(r)) : -1;
+	int n = gg_pgdb_ok(r) ? atoi(PQcmdTuples(r)) : -1;
 	PQclear(r);
 	return n;
 }
@@ -618,17 +185,17 @@ static int changed(PGresult *r)
 static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
                       int64_t *id)
 {
-	PGresult *r =
-	    qexec(c,
-	          "INSERT INTO deployments(target, source, repo, ref, before, after, "
-	          "pusher, delivery, clone_url, state, created_at, not_before, client, "
-	          "reason) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'queued',$10,$11,$12,$13) "
-	          "RETURNING id",
-	          "sssssssssiiss", d->target, d->source, d->repo, d->ref, d->before, d->after,
-	          d->pusher, delivery, d->clone_url, now, d->not_before, d->client, d->reason);
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "INSERT INTO deployments(target, source, repo, ref, before, after, "
+	    "pusher, delivery, clone_url, state, created_at, not_before, client, "
+	    "reason) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'queued',$10,$11,$12,$13) "
+	    "RETURNING id",
+	    "sssssssssiiss", d->target, d->source, d->repo, d->ref, d->before, d->after, d->pusher,
+	    delivery, d->clone_url, now, d->not_before, d->client, d->reason);
 	int rc = -1;
-	if (res_ok(r) && PQntuples(r) == 1) {
-		*id = get_i64(r, 0, 0);
+	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
+		*id = gg_pgdb_i64(r, 0, 0);
 		rc = 0;
 	}
 	PQclear(r);
@@ -644,7 +211,7 @@ static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, i
 static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
                          bool allow_rollback, int64_t *id, const char **why)
 {
-	PGresult *r = qexec(
+	PGresult *r = gg_pgdb_exec(
 	    c,
 	    "WITH h AS (SELECT"
 	    " (SELECT coalesce(commit_id, after) FROM deployments WHERE state='succeeded'"
@@ -667,8 +234,8 @@ static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery
 	    delivery, d->clone_url, now, d->not_before, d->client, (int64_t)allow_rollback);
 	int rc = -1;
 	*why = NULL;
-	if (res_ok(r) && PQntuples(r) == 1) {
-		*id = get_i64(r, 0, 0);
+	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
+		*id = gg_pgdb_i64(r, 0, 0);
 		const char *reason = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
 		if (strcmp(reason, GG_REPLAY_DEPLOYED) == 0)
 			*why = GG_REPLAY_DEPLOYED;
@@ -683,10 +250,10 @@ static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery
 static int run_accept(PGconn *c, op *o, int64_t now)
 {
 	/* A concurrent insert of the same id waits for its commit, then does nothing. */
-	int n = changed(qexec(c,
-	                      "INSERT INTO deliveries(source, id, event, received_at) "
-	                      "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
-	                      "sssi", o->source, o->delivery, o->event, now));
+	int n = changed(gg_pgdb_exec(c,
+	                             "INSERT INTO deliveries(source, id, event, received_at) "
+	                             "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+	                             "sssi", o->source, o->delivery, o->event, now));
 	if (n < 0)
 		return -1;
 	if (n == 0) {
@@ -708,8 +275,8 @@ static int changed_or_conflict(PGconn *c, int n, int64_t id)
 		return -1;
 	if (n > 0)
 		return 0;
-	PGresult *r = qexec(c, "SELECT 1 FROM deployments WHERE id=$1", "i", id);
-	int rc = !res_ok(r) ? -1 : PQntuples(r) > 0 ? GG_STORE_CONFLICT : GG_STORE_NOTFOUND;
+	PGresult *r = gg_pgdb_exec(c, "SELECT 1 FROM deployments WHERE id=$1", "i", id);
+	int rc = !gg_pgdb_ok(r) ? -1 : PQntuples(r) > 0 ? GG_STORE_CONFLICT : GG_STORE_NOTFOUND;
 	PQclear(r);
 	return rc;
 }
@@ -725,51 +292,55 @@ static int run_op(PGconn *c, op *o)
 	case OP_INSERT:
 		return insert_dep(c, &o->deps[0], o->deps[0].delivery, now, &o->id);
 	case OP_CLAIM:
-		n = changed(
-		    qexec(c,
-		          "UPDATE deployments SET state='running', started_at=$1, "
-		          "finished_at=NULL, exit_status=NULL WHERE id=$2 AND state='queued'",
-		          "ii", now, o->id));
+		n = changed(gg_pgdb_exec(
+		    c,
+		    "UPDATE deployments SET state='running', started_at=$1, "
+		    "finished_at=NULL, exit_status=NULL WHERE id=$2 AND state='queued'",
+		    "ii", now, o->id));
 		return changed_or_conflict(c, n, o->id);
 	case OP_FINISH:
 		snprintf(status, sizeof(status), "%d", o->exit_status);
-		n = changed(qexec(c,
-		                  "UPDATE deployments SET state=$1, exit_status=$2, "
-		                  "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5 "
-		                  "WHERE id=$6 AND state IN ('queued','running')",
-		                  "ssssii", gg_dep_state_name(o->state),
-		                  o->exit_status < 0 ? NULL : status, o->commit, o->reason, now,
-		                  o->id));
+		n = changed(gg_pgdb_exec(
+		    c,
+		    "UPDATE deployments SET state=$1, exit_status=$2, "
+		    "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5 "
+		    "WHERE id=$6 AND state IN ('queued','running')",
+		    "ssssii", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
+		    o->commit, o->reason, now, o->id));
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
-		n = changed(qexec(c,
-		                  "UPDATE deployments SET state='superseded', finished_at=$1, "
-		                  "reason=$2 WHERE target=$3 AND state='queued' AND id<$4",
-		                  "issi", now, o->reason, o->target, o->id));
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "UPDATE deployments SET state='superseded', finished_at=$1, "
+		                 "reason=$2 WHERE target=$3 AND state='queued' AND id<$4",
+		                 "issi", now, o->reason, o->target, o->id));
 		if (n < 0)
 			return -1;
 		o->id = n;
 		return 0;
 	case OP_REQUEUE:
-		n = changed(qexec(c,
-		                  "UPDATE deployments SET state='queued', attempt=attempt+1, "
-		                  "not_before=$1, started_at=NULL WHERE id=$2 AND state='running'",
-		                  "ii", o->when, o->id));
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "UPDATE deployments SET state='queued', attempt=attempt+1, "
+		                 "not_before=$1, started_at=NULL WHERE id=$2 AND state='running'",
+		                 "ii", o->when, o->id));
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
-		n = changed(qexec(c, "DELETE FROM deliveries WHERE received_at<$1", "i", o->when));
+		n = changed(
+		    gg_pgdb_exec(c, "DELETE FROM deliveries WHERE received_at<$1", "i", o->when));
 		return n < 0 ? -1 : 0;
 	case OP_PAUSE:
-		n = changed(qexec(c,
-		                  "INSERT INTO pauses(target, since, paused_by) VALUES ($1,$2,$3) "
-		                  "ON CONFLICT DO NOTHING",
-		                  "sis", o->target, now, o->reason));
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "INSERT INTO pauses(target, since, paused_by) VALUES ($1,$2,$3) "
+		                 "ON CONFLICT DO NOTHING",
+		                 "sis", o->target, now, o->reason));
 		if (n < 0)
 			return -1;
 		o->id = n;
 		return 0;
 	case OP_RESUME:
-		n = changed(qexec(c, "DELETE FROM pauses WHERE target=$1", "s", o->target));
+		n = changed(gg_pgdb_exec(c, "DELETE FROM pauses WHERE target=$1", "s", o->target));
 		if (n < 0)
 			return -1;
 		o->id = n;
@@ -804,7 +375,8 @@ static bool lost(gg_pgstore *p)
 	pthread_mutex_unlock(&p->mu);
 	if (was_up)
 		gg_log(GG_LOG_WARN, "store: lost the connection to PostgreSQL; reconnecting", NULL);
-	set_error(p, pg_message(p->password, "database unreachable", PQerrorMessage(p->w)), true);
+	set_error(p, gg_pgdb_message(p->password, "database unreachable", PQerrorMessage(p->w)),
+	          true);
 	PQfinish(p->w);
 	p->w = NULL;
 	p->next_try = now_ms();
@@ -820,7 +392,7 @@ static void run_batch(gg_pgstore *p, op *batch)
 	PGconn *c = p->w;
 	bool any_failed = false;
 	/* Transaction and savepoint statements travel together: fewer round trips. */
-	if (exec0(c, "BEGIN; SAVEPOINT op") < 0)
+	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
 		goto fail;
 	for (op *o = batch; o; o = o->next) {
 		o->rc = run_op(c, o);
@@ -828,12 +400,13 @@ static void run_batch(gg_pgstore *p, op *batch)
 			if (PQstatus(c) != CONNECTION_OK)
 				goto fail;
 			any_failed = true;
-			set_error(p, pg_message(p->password, "write", PQerrorMessage(c)), false);
-			if (exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
+			set_error(p, gg_pgdb_message(p->password, "write", PQerrorMessage(c)),
+			          false);
+			if (gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
 				goto fail;
 		}
-		if (exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
-		                     : "RELEASE SAVEPOINT op; COMMIT") < 0)
+		if (gg_pgdb_exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
+		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
 			goto fail;
 	}
 	size_t n = 0;
@@ -850,9 +423,9 @@ static void run_batch(gg_pgstore *p, op *batch)
 	return;
 fail:
 	fail_batch(batch);
-	char *why = pg_message(p->password, "commit", PQerrorMessage(c));
+	char *why = gg_pgdb_message(p->password, "commit", PQerrorMessage(c));
 	/* libpq may notice that the server went away only at the next statement. */
-	exec0(c, "ROLLBACK");
+	gg_pgdb_exec0(c, "ROLLBACK");
 	if (lost(p))
 		free(why);
 	else
@@ -872,16 +445,16 @@ static int reconnect(gg_pgstore *p)
 	if (now < p->next_try)
 		return -1;
 	char *err = NULL;
-	schema_state state;
+	gg_pgdb_schema state;
 	int found;
-	PGconn *c = pg_connect(p->conninfo, p->password, &err);
-	if (c && schema_prepare(c, p->password, false, &state, &found, &err) == 0) {
-		if (state != SCHEMA_CURRENT)
+	PGconn *c = gg_pgdb_connect(p->conninfo, p->password, &err);
+	if (c && gg_pgdb_schema_prepare(c, p->password, false, &state, &found, &err) == 0) {
+		if (state != GG_PGDB_SCHEMA_CURRENT)
 			err = gg_printf("the database's schema is version %d, not %d: restart "
 			                "gitgated to migrate it",
-			                found, PG_SCHEMA_VERSION);
+			                found, GG_PGDB_SCHEMA_VERSION);
 		else
-			take_daemon_lock(c, p->password, &err);
+			gg_pgdb_lock_daemon(c, p->password, &err);
 	}
 	if (err) {
 		PQfinish(c);
@@ -938,7 +511,7 @@ static void heartbeat(gg_pgstore *p)
 {
 	if (p->w == NULL)
 		return;
-	if (exec0(p->w, "SELECT 1") < 0)
+	if (gg_pgdb_exec0(p->w, "SELECT 1") < 0)
 		lost(p);
 }
 
@@ -1091,12 +664,13 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 		goto done;
 	}
 	p->conninfo = gg_strdup(conninfo);
-	p->password = conninfo_password(conninfo);
-	schema_state state;
+	p->password = gg_pgdb_password(conninfo);
+	gg_pgdb_schema state;
 	int found;
-	p->w = pg_connect(conninfo, p->password, err);
-	if (p->w == NULL || schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
-	    take_daemon_lock(p->w, p->password, err) < 0)
+	p->w = gg_pgdb_connect(conninfo, p->password, err);
+	if (p->w == NULL ||
+	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
+	    gg_pgdb_lock_daemon(p->w, p->password, err) < 0)
 		goto done;
 	p->r = reader_connect(p, err);
 	if (p->r == NULL)
@@ -1341,7 +915,7 @@ void gg_pgstore_prune(gg_pgstore *p, uint64_t max_age_ms)
 /* Open a read connection: non-blocking, so that its queries are bounded (bounded_exec). */
 static PGconn *reader_connect(gg_pgstore *p, char **err)
 {
-	PGconn *c = pg_connect(p->conninfo, p->password, err);
+	PGconn *c = gg_pgdb_connect(p->conninfo, p->password, err);
 	if (c && PQsetnonblocking(c, 1) != 0) {
 		PQfinish(c);
 		*err = gg_strdup("cannot make the read connection non-blocking");
@@ -1397,12 +971,12 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 	PGconn *c = reader(p);
 	if (c == NULL)
 		return -1;
-	PGresult *r = qexec(c,
-	                    "UPDATE deployments SET state='queued', started_at=NULL "
-	                    "WHERE state='running'",
-	                    "");
+	PGresult *r = gg_pgdb_exec(c,
+	                           "UPDATE deployments SET state='queued', started_at=NULL "
+	                           "WHERE state='running'",
+	                           "");
 	int rc = -1;
-	if (res_ok(r)) {
+	if (gg_pgdb_ok(r)) {
 		if (n)
 			*n = (size_t)atoi(PQcmdTuples(r));
 		rc = 0;
@@ -1425,7 +999,7 @@ static char *col_text(PGresult *r, int row, int col)
 static void read_dep(gg_deployment *d, PGresult *r, int row)
 {
 	memset(d, 0, sizeof(*d));
-	d->id = get_i64(r, row, 0);
+	d->id = gg_pgdb_i64(r, row, 0);
 	d->target = col_text(r, row, 1);
 	d->source = col_text(r, row, 2);
 	d->repo = col_text(r, row, 3);
@@ -1437,14 +1011,14 @@ static void read_dep(gg_deployment *d, PGresult *r, int row)
 	d->clone_url = col_text(r, row, 9);
 	if (gg_dep_state_parse(&d->state, PQgetvalue(r, row, 10)) < 0)
 		d->state = GG_DEP_FAILED;
-	d->exit_status = PQgetisnull(r, row, 11) ? -1 : (int)get_i64(r, row, 11);
+	d->exit_status = PQgetisnull(r, row, 11) ? -1 : (int)gg_pgdb_i64(r, row, 11);
 	d->commit = col_text(r, row, 12);
 	d->reason = col_text(r, row, 13);
-	d->attempt = (unsigned)get_i64(r, row, 14);
-	d->created_at = get_i64(r, row, 15);
-	d->started_at = get_i64(r, row, 16);
-	d->finished_at = get_i64(r, row, 17);
-	d->not_before = get_i64(r, row, 18);
+	d->attempt = (unsigned)gg_pgdb_i64(r, row, 14);
+	d->created_at = gg_pgdb_i64(r, row, 15);
+	d->started_at = gg_pgdb_i64(r, row, 16);
+	d->finished_at = gg_pgdb_i64(r, row, 17);
+	d->not_before = gg_pgdb_i64(r, row, 18);
 	d->client = col_text(r, row, 19);
 }
 
@@ -1459,15 +1033,15 @@ static int select_deps(gg_deployment **out, size_t *n, gg_pgstore *p, const char
 		return -1;
 	PGresult *r;
 	if (strcmp(fmt, "s") == 0)
-		r = qexec(c, sql, "s", s);
+		r = gg_pgdb_exec(c, sql, "s", s);
 	else if (strcmp(fmt, "i") == 0)
-		r = qexec(c, sql, "i", i);
+		r = gg_pgdb_exec(c, sql, "i", i);
 	else if (strcmp(fmt, "si") == 0)
-		r = qexec(c, sql, "si", s, i);
+		r = gg_pgdb_exec(c, sql, "si", s, i);
 	else
-		r = qexec(c, sql, "");
+		r = gg_pgdb_exec(c, sql, "");
 	int rc = -1;
-	if (res_ok(r)) {
+	if (gg_pgdb_ok(r)) {
 		int rows = PQntuples(r);
 		gg_deployment *list = gg_calloc(rows ? (size_t)rows : 1, sizeof(*list));
 		for (int k = 0; k < rows; k++)
@@ -1582,16 +1156,16 @@ int gg_pgstore_count_by_state(gg_pgstore *p,
 	PGconn *c = reader(p);
 	if (c == NULL)
 		return -1;
-	PGresult *r = qexec(c,
-	                    "SELECT target, state, count(*) FROM deployments "
-	                    "GROUP BY target, state ORDER BY target, state",
-	                    "");
+	PGresult *r = gg_pgdb_exec(c,
+	                           "SELECT target, state, count(*) FROM deployments "
+	                           "GROUP BY target, state ORDER BY target, state",
+	                           "");
 	int rc = -1;
-	if (res_ok(r)) {
+	if (gg_pgdb_ok(r)) {
 		for (int k = 0; k < PQntuples(r); k++) {
 			gg_dep_state ds;
 			if (gg_dep_state_parse(&ds, PQgetvalue(r, k, 1)) == 0)
-				fn(arg, PQgetvalue(r, k, 0), ds, (uint64_t)get_i64(r, k, 2));
+				fn(arg, PQgetvalue(r, k, 0), ds, (uint64_t)gg_pgdb_i64(r, k, 2));
 		}
 		rc = 0;
 	}
@@ -1607,12 +1181,13 @@ int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **
 	PGconn *c = reader(p);
 	if (c == NULL)
 		return -1;
-	PGresult *r = qexec(c, "SELECT since, paused_by FROM pauses WHERE target=$1", "s", target);
+	PGresult *r =
+	    gg_pgdb_exec(c, "SELECT since, paused_by FROM pauses WHERE target=$1", "s", target);
 	int rc = -1;
-	if (res_ok(r)) {
+	if (gg_pgdb_ok(r)) {
 		rc = GG_STORE_NOTFOUND;
 		if (PQntuples(r) > 0) {
-			*since = get_i64(r, 0, 0);
+			*since = gg_pgdb_i64(r, 0, 0);
 			*by = col_text(r, 0, 1);
 			rc = 0;
 		}
