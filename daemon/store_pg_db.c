@@ -350,7 +350,7 @@ static bool read_only(PGconn *c)
  * found; *err (allocated) why it failed.
  */
 int gg_pgdb_schema_prepare(PGconn *c, const char *password, bool migrate, gg_pgdb_schema *state,
-                          int *found, char **err)
+                           int *found, char **err)
 {
 	int rc = -1;
 	*found = 0;
@@ -361,7 +361,8 @@ int gg_pgdb_schema_prepare(PGconn *c, const char *password, bool migrate, gg_pgd
 	}
 	if (gg_pgdb_exec0(c, "BEGIN") < 0)
 		goto fail;
-	PGresult *r = gg_pgdb_exec(c, "SELECT pg_advisory_xact_lock($1)", "i", (int64_t)PG_MIGRATION_LOCK);
+	PGresult *r =
+	    gg_pgdb_exec(c, "SELECT pg_advisory_xact_lock($1)", "i", (int64_t)PG_MIGRATION_LOCK);
 	bool locked = gg_pgdb_ok(r);
 	PQclear(r);
 	if (!locked || schema_version(c, found) < 0)
@@ -375,20 +376,21 @@ int gg_pgdb_schema_prepare(PGconn *c, const char *password, bool migrate, gg_pgd
 		return -1;
 	}
 	*state = *found == GG_PGDB_SCHEMA_VERSION ? GG_PGDB_SCHEMA_CURRENT
-	         : *found == 0               ? GG_PGDB_SCHEMA_MISSING
-	                                     : GG_PGDB_SCHEMA_OLDER;
+	         : *found == 0                    ? GG_PGDB_SCHEMA_MISSING
+	                                          : GG_PGDB_SCHEMA_OLDER;
 	if (*state == GG_PGDB_SCHEMA_CURRENT || !migrate) {
 		gg_pgdb_exec0(c, "ROLLBACK");
 		return 0;
 	}
-	if (*found == 0 && gg_pgdb_exec0(c, "CREATE TABLE gitgated_schema(version integer NOT NULL, "
-	                            "migrated_at bigint NOT NULL)") < 0)
+	if (*found == 0 &&
+	    gg_pgdb_exec0(c, "CREATE TABLE gitgated_schema(version integer NOT NULL, "
+	                     "migrated_at bigint NOT NULL)") < 0)
 		goto fail;
 	for (int v = *found; v < GG_PGDB_SCHEMA_VERSION; v++)
 		if (gg_pgdb_exec0(c, migrations[v]) < 0)
 			goto fail;
-	r = gg_pgdb_exec(c, "INSERT INTO gitgated_schema(version, migrated_at) VALUES ($1, $2)", "ii",
-	          (int64_t)GG_PGDB_SCHEMA_VERSION, now_ms());
+	r = gg_pgdb_exec(c, "INSERT INTO gitgated_schema(version, migrated_at) VALUES ($1, $2)",
+	                 "ii", (int64_t)GG_PGDB_SCHEMA_VERSION, now_ms());
 	bool inserted = gg_pgdb_ok(r);
 	PQclear(r);
 	if (!inserted || gg_pgdb_exec0(c, "COMMIT") < 0)
@@ -408,7 +410,8 @@ fail:
  */
 int gg_pgdb_lock_daemon(PGconn *c, const char *password, char **err)
 {
-	PGresult *r = gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1)", "i", (int64_t)PG_DAEMON_LOCK);
+	PGresult *r =
+	    gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1)", "i", (int64_t)PG_DAEMON_LOCK);
 	int rc = -1;
 	if (!gg_pgdb_ok(r) || PQntuples(r) != 1)
 		*err = gg_pgdb_message(password, "taking the daemon lock", PQerrorMessage(c));
@@ -457,4 +460,3 @@ done:
 	free(password);
 	return rc;
 }
-
