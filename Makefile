@@ -33,7 +33,7 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-PKGS = libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3 gpgme
+PKGS = libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3 gpgme libpq
 
 # Library flags come from pkg-config once, after scripts/deps.sh made sure the
 # packages exist; make re-reads this file after creating it.

@@ -17,6 +17,11 @@
 # wrong. Prints requests/s, p99 latency and peak RSS (VmHWM) of each, with
 # ratios, next to the anchor figures.
 #
+# PostgreSQL rows: the same valid deliveries to a third gitgated whose store
+# is PostgreSQL (store: {kind: postgres}) on a server started here by
+# tests/pgserver.sh, on a unix socket, with fsync on (synchronous_commit
+# on, the default): a 202 means the commit reached the server's disk.
+#
 # HTTPS rows: the same valid deliveries over TLS (wrk keeps its connections
 # alive, so the handshake is paid once per connection), to a second gitgated
 # with a fresh state directory serving its own TLS listener, and to a second
@@ -32,7 +37,10 @@ GPID=
 WPID=
 GTPID=
 WTPID=
+GPPID=
 cleanup() {
+	[ -n "$GPPID" ] && kill "$GPPID" 2>/dev/null && wait "$GPPID" 2>/dev/null
+	[ -d "$W/pg" ] && sh "$top/tests/pgserver.sh" stop "$W/pg"
 	[ -n "$GPID" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
 	[ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null
 	[ -n "$GTPID" ] && kill "$GTPID" 2>/dev/null && wait "$GTPID" 2>/dev/null
@@ -149,6 +157,18 @@ webhook -hooks "$W/hooks.json" -ip 127.0.0.1 -port "$WTPORT" -secure -cert "$W/t
 WTPID=$!
 wait_http "https://127.0.0.1:$WTPORT/"
 
+# The PostgreSQL pair's gitgated: the same config, its store on a fresh server.
+PGSERVER_FSYNC=on sh "$top/tests/pgserver.sh" start "$W/pg" >/dev/null
+cp "$W/pg/conninfo" "$W/pg.conninfo"
+chmod 600 "$W/pg.conninfo"
+GPPORT=$(port)
+sed -e "s|^listen: .*|listen: [\"127.0.0.1:$GPPORT\"]|" -e "s|^state_dir: .*|state_dir: $W/state-pg|" \
+	"$W/gitgated.yaml" >"$W/gitgated-pg.yaml"
+printf 'store: {kind: postgres, conninfo_file: %s}\n' "$W/pg.conninfo" >>"$W/gitgated-pg.yaml"
+"$GITGATED" -c "$W/gitgated-pg.yaml" 2>"$W/gitgated-pg.log" &
+GPPID=$!
+wait_http "http://127.0.0.1:$GPPORT/healthz"
+
 # run NAME URL SIG: wrk; leaves "RPS P99_MS NON2XX" in $W/NAME.res
 run() {
 	GG_SIG=$3 GG_RUN="$1-$$" wrk -t2 -c16 -d"$DURATION" --latency -s "$W/post.lua" "$2" >"$W/$1.out" 2>&1
@@ -223,6 +243,11 @@ GTRSS=$(hwm $GTPID)
 TSTORED=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from deliveries").fetchone()[0])' "$W/state-tls/gitgated.db")
 TFAIL=$(curl -sk "https://127.0.0.1:$GTPORT/metrics" | sed -n 's/^gitgated_tls_handshake_failures_total //p')
 quiet
+run gg-pg "http://127.0.0.1:$GPPORT/hooks/github" "$SIG"
+GPRSS=$(hwm $GPPID)
+PSTORED=$(psql -X -At -h "$W/pg" -U ggadmin -d gg -c "select count(*) from deliveries")
+PDEPS=$(psql -X -At -h "$W/pg" -U ggadmin -d gg -c "select count(*) from deployments where target = 'prod'")
+quiet
 run wh-tls "https://127.0.0.1:$WTPORT/hooks/deploy" "$SIG"
 WTRSS=$(hwm $WTPID)
 
@@ -240,6 +265,8 @@ set -- $(cat "$W/gg-tls.res")
 t_rps=$1 t_p99=$2 t_non2xx=$3
 set -- $(cat "$W/wh-tls.res")
 wt_rps=$1 wt_p99=$2
+set -- $(cat "$W/gg-pg.res")
+p_rps=$1 p_p99=$2 p_non2xx=$3
 
 ratio() { python3 -c "import sys; print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -257,6 +284,10 @@ printf '%-34s %12s %12s %12s %8s\n' "peak RSS after both runs, MB" "$GRSS_BAD" "
 printf '%-34s %12s %12s %12s %8s\n' "HTTPS valid, keep-alive, r/s" "$t_rps" "$wt_rps" "" "$(ratio "$t_rps" "$wt_rps")"
 printf '%-34s %12s %12s %12s %8s\n' "HTTPS valid, keep-alive, p99 ms" "$t_p99" "$wt_p99" "" ""
 printf '%-34s %12s %12s %12s %8s\n' "peak RSS after HTTPS run, MB" "$GTRSS" "$WTRSS" "" ""
+printf '%-34s %12s %12s %12s %8s\n' "PostgreSQL store valid, r/s" "$p_rps" "$w_rps" "" "$(ratio "$p_rps" "$w_rps")"
+printf '%-34s %12s %12s %12s %8s\n' "PostgreSQL store valid, p99 ms" "$p_p99" "$w_p99" "" ""
+printf '%-34s %12s %12s %12s %8s\n' "peak RSS after PostgreSQL run, MB" "$GPRSS" "" "" ""
+echo "PostgreSQL run: gitgated stored $PSTORED deliveries and $PDEPS deployments (non-2xx: $p_non2xx)"
 echo "HTTPS run: gitgated stored $TSTORED deliveries (non-2xx: $t_non2xx); handshake failures: $TFAIL"
 echo "valid run: gitgated stored $STORED deliveries and $DEPS deployments durably, $QUEUED of them queued behind the running one (non-2xx: $g_non2xx)"
 echo "/bin/true run: $CDEPS deployments stored; the dispatcher ran $CRAN of them, $CREF refused as repeats of the commit the target runs (the rest superseded); bad run: $gb_non2xx answered 401"
@@ -270,3 +301,7 @@ tmet=yes
 python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if a[0] >= 3*a[1] and a[2] < 20 else 1)" \
 	"$t_rps" "$wt_rps" "$t_p99" || tmet=no
 echo "HTTPS targets (3x webhook -secure, p99 < 20 ms): $([ $tmet = yes ] && echo met || echo MISSED)"
+pmet=yes
+python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if a[0] >= 2*a[1] and a[2] < 20 else 1)" \
+	"$p_rps" "$w_rps" "$p_p99" || pmet=no
+echo "PostgreSQL targets (2x webhook, p99 < 20 ms): $([ $pmet = yes ] && echo met || echo MISSED)"

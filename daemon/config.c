@@ -6,6 +6,7 @@
 #include "proxy.h"
 #include "destination.h"
 #include "runner.h"
+#include "store.h"
 #include "tls.h"
 
 #include "gitgate/verify.h"
@@ -498,7 +499,14 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 		    "(checkout, or url on a run target); a payload's word is not verified");
 	else if (v)
 		t->verify = load_verify(c, v);
-	gg_dest_config(c, gg_ymap_get(n, "report"), &t->reports, &t->nreports);
+	const gg_ynode *report = gg_ymap_get(n, "report");
+	if (report && cfg->store_kind == GG_STORE_POSTGRES)
+		/* The outbox lives in the SQLite store only, so far. */
+		gg_yload_err(c, report,
+		             "'report' needs the sqlite store; a postgres store has no "
+		             "report outbox yet");
+	else
+		gg_dest_config(c, report, &t->reports, &t->nreports);
 }
 
 static void free_target(gg_dtarget *t)
@@ -520,27 +528,17 @@ static void free_target(gg_dtarget *t)
 	gg_dreports_free(t->reports, t->nreports);
 }
 
-static const char *const top_keys[] = {"listen",
-                                       "state_dir",
-                                       "max_body",
-                                       "max_header",
-                                       "max_connections",
-                                       "max_connections_per_peer",
-                                       "read_timeout",
-                                       "max_parallel",
-                                       "shutdown_grace",
-                                       "log_max",
-                                       "retry_backoff",
-                                       "delivery_retention",
-                                       "api_token_file",
-                                       "api",
-                                       "log_format",
-                                       "unix_socket",
-                                       "trusted_proxies",
-                                       "sources",
-                                       "targets",
-                                       "report_max_age",
-                                       NULL};
+static const char *const top_keys[] = {"listen",          "state_dir",
+                                       "max_body",        "max_header",
+                                       "max_connections", "max_connections_per_peer",
+                                       "read_timeout",    "max_parallel",
+                                       "shutdown_grace",  "log_max",
+                                       "retry_backoff",   "delivery_retention",
+                                       "api_token_file",  "api",
+                                       "log_format",      "unix_socket",
+                                       "trusted_proxies", "sources",
+                                       "targets",         "report_max_age",
+                                       "store",           NULL};
 
 static bool valid_listen(const char *s)
 {
@@ -583,6 +581,41 @@ static void load_unix_socket(gg_yload *c, gg_dconfig *cfg, const gg_ynode *n)
 	}
 	free(mode);
 	cfg->socket_group = get_str(c, n, "group", false);
+}
+
+static const char *const store_keys[] = {"kind", "conninfo_file", NULL};
+
+/* store: {kind: sqlite} (the default) or {kind: postgres, conninfo_file: FILE}. */
+static void load_store(gg_yload *c, gg_dconfig *cfg, const gg_ynode *n)
+{
+	if (n == NULL)
+		return;
+	if (n->type != GG_Y_MAP) {
+		gg_yload_err(c, n, "'store' must be a map with 'kind'");
+		return;
+	}
+	gg_yload_check_keys(c, n, "store", store_keys);
+	char *kind = get_str(c, n, "kind", true);
+	cfg->store_conninfo_file = get_str(c, n, "conninfo_file", false);
+	const gg_ynode *file = gg_ymap_get(n, "conninfo_file");
+	if (kind && strcmp(kind, "postgres") == 0) {
+		cfg->store_kind = GG_STORE_POSTGRES;
+		if (cfg->store_conninfo_file == NULL)
+			gg_yload_err(c, n, "a postgres store needs 'conninfo_file'");
+		else if (read_secret(c, file, cfg->store_conninfo_file, &cfg->store_conninfo,
+		                     &(size_t){0}) == 0 &&
+		         !gg_store_conninfo_valid(cfg->store_conninfo))
+			/* libpq's own message may quote the string, password and all. */
+			gg_yload_err(c, file, "%s: not a libpq connection string or URI",
+			             cfg->store_conninfo_file);
+	} else if (kind && strcmp(kind, "sqlite") == 0) {
+		if (file)
+			gg_yload_err(c, file, "'conninfo_file' applies to postgres stores only");
+	} else if (kind) {
+		gg_yload_err(c, gg_ymap_get(n, "kind"),
+		             "'kind' must be sqlite or postgres, not '%s'", kind);
+	}
+	free(kind);
 }
 
 /* listen: a string or a list of strings (plain HTTP) and {address:, tls:} maps. */
@@ -706,6 +739,8 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 		read_secret(&c, gg_ymap_get(root, "api_token_file"), cfg->api_token_file,
 		            &cfg->api_token, &cfg->api_token_len);
 
+	load_store(&c, cfg, gg_ymap_get(root, "store"));
+
 	const gg_ynode *srcs = gg_ymap_get(root, "sources");
 	if (srcs == NULL || srcs->type != GG_Y_SEQ || srcs->n == 0) {
 		gg_yload_err(&c, srcs ? srcs : root, "'sources' must be a non-empty list");
@@ -779,6 +814,10 @@ void gg_dconfig_free(gg_dconfig *cfg)
 	free(cfg->state_dir);
 	free(cfg->api_token_file);
 	free(cfg->socket_group);
+	free(cfg->store_conninfo_file);
+	if (cfg->store_conninfo)
+		OPENSSL_cleanse(cfg->store_conninfo, strlen(cfg->store_conninfo));
+	free(cfg->store_conninfo);
 	if (cfg->api_token)
 		OPENSSL_cleanse(cfg->api_token, cfg->api_token_len);
 	free(cfg->api_token);

@@ -141,6 +141,11 @@ typedef struct {
 	unsigned bits;
 } gg_cidr;
 
+/* store: where deliveries and deployments are kept. */
+typedef enum {
+	GG_STORE_SQLITE,   /* state_dir/gitgated.db (the default) */
+	GG_STORE_POSTGRES, /* the database conninfo_file names */
+} gg_dstore_kind;
 typedef struct gg_dconfig gg_dconfig;
 struct gg_dconfig {
 	char *path; /* the file it was loaded from */
@@ -169,6 +174,9 @@ struct gg_dconfig {
 	char *api_token;
 	size_t api_token_len;
 	bool api_allow_loopback; /* api: {allow_loopback_without_token: true} */
+	gg_dstore_kind store_kind;
+	char *store_conninfo_file; /* postgres: a secret file */
+	char *store_conninfo;      /* its contents, trailing whitespace stripped; a secret */
 	gg_dsource *sources;
 	size_t nsources;
 	gg_dtarget *targets;

@@ -94,6 +94,10 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	if (listen_changed || strcmp(cfg->state_dir, old->state_dir) != 0)
 		gg_log(GG_LOG_WARN, "listen and state_dir changes take effect at the next start",
 		       NULL);
+	if (cfg->store_kind != old->store_kind ||
+	    (cfg->store_conninfo && old->store_conninfo &&
+	     strcmp(cfg->store_conninfo, old->store_conninfo) != 0))
+		gg_log(GG_LOG_WARN, "store changes take effect at the next start", NULL);
 	m->d.cfg = cfg;
 	gg_log_set_format(cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
 	if (m->d.dispatch)
@@ -213,6 +217,20 @@ int main(int argc, char **argv)
 			gg_diag_free(&diag);
 			return 2;
 		}
+		if (d->cfg->store_kind == GG_STORE_POSTGRES) {
+			/* The connection string stays out of this: it holds the password. */
+			char *msg = NULL;
+			int src = gg_store_check_postgres(d->cfg->store_conninfo, &msg);
+			fprintf(src < 0 ? stderr : stdout, "%s: store: postgres (%s): %s%s\n",
+			        m.config_path, d->cfg->store_conninfo_file,
+			        src < 0 ? "error: " : "", msg);
+			free(msg);
+			if (src < 0) {
+				gg_dconfig_free(d->cfg);
+				gg_diag_free(&diag);
+				return 2;
+			}
+		}
 		printf("%s: ok (%zu sources, %zu targets", m.config_path, d->cfg->nsources,
 		       d->cfg->ntargets);
 		if (warnings)
@@ -236,7 +254,9 @@ int main(int argc, char **argv)
 		gg_log(GG_LOG_ERROR, "refusing the state directory", "error", err, NULL);
 		goto done;
 	}
-	if (gg_store_open(&d->store, d->base, d->cfg->state_dir, &err) < 0) {
+	if ((d->cfg->store_kind == GG_STORE_POSTGRES
+	         ? gg_store_open_postgres(&d->store, d->base, d->cfg->store_conninfo, &err)
+	         : gg_store_open(&d->store, d->base, d->cfg->state_dir, &err)) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot open the store", "error", err, NULL);
 		goto done;
 	}
@@ -275,7 +295,8 @@ int main(int argc, char **argv)
 	gg_store_prune(d->store, d->cfg->delivery_retention_ms);
 
 	gg_log(GG_LOG_INFO, "started", "version", GITGATE_VERSION, "config", m.config_path,
-	       "state_dir", d->cfg->state_dir, NULL);
+	       "state_dir", d->cfg->state_dir, "store",
+	       d->cfg->store_kind == GG_STORE_POSTGRES ? "postgres" : "sqlite", NULL);
 	/* Deployments queued before a restart are waiting. */
 	gg_dispatch_kick(d->dispatch, NULL, 0);
 	event_base_dispatch(d->base);

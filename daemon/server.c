@@ -779,7 +779,11 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 		gg_metrics_delivery(source, "error");
 		gg_log(GG_LOG_ERROR, "delivery not stored", "delivery", j->delivery, "source",
 		       source, "client", c->req.client, NULL);
-		gg_http_reply_error(&c->req, 503, "the delivery could not be stored");
+		/* The store reconnects by itself: the sender may try again shortly. */
+		static const char body[] = "{\"error\":\"the delivery could not be stored\"}\n";
+		gg_http_reply(&c->req, 503, "application/json",
+		              "Retry-After: " GG_STORE_RETRY_AFTER_S "\r\n", body,
+		              sizeof(body) - 1);
 		hook_job_free(j);
 		return;
 	}

@@ -6,6 +6,7 @@
  * the write survives a crash or power loss; readers never block on it.
  */
 #include "store.h"
+#include "store_pg.h"
 
 #include "log.h"
 
@@ -80,8 +81,9 @@ struct op {
 };
 
 struct gg_store {
-	sqlite3 *wdb; /* writer thread only (or the caller's, without a base) */
-	sqlite3 *rdb; /* caller's thread */
+	gg_pgstore *pg; /* the PostgreSQL store; NULL: this file's SQLite store */
+	sqlite3 *wdb;   /* writer thread only (or the caller's, without a base) */
+	sqlite3 *rdb;   /* caller's thread */
 	struct event_base *base;
 	pthread_t thread;
 	bool threaded;
@@ -428,6 +430,8 @@ done:
 const char *gg_store_replay_reason(gg_store *s, const char *target, const char *after, int64_t self,
                                    bool allow_rollback)
 {
+	if (s->pg)
+		return gg_pgstore_replay_reason(s->pg, target, after, self, allow_rollback);
 	return replay_reason(s->rdb, s->rcache, target, after, self, allow_rollback);
 }
 
@@ -843,8 +847,25 @@ done:
 	return rc;
 }
 
+int gg_store_open_postgres(gg_store **out, struct event_base *base, const char *conninfo,
+                           char **err)
+{
+	gg_pgstore *pg = NULL;
+	*out = NULL;
+	if (gg_pgstore_open(&pg, base, conninfo, err) < 0)
+		return -1;
+	gg_store *s = gg_calloc(1, sizeof(*s));
+	s->pg = pg;
+	*out = s;
+	return 0;
+}
+
 void gg_store_flush(gg_store *s)
 {
+	if (s->pg) {
+		gg_pgstore_flush(s->pg);
+		return;
+	}
 	if (!s->threaded)
 		return;
 	for (;;) {
@@ -860,6 +881,11 @@ void gg_store_close(gg_store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->pg) {
+		gg_pgstore_close(s->pg);
+		free(s);
+		return;
+	}
 	if (s->threaded) {
 		pthread_mutex_lock(&s->mu);
 		s->stopping = true;
@@ -888,6 +914,10 @@ void gg_store_close(gg_store *s)
 
 void gg_store_commit_stats(const gg_store *s, uint64_t *commits, uint64_t *writes)
 {
+	if (s->pg) {
+		gg_pgstore_commit_stats(s->pg, commits, writes);
+		return;
+	}
 	gg_store *m = (gg_store *)s; /* the lock is not part of the value */
 	pthread_mutex_lock(&m->mu);
 	*commits = m->commits;
@@ -897,6 +927,8 @@ void gg_store_commit_stats(const gg_store *s, uint64_t *commits, uint64_t *write
 
 bool gg_store_healthy(gg_store *s, const char **reason)
 {
+	if (s->pg)
+		return gg_pgstore_healthy(s->pg, reason);
 	bool ok = true;
 	pthread_mutex_lock(&s->mu);
 	if (s->error) {
@@ -927,6 +959,8 @@ bool gg_store_healthy(gg_store *s, const char **reason)
 
 size_t gg_store_pending(const gg_store *s)
 {
+	if (s->pg)
+		return gg_pgstore_pending(s->pg);
 	gg_store *m = (gg_store *)s; /* the lock is not part of the value */
 	pthread_mutex_lock(&m->mu);
 	size_t n = m->pending;
@@ -954,6 +988,10 @@ static void copy_dep(gg_deployment *dst, const gg_deployment *src)
 void gg_store_accept(gg_store *s, const char *source, const char *delivery, const char *event,
                      const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_accept(s->pg, source, delivery, event, deps, ndeps, cb, arg);
+		return;
+	}
 	op *o = gg_calloc(1, sizeof(*o));
 	o->kind = OP_ACCEPT;
 	o->source = gg_strdup(source);
@@ -982,6 +1020,10 @@ void gg_store_accept(gg_store *s, const char *source, const char *delivery, cons
 
 void gg_store_insert(gg_store *s, const gg_deployment *d, gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_insert(s->pg, d, cb, arg);
+		return;
+	}
 	op *o = gg_calloc(1, sizeof(*o));
 	o->kind = OP_INSERT;
 	o->ndeps = 1;
@@ -1004,12 +1046,20 @@ static op *simple_op(op_kind kind, int64_t id, gg_store_cb cb, void *arg)
 
 void gg_store_claim(gg_store *s, int64_t id, gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_claim(s->pg, id, cb, arg);
+		return;
+	}
 	submit(s, simple_op(OP_CLAIM, id, cb, arg));
 }
 
 void gg_store_finish(gg_store *s, int64_t id, gg_dep_state state, int exit_status,
                      const char *commit, const char *reason, gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_finish(s->pg, id, state, exit_status, commit, reason, cb, arg);
+		return;
+	}
 	op *o = simple_op(OP_FINISH, id, cb, arg);
 	o->state = state;
 	o->exit_status = exit_status;
@@ -1021,6 +1071,10 @@ void gg_store_finish(gg_store *s, int64_t id, gg_dep_state state, int exit_statu
 void gg_store_supersede(gg_store *s, const char *target, int64_t newer_than, gg_store_cb cb,
                         void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_supersede(s->pg, target, newer_than, cb, arg);
+		return;
+	}
 	op *o = simple_op(OP_SUPERSEDE, newer_than, cb, arg);
 	o->target = gg_strdup(target);
 	o->reason = gg_printf("superseded by %lld", (long long)newer_than);
@@ -1029,6 +1083,10 @@ void gg_store_supersede(gg_store *s, const char *target, int64_t newer_than, gg_
 
 void gg_store_requeue(gg_store *s, int64_t id, int64_t not_before, gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_requeue(s->pg, id, not_before, cb, arg);
+		return;
+	}
 	op *o = simple_op(OP_REQUEUE, id, cb, arg);
 	o->when = not_before;
 	submit(s, o);
@@ -1036,6 +1094,10 @@ void gg_store_requeue(gg_store *s, int64_t id, int64_t not_before, gg_store_cb c
 
 void gg_store_pause(gg_store *s, const char *target, const char *by, gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_pause(s->pg, target, by, cb, arg);
+		return;
+	}
 	op *o = simple_op(OP_PAUSE, 0, cb, arg);
 	o->target = gg_strdup(target);
 	o->reason = dupn(by);
@@ -1044,6 +1106,10 @@ void gg_store_pause(gg_store *s, const char *target, const char *by, gg_store_cb
 
 void gg_store_resume(gg_store *s, const char *target, gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_resume(s->pg, target, cb, arg);
+		return;
+	}
 	op *o = simple_op(OP_RESUME, 0, cb, arg);
 	o->target = gg_strdup(target);
 	submit(s, o);
@@ -1051,6 +1117,8 @@ void gg_store_resume(gg_store *s, const char *target, gg_store_cb cb, void *arg)
 
 int gg_store_paused(gg_store *s, const char *target, int64_t *since, char **by)
 {
+	if (s->pg)
+		return gg_pgstore_paused(s->pg, target, since, by);
 	*since = 0;
 	*by = NULL;
 	sqlite3_stmt *st =
@@ -1073,6 +1141,10 @@ int gg_store_paused(gg_store *s, const char *target, int64_t *since, char **by)
 
 void gg_store_prune(gg_store *s, uint64_t max_age_ms)
 {
+	if (s->pg) {
+		gg_pgstore_prune(s->pg, max_age_ms);
+		return;
+	}
 	op *o = simple_op(OP_PRUNE, 0, NULL, NULL);
 	o->when = now_ms() - (int64_t)max_age_ms;
 	submit(s, o);
@@ -1080,6 +1152,8 @@ void gg_store_prune(gg_store *s, uint64_t max_age_ms)
 
 int gg_store_recover(gg_store *s, size_t *n)
 {
+	if (s->pg)
+		return gg_pgstore_recover(s->pg, n);
 	/*
 	 * Called before the loop runs; the writer thread may already exist but
 	 * is idle, and the busy timeout covers the rare overlap.
@@ -1199,6 +1273,8 @@ done:
 
 int gg_store_get(gg_deployment **out, gg_store *s, int64_t id)
 {
+	if (s->pg)
+		return gg_pgstore_get(out, s->pg, id);
 	gg_deployment *list;
 	size_t n;
 	*out = NULL;
@@ -1215,6 +1291,8 @@ int gg_store_get(gg_deployment **out, gg_store *s, int64_t id)
 
 int gg_store_list_queued(gg_deployment **out, size_t *n, gg_store *s, const char *target)
 {
+	if (s->pg)
+		return gg_pgstore_list_queued(out, n, s->pg, target);
 	if (target)
 		return select_deps(out, n, s,
 		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
@@ -1228,6 +1306,8 @@ int gg_store_list_queued(gg_deployment **out, size_t *n, gg_store *s, const char
 
 int gg_store_list_queued_newest(gg_deployment **out, size_t *n, gg_store *s)
 {
+	if (s->pg)
+		return gg_pgstore_list_queued_newest(out, n, s->pg);
 	/*
 	 * A skip scan over the (state, target, id) index: one seek per target
 	 * for the next target name and one for its newest id, so the cost
@@ -1248,6 +1328,8 @@ int gg_store_list_queued_newest(gg_deployment **out, size_t *n, gg_store *s)
 
 int gg_store_list(gg_deployment **out, size_t *n, gg_store *s, const char *target, size_t limit)
 {
+	if (s->pg)
+		return gg_pgstore_list(out, n, s->pg, target, limit);
 	if (target)
 		return select_deps(out, n, s,
 		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE target=? "
@@ -1260,6 +1342,8 @@ int gg_store_list(gg_deployment **out, size_t *n, gg_store *s, const char *targe
 
 int gg_store_last_deployed(char **commit, gg_store *s, const char *target)
 {
+	if (s->pg)
+		return gg_pgstore_last_deployed(commit, s->pg, target);
 	gg_deployment *list;
 	size_t n;
 	*commit = NULL;
@@ -1281,6 +1365,8 @@ int gg_store_count_by_state(gg_store *s,
                             void (*fn)(void *arg, const char *target, gg_dep_state st, uint64_t n),
                             void *arg)
 {
+	if (s->pg)
+		return gg_pgstore_count_by_state(s->pg, fn, arg);
 	int rc = -1, step;
 	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
 	                        "SELECT target, state, count(*) FROM deployments "

@@ -27,6 +27,9 @@
 struct event_base;
 typedef struct gg_store gg_store;
 
+/* Seconds a sender is asked to wait (Retry-After) when a delivery could not be stored. */
+#define GG_STORE_RETRY_AFTER_S "5"
+
 #define GG_STORE_NOTFOUND (-2)
 #define GG_STORE_CONFLICT (-3) /* the deployment was not in the state the write expects */
 
@@ -79,6 +82,23 @@ void gg_deployments_free(gg_deployment *list, size_t n);
  * allocated message.
  */
 int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char **err);
+/*
+ * Open the PostgreSQL store that conninfo (a libpq connection string or
+ * URI) names, creating its schema or migrating it to this gitgated's
+ * version (refused, and nothing changed, when the database's schema is
+ * newer). Otherwise as gg_store_open; every other function works the same
+ * on either store. conninfo is a secret: no message quotes its password.
+ */
+int gg_store_open_postgres(gg_store **out, struct event_base *base, const char *conninfo,
+                           char **err);
+/*
+ * For gitgated --check: connect to conninfo and say in *msg (allocated)
+ * whether the schema is current, missing or older (0: the daemon would
+ * start on it), or why the daemon could not start on it (-1).
+ */
+int gg_store_check_postgres(const char *conninfo, char **msg);
+/* Whether conninfo parses as a libpq connection string or URI. */
+bool gg_store_conninfo_valid(const char *conninfo);
 /* Finish every queued write (callbacks are not called any more), then close. */
 void gg_store_close(gg_store *s);
 /*

@@ -4,7 +4,7 @@
 # gets from clone to running with those two commands.
 set -eu
 
-PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3 gpgme"
+PKGS="libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3 gpgme libpq"
 TOOLS="cc git curl pkg-config python3"
 # The built-in Kubernetes schemas are committed gzip-compressed.
 TOOLS="$TOOLS gzip"
@@ -14,7 +14,7 @@ TOOLS="$TOOLS mandoc groff man col systemd-analyze systemd-socket-activate"
 # servers of tests/e2e/deploy_remote.sh (sshd is checked by path below).
 TOOLS="$TOOLS openssl ssh-keygen ssh-keyscan"
 # The multi-user server tests: accounts, Apache's password file, a change of account.
-TOOLS="$TOOLS htpasswd setpriv setsid"
+TOOLS="$TOOLS htpasswd setpriv setsid runuser"
 # What tests/e2e/gitolite.sh sets up for a test account.
 TOOLS="$TOOLS gitolite"
 # The signature tests sign commits and tags with real keys of both kinds.
@@ -32,6 +32,9 @@ DEBS="$DEBS passwd util-linux apache2 apache2-utils nginx fcgiwrap"
 # The proxies tests/e2e/daemon_tls.sh puts in front of the daemon.
 DEBS="$DEBS caddy"
 DEBS="$DEBS gitolite3"
+# The PostgreSQL store: libpq to build, and a server the tests start for
+# themselves (tests/pgserver.sh; Debian keeps initdb and pg_ctl off PATH).
+DEBS="$DEBS libpq-dev postgresql"
 
 missing=""
 for t in $TOOLS; do
@@ -44,6 +47,7 @@ done
 [ -x /usr/sbin/fcgiwrap ] || missing="$missing fcgiwrap"
 [ -x /usr/sbin/useradd ] || missing="$missing useradd"
 command -v caddy >/dev/null 2>&1 || missing="$missing caddy"
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$missing postgresql"
 if command -v pkg-config >/dev/null 2>&1; then
 	for p in $PKGS; do
 		pkg-config --exists "$p" || missing="$missing $p"

@@ -209,6 +209,82 @@ static void test_security_keys(void)
 	gg_diag_free(&diag);
 }
 
+/* store: sqlite by default; postgres with a conninfo file that is a secret. */
+static void test_store_keys(void)
+{
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	const char *src = "sources: [{name: g, kind: generic, secret_file: @S@/gh}]\n";
+	char *text = gg_printf("state_dir: /s\nstore: {kind: sqlite}\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), 0);
+	free(text);
+	if (cfg)
+		CHECK(cfg->store_kind == GG_STORE_SQLITE && cfg->store_conninfo == NULL);
+	gg_dconfig_free(cfg);
+	cfg = NULL;
+
+	free(write_secret("pg", "host=/run/pg user=gg password=S3cretPw dbname=gg\n", 0600));
+	text = gg_printf("state_dir: /s\nstore: {kind: postgres, conninfo_file: @S@/pg}\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), 0);
+	free(text);
+	if (cfg) {
+		CHECK(cfg->store_kind == GG_STORE_POSTGRES);
+		CHECK_STR(cfg->store_conninfo, "host=/run/pg user=gg password=S3cretPw dbname=gg");
+	}
+	gg_dconfig_free(cfg);
+	cfg = NULL;
+
+	/* A conninfo file others can read is refused, like every secret file. */
+	free(write_secret("pg", "host=/run/pg user=gg password=S3cretPw dbname=gg\n", 0640));
+	text = gg_printf("state_dir: /s\nstore: {kind: postgres, conninfo_file: @S@/pg}\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), -1);
+	free(text);
+	CHECK(has_msg(&diag, "secret file is group- or world-accessible"));
+	gg_diag_free(&diag);
+
+	/* A string libpq cannot parse is refused without quoting it. */
+	free(write_secret("pg", "host=/run/pg password S3cretPw\n", 0600));
+	text = gg_printf("state_dir: /s\nstore: {kind: postgres, conninfo_file: @S@/pg}\n"
+	                 "%s",
+	                 src);
+	CHECK_INT(parse(&cfg, &diag, text), -1);
+	free(text);
+	CHECK(has_msg(&diag, "not a libpq connection string or URI"));
+	for (size_t i = 0; i < diag.n; i++)
+		CHECK(strstr(diag.msgs[i], "S3cretPw") == NULL);
+	gg_diag_free(&diag);
+
+	text = gg_printf("state_dir: /s\nstore: {kind: mysql, conninfo_file: @S@/pg, x: 1}\n"
+	                 "%sstore2: {kind: postgres}\n",
+	                 src);
+	CHECK_INT(parse(&cfg, &diag, text), -1);
+	free(text);
+	CHECK(has_msg(&diag, "'kind' must be sqlite or postgres, not 'mysql'"));
+	CHECK(has_msg(&diag, "unknown key 'x' in store"));
+	gg_diag_free(&diag);
+	text = gg_printf("state_dir: /s\nstore: {kind: postgres}\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), -1);
+	free(text);
+	CHECK(has_msg(&diag, "a postgres store needs 'conninfo_file'"));
+	gg_diag_free(&diag);
+	text = gg_printf("state_dir: /s\nstore: {kind: sqlite, conninfo_file: @S@/pg}\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), -1);
+	free(text);
+	CHECK(has_msg(&diag, "'conninfo_file' applies to postgres stores only"));
+	gg_diag_free(&diag);
+
+	/* Reports are kept in an outbox the postgres store does not have: refused, not dropped. */
+	free(write_secret("pg", "host=/run/pg user=gg password=S3cretPw dbname=gg\n", 0600));
+	text = gg_printf("state_dir: /s\nstore: {kind: postgres, conninfo_file: @S@/pg}\n%s"
+	                 "targets:\n  - name: t\n    run: [\"true\"]\n"
+	                 "    report: [{kind: webhook, url: \"http://127.0.0.1:9/x\"}]\n",
+	                 src);
+	CHECK_INT(parse(&cfg, &diag, text), -1);
+	free(text);
+	CHECK(has_msg(&diag, "'report' needs the sqlite store"));
+	gg_diag_free(&diag);
+}
+
 static void test_errors_with_positions(void)
 {
 	gg_dconfig *cfg = NULL;
@@ -438,6 +514,7 @@ int main(void)
 	RUN(test_defaults);
 	RUN(test_errors_with_positions);
 	RUN(test_security_keys);
+	RUN(test_store_keys);
 	RUN(test_local_source);
 	RUN(test_reconcile_keys);
 	for (size_t i = 0; i < GG_ARRAY_LEN(paths); i++) {

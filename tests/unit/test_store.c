@@ -1,15 +1,83 @@
-/* Unit tests for the store: deliveries, duplicates, the deployment queue, group commit. */
+/*
+ * Unit tests for the store: deliveries, duplicates, the deployment queue,
+ * group commit. One suite, run on both stores: SQLite under a temporary
+ * directory, then PostgreSQL on a server tests/pgserver.sh starts for the
+ * run (one database per store the suite opens). Then what only PostgreSQL
+ * has: schema versions, concurrent migration, losing the server.
+ */
 #include "../../daemon/store.h"
 #include "test.h"
 
 #include "gitgate/util.h"
 
 #include <event2/event.h>
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/gg-store-XXXXXX";
+static bool on_pg;      /* the suite's current store */
+static char *pg_dir;    /* the server's directory */
+static char *pg_passwd; /* role gg's password */
+
+/* Run sql on database db as the server's superuser; 0 or -1. */
+static int pg_admin(const char *db, const char *sql)
+{
+	char *ci = gg_printf("host=%s user=ggadmin dbname=%s", pg_dir, db);
+	PGconn *c = PQconnectdb(ci);
+	free(ci);
+	PGresult *r = PQexec(c, sql);
+	int rc =
+	    PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+	if (rc < 0)
+		printf("#   %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+/* The first column of the first row of sql on db, as an integer; -1 on failure. */
+static long pg_value(const char *db, const char *sql)
+{
+	char *ci = gg_printf("host=%s user=ggadmin dbname=%s", pg_dir, db);
+	PGconn *c = PQconnectdb(ci);
+	free(ci);
+	PGresult *r = PQexec(c, sql);
+	long v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+	             ? strtol(PQgetvalue(r, 0, 0), NULL, 10)
+	             : -1;
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/* gg's connection string to database db (created, owned by gg, on first use). */
+static char *pg_conninfo(const char *db)
+{
+	char *sql = gg_printf("SELECT count(*) FROM pg_database WHERE datname='%s'", db);
+	if (pg_value("postgres", sql) == 0) {
+		char *create = gg_printf("CREATE DATABASE %s OWNER gg", db);
+		pg_admin("postgres", create);
+		free(create);
+	}
+	free(sql);
+	return gg_printf("host=%s user=gg password=%s dbname=%s", pg_dir, pg_passwd, db);
+}
+
+/* Open the suite's store named by path's last component (a directory, or a database). */
+static int open_store(gg_store **st, struct event_base *base, const char *path, char **err)
+{
+	if (!on_pg)
+		return gg_store_open(st, base, path, err);
+	char *db = gg_printf("gg_%s", strrchr(path, '/') + 1);
+	char *ci = pg_conninfo(db);
+	int rc = gg_store_open_postgres(st, base, ci, err);
+	free(ci);
+	free(db);
+	return rc;
+}
 
 typedef struct {
 	int calls;
@@ -54,7 +122,7 @@ static void test_accept_and_duplicates(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *sub = gg_printf("%s/a", dir);
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	if (st == NULL) {
 		printf("#   %s\n", err);
 		free(err);
@@ -106,7 +174,7 @@ static void test_accept_and_duplicates(void)
 	gg_store_close(st);
 
 	/* Everything is still there after reopening. */
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	gg_deployment *list = NULL;
 	size_t n = 0;
 	CHECK_INT(gg_store_list(&list, &n, st, NULL, 100), 0);
@@ -126,7 +194,7 @@ static void test_queue_lifecycle(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *sub = gg_printf("%s/q", dir);
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	free(sub);
 	if (st == NULL) {
 		free(err);
@@ -266,7 +334,7 @@ static void test_threaded_group_commit(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *sub = gg_printf("%s/t", dir);
-	CHECK_INT(gg_store_open(&st, base, sub, &err), 0);
+	CHECK_INT(open_store(&st, base, sub, &err), 0);
 	free(sub);
 	if (st == NULL) {
 		free(err);
@@ -303,7 +371,7 @@ static void test_threaded_group_commit(void)
 	gg_store_accept(st, "github", "late", "push", two, 1, NULL, NULL);
 	gg_store_close(st);
 	sub = gg_printf("%s/t", dir);
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	free(sub);
 	if (st) {
 		CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
@@ -326,7 +394,7 @@ static void test_counts_and_state_names(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *sub = gg_printf("%s/q", dir);
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	free(sub);
 	if (st == NULL) {
 		free(err);
@@ -371,7 +439,7 @@ static void test_replays(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *sub = gg_printf("%s/replay", dir);
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	free(sub);
 	if (st == NULL) {
 		free(err);
@@ -430,7 +498,7 @@ static void test_pauses_and_insert_reason(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *sub = gg_printf("%s/p", dir);
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	free(err);
 	if (st == NULL) {
 		free(sub);
@@ -468,7 +536,7 @@ static void test_pauses_and_insert_reason(void)
 	/* A paused target stays paused across a reopen. */
 	gg_store_pause(st, "docs", NULL, on_done, &s);
 	gg_store_close(st);
-	CHECK_INT(gg_store_open(&st, NULL, sub, &err), 0);
+	CHECK_INT(open_store(&st, NULL, sub, &err), 0);
 	free(err);
 	free(sub);
 	if (st == NULL)
@@ -497,24 +565,340 @@ static void test_open_failure(void)
 {
 	gg_store *st = NULL;
 	char *err = NULL;
-	CHECK_INT(gg_store_open(&st, NULL, "/proc/gitgate-no-such/dir", &err), -1);
+	CHECK_INT(open_store(&st, NULL, "/proc/gitgate-no-such/dir", &err), -1);
 	CHECK(st == NULL);
 	CHECK(err != NULL);
 	free(err);
 }
 
-int main(void)
+static void test_pg_open_failures(void)
 {
-	if (mkdtemp(dir) == NULL)
-		return 1;
+	gg_store *st = NULL;
+	char *err = NULL;
+	/* A database that does not exist. */
+	char *ci = gg_printf("host=%s user=gg password=%s dbname=gg_missing", pg_dir, pg_passwd);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK(st == NULL);
+	CHECK(err && strstr(err, "gg_missing") && strstr(err, "does not exist"));
+	CHECK(err && !strstr(err, pg_passwd));
+	free(err);
+	free(ci);
+	/* A wrong password: refused, and it is not repeated back. */
+	ci = gg_printf("host=%s user=gg password=WrongSecret1234 dbname=gg", pg_dir);
+	err = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK(err && strstr(err, "password authentication failed"));
+	CHECK(err && !strstr(err, "WrongSecret1234"));
+	if (err)
+		printf("#   %s\n", err);
+	free(err);
+	free(ci);
+	/* A string libpq cannot parse: its message (which quotes it) is not passed on. */
+	err = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, "host=x password TopSecret99", &err), -1);
+	CHECK(err && !strstr(err, "TopSecret99"));
+	free(err);
+	CHECK(!gg_store_conninfo_valid("host=x password TopSecret99"));
+	CHECK(gg_store_conninfo_valid("postgresql://gg:pw@localhost/gg"));
+	/* A read-only database is refused at open, with the reason. */
+	ci = pg_conninfo("gg_ro");
+	CHECK_INT(pg_admin("postgres", "ALTER DATABASE gg_ro SET default_transaction_read_only=on"),
+	          0);
+	err = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK(err && strstr(err, "read-only"));
+	CHECK_INT(pg_value("gg_ro", "SELECT count(*) FROM pg_tables WHERE schemaname='public'"), 0);
+	free(err);
+	char *msg = NULL;
+	CHECK_INT(gg_store_check_postgres(ci, &msg), -1);
+	CHECK(msg && strstr(msg, "read-only"));
+	free(msg);
+	free(ci);
+}
+
+static void test_pg_schema_versions(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL, *msg = NULL;
+	char *ci = pg_conninfo("gg_versions");
+	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
+	CHECK(msg && strstr(msg, "no schema yet"));
+	free(msg);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	gg_store_close(st);
+	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
+	CHECK(msg && strstr(msg, "schema current (version 1)"));
+	free(msg);
+	/* Reopening a current schema changes nothing. */
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	gg_store_close(st);
+	CHECK_INT(pg_value("gg_versions", "SELECT count(*) FROM gitgated_schema"), 1);
+
+	/* A newer gitgated migrated it: refused, with a clear message, nothing changed. */
+	CHECK_INT(pg_admin("gg_versions", "INSERT INTO gitgated_schema VALUES (7, 0)"), 0);
+	CHECK_INT(pg_admin("gg_versions", "CREATE TABLE later_table(x int)"), 0);
+	st = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK(st == NULL);
+	CHECK(err && strstr(err, "version 7, newer than this gitgated's (1)"));
+	free(err);
+	CHECK_INT(gg_store_check_postgres(ci, &msg), -1);
+	CHECK(msg && strstr(msg, "newer"));
+	free(msg);
+	CHECK_INT(pg_value("gg_versions", "SELECT count(*) FROM gitgated_schema"), 2);
+	CHECK_INT(pg_value("gg_versions", "SELECT max(version) FROM gitgated_schema"), 7);
+	free(ci);
+}
+
+static pthread_barrier_t race_done;
+
+typedef struct {
+	const char *ci;
+	int rc;
+	char *err;
+} race_arg;
+
+static void *race_open(void *arg)
+{
+	race_arg *a = arg;
+	gg_store *st = NULL;
+	a->rc = gg_store_open_postgres(&st, NULL, a->ci, &a->err);
+	/* Every daemon has tried before any lets go. */
+	pthread_barrier_wait(&race_done);
+	gg_store_close(st);
+	return NULL;
+}
+
+/*
+ * Three daemons starting at once on an empty database: the schema is
+ * migrated once, one daemon starts, and the others are told that another
+ * one uses the database.
+ */
+static void test_pg_concurrent_start(void)
+{
+	char *ci = pg_conninfo("gg_race");
+	pthread_t th[3];
+	race_arg args[3];
+	pthread_barrier_init(&race_done, NULL, 3);
+	for (int i = 0; i < 3; i++) {
+		args[i] = (race_arg){ci, -9, NULL};
+		pthread_create(&th[i], NULL, race_open, &args[i]);
+	}
+	int started = 0, refused = 0;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		started += args[i].rc == 0;
+		refused += args[i].rc == -1 && args[i].err &&
+		           strstr(args[i].err, "another gitgated uses this database") != NULL;
+		free(args[i].err);
+	}
+	pthread_barrier_destroy(&race_done);
+	CHECK_INT(started, 1);
+	CHECK_INT(refused, 2);
+	/* Once it stopped, the next one starts. */
+	gg_store *st = NULL;
+	char *err = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	free(err);
+	gg_store_close(st);
+	CHECK_INT(pg_value("gg_race", "SELECT count(*) FROM gitgated_schema"), 1);
+	CHECK_INT(pg_value("gg_race", "SELECT count(*) FROM pg_tables WHERE tablename IN "
+	                              "('deliveries','deployments','pauses')"),
+	          3);
+	free(ci);
+}
+
+static void on_count(void *arg, const gg_store_accept_result *res)
+{
+	seen *s = arg;
+	s->calls++;
+	s->rc = res->rc;
+}
+
+/* Spin the loop until the store's health is `want`; false after a generous bound. */
+static bool wait_health(struct event_base *base, gg_store *st, bool want)
+{
+	for (int i = 0; i < 6000; i++) {
+		if (gg_store_healthy(st, NULL) == want)
+			return true;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Accept one delivery on a threaded store and run the loop until it is answered. */
+static int accept_one(struct event_base *base, gg_store *st, const char *delivery)
+{
+	seen s = {0};
+	gg_store_accept(st, "github", delivery, "push", two, 1, on_count, &s);
+	for (int spins = 0; s.calls == 0 && spins < 100000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	return s.calls == 1 ? s.rc : -9;
+}
+
+/* The server goes away and comes back: writes fail meanwhile, then resume by themselves. */
+static void test_pg_reconnect(void)
+{
+	struct event_base *base = event_base_new();
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *ci = pg_conninfo("gg_reconnect");
+	CHECK_INT(gg_store_open_postgres(&st, base, ci, &err), 0);
+	free(ci);
+	if (st == NULL) {
+		free(err);
+		event_base_free(base);
+		return;
+	}
+	CHECK_INT(accept_one(base, st, "before"), 0);
+	const char *top = getenv("GG_TOP") ? getenv("GG_TOP") : ".";
+	char *cmd = gg_printf("sh '%s/tests/pgserver.sh' stop '%s'", top, pg_dir);
+	CHECK_INT(system(cmd), 0);
+	free(cmd);
+	CHECK(wait_health(base, st, false));
+	const char *why = NULL;
+	CHECK(!gg_store_healthy(st, &why));
+	CHECK(why && strstr(why, "unreachable"));
+	CHECK_INT(accept_one(base, st, "during"), -1);
+	gg_deployment *d = NULL;
+	CHECK_INT(gg_store_get(&d, st, 1), -1);
+	cmd = gg_printf("sh '%s/tests/pgserver.sh' restart '%s'", top, pg_dir);
+	CHECK_INT(system(cmd), 0);
+	free(cmd);
+	CHECK(wait_health(base, st, true));
+	CHECK_INT(accept_one(base, st, "after"), 0);
+	/* The delivery that failed was not half-written: sent again, it is new. */
+	CHECK_INT(accept_one(base, st, "during"), 0);
+	/* Reads work again too (the read connection was reopened). */
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	int rc = -1;
+	for (int i = 0; i < 500 && rc != 0; i++) {
+		rc = gg_store_list(&list, &n, st, NULL, 10);
+		if (rc != 0)
+			usleep(10000);
+	}
+	CHECK_INT(rc, 0);
+	CHECK_INT(n, 3);
+	gg_deployments_free(list, n);
+	gg_store_close(st);
+	event_base_free(base);
+}
+
+/* Send sig to the server processes serving database db (found by the superuser). */
+static void signal_backends(const char *db, const char *sig)
+{
+	char *sql = gg_printf("host=%s user=ggadmin dbname=postgres", pg_dir);
+	PGconn *c = PQconnectdb(sql);
+	free(sql);
+	sql = gg_printf("SELECT pid FROM pg_stat_activity WHERE datname='%s' AND "
+	                "application_name='gitgated'",
+	                db);
+	PGresult *r = PQexec(c, sql);
+	free(sql);
+	CHECK(PQntuples(r) >= 2); /* the write and the read connection */
+	for (int i = 0; i < PQntuples(r); i++) {
+		char *cmd = gg_printf("kill -%s %s", sig, PQgetvalue(r, i, 0));
+		CHECK_INT(system(cmd), 0);
+		free(cmd);
+	}
+	PQclear(r);
+	PQfinish(c);
+}
+
+/*
+ * A server that stops answering without closing anything (a cut network,
+ * a frozen host): a read on the loop gives up instead of hanging, the
+ * store says it is unhealthy, and all works again once the server answers.
+ */
+static void test_pg_silent_server(void)
+{
+	struct event_base *base = event_base_new();
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *ci = pg_conninfo("gg_silent");
+	CHECK_INT(gg_store_open_postgres(&st, base, ci, &err), 0);
+	free(ci);
+	if (st == NULL) {
+		free(err);
+		event_base_free(base);
+		return;
+	}
+	CHECK_INT(accept_one(base, st, "one"), 0);
+	signal_backends("gg_silent", "STOP");
+	gg_deployment *d = NULL;
+	CHECK_INT(gg_store_get(&d, st, 1), -1);
+	/* A write waits for the server; the store says so. */
+	seen s = {0};
+	gg_store_accept(st, "github", "two", "push", two, 1, on_count, &s);
+	CHECK(wait_health(base, st, false));
+	const char *why = NULL;
+	CHECK(!gg_store_healthy(st, &why));
+	CHECK(why && strstr(why, "has not answered"));
+	signal_backends("gg_silent", "CONT");
+	for (int spins = 0; s.calls == 0 && spins < 100000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(s.rc, 0);
+	CHECK(wait_health(base, st, true));
+	int rc = -1;
+	for (int i = 0; i < 500 && rc != 0; i++) {
+		rc = gg_store_get(&d, st, 1);
+		if (rc != 0)
+			usleep(10000);
+	}
+	CHECK_INT(rc, 0);
+	gg_deployment_free(d);
+	gg_store_close(st);
+	event_base_free(base);
+}
+
+static void run_suite(void)
+{
 	RUN(test_accept_and_duplicates);
 	RUN(test_queue_lifecycle);
 	RUN(test_threaded_group_commit);
 	RUN(test_counts_and_state_names);
 	RUN(test_replays);
 	RUN(test_pauses_and_insert_reason);
+}
+
+int main(void)
+{
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	printf("# store: sqlite\n");
+	run_suite();
 	RUN(test_open_failure);
-	char *cmd = gg_printf("rm -rf '%s'", dir);
+
+	printf("# store: postgres\n");
+	on_pg = true;
+	pg_dir = gg_printf("%s/pg", dir);
+	const char *top = getenv("GG_TOP") ? getenv("GG_TOP") : ".";
+	char *cmd = gg_printf("sh '%s/tests/pgserver.sh' start '%s'", top, pg_dir);
+	char *pwfile = gg_printf("%s/password", pg_dir);
+	size_t len = 0;
+	if (system(cmd) != 0 || gg_read_file(&pg_passwd, &len, pwfile, 256) < 0) {
+		printf("FAIL postgres: tests/pgserver.sh could not start a server\n");
+		t_failures++;
+	} else {
+		pg_passwd[strcspn(pg_passwd, "\n")] = '\0';
+		run_suite();
+		RUN(test_pg_open_failures);
+		RUN(test_pg_schema_versions);
+		RUN(test_pg_concurrent_start);
+		RUN(test_pg_reconnect);
+		RUN(test_pg_silent_server);
+	}
+	free(cmd);
+	free(pwfile);
+	cmd = gg_printf("sh '%s/tests/pgserver.sh' stop '%s'", top, pg_dir);
+	if (system(cmd) != 0)
+		printf("#   could not stop the server in %s\n", pg_dir);
+	free(cmd);
+	free(pg_dir);
+	free(pg_passwd);
+	cmd = gg_printf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("#   could not remove %s\n", dir);
 	free(cmd);

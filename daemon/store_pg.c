@@ -1,0 +1,1198 @@
+/*
+ * PostgreSQL store (store: {kind: postgres}). The same model as the SQLite
+ * store: writes are queued to one worker thread that commits everything
+ * queued so far in one transaction (group commit) and hands the results
+ * back to the event loop through a pipe, in request order; reads are
+ * synchronous on a second connection.
+ *
+ * Why a thread and not libpq's asynchronous API on the loop: a write is a
+ * sequence of dependent statements (the replay rule reads before it
+ * inserts, an update learns whether the row exists), and connecting,
+ * migrating and backing off are sequences too; written as straight-line
+ * code on a thread they stay short and alike to the SQLite writer, and the
+ * loop never waits for a connect, a commit or a server that went away.
+ *
+ * The worker also owns the connection's health: a heartbeat when idle,
+ * reconnecting with back-off (PG_BACKOFF_MIN_MS doubling to
+ * PG_BACKOFF_MAX_MS) when the server went away, failing queued writes at
+ * once meanwhile (a delivery is then answered 503, never 2xx), and
+ * reopening the read connection when a read found it broken.
+ *
+ * Connecting, the statements' preparation, bounded reads, the schema and
+ * its migrations live in store_pg_db.c; this file is the store itself.
+ */
+#include "store_pg.h"
+#include "store_pg_db.h"
+
+#include "log.h"
+
+#include "gitgate/util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Reconnect back-off after a lost or refused connection. */
+#define PG_BACKOFF_MIN_MS 100
+#define PG_BACKOFF_MAX_MS 5000
+/* An idle worker checks its connection this often. */
+#define PG_HEARTBEAT_MS 1000
+/* Queued writes above this make the store report itself unhealthy. */
+#define PG_MAX_PENDING 100000
+/* A write or heartbeat waiting this long for the server makes the store unhealthy. */
+#define PG_STALL_MS 5000
+/* Longest message kept about the connection's health. */
+#define PG_REASON_MAX 256
+
+typedef enum {
+	OP_ACCEPT,
+	OP_INSERT,
+	OP_CLAIM,
+	OP_FINISH,
+	OP_SUPERSEDE,
+	OP_REQUEUE,
+	OP_PRUNE,
+	OP_PAUSE,
+	OP_RESUME,
+} op_kind;
+
+typedef struct op op;
+struct op {
+	op *next;
+	op_kind kind;
+	int rc;
+	int64_t id;
+	char *source, *delivery, *event;
+	gg_deployment *deps;
+	size_t ndeps;
+	bool duplicate;
+	int64_t *ids;
+	bool *allow_rollback;
+	const char **refused;
+	gg_dep_state state;
+	int exit_status;
+	char *commit, *reason, *target;
+	int64_t when;
+	gg_store_cb cb;
+	gg_store_accept_cb acb;
+	void *arg;
+};
+
+struct gg_pgstore {
+	char *conninfo;
+	char *password; /* from conninfo, to mask; NULL when it names none */
+	PGconn *w;      /* worker thread (the caller's without a base) */
+	PGconn *r;      /* reads, on the caller's thread, under rmu */
+	bool r_bad;     /* under rmu: a read found r broken; the worker reopens it */
+	pthread_mutex_t rmu;
+	struct event_base *base;
+	pthread_t thread;
+	bool threaded;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	op *queue, **queue_tail;
+	op *done, **done_tail;
+	size_t pending;
+	uint64_t commits, committed_writes;
+	bool stopping;
+	bool up;            /* under mu: the write connection works */
+	char *error;        /* under mu: why it does not, or the last write failure */
+	int64_t busy_since; /* under mu: when the running batch or heartbeat began; 0: idle */
+	int64_t next_try;
+	int backoff_ms;
+	int pipefd[2];
+	struct event *done_ev;
+	char reason[PG_REASON_MAX];
+};
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static char *dupn(const char *s)
+{
+	return s ? gg_strdup(s) : NULL;
+}
+
+static void op_free(op *o)
+{
+	free(o->source);
+	free(o->delivery);
+	free(o->event);
+	gg_deployments_free(o->deps, o->ndeps);
+	free(o->ids);
+	free(o->allow_rollback);
+	free(o->refused);
+	free(o->commit);
+	free(o->reason);
+	free(o->target);
+	free(o);
+}
+
+/* ---- Writes, on the write connection inside the batch's transaction ---- */
+
+/*
+ * The replay rule of store.h, as the SQLite store has it, on connection c:
+ * its three indexed lookups (the last success, an earlier request for the
+ * same commit, the newest request) in one statement, one round trip.
+ */
+static const char *replay_reason(PGconn *c, const char *target, const char *after, int64_t self,
+                                 bool allow_rollback)
+{
+	if (c == NULL || target == NULL || after == NULL)
+		return NULL;
+	PGresult *r = gg_pgdb_exec(c,
+	                           "SELECT (SELECT coalesce(commit_id, after) FROM deployments"
+	                           "  WHERE state='succeeded' AND target=$1 AND id<>$3"
+	                           "  ORDER BY id DESC LIMIT 1),"
+	                           " (SELECT id FROM deployments WHERE target=$1 AND after=$2"
+	                           "  AND id<>$3 AND state<>'refused' LIMIT 1),"
+	                           " (SELECT after FROM deployments WHERE target=$1 AND id<>$3"
+	                           "  AND state<>'refused' ORDER BY id DESC LIMIT 1)",
+	                           "ssi", target, after, self);
+	const char *why = NULL;
+	/* Read errors refuse nothing: the store refuses nothing it cannot read. */
+	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
+		if (!PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), after) == 0)
+			why = GG_REPLAY_DEPLOYED;
+		else if (!allow_rollback && !PQgetisnull(r, 0, 1) && !PQgetisnull(r, 0, 2) &&
+		         strcmp(PQgetvalue(r, 0, 2), after) != 0)
+			why = GG_REPLAY_OLDER;
+	}
+	PQclear(r);
+	return why;
+}
+
+/* Rows an INSERT/UPDATE/DELETE changed; -1 when it failed. */
+static int changed(PGresult *r)
+{
+	int n = gg_pgdb_ok(r) ? atoi(PQcmdTuples(r)) : -1;
+	PQclear(r);
+	return n;
+}
+
+static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
+                      int64_t *id)
+{
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "INSERT INTO deployments(target, source, repo, ref, before, after, "
+	    "pusher, delivery, clone_url, state, created_at, not_before, client, "
+	    "reason) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'queued',$10,$11,$12,$13) "
+	    "RETURNING id",
+	    "sssssssssiiss", d->target, d->source, d->repo, d->ref, d->before, d->after, d->pusher,
+	    delivery, d->clone_url, now, d->not_before, d->client, d->reason);
+	int rc = -1;
+	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
+		*id = gg_pgdb_i64(r, 0, 0);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Insert a delivery's deployment judged by the replay rule in the same
+ * statement (one round trip): the rule's lookups see the history before
+ * this row, as replay_reason's do. *why is NULL when it was queued, else
+ * the static reason it was stored refused.
+ */
+static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
+                         bool allow_rollback, int64_t *id, const char **why)
+{
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "WITH h AS (SELECT"
+	    " (SELECT coalesce(commit_id, after) FROM deployments WHERE state='succeeded'"
+	    "  AND target=$1::text ORDER BY id DESC LIMIT 1) AS last,"
+	    " (SELECT id FROM deployments WHERE target=$1::text AND after=$6::text"
+	    "  AND state<>'refused' LIMIT 1) AS prev,"
+	    " (SELECT after FROM deployments WHERE target=$1::text AND state<>'refused'"
+	    "  ORDER BY id DESC LIMIT 1) AS newest),"
+	    " w AS (SELECT CASE WHEN $6::text IS NULL THEN NULL"
+	    "  WHEN last = $6::text THEN '" GG_REPLAY_DEPLOYED "'"
+	    "  WHEN $13::int = 0 AND prev IS NOT NULL AND newest <> $6::text"
+	    "  THEN '" GG_REPLAY_OLDER "' END AS why FROM h) "
+	    "INSERT INTO deployments(target, source, repo, ref, before, after, pusher, delivery,"
+	    " clone_url, state, created_at, not_before, client, reason, finished_at) "
+	    "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,"
+	    " $9::text, CASE WHEN why IS NULL THEN 'queued' ELSE 'refused' END, $10::bigint,"
+	    " $11::bigint, $12::text, why, CASE WHEN why IS NULL THEN NULL ELSE $10::bigint END "
+	    "FROM w RETURNING id, reason",
+	    "sssssssssiisi", d->target, d->source, d->repo, d->ref, d->before, d->after, d->pusher,
+	    delivery, d->clone_url, now, d->not_before, d->client, (int64_t)allow_rollback);
+	int rc = -1;
+	*why = NULL;
+	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
+		*id = gg_pgdb_i64(r, 0, 0);
+		const char *reason = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
+		if (strcmp(reason, GG_REPLAY_DEPLOYED) == 0)
+			*why = GG_REPLAY_DEPLOYED;
+		else if (strcmp(reason, GG_REPLAY_OLDER) == 0)
+			*why = GG_REPLAY_OLDER;
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int run_accept(PGconn *c, op *o, int64_t now)
+{
+	/* A concurrent insert of the same id waits for its commit, then does nothing. */
+	int n = changed(gg_pgdb_exec(c,
+	                             "INSERT INTO deliveries(source, id, event, received_at) "
+	                             "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+	                             "sssi", o->source, o->delivery, o->event, now));
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		o->duplicate = true;
+		return 0;
+	}
+	o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
+	o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
+	for (size_t i = 0; i < o->ndeps; i++)
+		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
+		                  &o->ids[i], &o->refused[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int changed_or_conflict(PGconn *c, int n, int64_t id)
+{
+	if (n < 0)
+		return -1;
+	if (n > 0)
+		return 0;
+	PGresult *r = gg_pgdb_exec(c, "SELECT 1 FROM deployments WHERE id=$1", "i", id);
+	int rc = !gg_pgdb_ok(r) ? -1 : PQntuples(r) > 0 ? GG_STORE_CONFLICT : GG_STORE_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static int run_op(PGconn *c, op *o)
+{
+	int64_t now = now_ms();
+	char status[16];
+	int n;
+	switch (o->kind) {
+	case OP_ACCEPT:
+		return run_accept(c, o, now);
+	case OP_INSERT:
+		return insert_dep(c, &o->deps[0], o->deps[0].delivery, now, &o->id);
+	case OP_CLAIM:
+		n = changed(gg_pgdb_exec(
+		    c,
+		    "UPDATE deployments SET state='running', started_at=$1, "
+		    "finished_at=NULL, exit_status=NULL WHERE id=$2 AND state='queued'",
+		    "ii", now, o->id));
+		return changed_or_conflict(c, n, o->id);
+	case OP_FINISH:
+		snprintf(status, sizeof(status), "%d", o->exit_status);
+		n = changed(gg_pgdb_exec(
+		    c,
+		    "UPDATE deployments SET state=$1, exit_status=$2, "
+		    "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5 "
+		    "WHERE id=$6 AND state IN ('queued','running')",
+		    "ssssii", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
+		    o->commit, o->reason, now, o->id));
+		return changed_or_conflict(c, n, o->id);
+	case OP_SUPERSEDE:
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "UPDATE deployments SET state='superseded', finished_at=$1, "
+		                 "reason=$2 WHERE target=$3 AND state='queued' AND id<$4",
+		                 "issi", now, o->reason, o->target, o->id));
+		if (n < 0)
+			return -1;
+		o->id = n;
+		return 0;
+	case OP_REQUEUE:
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "UPDATE deployments SET state='queued', attempt=attempt+1, "
+		                 "not_before=$1, started_at=NULL WHERE id=$2 AND state='running'",
+		                 "ii", o->when, o->id));
+		return changed_or_conflict(c, n, o->id);
+	case OP_PRUNE:
+		n = changed(
+		    gg_pgdb_exec(c, "DELETE FROM deliveries WHERE received_at<$1", "i", o->when));
+		return n < 0 ? -1 : 0;
+	case OP_PAUSE:
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "INSERT INTO pauses(target, since, paused_by) VALUES ($1,$2,$3) "
+		                 "ON CONFLICT DO NOTHING",
+		                 "sis", o->target, now, o->reason));
+		if (n < 0)
+			return -1;
+		o->id = n;
+		return 0;
+	case OP_RESUME:
+		n = changed(gg_pgdb_exec(c, "DELETE FROM pauses WHERE target=$1", "s", o->target));
+		if (n < 0)
+			return -1;
+		o->id = n;
+		return 0;
+	}
+	return -1;
+}
+
+static void set_error(gg_pgstore *p, char *msg, bool down)
+{
+	pthread_mutex_lock(&p->mu);
+	free(p->error);
+	p->error = msg;
+	if (down)
+		p->up = false;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void fail_batch(op *batch)
+{
+	for (op *o = batch; o; o = o->next)
+		o->rc = -1;
+}
+
+/* Whether the write connection was lost: then every write of the batch failed. */
+static bool lost(gg_pgstore *p)
+{
+	if (PQstatus(p->w) == CONNECTION_OK)
+		return false;
+	pthread_mutex_lock(&p->mu);
+	bool was_up = p->up;
+	pthread_mutex_unlock(&p->mu);
+	if (was_up)
+		gg_log(GG_LOG_WARN, "store: lost the connection to PostgreSQL; reconnecting", NULL);
+	set_error(p, gg_pgdb_message(p->password, "database unreachable", PQerrorMessage(p->w)),
+	          true);
+	PQfinish(p->w);
+	p->w = NULL;
+	p->next_try = now_ms();
+	return true;
+}
+
+/*
+ * Run a batch in one transaction; a savepoint per request keeps one failing
+ * request from taking the others down. A commit that fails fails them all.
+ */
+static void run_batch(gg_pgstore *p, op *batch)
+{
+	PGconn *c = p->w;
+	bool any_failed = false;
+	/* Transaction and savepoint statements travel together: fewer round trips. */
+	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
+		goto fail;
+	for (op *o = batch; o; o = o->next) {
+		o->rc = run_op(c, o);
+		if (o->rc == -1) {
+			if (PQstatus(c) != CONNECTION_OK)
+				goto fail;
+			any_failed = true;
+			set_error(p, gg_pgdb_message(p->password, "write", PQerrorMessage(c)),
+			          false);
+			if (gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
+				goto fail;
+		}
+		if (gg_pgdb_exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
+		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
+			goto fail;
+	}
+	size_t n = 0;
+	for (op *o = batch; o; o = o->next)
+		n++;
+	pthread_mutex_lock(&p->mu);
+	p->commits++;
+	p->committed_writes += n;
+	if (!any_failed) {
+		free(p->error);
+		p->error = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return;
+fail:
+	fail_batch(batch);
+	char *why = gg_pgdb_message(p->password, "commit", PQerrorMessage(c));
+	/* libpq may notice that the server went away only at the next statement. */
+	gg_pgdb_exec0(c, "ROLLBACK");
+	if (lost(p))
+		free(why);
+	else
+		set_error(p, why, false);
+}
+
+/*
+ * (Re)open the write connection and check the schema, at most once per
+ * back-off interval; on success also reopen the read connection. 0 when
+ * the store is up.
+ */
+static int reconnect(gg_pgstore *p)
+{
+	if (p->w)
+		return 0;
+	int64_t now = now_ms();
+	if (now < p->next_try)
+		return -1;
+	char *err = NULL;
+	gg_pgdb_schema state;
+	int found;
+	PGconn *c = gg_pgdb_connect(p->conninfo, p->password, &err);
+	if (c && gg_pgdb_schema_prepare(c, p->password, false, &state, &found, &err) == 0) {
+		if (state != GG_PGDB_SCHEMA_CURRENT)
+			err = gg_printf("the database's schema is version %d, not %d: restart "
+			                "gitgated to migrate it",
+			                found, GG_PGDB_SCHEMA_VERSION);
+		else
+			gg_pgdb_lock_daemon(c, p->password, &err);
+	}
+	if (err) {
+		PQfinish(c);
+		bool first = p->backoff_ms == 0;
+		p->backoff_ms = first ? PG_BACKOFF_MIN_MS
+		                      : (p->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS
+		                                                               : p->backoff_ms * 2);
+		p->next_try = now + p->backoff_ms;
+		if (first)
+			gg_log(GG_LOG_WARN, "store: PostgreSQL unreachable; retrying with back-off",
+			       "error", err, NULL);
+		set_error(p, gg_printf("database unreachable: %s", err), true);
+		free(err);
+		return -1;
+	}
+	p->w = c;
+	p->backoff_ms = 0;
+	pthread_mutex_lock(&p->rmu);
+	p->r_bad = true; /* reopened below, by the caller */
+	pthread_mutex_unlock(&p->rmu);
+	pthread_mutex_lock(&p->mu);
+	p->up = true;
+	free(p->error);
+	p->error = NULL;
+	pthread_mutex_unlock(&p->mu);
+	gg_log(GG_LOG_INFO, "store: connected to PostgreSQL", NULL);
+	return 0;
+}
+
+static PGconn *reader_connect(gg_pgstore *p, char **err);
+
+/* Reopen the read connection when a read found it broken (or the writer reconnected). */
+static void reopen_reader(gg_pgstore *p)
+{
+	pthread_mutex_lock(&p->rmu);
+	bool bad = p->r_bad || p->r == NULL;
+	pthread_mutex_unlock(&p->rmu);
+	if (!bad)
+		return;
+	char *err = NULL;
+	PGconn *c = reader_connect(p, &err);
+	free(err);
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&p->rmu);
+	PGconn *old = p->r;
+	p->r = c;
+	p->r_bad = false;
+	pthread_mutex_unlock(&p->rmu);
+	PQfinish(old);
+}
+
+static void heartbeat(gg_pgstore *p)
+{
+	if (p->w == NULL)
+		return;
+	if (gg_pgdb_exec0(p->w, "SELECT 1") < 0)
+		lost(p);
+}
+
+static void complete(op *o)
+{
+	if (o->kind == OP_ACCEPT) {
+		gg_store_accept_result res = {
+		    .rc = o->rc < 0 ? -1 : 0,
+		    .duplicate = o->duplicate,
+		    .ids = o->rc == 0 ? o->ids : NULL,
+		    .refused = o->rc == 0 ? o->refused : NULL,
+		    .nids = o->rc == 0 && !o->duplicate ? o->ndeps : 0,
+		};
+		if (o->acb)
+			o->acb(o->arg, &res);
+	} else if (o->cb) {
+		o->cb(o->arg, o->rc, o->id);
+	}
+	op_free(o);
+}
+
+static void *worker_main(void *arg)
+{
+	gg_pgstore *p = arg;
+	int64_t next_beat = now_ms() + PG_HEARTBEAT_MS;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		for (;;) {
+			pthread_mutex_lock(&p->rmu);
+			bool rbad = p->r_bad;
+			pthread_mutex_unlock(&p->rmu);
+			int64_t wake = p->w ? next_beat : p->next_try;
+			if (p->queue || p->stopping || (rbad && p->w) || now_ms() >= wake)
+				break;
+			struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000};
+			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		}
+		if (p->queue == NULL && p->stopping)
+			break;
+		op *batch = p->queue;
+		p->queue = NULL;
+		p->queue_tail = &p->queue;
+		pthread_mutex_unlock(&p->mu);
+
+		bool beat = now_ms() >= next_beat;
+		if (beat)
+			next_beat = now_ms() + PG_HEARTBEAT_MS;
+		pthread_mutex_lock(&p->mu);
+		p->busy_since = now_ms();
+		pthread_mutex_unlock(&p->mu);
+		if (p->w == NULL)
+			reconnect(p);
+		else if (beat && batch == NULL)
+			heartbeat(p);
+		if (batch) {
+			if (p->w)
+				run_batch(p, batch);
+			else
+				fail_batch(batch);
+		}
+		if (p->w)
+			reopen_reader(p);
+
+		pthread_mutex_lock(&p->mu);
+		p->busy_since = 0;
+		if (batch) {
+			*p->done_tail = batch;
+			op *last = batch;
+			while (last->next)
+				last = last->next;
+			p->done_tail = &last->next;
+			char b = 1;
+			/* A full pipe already means a wakeup is pending. */
+			if (write(p->pipefd[1], &b, 1) < 0 && errno != EAGAIN)
+				gg_log(GG_LOG_ERROR, "store: cannot wake the event loop", NULL);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Hand completed writes back, in request order, on the caller's thread. */
+static void drain_done(gg_pgstore *p, bool call)
+{
+	pthread_mutex_lock(&p->mu);
+	op *list = p->done;
+	p->done = NULL;
+	p->done_tail = &p->done;
+	pthread_mutex_unlock(&p->mu);
+	size_t n = 0;
+	for (op *o = list, *next; o; o = next) {
+		next = o->next;
+		if (call)
+			complete(o);
+		else
+			op_free(o);
+		n++;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->pending -= n;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	char buf[256];
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	drain_done(arg, true);
+}
+
+static void submit(gg_pgstore *p, op *o)
+{
+	if (!p->threaded) {
+		/* Synchronous (tools, tests): the same transaction, on this thread. */
+		if (p->w == NULL) {
+			p->next_try = 0;
+			reconnect(p);
+		}
+		if (p->w)
+			run_batch(p, o);
+		else
+			o->rc = -1;
+		complete(o);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	o->next = NULL;
+	*p->queue_tail = o;
+	p->queue_tail = &o->next;
+	p->pending++;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conninfo, char **err)
+{
+	int rc = -1;
+	gg_pgstore *p = gg_calloc(1, sizeof(*p));
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->rmu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->queue_tail = &p->queue;
+	p->done_tail = &p->done;
+	p->pipefd[0] = p->pipefd[1] = -1;
+	*err = NULL;
+	if (!gg_store_conninfo_valid(conninfo)) {
+		*err = gg_strdup("the PostgreSQL connection string is not valid");
+		goto done;
+	}
+	p->conninfo = gg_strdup(conninfo);
+	p->password = gg_pgdb_password(conninfo);
+	gg_pgdb_schema state;
+	int found;
+	p->w = gg_pgdb_connect(conninfo, p->password, err);
+	if (p->w == NULL ||
+	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
+	    gg_pgdb_lock_daemon(p->w, p->password, err) < 0)
+		goto done;
+	p->r = reader_connect(p, err);
+	if (p->r == NULL)
+		goto done;
+	p->up = true;
+	if (base) {
+		if (pipe2(p->pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+			*err = gg_printf("pipe: %s", strerror(errno));
+			goto done;
+		}
+		p->base = base;
+		p->done_ev = event_new(base, p->pipefd[0], EV_READ | EV_PERSIST, on_done, p);
+		event_add(p->done_ev, NULL);
+		if (pthread_create(&p->thread, NULL, worker_main, p) != 0) {
+			*err = gg_printf("cannot start the store's worker thread");
+			goto done;
+		}
+		p->threaded = true;
+	}
+	rc = 0;
+done:
+	if (rc < 0) {
+		gg_pgstore_close(p);
+		p = NULL;
+	}
+	*out = p;
+	return rc;
+}
+
+void gg_pgstore_flush(gg_pgstore *p)
+{
+	if (!p->threaded)
+		return;
+	for (;;) {
+		drain_done(p, true);
+		if (gg_pgstore_pending(p) == 0)
+			break;
+		usleep(1000);
+	}
+}
+
+void gg_pgstore_close(gg_pgstore *p)
+{
+	if (p == NULL)
+		return;
+	if (p->threaded) {
+		pthread_mutex_lock(&p->mu);
+		p->stopping = true;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->thread, NULL);
+		drain_done(p, false);
+	}
+	if (p->done_ev)
+		event_free(p->done_ev);
+	if (p->pipefd[0] >= 0)
+		close(p->pipefd[0]);
+	if (p->pipefd[1] >= 0)
+		close(p->pipefd[1]);
+	PQfinish(p->w);
+	PQfinish(p->r);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->rmu);
+	pthread_cond_destroy(&p->cv);
+	free(p->error);
+	free(p->conninfo);
+	free(p->password);
+	free(p);
+}
+
+void gg_pgstore_commit_stats(const gg_pgstore *p, uint64_t *commits, uint64_t *writes)
+{
+	gg_pgstore *m = (gg_pgstore *)p; /* the lock is not part of the value */
+	pthread_mutex_lock(&m->mu);
+	*commits = m->commits;
+	*writes = m->committed_writes;
+	pthread_mutex_unlock(&m->mu);
+}
+
+bool gg_pgstore_healthy(gg_pgstore *p, const char **reason)
+{
+	bool ok = true;
+	pthread_mutex_lock(&p->mu);
+	if (!p->up || p->error) {
+		snprintf(p->reason, sizeof(p->reason), "%s",
+		         p->error ? p->error : "database unreachable");
+		ok = false;
+	} else if (p->busy_since && now_ms() - p->busy_since > PG_STALL_MS) {
+		snprintf(p->reason, sizeof(p->reason), "the database has not answered for %lld ms",
+		         (long long)(now_ms() - p->busy_since));
+		ok = false;
+	} else if (p->pending > PG_MAX_PENDING) {
+		snprintf(p->reason, sizeof(p->reason), "%zu writes waiting for the database",
+		         p->pending);
+		ok = false;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (reason)
+		*reason = ok ? NULL : p->reason;
+	return ok;
+}
+
+size_t gg_pgstore_pending(const gg_pgstore *p)
+{
+	gg_pgstore *m = (gg_pgstore *)p; /* the lock is not part of the value */
+	pthread_mutex_lock(&m->mu);
+	size_t n = m->pending;
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+/* ---- Requests ---- */
+
+static void copy_dep(gg_deployment *dst, const gg_deployment *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->target = dupn(src->target);
+	dst->source = dupn(src->source);
+	dst->repo = dupn(src->repo);
+	dst->ref = dupn(src->ref);
+	dst->before = dupn(src->before);
+	dst->after = dupn(src->after);
+	dst->pusher = dupn(src->pusher);
+	dst->delivery = dupn(src->delivery);
+	dst->clone_url = dupn(src->clone_url);
+	dst->client = dupn(src->client);
+	dst->reason = dupn(src->reason);
+	dst->not_before = src->not_before;
+}
+
+void gg_pgstore_accept(gg_pgstore *p, const char *source, const char *delivery, const char *event,
+                       const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb, void *arg)
+{
+	op *o = gg_calloc(1, sizeof(*o));
+	o->kind = OP_ACCEPT;
+	o->source = gg_strdup(source);
+	o->delivery = gg_strdup(delivery);
+	o->event = dupn(event);
+	o->ndeps = ndeps;
+	o->deps = gg_calloc(ndeps ? ndeps : 1, sizeof(*o->deps));
+	o->allow_rollback = gg_calloc(ndeps ? ndeps : 1, sizeof(*o->allow_rollback));
+	for (size_t i = 0; i < ndeps; i++) {
+		gg_deployment *d = &o->deps[i];
+		o->allow_rollback[i] = deps[i].allow_rollback;
+		d->target = dupn(deps[i].target);
+		d->source = dupn(deps[i].source);
+		d->repo = dupn(deps[i].repo);
+		d->ref = dupn(deps[i].ref);
+		d->before = dupn(deps[i].before);
+		d->after = dupn(deps[i].after);
+		d->pusher = dupn(deps[i].pusher);
+		d->clone_url = dupn(deps[i].clone_url);
+		d->client = dupn(deps[i].client);
+	}
+	o->acb = cb;
+	o->arg = arg;
+	submit(p, o);
+}
+
+void gg_pgstore_insert(gg_pgstore *p, const gg_deployment *d, gg_store_cb cb, void *arg)
+{
+	op *o = gg_calloc(1, sizeof(*o));
+	o->kind = OP_INSERT;
+	o->ndeps = 1;
+	o->deps = gg_calloc(1, sizeof(*o->deps));
+	copy_dep(o->deps, d);
+	o->cb = cb;
+	o->arg = arg;
+	submit(p, o);
+}
+
+static op *simple_op(op_kind kind, int64_t id, gg_store_cb cb, void *arg)
+{
+	op *o = gg_calloc(1, sizeof(*o));
+	o->kind = kind;
+	o->id = id;
+	o->cb = cb;
+	o->arg = arg;
+	return o;
+}
+
+void gg_pgstore_claim(gg_pgstore *p, int64_t id, gg_store_cb cb, void *arg)
+{
+	submit(p, simple_op(OP_CLAIM, id, cb, arg));
+}
+
+void gg_pgstore_finish(gg_pgstore *p, int64_t id, gg_dep_state state, int exit_status,
+                       const char *commit, const char *reason, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_FINISH, id, cb, arg);
+	o->state = state;
+	o->exit_status = exit_status;
+	o->commit = dupn(commit);
+	o->reason = dupn(reason);
+	submit(p, o);
+}
+
+void gg_pgstore_supersede(gg_pgstore *p, const char *target, int64_t newer_than, gg_store_cb cb,
+                          void *arg)
+{
+	op *o = simple_op(OP_SUPERSEDE, newer_than, cb, arg);
+	o->target = gg_strdup(target);
+	o->reason = gg_printf("superseded by %lld", (long long)newer_than);
+	submit(p, o);
+}
+
+void gg_pgstore_requeue(gg_pgstore *p, int64_t id, int64_t not_before, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_REQUEUE, id, cb, arg);
+	o->when = not_before;
+	submit(p, o);
+}
+
+void gg_pgstore_pause(gg_pgstore *p, const char *target, const char *by, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_PAUSE, 0, cb, arg);
+	o->target = gg_strdup(target);
+	o->reason = dupn(by);
+	submit(p, o);
+}
+
+void gg_pgstore_resume(gg_pgstore *p, const char *target, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_RESUME, 0, cb, arg);
+	o->target = gg_strdup(target);
+	submit(p, o);
+}
+
+void gg_pgstore_prune(gg_pgstore *p, uint64_t max_age_ms)
+{
+	op *o = simple_op(OP_PRUNE, 0, NULL, NULL);
+	o->when = now_ms() - (int64_t)max_age_ms;
+	submit(p, o);
+}
+
+/* ---- Reads, on the read connection ---- */
+
+/*
+ * The read connection, locked; NULL (unlocked) when it is broken: the read
+ * then fails at once rather than wait for a connect on the caller's loop.
+ */
+/* Open a read connection: non-blocking, so that its queries are bounded (bounded_exec). */
+static PGconn *reader_connect(gg_pgstore *p, char **err)
+{
+	PGconn *c = gg_pgdb_connect(p->conninfo, p->password, err);
+	if (c && PQsetnonblocking(c, 1) != 0) {
+		PQfinish(c);
+		*err = gg_strdup("cannot make the read connection non-blocking");
+		return NULL;
+	}
+	return c;
+}
+
+static PGconn *reader(gg_pgstore *p)
+{
+	pthread_mutex_lock(&p->rmu);
+	if (p->r && !p->r_bad && PQstatus(p->r) == CONNECTION_OK)
+		return p->r;
+	p->r_bad = true;
+	if (!p->threaded) {
+		/* Without a worker nobody else reopens it. */
+		char *err = NULL;
+		PQfinish(p->r);
+		p->r = reader_connect(p, &err);
+		free(err);
+		p->r_bad = p->r == NULL;
+		if (p->r)
+			return p->r;
+	}
+	pthread_mutex_unlock(&p->rmu);
+	if (p->threaded) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+/*
+ * Release the read connection. One that broke, or that a timed-out read
+ * left in the middle of a query, is reopened by the worker.
+ */
+static void reader_done(gg_pgstore *p)
+{
+	if (PQstatus(p->r) != CONNECTION_OK || PQtransactionStatus(p->r) != PQTRANS_IDLE)
+		p->r_bad = true;
+	bool bad = p->r_bad;
+	pthread_mutex_unlock(&p->rmu);
+	if (bad && p->threaded) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+int gg_pgstore_recover(gg_pgstore *p, size_t *n)
+{
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return -1;
+	PGresult *r = gg_pgdb_exec(c,
+	                           "UPDATE deployments SET state='queued', started_at=NULL "
+	                           "WHERE state='running'",
+	                           "");
+	int rc = -1;
+	if (gg_pgdb_ok(r)) {
+		if (n)
+			*n = (size_t)atoi(PQcmdTuples(r));
+		rc = 0;
+	}
+	reader_done(p);
+	PQclear(r);
+	return rc;
+}
+
+#define DEP_COLUMNS                                                                                \
+	"id, target, source, repo, ref, before, after, pusher, delivery, clone_url, state, "       \
+	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, "           \
+	"not_before, client"
+
+static char *col_text(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : gg_strdup(PQgetvalue(r, row, col));
+}
+
+static void read_dep(gg_deployment *d, PGresult *r, int row)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = gg_pgdb_i64(r, row, 0);
+	d->target = col_text(r, row, 1);
+	d->source = col_text(r, row, 2);
+	d->repo = col_text(r, row, 3);
+	d->ref = col_text(r, row, 4);
+	d->before = col_text(r, row, 5);
+	d->after = col_text(r, row, 6);
+	d->pusher = col_text(r, row, 7);
+	d->delivery = col_text(r, row, 8);
+	d->clone_url = col_text(r, row, 9);
+	if (gg_dep_state_parse(&d->state, PQgetvalue(r, row, 10)) < 0)
+		d->state = GG_DEP_FAILED;
+	d->exit_status = PQgetisnull(r, row, 11) ? -1 : (int)gg_pgdb_i64(r, row, 11);
+	d->commit = col_text(r, row, 12);
+	d->reason = col_text(r, row, 13);
+	d->attempt = (unsigned)gg_pgdb_i64(r, row, 14);
+	d->created_at = gg_pgdb_i64(r, row, 15);
+	d->started_at = gg_pgdb_i64(r, row, 16);
+	d->finished_at = gg_pgdb_i64(r, row, 17);
+	d->not_before = gg_pgdb_i64(r, row, 18);
+	d->client = col_text(r, row, 19);
+}
+
+/* A SELECT of DEP_COLUMNS with up to two bound values ('s'/'i'), every row collected. */
+static int select_deps(gg_deployment **out, size_t *n, gg_pgstore *p, const char *sql,
+                       const char *fmt, const char *s, int64_t i)
+{
+	*out = NULL;
+	*n = 0;
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return -1;
+	PGresult *r;
+	if (strcmp(fmt, "s") == 0)
+		r = gg_pgdb_exec(c, sql, "s", s);
+	else if (strcmp(fmt, "i") == 0)
+		r = gg_pgdb_exec(c, sql, "i", i);
+	else if (strcmp(fmt, "si") == 0)
+		r = gg_pgdb_exec(c, sql, "si", s, i);
+	else
+		r = gg_pgdb_exec(c, sql, "");
+	int rc = -1;
+	if (gg_pgdb_ok(r)) {
+		int rows = PQntuples(r);
+		gg_deployment *list = gg_calloc(rows ? (size_t)rows : 1, sizeof(*list));
+		for (int k = 0; k < rows; k++)
+			read_dep(&list[k], r, k);
+		*out = list;
+		*n = (size_t)rows;
+		rc = 0;
+	}
+	reader_done(p);
+	PQclear(r);
+	return rc;
+}
+
+int gg_pgstore_get(gg_deployment **out, gg_pgstore *p, int64_t id)
+{
+	gg_deployment *list;
+	size_t n;
+	*out = NULL;
+	if (select_deps(&list, &n, p, "SELECT " DEP_COLUMNS " FROM deployments WHERE id=$1", "i",
+	                NULL, id) < 0)
+		return -1;
+	if (n == 0) {
+		free(list);
+		return GG_STORE_NOTFOUND;
+	}
+	*out = list;
+	return 0;
+}
+
+int gg_pgstore_list_queued(gg_deployment **out, size_t *n, gg_pgstore *p, const char *target)
+{
+	if (target)
+		return select_deps(out, n, p,
+		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
+		                   "AND target=$1 ORDER BY id",
+		                   "s", target, 0);
+	return select_deps(out, n, p,
+	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
+	                   "ORDER BY id",
+	                   "", NULL, 0);
+}
+
+int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
+{
+	/*
+	 * A skip scan over the (state, target, id) index, as the SQLite store
+	 * does: one seek per target for the next name and one for its newest
+	 * id, so a scan costs the number of targets, not of queued rows (a
+	 * DISTINCT ON would read every queued row, and a backlog grows during
+	 * a long deployment).
+	 */
+	return select_deps(out, n, p,
+	                   "WITH RECURSIVE t(target) AS ("
+	                   " SELECT min(target) FROM deployments WHERE state='queued'"
+	                   " UNION ALL SELECT (SELECT min(target) FROM deployments"
+	                   "  WHERE state='queued' AND target > t.target)"
+	                   " FROM t WHERE t.target IS NOT NULL) "
+	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE id IN "
+	                   "(SELECT (SELECT max(id) FROM deployments WHERE state='queued'"
+	                   "  AND target=t.target) FROM t WHERE t.target IS NOT NULL) "
+	                   "ORDER BY id",
+	                   "", NULL, 0);
+}
+
+int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *target, size_t limit)
+{
+	if (target)
+		return select_deps(out, n, p,
+		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE target=$1 "
+		                   "ORDER BY id DESC LIMIT $2",
+		                   "si", target, (int64_t)limit);
+	return select_deps(out, n, p,
+	                   "SELECT " DEP_COLUMNS " FROM deployments ORDER BY id DESC LIMIT $1", "i",
+	                   NULL, (int64_t)limit);
+}
+
+int gg_pgstore_last_deployed(char **commit, gg_pgstore *p, const char *target)
+{
+	gg_deployment *list;
+	size_t n;
+	*commit = NULL;
+	if (select_deps(&list, &n, p,
+	                "SELECT " DEP_COLUMNS " FROM deployments WHERE target=$1 AND "
+	                "state='succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
+	                "s", target, 0) < 0)
+		return -1;
+	if (n == 0) {
+		free(list);
+		return GG_STORE_NOTFOUND;
+	}
+	*commit = list[0].commit ? gg_strdup(list[0].commit) : dupn(list[0].after);
+	gg_deployments_free(list, n);
+	return 0;
+}
+
+const char *gg_pgstore_replay_reason(gg_pgstore *p, const char *target, const char *after,
+                                     int64_t self, bool allow_rollback)
+{
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return NULL;
+	const char *why = replay_reason(c, target, after, self, allow_rollback);
+	reader_done(p);
+	return why;
+}
+
+int gg_pgstore_count_by_state(gg_pgstore *p,
+                              void (*fn)(void *arg, const char *target, gg_dep_state st,
+                                         uint64_t n),
+                              void *arg)
+{
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return -1;
+	PGresult *r = gg_pgdb_exec(c,
+	                           "SELECT target, state, count(*) FROM deployments "
+	                           "GROUP BY target, state ORDER BY target, state",
+	                           "");
+	int rc = -1;
+	if (gg_pgdb_ok(r)) {
+		for (int k = 0; k < PQntuples(r); k++) {
+			gg_dep_state ds;
+			if (gg_dep_state_parse(&ds, PQgetvalue(r, k, 1)) == 0)
+				fn(arg, PQgetvalue(r, k, 0), ds, (uint64_t)gg_pgdb_i64(r, k, 2));
+		}
+		rc = 0;
+	}
+	reader_done(p);
+	PQclear(r);
+	return rc;
+}
+
+int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **by)
+{
+	*since = 0;
+	*by = NULL;
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return -1;
+	PGresult *r =
+	    gg_pgdb_exec(c, "SELECT since, paused_by FROM pauses WHERE target=$1", "s", target);
+	int rc = -1;
+	if (gg_pgdb_ok(r)) {
+		rc = GG_STORE_NOTFOUND;
+		if (PQntuples(r) > 0) {
+			*since = gg_pgdb_i64(r, 0, 0);
+			*by = col_text(r, 0, 1);
+			rc = 0;
+		}
+	}
+	reader_done(p);
+	PQclear(r);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * The PostgreSQL connection and schema layer of the store (store_pg.c
+ * only): see store_pg_db.c.
+ */
+#ifndef GITGATED_STORE_PG_DB_H
+#define GITGATED_STORE_PG_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The schema this gitgated writes; a database at a higher version is refused. */
+#define GG_PGDB_SCHEMA_VERSION 1
+
+typedef enum {
+	GG_PGDB_SCHEMA_MISSING, /* no gitgated tables yet */
+	GG_PGDB_SCHEMA_OLDER,
+	GG_PGDB_SCHEMA_CURRENT,
+	GG_PGDB_SCHEMA_NEWER,
+} gg_pgdb_schema;
+
+/* The password conninfo names, to mask in messages; NULL when none. Owned by the caller. */
+char *gg_pgdb_password(const char *conninfo);
+/* "what: msg" as one line (allocated), with password masked wherever it appears. */
+char *gg_pgdb_message(const char *password, const char *what, const char *msg);
+/*
+ * Connect (blocking) with the daemon's defaults (connect_timeout, keepalives),
+ * which conninfo overrides. NULL with *err (allocated, password masked).
+ */
+PGconn *gg_pgdb_connect(const char *conninfo, const char *password, char **err);
+/* Whether r is a successful command or query result. */
+bool gg_pgdb_ok(PGresult *r);
+/*
+ * Run sql (a string literal: prepared once per connection by its address)
+ * with bound values ('s' text or NULL, 'i' int64_t); the result is the
+ * caller's. On a non-blocking connection the wait is bounded and NULL
+ * means it timed out (the connection is then mid-query: reopen it).
+ */
+PGresult *gg_pgdb_exec(PGconn *c, const char *sql, const char *fmt, ...);
+/* Run sql (unprepared, may hold several statements) without results: 0 or -1. */
+int gg_pgdb_exec0(PGconn *c, const char *sql);
+/* An integer column (0 when NULL). */
+int64_t gg_pgdb_i64(PGresult *r, int row, int col);
+/*
+ * Look at the schema and, when migrate, bring it to GG_PGDB_SCHEMA_VERSION
+ * under the migration lock; refuse a newer one or a read-only database
+ * (nothing changed). *state and *found say what was there.
+ */
+int gg_pgdb_schema_prepare(PGconn *c, const char *password, bool migrate, gg_pgdb_schema *state,
+                           int *found, char **err);
+/* Take the one-daemon session lock on c; -1 with *err when another daemon holds it. */
+int gg_pgdb_lock_daemon(PGconn *c, const char *password, char **err);
+
+#endif
