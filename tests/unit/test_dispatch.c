@@ -92,8 +92,14 @@ static void push(fixture *f, const char *delivery, const char *after, const char
 {
 	gg_store_newdep deps[8];
 	for (size_t i = 0; i < n; i++)
-		deps[i] = (gg_store_newdep){targets[i], "git", "acme/app", "refs/heads/main",
-		                            "0",        after, "tester",   "file:///x"};
+		deps[i] = (gg_store_newdep){.target = targets[i],
+		                            .source = "git",
+		                            .repo = "acme/app",
+		                            .ref = "refs/heads/main",
+		                            .before = "0",
+		                            .after = after,
+		                            .pusher = "tester",
+		                            .clone_url = "file:///x"};
 	gg_store_accept(f->store, "git", delivery, "push", deps, n, accepted, f);
 }
 

@@ -113,8 +113,22 @@ static void on_done(void *arg, int rc, int64_t id)
 }
 
 static const gg_store_newdep two[] = {
-    {"prod", "github", "acme/x", "refs/heads/main", "aaaa", "bbbb", "alice", "https://x"},
-    {"docs", "github", "acme/x", "refs/heads/main", "aaaa", "bbbb", "alice", "https://x"},
+    {.target = "prod",
+     .source = "github",
+     .repo = "acme/x",
+     .ref = "refs/heads/main",
+     .before = "aaaa",
+     .after = "bbbb",
+     .pusher = "alice",
+     .clone_url = "https://x"},
+    {.target = "docs",
+     .source = "github",
+     .repo = "acme/x",
+     .ref = "refs/heads/main",
+     .before = "aaaa",
+     .after = "bbbb",
+     .pusher = "alice",
+     .clone_url = "https://x"},
 };
 
 static void test_accept_and_duplicates(void)
@@ -417,8 +431,14 @@ static void test_counts_and_state_names(void)
 static int64_t push(gg_store *st, const char *delivery, const char *commit, bool rollback,
                     const char **why)
 {
-	gg_store_newdep d = {"app",  "git",   "acme/app", "refs/heads/main", "0000",
-	                     commit, "alice", NULL,       rollback};
+	gg_store_newdep d = {.target = "app",
+	                     .source = "git",
+	                     .repo = "acme/app",
+	                     .ref = "refs/heads/main",
+	                     .before = "0000",
+	                     .after = commit,
+	                     .pusher = "alice",
+	                     .allow_rollback = rollback};
 	seen s = {0};
 	gg_store_accept(st, "git", delivery, "push", &d, 1, on_accept, &s);
 	*why = s.nids == 1 ? s.refused[0] : "none";
