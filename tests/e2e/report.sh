@@ -232,6 +232,35 @@ t_a_forge_down_for_a_while_gets_every_report_once_back() {
 	forge_stop
 }
 
+t_reports_older_than_report_max_age_are_dropped_with_a_line() {
+	FORGE_PORT=$(free_port)
+	token_file
+	deploy_config "$(target_yaml)" "report_max_age: 2s"
+	start
+	expect_eq "$(send_event "$(c a)")" 202 "push a"
+	wait_until 30 settled
+	# Nobody listens until a's reports are older than 2 s: each is dropped, said once.
+	wait_until 90 sh -c "[ \$(grep -c 'report dropped.*destination=gitlab.*older than report_max_age' '$T/daemon.log') -ge 3 ]"
+	grep 'report dropped.*destination=gitlab' "$T/daemon.log" >"$T/dropped"
+	expect_contains "$T/dropped" 'state=queued'
+	expect_contains "$T/dropped" 'state=running'
+	expect_contains "$T/dropped" 'state=succeeded'
+	wait_until 90 sh -c "[ \$(grep -c 'report dropped.*destination=webhook' '$T/daemon.log') -ge 3 ]"
+	curl -sf "$URL/metrics" >"$T/metrics"
+	expect_contains "$T/metrics" \
+		'gitgated_reports_total{target="prod",destination="gitlab",result="dropped"} 3'
+	# The forge is back: a new deployment's reports reach it, the dropped ones never do.
+	forge_start
+	expect_eq "$(send_event "$(c b)")" 202 "push b"
+	wait_until 30 settled
+	wait_until 120 all_reached 3
+	check_sequence "b:queued b:running b:succeeded" ||
+		fail "the forge's record differs (see above)"
+	no_token_in_logs
+	stop_daemon
+	forge_stop
+}
+
 t_sigkill_between_the_state_change_and_the_send_loses_and_repeats_nothing() {
 	echo hang >"$T/forge.mode"
 	forge_start
