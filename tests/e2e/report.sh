@@ -211,6 +211,7 @@ t_a_forge_down_for_a_while_gets_every_report_once_back() {
 	token_file
 	deploy_config "$(target_yaml)"
 	start
+	down_since=$(date +%s)
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
 	wait_until 30 settled
 	expect_eq "$(send_event "$(c f)")" 202 "push f"
@@ -220,6 +221,8 @@ t_a_forge_down_for_a_while_gets_every_report_once_back() {
 	expect_contains "$T/daemon.log" 'error="cannot connect"'
 	curl -sf "$URL/metrics" >"$T/metrics"
 	expect_contains "$T/metrics" 'destination="github",result="failed"'
+	# The forge stays away for 30 s in all, as an upgrade or an outage would.
+	while [ $(($(date +%s) - down_since)) -lt 30 ]; do sleep 1; done
 	forge_start
 	wait_until 120 all_reached 6
 	check_sequence "a:queued a:running a:succeeded f:queued f:running f:failed" ||
