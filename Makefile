@@ -41,11 +41,12 @@ CONFIG_MK = build/config.mk
 ifeq ($(filter clean distclean format,$(MAKECMDGOALS)),)
 -include $(CONFIG_MK)
 endif
-$(CONFIG_MK): scripts/deps.sh Makefile
+$(CONFIG_MK): scripts/deps.sh scripts/hooklibs.sh Makefile
 	@scripts/deps.sh
 	@mkdir -p $(dir $@)
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	   echo "HOOK_LIBS := $$(sh scripts/hooklibs.sh)"; } > $@
 
 ALL_CFLAGS  = -std=c11 $(WARNINGS) $(CFLAGS) $(PKG_CFLAGS)
 # --as-needed: each program records only the libraries it really uses.
@@ -111,9 +112,22 @@ $(BUILD)/libexec/gitgate/%: $(BUILD)/obj/hooks/%.o $(LIBGG)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBGG) $(LIBS)
 
+# The gate runs once per push, so its start-up is most of a small push's time:
+# it links the libraries' static archives when they are installed, with
+# hooks/static/startup.c (see scripts/hooklibs.sh).
+HOOK_SHIM  := $(if $(findstring --wrap=,$(HOOK_LIBS)),$(BUILD)/obj/hooks/static/startup.o)
+$(BUILD)/libexec/gitgate/pre-receive: $(BUILD)/obj/hooks/pre-receive.o $(HOOK_SHIM) $(LIBGG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(HOOK_SHIM) $(LIBGG) $(HOOK_LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBGGD) $(LIBGG)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBGGD) $(LIBGG) $(LIBS)
+
+# The hook's start-up shims, tested against the real GSSAPI library.
+$(BUILD)/tests/test_hookstart: $(BUILD)/obj/tests/unit/test_hookstart.o $(BUILD)/obj/hooks/static/startup.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -ldl
 
 # The secret rule table rendered for docs/policy.md (see `make docs`).
 RULES_MD   := $(BUILD)/tools/secrets-rules-md
