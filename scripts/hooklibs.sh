@@ -22,10 +22,10 @@ done
 # The shim replaces exactly what this libgit2 build references; any other
 # build (OpenSSL instead of mbedTLS, no GSSAPI) links as shared.
 undef=$(nm -u "$libdir/libgit2.a" 2>/dev/null | awk '{print $2}' | sort -u)
-for s in mbedtls_x509_crt_parse_file gss_init_sec_context; do
+for s in mbedtls_x509_crt_parse_file libssh2_init gss_init_sec_context; do
 	echo "$undef" | grep -qx "$s" || { echo "$shared"; exit 0; }
 done
-flags="-Wl,--wrap=mbedtls_x509_crt_parse_file -Wl,-Bstatic"
+flags="-Wl,--wrap=mbedtls_x509_crt_parse_file -Wl,--wrap=libssh2_init -Wl,-Bstatic"
 for a in $archives; do
 	flags="$flags -l$a"
 done

@@ -5,7 +5,7 @@
  *
  * The hook runs once per push inside git's receive-pack and reads objects
  * from the local repository: it never opens a network connection through
- * libgit2. Two things libgit2 1.5 does for the network cost it most of its
+ * libgit2. What libgit2 1.5 does for the network at start cost it most of its
  * start-up on a short-lived process:
  *
  * - git_libgit2_init() parses the system's whole CA bundle with mbedTLS
@@ -14,6 +14,10 @@
  *   (-Wl,--wrap=mbedtls_x509_crt_parse_file) with one that loads nothing, so
  *   the hook trusts no certificate authority: a TLS connection libgit2 made
  *   in the hook would fail its certificate check, never pass it.
+ * - git_libgit2_init() starts libssh2, which starts OpenSSL's engines and
+ *   error strings. libssh2 starts itself when its first session is made
+ *   (libssh2_session_init_ex), so the wrap of libssh2_init() below leaves it
+ *   to that; libgit2's libssh2_exit() at shutdown is a no-op then.
  * - libgit2's HTTP transport links GSSAPI (Kerberos "Negotiate"), which maps
  *   seven more shared libraries at every start. The functions below load
  *   libgssapi_krb5 the first time one is called and forward to it, so the
@@ -46,6 +50,13 @@ int __wrap_mbedtls_x509_crt_parse_file(void *chain, const char *path)
 	(void)chain;
 	(void)path;
 	return -0x2900; /* MBEDTLS_ERR_X509_FILE_IO_ERROR: nothing loaded */
+}
+
+int __wrap_libssh2_init(int flags);
+int __wrap_libssh2_init(int flags)
+{
+	(void)flags;
+	return 0;
 }
 
 /* RFC 2744's GSS_C_NT_HOSTBASED_SERVICE, 1.2.840.113554.1.2.1.4, by value:

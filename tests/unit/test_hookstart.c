@@ -1,11 +1,15 @@
 /*
- * hooks/static/startup.c, the pre-receive hook's start-up shims: the CA
- * bundle parse loads nothing, and the GSSAPI functions reach the real
- * library (loaded on first use) with libgit2's name type.
+ * hooks/static/startup.c, the pre-receive hook's start-up shims, in a program
+ * linked as the hook is: libgit2 starts, the CA bundle parse loads nothing,
+ * libssh2 still starts itself with its first session, and the GSSAPI
+ * functions reach the real library (loaded on first use) with libgit2's name
+ * type.
  */
 #include "test.h"
 
 #include <dlfcn.h>
+#include <git2.h>
+#include <libssh2.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,8 +28,7 @@ typedef void *gss_name_t, *gss_OID_set;
 
 extern gss_OID GSS_C_NT_HOSTBASED_SERVICE;
 int __wrap_mbedtls_x509_crt_parse_file(void *chain, const char *path);
-OM_uint32 gss_import_name(OM_uint32 *minor, gss_buffer_desc *name, gss_OID type,
-                          gss_name_t *out);
+OM_uint32 gss_import_name(OM_uint32 *minor, gss_buffer_desc *name, gss_OID type, gss_name_t *out);
 OM_uint32 gss_release_name(OM_uint32 *minor, gss_name_t *name);
 OM_uint32 gss_indicate_mechs(OM_uint32 *minor, gss_OID_set *out);
 OM_uint32 gss_release_oid_set(OM_uint32 *minor, gss_OID_set *set);
@@ -33,7 +36,7 @@ OM_uint32 gss_display_status(OM_uint32 *minor, OM_uint32 status, int type, gss_O
                              OM_uint32 *context, gss_buffer_desc *out);
 OM_uint32 gss_release_buffer(OM_uint32 *minor, gss_buffer_desc *buf);
 
-#define GSS_S_FAILURE (13u << 16)
+#define GSS_S_FAILURE  (13u << 16)
 #define GSS_C_GSS_CODE 1
 
 static void test_ca_bundle_loads_nothing(void)
@@ -42,6 +45,49 @@ static void test_ca_bundle_loads_nothing(void)
 	CHECK(__wrap_mbedtls_x509_crt_parse_file(chain, "/etc/ssl/certs/ca-certificates.crt") < 0);
 	for (size_t i = 0; i < sizeof(chain); i++)
 		CHECK_INT(chain[i], 0);
+}
+
+/* The archives linked in work as the shared libgit2 does: a repository, a blob. */
+static void test_libgit2_starts(void)
+{
+	char dir[] = "/tmp/gitgate-hookstart.XXXXXX";
+	CHECK(git_libgit2_init() > 0);
+	CHECK(mkdtemp(dir) != NULL);
+	git_repository *repo = NULL;
+	git_oid id;
+	git_blob *blob = NULL;
+	CHECK_INT(git_repository_init(&repo, dir, 1), 0);
+	CHECK_INT(git_blob_create_from_buffer(&id, repo, "hello\n", 6), 0);
+	CHECK_STR(git_oid_tostr_s(&id), "ce013625030ba8dba906f756967f9e9ca394464a");
+	CHECK_INT(git_blob_lookup(&blob, repo, &id), 0);
+	CHECK(blob && git_blob_rawsize(blob) == 6 &&
+	      !memcmp(git_blob_rawcontent(blob), "hello\n", 6));
+	git_blob_free(blob);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+}
+
+/* libgit2 started with libssh2_init() wrapped: the first session starts libssh2. */
+static void test_ssh_session_starts_libssh2(void)
+{
+	CHECK(git_libgit2_init() > 0);
+	LIBSSH2_SESSION *s = libssh2_session_init();
+	CHECK(s != NULL);
+	const char **algs = NULL;
+	int n = s ? libssh2_session_supported_algs(s, LIBSSH2_METHOD_HOSTKEY, &algs) : 0;
+	CHECK(n > 0);
+	if (n > 0)
+		libssh2_free(s, algs);
+	CHECK_INT(s ? libssh2_session_method_pref(s, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr") : -1,
+	          0);
+	CHECK_INT(s ? libssh2_session_method_pref(s, LIBSSH2_METHOD_HOSTKEY, "ssh-ed25519") : -1,
+	          0);
+	if (s)
+		libssh2_session_free(s);
+	git_libgit2_shutdown();
 }
 
 /* The library accepts the OID this file defines in place of its own. */
@@ -89,6 +135,8 @@ static void test_library_calls_forward(void)
 int main(void)
 {
 	RUN(test_ca_bundle_loads_nothing);
+	RUN(test_libgit2_starts);
+	RUN(test_ssh_session_starts_libssh2);
 	RUN(test_hostbased_name_reaches_the_library);
 	RUN(test_hostbased_oid_is_the_librarys);
 	RUN(test_library_calls_forward);
