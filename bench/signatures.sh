@@ -5,9 +5,14 @@
 #   (b) a push of 1,000 SSH-signed commits, each changing one file (target: under 1 s)
 # The commits are signed by the real `git commit -S` (gpg.format=ssh, Ed25519).
 # The hook is run as git runs it (GIT_DIR, cwd, "OLD NEW REF" on stdin, the
-# pushed objects in a quarantine); median of RUNS. The anchor is the usual shell
-# hook: `git verify-commit` on every commit of `NEW --not --all`, which runs
-# ssh-keygen once per commit (median of ANCHOR_RUNS for (b), it is slow).
+# pushed objects in a quarantine); median of RUNS, the rows of (a) taking turns.
+# The anchor is the usual shell hook: `git verify-commit` on every commit of
+# `NEW --not --all`, which runs ssh-keygen once per commit (median of
+# ANCHOR_RUNS for (b), it is slow).
+# For (a), the floors beside it: a program that only starts libgit2, linked
+# with the shared libraries the hook used to load and linked as the hook is now
+# (scripts/hooklibs.sh), that program's exec and exit alone, and the hook
+# itself linked the old way.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -71,38 +76,66 @@ make_repo() {
 	echo "$old $new refs/heads/main"
 }
 
-# median RUNS STDIN GITDIR CMD...: "WALL CPU" medians in seconds; exits non-zero on a rejection.
+# median RUNS STDIN GITDIR CMD...: for each CMD (a command line split on spaces;
+# "off:" before it runs it with the policy that has no rules), "WALL CPU" medians
+# in seconds, one line each. The commands take turns, run after run, so a change
+# in the machine's load falls on all of them alike. Exits non-zero on a rejection.
 median() {
-	python3 - "$W/policy.yaml" "$@" <<'PY'
+	python3 - "$W" "$@" <<'PY'
 import os, resource, statistics, subprocess, sys, time
-policy, runs, stdin, gitdir, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
-env = dict(os.environ, GIT_DIR=gitdir, GITGATE_POLICY=policy)
+w, runs, stdin, gitdir, cmds = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
 q = os.path.join(os.path.abspath(gitdir), "objects", "incoming-bench")
-env.update(GIT_OBJECT_DIRECTORY=q, GIT_QUARANTINE_PATH=q,
+env = dict(os.environ, GIT_DIR=gitdir, GIT_OBJECT_DIRECTORY=q, GIT_QUARANTINE_PATH=q,
            GIT_ALTERNATE_OBJECT_DIRECTORIES=os.path.join(os.path.abspath(gitdir), "objects"))
-walls, cpus = [], []
+walls, cpus = [[] for _ in cmds], [[] for _ in cmds]
 for _ in range(runs):
-    c0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-    p = subprocess.run(cmd, input=(stdin + "\n").encode(), capture_output=True, cwd=gitdir, env=env)
-    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    walls.append(time.monotonic() - t)
-    cpus.append(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
-    if p.returncode != 0:
-        sys.stderr.write(p.stderr.decode(errors="replace")[-2000:])
-        sys.exit("%s: exit %d" % (cmd[0], p.returncode))
-print("%.4f %.4f" % (statistics.median(walls), statistics.median(cpus)))
+    for i, c in enumerate(cmds):
+        policy = os.path.join(w, "policy.yaml")
+        if c.startswith("off:"):
+            c, policy = c[4:], os.path.join(w, "policy_off.yaml")
+        argv = c.split(" ")
+        c0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+        p = subprocess.run(argv, input=(stdin + "\n").encode(), capture_output=True, cwd=gitdir,
+                           env=dict(env, GITGATE_POLICY=policy))
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        walls[i].append(time.monotonic() - t)
+        cpus[i].append(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
+        if p.returncode != 0:
+            sys.stderr.write(p.stderr.decode(errors="replace")[-2000:])
+            sys.exit("%s: exit %d" % (argv[0], p.returncode))
+for i in range(len(cmds)):
+    print("%.4f %.4f" % (statistics.median(walls[i]), statistics.median(cpus[i])))
 PY
 }
 
+# The floors: programs that only start libgit2 (bench/startup_floor.c), linked
+# as the hook was (the shared libraries it used to load) and as it is now
+# (scripts/hooklibs.sh), and the same hook linked the old way.
+PKGS_HOOK="libgit2 yaml-0.1 libpcre2-8 libcrypto jansson gpgme"
+HOOK_LIBS=$(sed -n 's/^HOOK_LIBS := //p' "$BUILD/config.mk" 2>/dev/null || true)
+[ -n "$HOOK_LIBS" ] || HOOK_LIBS=$(sh "$top/scripts/hooklibs.sh")
+SHIM=
+case $HOOK_LIBS in *--wrap=*) SHIM="$BUILD/obj/hooks/static/startup.o" ;; esac
+# shellcheck disable=SC2046,SC2086
+cc -O2 -o "$W/floor_shared" "$top/bench/startup_floor.c" $(pkg-config --cflags libgit2) \
+	-Wl,--no-as-needed $(pkg-config --libs $PKGS_HOOK) -lm
+# shellcheck disable=SC2086
+cc -O2 -o "$W/floor_hook" "$top/bench/startup_floor.c" $(pkg-config --cflags libgit2) $SHIM $HOOK_LIBS
+# shellcheck disable=SC2046
+cc -o "$W/hook_shared" "$BUILD/obj/hooks/pre-receive.o" "$BUILD/libgitgate.a" \
+	-Wl,--as-needed $(pkg-config --libs $PKGS_HOOK) -lm
+
 line1=$(make_repo "$W/one.git" 1)
 lineN=$(make_repo "$W/many.git" "$N")
-a_hook=$(median "$RUNS" "$line1" "$W/one.git" "$HOOK")
-a_anchor=$(median "$RUNS" "$line1" "$W/one.git" "$W/anchor.sh")
+# The same one-commit push with the rule off, for what the signature check adds.
+printf 'version: 1\n' >"$W/policy_off.yaml"
+median "$RUNS" "$line1" "$W/one.git" "$HOOK" "off:$HOOK" "$W/hook_shared" "$W/anchor.sh" \
+	"$W/floor_shared" "$W/floor_hook" "$W/floor_hook noinit" >"$W/a.out"
+row() { sed -n "$1p" "$W/a.out"; }
+a_hook=$(row 1) a_off=$(row 2) a_shared=$(row 3) a_anchor=$(row 4)
+f_shared=$(row 5) f_hook=$(row 6) f_exec=$(row 7)
 b_hook=$(median "$RUNS" "$lineN" "$W/many.git" "$HOOK")
 b_anchor=$(median "$ANCHOR_RUNS" "$lineN" "$W/many.git" "$W/anchor.sh")
-# The same one-commit push with the rule off, for what the signature check adds.
-printf 'version: 1\n' >"$W/policy.yaml"
-a_off=$(median "$RUNS" "$line1" "$W/one.git" "$HOOK")
 
 both() { python3 -c 'import sys; w, c = map(float, sys.argv[1].split()); print("%.1f ms (cpu %.1f)" % (w * 1000, c * 1000))' "$1"; }
 wall_of() { echo "$1" | cut -d' ' -f1; }
@@ -112,4 +145,8 @@ printf '%-56s %24s %24s\n' "" "(a) 1 signed commit" "(b) $N signed commits"
 printf '%-56s %24s %24s\n' "gitgate pre-receive, require_signature (10 ms / 1 s)" "$(both "$a_hook")" "$(both "$b_hook")"
 printf '%-56s %24s %24s\n' "anchor: shell hook, git verify-commit per commit" "$(both "$a_anchor")" "$(both "$b_anchor")"
 printf '%-56s %24s\n' "gitgate pre-receive, no rules (context)" "$(both "$a_off")"
+printf '%-56s %24s\n' "gitgate pre-receive, shared libraries (the old link)" "$(both "$a_shared")"
+printf '%-56s %24s\n' "floor: git_libgit2_init, the hook's shared libraries" "$(both "$f_shared")"
+printf '%-56s %24s\n' "floor: git_libgit2_init, linked as the hook is" "$(both "$f_hook")"
+printf '%-56s %24s\n' "floor: the same program, exec and exit only" "$(both "$f_exec")"
 python3 -c 'import sys; a, b = map(float, sys.argv[1:]); print("targets (wall): %s" % ("met" if a < 0.010 and b < 1.0 else "MISSED"))' "$(wall_of "$a_hook")" "$(wall_of "$b_hook")"
