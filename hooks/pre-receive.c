@@ -319,9 +319,6 @@ int main(void)
 	if (glid && *glid)
 		prefix = "GL-HOOK-ERR: ";
 	git_libgit2_init();
-	/* Linked with hooks/static/startup.c, init reports the CA bundle it did not
-	 * load; no later message may carry that over. */
-	git_error_clear();
 	/* git has applied safe.directory already (its system, global and command-line
 	 * scopes, `*` included); libgit2 1.5 reads neither that scope nor `*`. */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);

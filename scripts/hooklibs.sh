@@ -5,8 +5,8 @@
 # and relocating two dozen shared libraries was most of its time. When the
 # static archives of everything it uses are installed (Debian's -dev packages
 # ship them), it links them into itself and keeps only libc and libm shared;
-# hooks/static/startup.c then leaves libgit2's network start-up out (see
-# there). Otherwise it prints the shared libraries' flags, as every other
+# hooks/static/startup.c then defers libgit2's network start-up to its first
+# use (see there). Otherwise it prints the shared libraries' flags, as every other
 # program links.
 set -eu
 shared="$(pkg-config --libs libgit2 yaml-0.1 libpcre2-8 libcrypto jansson gpgme) -lm"
@@ -19,13 +19,23 @@ for a in $archives; do
 		exit 0
 	fi
 done
-# The shim replaces exactly what this libgit2 build references; any other
-# build (OpenSSL instead of mbedTLS, no GSSAPI) links as shared.
+# hooks/static/startup.c wraps exactly what this libgit2 build calls across
+# its objects; any other build (OpenSSL instead of mbedTLS, no GSSAPI, other
+# internals) links as shared.
+wraps="git_mbedtls_stream_global_init git_mbedtls_stream_new git_mbedtls_stream_wrap
+git_mbedtls__set_cert_location libssh2_init"
 undef=$(nm -u "$libdir/libgit2.a" 2>/dev/null | awk '{print $2}' | sort -u)
-for s in mbedtls_x509_crt_parse_file libssh2_init gss_init_sec_context; do
-	echo "$undef" | grep -qx "$s" || { echo "$shared"; exit 0; }
+for s in $wraps gss_init_sec_context; do
+	echo "$undef" | grep -qx "$s" || {
+		echo "$shared"
+		exit 0
+	}
 done
-flags="-Wl,--wrap=mbedtls_x509_crt_parse_file -Wl,--wrap=libssh2_init -Wl,-Bstatic"
+flags=""
+for s in $wraps; do
+	flags="$flags -Wl,--wrap=$s"
+done
+flags="$flags -Wl,-Bstatic"
 for a in $archives; do
 	flags="$flags -l$a"
 done

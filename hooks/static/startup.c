@@ -1,30 +1,30 @@
 /*
- * What the pre-receive hook leaves out of libgit2's start-up when it links
+ * What the pre-receive hook defers from libgit2's start-up when it links
  * libgit2 statically (scripts/hooklibs.sh decides; the daemon and the CLI keep
  * the shared library and all of this).
  *
  * The hook runs once per push inside git's receive-pack and reads objects
  * from the local repository: it never opens a network connection through
- * libgit2. What libgit2 1.5 does for the network at start cost it most of its
- * start-up on a short-lived process:
+ * libgit2. What libgit2 1.5 starts for its network transports in
+ * git_libgit2_init() was most of the hook's start-up, so the link wraps each
+ * of them to start the first time it is used instead, as it was:
  *
- * - git_libgit2_init() parses the system's whole CA bundle with mbedTLS
- *   (the path is compiled into Debian's build and loaded unconditionally; no
- *   option can run before init). The link wraps that parse
- *   (-Wl,--wrap=mbedtls_x509_crt_parse_file) with one that loads nothing, so
- *   the hook trusts no certificate authority: a TLS connection libgit2 made
- *   in the hook would fail its certificate check, never pass it.
- * - git_libgit2_init() starts libssh2, which starts OpenSSL's engines and
- *   error strings. libssh2 starts itself when its first session is made
- *   (libssh2_session_init_ex), so the wrap of libssh2_init() below leaves it
- *   to that; libgit2's libssh2_exit() at shutdown is a no-op then.
- * - libgit2's HTTP transport links GSSAPI (Kerberos "Negotiate"), which maps
- *   seven more shared libraries at every start. The functions below load
- *   libgssapi_krb5 the first time one is called and forward to it, so the
- *   behaviour is the library's, paid only by a process that uses it.
+ * - mbedTLS: git_mbedtls_stream_global_init() parses the system's whole CA
+ *   bundle (the path is compiled into Debian's build and loaded
+ *   unconditionally; no option can run before init) and seeds a random
+ *   generator. It now runs, unchanged, before the first TLS stream or the
+ *   first GIT_OPT_SET_SSL_CERT_LOCATIONS, the only users of what it makes.
+ * - libssh2: libssh2_init() starts OpenSSL's engines and error strings.
+ *   libssh2 starts itself when its first session is made
+ *   (libssh2_session_init_ex), so the wrap leaves it to that; libgit2's
+ *   libssh2_exit() at shutdown is a no-op then.
+ * - GSSAPI (Kerberos "Negotiate" over HTTP) maps seven shared libraries. The
+ *   functions below load libgssapi_krb5 the first time one is called and
+ *   forward to it.
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,12 +44,55 @@ typedef struct {
 typedef gss_buffer_desc *gss_buffer_t;
 typedef void *gss_name_t, *gss_ctx_id_t, *gss_cred_id_t, *gss_OID_set, *gss_chan_t;
 
-int __wrap_mbedtls_x509_crt_parse_file(void *chain, const char *path);
-int __wrap_mbedtls_x509_crt_parse_file(void *chain, const char *path)
+/* libgit2's internal entry points of its mbedTLS stream (src/libgit2/streams/mbedtls.h). */
+typedef struct git_stream git_stream;
+int __real_git_mbedtls_stream_global_init(void);
+int __real_git_mbedtls_stream_new(git_stream **out, const char *host, const char *port);
+int __real_git_mbedtls_stream_wrap(git_stream **out, git_stream *in, const char *host);
+int __real_git_mbedtls__set_cert_location(const char *file, const char *path);
+
+static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool tls_pending;
+
+/* Called by git_libgit2_init() (again after a full shutdown): start later. */
+int __wrap_git_mbedtls_stream_global_init(void);
+int __wrap_git_mbedtls_stream_global_init(void)
 {
-	(void)chain;
-	(void)path;
-	return -0x2900; /* MBEDTLS_ERR_X509_FILE_IO_ERROR: nothing loaded */
+	pthread_mutex_lock(&tls_lock);
+	tls_pending = true;
+	pthread_mutex_unlock(&tls_lock);
+	return 0;
+}
+
+/* Runs libgit2's own start of mbedTLS once it is needed; its error is libgit2's. */
+static int tls_start(void)
+{
+	int rc = 0;
+	pthread_mutex_lock(&tls_lock);
+	if (tls_pending) {
+		tls_pending = false;
+		rc = __real_git_mbedtls_stream_global_init();
+	}
+	pthread_mutex_unlock(&tls_lock);
+	return rc;
+}
+
+int __wrap_git_mbedtls_stream_new(git_stream **out, const char *host, const char *port);
+int __wrap_git_mbedtls_stream_new(git_stream **out, const char *host, const char *port)
+{
+	return tls_start() < 0 ? -1 : __real_git_mbedtls_stream_new(out, host, port);
+}
+
+int __wrap_git_mbedtls_stream_wrap(git_stream **out, git_stream *in, const char *host);
+int __wrap_git_mbedtls_stream_wrap(git_stream **out, git_stream *in, const char *host)
+{
+	return tls_start() < 0 ? -1 : __real_git_mbedtls_stream_wrap(out, in, host);
+}
+
+int __wrap_git_mbedtls__set_cert_location(const char *file, const char *path);
+int __wrap_git_mbedtls__set_cert_location(const char *file, const char *path)
+{
+	return tls_start() < 0 ? -1 : __real_git_mbedtls__set_cert_location(file, path);
 }
 
 int __wrap_libssh2_init(int flags);

@@ -1,6 +1,6 @@
 /*
  * hooks/static/startup.c, the pre-receive hook's start-up shims, in a program
- * linked as the hook is: libgit2 starts, the CA bundle parse loads nothing,
+ * linked as the hook is: libgit2 starts, mbedTLS starts when first used,
  * libssh2 still starts itself with its first session, and the GSSAPI
  * functions reach the real library (loaded on first use) with libgit2's name
  * type.
@@ -10,6 +10,13 @@
 #include <dlfcn.h>
 #include <git2.h>
 #include <libssh2.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,7 +34,6 @@ typedef struct {
 typedef void *gss_name_t, *gss_OID_set;
 
 extern gss_OID GSS_C_NT_HOSTBASED_SERVICE;
-int __wrap_mbedtls_x509_crt_parse_file(void *chain, const char *path);
 OM_uint32 gss_import_name(OM_uint32 *minor, gss_buffer_desc *name, gss_OID type, gss_name_t *out);
 OM_uint32 gss_release_name(OM_uint32 *minor, gss_name_t *name);
 OM_uint32 gss_indicate_mechs(OM_uint32 *minor, gss_OID_set *out);
@@ -39,12 +45,95 @@ OM_uint32 gss_release_buffer(OM_uint32 *minor, gss_buffer_desc *buf);
 #define GSS_S_FAILURE  (13u << 16)
 #define GSS_C_GSS_CODE 1
 
-static void test_ca_bundle_loads_nothing(void)
+/* mbedTLS starts on first use, as libgit2 starts it: the CA files load then. */
+static void test_tls_starts_when_used(void)
 {
-	char chain[64] = {0};
-	CHECK(__wrap_mbedtls_x509_crt_parse_file(chain, "/etc/ssl/certs/ca-certificates.crt") < 0);
-	for (size_t i = 0; i < sizeof(chain); i++)
-		CHECK_INT(chain[i], 0);
+	const char *ca = "/etc/ssl/certs/ca-certificates.crt";
+	CHECK(git_libgit2_init() > 0);
+	CHECK_INT(git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca, NULL), 0);
+	CHECK(git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, "/nonexistent/ca.pem", NULL) < 0);
+	const git_error *e = git_error_last();
+	CHECK(e != NULL && strstr(e->message, "failed to load CA certificates") != NULL);
+	git_libgit2_shutdown();
+}
+
+struct seen {
+	int calls, valid, x509;
+};
+
+static int cert_check(git_cert *cert, int valid, const char *host, void *payload)
+{
+	struct seen *s = payload;
+	(void)host;
+	s->calls++;
+	s->valid = valid;
+	s->x509 = cert->cert_type == GIT_CERT_X509;
+	return -1; /* seen enough: stop here */
+}
+
+/*
+ * A real handshake with a TLS server on loopback (openssl s_server, a
+ * self-signed certificate): mbedTLS, started on the first stream, completes
+ * it and checks the certificate against the system's CAs, which do not
+ * trust it. Then again after a full shutdown and init.
+ */
+static void test_tls_handshake_after_lazy_start(void)
+{
+	char dir[] = "/tmp/gitgate-hookstart.XXXXXX", cmd[512], url[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+	         "-subj /CN=localhost -keyout %s/key.pem -out %s/cert.pem 2>/dev/null",
+	         dir, dir);
+	CHECK_INT(system(cmd), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0 &&
+	      getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	close(fd);
+	int port = ntohs(sa.sin_port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char accept[32], cert[128], key[128];
+		snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+		snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+		snprintf(key, sizeof(key), "%s/key.pem", dir);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0), dup2(null, 1), dup2(null, 2);
+		execlp("openssl", "openssl", "s_server", "-quiet", "-accept", accept, "-cert", cert,
+		       "-key", key, "-www", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) { /* until it listens, at most 5 s */
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		int ok = connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(c);
+		if (ok)
+			break;
+		usleep(50 * 1000);
+	}
+	snprintf(url, sizeof(url), "https://localhost:%d/repo.git", port);
+	for (int round = 0; round < 2; round++) {
+		struct seen seen = {0, -1, 0};
+		git_remote *remote = NULL;
+		git_remote_callbacks cb;
+		git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+		cb.certificate_check = cert_check;
+		cb.payload = &seen;
+		CHECK(git_libgit2_init() > 0);
+		CHECK_INT(git_remote_create_detached(&remote, url), 0);
+		CHECK(git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0);
+		CHECK_INT(seen.calls, 1);
+		CHECK_INT(seen.x509, 1);
+		CHECK_INT(seen.valid, 0);
+		git_remote_free(remote);
+		git_libgit2_shutdown();
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
 }
 
 /* The archives linked in work as the shared libgit2 does: a repository, a blob. */
@@ -134,7 +223,8 @@ static void test_library_calls_forward(void)
 
 int main(void)
 {
-	RUN(test_ca_bundle_loads_nothing);
+	RUN(test_tls_starts_when_used);
+	RUN(test_tls_handshake_after_lazy_start);
 	RUN(test_libgit2_starts);
 	RUN(test_ssh_session_starts_libssh2);
 	RUN(test_hostbased_name_reaches_the_library);
