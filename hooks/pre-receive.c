@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <git2.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,12 @@ int main(void)
 	const char *glid = getenv("GL_ID");
 	if (glid && *glid)
 		prefix = "GL-HOOK-ERR: ";
+	/*
+	 * OpenSSL's error strings (thousands, hashed at its start) are never
+	 * shown by the hook: its messages are its own. A signature rule's first
+	 * key starts OpenSSL, and that table was a sixth of it.
+	 */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
 	git_libgit2_init();
 	/* git has applied safe.directory already (its system, global and command-line
 	 * scopes, `*` included); libgit2 1.5 reads neither that scope nor `*`. */
