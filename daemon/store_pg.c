@@ -23,6 +23,7 @@
  */
 #include "store_pg.h"
 #include "store_pg_db.h"
+#include "store_pg_stats.h"
 
 #include "log.h"
 
@@ -70,6 +71,7 @@ struct op {
 	op_kind kind;
 	int rc;
 	int64_t id;
+	int64_t id0; /* id as requested: SUPERSEDE, PAUSE and RESUME answer in id */
 	char *source, *delivery, *event;
 	gg_deployment *deps;
 	size_t ndeps;
@@ -111,6 +113,7 @@ struct gg_pgstore {
 	int pipefd[2];
 	struct event *done_ev;
 	char reason[PG_REASON_MAX];
+	gg_pgstats stats; /* the write connection's: when to analyze the tables */
 };
 
 static int64_t now_ms(void)
@@ -203,6 +206,44 @@ static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, i
 }
 
 /*
+ * The replay rule's lookups and verdict as the CTEs h and w, for a
+ * deployment whose target is $1, commit $6 and allow_rollback $13 (0 or
+ * 1): the rule's lookups see the history before the row being inserted.
+ */
+#define JUDGE_CTES                                                                                 \
+	" h AS (SELECT"                                                                            \
+	" (SELECT coalesce(commit_id, after) FROM deployments WHERE state='succeeded'"             \
+	"  AND target=$1::text ORDER BY id DESC LIMIT 1) AS last,"                                 \
+	" (SELECT id FROM deployments WHERE target=$1::text AND after=$6::text"                    \
+	"  AND state<>'refused' LIMIT 1) AS prev,"                                                 \
+	" (SELECT after FROM deployments WHERE target=$1::text AND state<>'refused'"               \
+	"  ORDER BY id DESC LIMIT 1) AS newest),"                                                  \
+	" w AS (SELECT CASE WHEN $6::text IS NULL THEN NULL"                                       \
+	"  WHEN last = $6::text THEN '" GG_REPLAY_DEPLOYED "'"                                     \
+	"  WHEN $13::int = 0 AND prev IS NOT NULL AND newest <> $6::text"                          \
+	"  THEN '" GG_REPLAY_OLDER "' END AS why FROM h)"
+
+/* The judged deployment's row from $1..$12 and w's verdict. */
+#define JUDGED_INSERT                                                                              \
+	"INSERT INTO deployments(target, source, repo, ref, before, after, pusher, delivery,"      \
+	" clone_url, state, created_at, not_before, client, reason, finished_at) "                 \
+	"SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,"   \
+	" $9::text, CASE WHEN why IS NULL THEN 'queued' ELSE 'refused' END, $10::bigint,"          \
+	" $11::bigint, $12::text, why, CASE WHEN why IS NULL THEN NULL ELSE $10::bigint END "      \
+	"FROM w"
+
+/* The static reason a judged row's reason column names; NULL when it was queued. */
+static const char *judged_reason(PGresult *r, int row, int col)
+{
+	const char *reason = PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+	if (strcmp(reason, GG_REPLAY_DEPLOYED) == 0)
+		return GG_REPLAY_DEPLOYED;
+	if (strcmp(reason, GG_REPLAY_OLDER) == 0)
+		return GG_REPLAY_OLDER;
+	return NULL;
+}
+
+/*
  * Insert a delivery's deployment judged by the replay rule in the same
  * statement (one round trip): the rule's lookups see the history before
  * this row, as replay_reason's do. *why is NULL when it was queued, else
@@ -211,37 +252,52 @@ static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, i
 static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
                          bool allow_rollback, int64_t *id, const char **why)
 {
-	PGresult *r = gg_pgdb_exec(
-	    c,
-	    "WITH h AS (SELECT"
-	    " (SELECT coalesce(commit_id, after) FROM deployments WHERE state='succeeded'"
-	    "  AND target=$1::text ORDER BY id DESC LIMIT 1) AS last,"
-	    " (SELECT id FROM deployments WHERE target=$1::text AND after=$6::text"
-	    "  AND state<>'refused' LIMIT 1) AS prev,"
-	    " (SELECT after FROM deployments WHERE target=$1::text AND state<>'refused'"
-	    "  ORDER BY id DESC LIMIT 1) AS newest),"
-	    " w AS (SELECT CASE WHEN $6::text IS NULL THEN NULL"
-	    "  WHEN last = $6::text THEN '" GG_REPLAY_DEPLOYED "'"
-	    "  WHEN $13::int = 0 AND prev IS NOT NULL AND newest <> $6::text"
-	    "  THEN '" GG_REPLAY_OLDER "' END AS why FROM h) "
-	    "INSERT INTO deployments(target, source, repo, ref, before, after, pusher, delivery,"
-	    " clone_url, state, created_at, not_before, client, reason, finished_at) "
-	    "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,"
-	    " $9::text, CASE WHEN why IS NULL THEN 'queued' ELSE 'refused' END, $10::bigint,"
-	    " $11::bigint, $12::text, why, CASE WHEN why IS NULL THEN NULL ELSE $10::bigint END "
-	    "FROM w RETURNING id, reason",
-	    "sssssssssiisi", d->target, d->source, d->repo, d->ref, d->before, d->after, d->pusher,
-	    delivery, d->clone_url, now, d->not_before, d->client, (int64_t)allow_rollback);
+	PGresult *r = gg_pgdb_exec(c, "WITH" JUDGE_CTES " " JUDGED_INSERT " RETURNING id, reason",
+	                           "sssssssssiisi", d->target, d->source, d->repo, d->ref,
+	                           d->before, d->after, d->pusher, delivery, d->clone_url, now,
+	                           d->not_before, d->client, (int64_t)allow_rollback);
 	int rc = -1;
 	*why = NULL;
 	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
 		*id = gg_pgdb_i64(r, 0, 0);
-		const char *reason = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
-		if (strcmp(reason, GG_REPLAY_DEPLOYED) == 0)
-			*why = GG_REPLAY_DEPLOYED;
-		else if (strcmp(reason, GG_REPLAY_OLDER) == 0)
-			*why = GG_REPLAY_OLDER;
+		*why = judged_reason(r, 0, 1);
 		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Store the delivery ($14, $8, $15) and, when it is new, its first
+ * deployment judged, in one statement: one round trip for the usual
+ * delivery of one deployment. A concurrent insert of the same delivery
+ * waits for its commit, then inserts nothing. *dup says whether the
+ * delivery was there already.
+ */
+static int insert_delivery_judged(PGconn *c, const op *o, int64_t now, bool *dup, int64_t *id,
+                                  const char **why)
+{
+	const gg_deployment *d = &o->deps[0];
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "WITH dl AS (INSERT INTO deliveries(source, id, event, received_at)"
+	    " VALUES ($14::text, $8::text, $15::text, $10::bigint) ON CONFLICT DO NOTHING"
+	    " RETURNING 1)," JUDGE_CTES ", ins AS (" JUDGED_INSERT
+	    " WHERE EXISTS (SELECT 1 FROM dl)"
+	    " RETURNING id, reason) "
+	    "SELECT (SELECT count(*) FROM dl), (SELECT id FROM ins), (SELECT reason FROM ins)",
+	    "sssssssssiisiss", d->target, d->source, d->repo, d->ref, d->before, d->after,
+	    d->pusher, o->delivery, d->clone_url, now, d->not_before, d->client,
+	    (int64_t)o->allow_rollback[0], o->source, o->event);
+	int rc = -1;
+	*why = NULL;
+	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
+		*dup = gg_pgdb_i64(r, 0, 0) == 0;
+		if (*dup || !PQgetisnull(r, 0, 1)) {
+			*id = gg_pgdb_i64(r, 0, 1);
+			*why = judged_reason(r, 0, 2);
+			rc = 0;
+		}
 	}
 	PQclear(r);
 	return rc;
@@ -249,20 +305,28 @@ static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery
 
 static int run_accept(PGconn *c, op *o, int64_t now)
 {
-	/* A concurrent insert of the same id waits for its commit, then does nothing. */
-	int n = changed(gg_pgdb_exec(c,
-	                             "INSERT INTO deliveries(source, id, event, received_at) "
-	                             "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
-	                             "sssi", o->source, o->delivery, o->event, now));
-	if (n < 0)
-		return -1;
-	if (n == 0) {
-		o->duplicate = true;
-		return 0;
-	}
+	size_t first = 0;
 	o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
 	o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
-	for (size_t i = 0; i < o->ndeps; i++)
+	if (o->ndeps > 0) {
+		if (insert_delivery_judged(c, o, now, &o->duplicate, &o->ids[0], &o->refused[0]) <
+		    0)
+			return -1;
+		first = 1;
+	} else {
+		/* A concurrent insert of the same id waits for its commit, then does nothing. */
+		int n =
+		    changed(gg_pgdb_exec(c,
+		                         "INSERT INTO deliveries(source, id, event, received_at) "
+		                         "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+		                         "sssi", o->source, o->delivery, o->event, now));
+		if (n < 0)
+			return -1;
+		o->duplicate = n == 0;
+	}
+	if (o->duplicate)
+		return 0;
+	for (size_t i = first; i < o->ndeps; i++)
 		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
 		                  &o->ids[i], &o->refused[i]) < 0)
 			return -1;
@@ -383,14 +447,47 @@ static bool lost(gg_pgstore *p)
 	return true;
 }
 
+/* Undo what a run of o left in it, for a second run in a new transaction. */
+static void op_reset(op *o)
+{
+	o->rc = 0;
+	o->id = o->id0;
+	o->duplicate = false;
+	free(o->ids);
+	o->ids = NULL;
+	free(o->refused);
+	o->refused = NULL;
+}
+
 /*
- * Run a batch in one transaction; a savepoint per request keeps one failing
- * request from taking the others down. A commit that fails fails them all.
+ * Run a batch in one transaction. First without savepoints: a write
+ * failing is rare (a value the server refuses), and a savepoint per
+ * request costs a round trip per request, as much as the request's own
+ * statement. When one fails, the transaction is rolled back and the batch
+ * runs again with a savepoint per request, so that one failing request
+ * does not take the others down. A commit that fails fails them all.
  */
 static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
 	bool any_failed = false;
+	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+		goto fail;
+	op *failed = batch;
+	for (; failed; failed = failed->next) {
+		failed->rc = run_op(c, failed);
+		if (failed->rc == -1)
+			break;
+	}
+	if (failed == NULL) {
+		if (gg_pgdb_exec0(c, "COMMIT") < 0)
+			goto fail;
+		goto committed;
+	}
+	if (PQstatus(c) != CONNECTION_OK || gg_pgdb_exec0(c, "ROLLBACK") < 0)
+		goto fail;
+	for (op *o = batch; o; o = o->next)
+		op_reset(o);
 	/* Transaction and savepoint statements travel together: fewer round trips. */
 	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
 		goto fail;
@@ -409,9 +506,15 @@ static void run_batch(gg_pgstore *p, op *batch)
 		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
 			goto fail;
 	}
+committed:;
 	size_t n = 0;
 	for (op *o = batch; o; o = o->next)
 		n++;
+	uint64_t inserted = 0;
+	for (op *o = batch; o; o = o->next)
+		if (o->rc == 0 && (o->kind == OP_INSERT || (o->kind == OP_ACCEPT && !o->duplicate)))
+			inserted += o->kind == OP_INSERT ? 1 : o->ndeps;
+	gg_pgstats_grew(&p->stats, c, inserted);
 	pthread_mutex_lock(&p->mu);
 	p->commits++;
 	p->committed_writes += n;
@@ -471,6 +574,7 @@ static int reconnect(gg_pgstore *p)
 		return -1;
 	}
 	p->w = c;
+	gg_pgstats_start(&p->stats, c);
 	p->backoff_ms = 0;
 	pthread_mutex_lock(&p->rmu);
 	p->r_bad = true; /* reopened below, by the caller */
@@ -626,6 +730,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 static void submit(gg_pgstore *p, op *o)
 {
+	o->id0 = o->id;
 	if (!p->threaded) {
 		/* Synchronous (tools, tests): the same transaction, on this thread. */
 		if (p->w == NULL) {
@@ -672,6 +777,7 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
 	    gg_pgdb_lock_daemon(p->w, p->password, err) < 0)
 		goto done;
+	gg_pgstats_start(&p->stats, p->w);
 	p->r = reader_connect(p, err);
 	if (p->r == NULL)
 		goto done;

@@ -380,6 +380,13 @@ static void test_threaded_group_commit(void)
 	CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
 	CHECK_INT(n, N);
 	gg_deployments_free(list, n);
+	/*
+	 * The store analyzed the young table as it grew, so that its cached
+	 * plans are made for its size, not for an empty table (a scan).
+	 */
+	if (on_pg)
+		CHECK(pg_value("gg_t",
+		               "SELECT reltuples FROM pg_class WHERE relname='deployments'") > 0);
 
 	/* Writes queued at close are finished, not lost. */
 	gg_store_accept(st, "github", "late", "push", two, 1, NULL, NULL);
@@ -832,6 +839,56 @@ static void signal_backends(const char *db, const char *sig)
  * a frozen host): a read on the loop gives up instead of hanging, the
  * store says it is unhealthy, and all works again once the server answers.
  */
+/*
+ * A write the server refuses (here a delivery id that is not UTF-8) fails
+ * alone: the deliveries queued with it, in the same transaction, are
+ * stored all the same.
+ */
+static void test_pg_batch_one_fails(void)
+{
+	struct event_base *base = event_base_new();
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/onefails", dir);
+	CHECK_INT(open_store(&st, base, sub, &err), 0);
+	free(sub);
+	if (st == NULL) {
+		free(err);
+		event_base_free(base);
+		return;
+	}
+	enum { N = 101, BAD = 50 };
+	static seen each[N];
+	for (int i = 0; i < N; i++) {
+		char del[16];
+		snprintf(del, sizeof(del), i == BAD ? "bad-\xff" : "ok-%d", i);
+		memset(&each[i], 0, sizeof(each[i]));
+		gg_store_accept(st, "github", del, "push", two, 1, on_accept, &each[i]);
+	}
+	int calls = 0;
+	for (int spins = 0; calls < N && spins < 100000; spins++) {
+		event_base_loop(base, EVLOOP_ONCE);
+		calls = 0;
+		for (int i = 0; i < N; i++)
+			calls += each[i].calls;
+	}
+	CHECK_INT(calls, N);
+	int stored = 0;
+	for (int i = 0; i < N; i++)
+		if (i != BAD && each[i].rc == 0 && each[i].nids == 1 && each[i].ids[0] > 0)
+			stored++;
+	CHECK_INT(stored, N - 1);
+	CHECK_INT(each[BAD].rc, -1);
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
+	CHECK_INT(n, N - 1);
+	gg_deployments_free(list, n);
+	CHECK_INT(pg_value("gg_onefails", "SELECT count(*) FROM deliveries"), N - 1);
+	gg_store_close(st);
+	event_base_free(base);
+}
+
 static void test_pg_silent_server(void)
 {
 	struct event_base *base = event_base_new();
@@ -909,6 +966,7 @@ int main(void)
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_reconnect);
 		RUN(test_pg_silent_server);
+		RUN(test_pg_batch_one_fails);
 	}
 	free(cmd);
 	free(pwfile);
