@@ -23,6 +23,7 @@
  */
 #include "store_pg.h"
 #include "store_pg_db.h"
+#include "store_pg_report.h"
 #include "store_pg_stats.h"
 
 #include "log.h"
@@ -63,6 +64,7 @@ typedef enum {
 	OP_PRUNE,
 	OP_PAUSE,
 	OP_RESUME,
+	OP_REPORT,
 } op_kind;
 
 typedef struct op op;
@@ -86,6 +88,7 @@ struct op {
 	gg_store_cb cb;
 	gg_store_accept_cb acb;
 	void *arg;
+	gg_pgreport_req *report;
 };
 
 struct gg_pgstore {
@@ -140,6 +143,7 @@ static void op_free(op *o)
 	free(o->commit);
 	free(o->reason);
 	free(o->target);
+	gg_pgreport_req_free(o->report);
 	free(o);
 }
 
@@ -271,36 +275,39 @@ static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery
  * Store the delivery ($14, $8, $15) and, when it is new, its first
  * deployment judged, in one statement: one round trip for the usual
  * delivery of one deployment. A concurrent insert of the same delivery
- * waits for its commit, then inserts nothing. *dup says whether the
- * delivery was there already.
+ * waits for its commit, then inserts nothing. Its row: whether the
+ * delivery was new, the deployment's id and its refusal reason.
  */
-static int insert_delivery_judged(PGconn *c, const op *o, int64_t now, bool *dup, int64_t *id,
-                                  const char **why)
+static const char accept_sql[] =
+    "WITH dl AS (INSERT INTO deliveries(source, id, event, received_at)"
+    " VALUES ($14::text, $8::text, $15::text, $10::bigint) ON CONFLICT DO NOTHING"
+    " RETURNING 1)," JUDGE_CTES ", ins AS (" JUDGED_INSERT " WHERE EXISTS (SELECT 1 FROM dl)"
+    " RETURNING id, reason) "
+    "SELECT (SELECT count(*) FROM dl), (SELECT id FROM ins), (SELECT reason FROM ins)";
+#define ACCEPT_PARAMS 15
+
+/* accept_sql's bound values for o (gg_pgdb_exec's format, then the values). */
+#define ACCEPT_ARGS(o, now)                                                                        \
+	"sssssssssiisiss", (o)->deps[0].target, (o)->deps[0].source, (o)->deps[0].repo,            \
+	    (o)->deps[0].ref, (o)->deps[0].before, (o)->deps[0].after, (o)->deps[0].pusher,        \
+	    (o)->delivery, (o)->deps[0].clone_url, (now), (o)->deps[0].not_before,                 \
+	    (o)->deps[0].client, (int64_t)(o)->allow_rollback[0], (o)->source, (o)->event
+
+/* Take accept_sql's answer r into o (ids and refused allocated); 0 or -1. */
+static int accept_result(op *o, PGresult *r)
 {
-	const gg_deployment *d = &o->deps[0];
-	PGresult *r = gg_pgdb_exec(
-	    c,
-	    "WITH dl AS (INSERT INTO deliveries(source, id, event, received_at)"
-	    " VALUES ($14::text, $8::text, $15::text, $10::bigint) ON CONFLICT DO NOTHING"
-	    " RETURNING 1)," JUDGE_CTES ", ins AS (" JUDGED_INSERT
-	    " WHERE EXISTS (SELECT 1 FROM dl)"
-	    " RETURNING id, reason) "
-	    "SELECT (SELECT count(*) FROM dl), (SELECT id FROM ins), (SELECT reason FROM ins)",
-	    "sssssssssiisiss", d->target, d->source, d->repo, d->ref, d->before, d->after,
-	    d->pusher, o->delivery, d->clone_url, now, d->not_before, d->client,
-	    (int64_t)o->allow_rollback[0], o->source, o->event);
-	int rc = -1;
-	*why = NULL;
-	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
-		*dup = gg_pgdb_i64(r, 0, 0) == 0;
-		if (*dup || !PQgetisnull(r, 0, 1)) {
-			*id = gg_pgdb_i64(r, 0, 1);
-			*why = judged_reason(r, 0, 2);
-			rc = 0;
-		}
+	if (!gg_pgdb_ok(r) || PQntuples(r) != 1)
+		return -1;
+	if (o->ids == NULL) {
+		o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
+		o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
 	}
-	PQclear(r);
-	return rc;
+	o->duplicate = gg_pgdb_i64(r, 0, 0) == 0;
+	if (!o->duplicate && PQgetisnull(r, 0, 1))
+		return -1;
+	o->ids[0] = gg_pgdb_i64(r, 0, 1);
+	o->refused[0] = judged_reason(r, 0, 2);
+	return 0;
 }
 
 static int run_accept(PGconn *c, op *o, int64_t now)
@@ -309,8 +316,10 @@ static int run_accept(PGconn *c, op *o, int64_t now)
 	o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
 	o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
 	if (o->ndeps > 0) {
-		if (insert_delivery_judged(c, o, now, &o->duplicate, &o->ids[0], &o->refused[0]) <
-		    0)
+		PGresult *r = gg_pgdb_exec(c, accept_sql, ACCEPT_ARGS(o, now));
+		int rc = accept_result(o, r);
+		PQclear(r);
+		if (rc < 0)
 			return -1;
 		first = 1;
 	} else {
@@ -409,6 +418,8 @@ static int run_op(PGconn *c, op *o)
 			return -1;
 		o->id = n;
 		return 0;
+	case OP_REPORT:
+		return gg_pgreport_run(c, o->report, now);
 	}
 	return -1;
 }
@@ -459,8 +470,76 @@ static void op_reset(op *o)
 	o->refused = NULL;
 }
 
+/* The next query's result in a pipeline, with the NULL that ends it read. */
+static PGresult *pipe_result(PGconn *c)
+{
+	PGresult *r = PQgetResult(c);
+	if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		PQclear(PQgetResult(c));
+	return r;
+}
+
 /*
- * Run a batch in one transaction. First without savepoints: a write
+ * A batch of deliveries with one deployment each (what a busy webhook
+ * brings) in one round trip: libpq's pipeline mode sends BEGIN, each
+ * delivery's statement and COMMIT together, then reads the answers. Round
+ * trips, not the statements, were most of a batch's time. 0: committed;
+ * 1: a statement failed and the transaction was rolled back (run the
+ * batch again the slow way); 2: not such a batch; -1: the connection or
+ * the commit failed.
+ */
+static int run_pipelined(PGconn *c, op *batch, int64_t now)
+{
+	for (op *o = batch; o; o = o->next)
+		if (o->kind != OP_ACCEPT || o->ndeps != 1)
+			return 2;
+	if (gg_pgdb_prepare(c, accept_sql, ACCEPT_PARAMS) < 0 || !PQenterPipelineMode(c))
+		return 2;
+	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+	for (op *o = batch; sent && o; o = o->next)
+		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
+	sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+	if (!PQpipelineSync(c) || !sent)
+		return -1;
+	/* The answers in order: BEGIN, each delivery's, COMMIT, then the sync. */
+	PGresult *r = pipe_result(c);
+	int state = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	PQclear(r);
+	/* Every answer is read, failed or not, for the connection to leave the pipeline. */
+	bool broken = false;
+	for (op *o = batch; o && !broken; o = o->next) {
+		r = pipe_result(c);
+		broken = r == NULL;
+		if (broken)
+			state = -1;
+		else if (state == 0 && accept_result(o, r) < 0)
+			state = 1;
+		PQclear(r);
+	}
+	if (!broken) {
+		r = pipe_result(c);
+		if (state == 0 && !(r && PQresultStatus(r) == PGRES_COMMAND_OK &&
+		                    strcmp(PQcmdStatus(r), "COMMIT") == 0))
+			state = -1;
+		PQclear(r);
+		r = PQgetResult(c);
+		if (!(r && PQresultStatus(r) == PGRES_PIPELINE_SYNC))
+			state = -1;
+		PQclear(r);
+	}
+	if (!PQexitPipelineMode(c))
+		return -1;
+	if (state == 1 && PQtransactionStatus(c) != PQTRANS_IDLE &&
+	    gg_pgdb_exec0(c, "ROLLBACK") < 0)
+		return -1;
+	for (op *o = batch; state == 0 && o; o = o->next)
+		o->rc = 0;
+	return state;
+}
+
+/*
+ * Run a batch in one transaction: pipelined when it is only deliveries
+ * (run_pipelined), else first without savepoints: a write
  * failing is rare (a value the server refuses), and a savepoint per
  * request costs a round trip per request, as much as the request's own
  * statement. When one fails, the transaction is rolled back and the batch
@@ -471,6 +550,16 @@ static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
 	bool any_failed = false;
+	int piped = run_pipelined(c, batch, now_ms());
+	if (piped == 0)
+		goto committed;
+	if (piped < 0)
+		goto fail;
+	if (piped == 1) {
+		for (op *o = batch; o; o = o->next)
+			op_reset(o);
+		goto savepoints;
+	}
 	if (gg_pgdb_exec0(c, "BEGIN") < 0)
 		goto fail;
 	op *failed = batch;
@@ -488,6 +577,7 @@ static void run_batch(gg_pgstore *p, op *batch)
 		goto fail;
 	for (op *o = batch; o; o = o->next)
 		op_reset(o);
+savepoints:
 	/* Transaction and savepoint statements travel together: fewer round trips. */
 	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
 		goto fail;
@@ -1005,6 +1095,13 @@ void gg_pgstore_resume(gg_pgstore *p, const char *target, gg_store_cb cb, void *
 	submit(p, o);
 }
 
+void gg_pgstore_report(gg_pgstore *p, gg_pgreport_req *r, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_REPORT, 0, cb, arg);
+	o->report = r;
+	submit(p, o);
+}
+
 void gg_pgstore_prune(gg_pgstore *p, uint64_t max_age_ms)
 {
 	op *o = simple_op(OP_PRUNE, 0, NULL, NULL);
@@ -1070,6 +1167,16 @@ static void reader_done(gg_pgstore *p)
 		pthread_cond_signal(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 	}
+}
+
+PGconn *gg_pgstore_reader(gg_pgstore *p)
+{
+	return reader(p);
+}
+
+void gg_pgstore_reader_done(gg_pgstore *p)
+{
+	reader_done(p);
 }
 
 int gg_pgstore_recover(gg_pgstore *p, size_t *n)

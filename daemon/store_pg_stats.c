@@ -49,15 +49,14 @@ void gg_pgstats_grew(gg_pgstats *s, PGconn *c, uint64_t rows)
 	if (s->grown < s->next)
 		return;
 	/*
-	 * Only deployments: the lookups of deliveries are by key, one plan
-	 * whatever the size. A small sample (PG_ANALYZE_TARGET) is enough
-	 * to tell an index from a scan and keeps the writer's pause short;
-	 * autovacuum's own analyze later replaces these figures with finer
-	 * ones. SKIP_LOCKED: a table that autovacuum (or another daemon) is
-	 * working on is left to it rather than waited for.
+	 * Deployments and the report events that follow them: the lookups of
+	 * deliveries are by key, one plan whatever the size. A small sample (PG_ANALYZE_TARGET) is
+	 * enough to tell an index from a scan and keeps the writer's pause short; autovacuum's own
+	 * analyze later replaces these figures with finer ones. SKIP_LOCKED: a table that
+	 * autovacuum (or another daemon) is working on is left to it rather than waited for.
 	 */
 	gg_pgdb_exec0(c, "BEGIN; SET LOCAL default_statistics_target = " PG_ANALYZE_TARGET
-	                 "; ANALYZE (SKIP_LOCKED) deployments; COMMIT");
+	                 "; ANALYZE (SKIP_LOCKED) deployments, report_events; COMMIT");
 	/* Failed or not, the next try waits for the next doubling. */
 	s->next += s->grown;
 	s->grown = 0;
