@@ -1304,7 +1304,10 @@ int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
 	 * does: one seek per target for the next name and one for its newest
 	 * id, so a scan costs the number of targets, not of queued rows (a
 	 * DISTINCT ON would read every queued row, and a backlog grows during
-	 * a long deployment).
+	 * a long deployment). The newest of each target is one backward
+	 * index seek (LATERAL ... LIMIT 1): an `id IN (...)` of the same was
+	 * planned as a hash join over every row of the table, 4 ms per call
+	 * on the event loop with 5,000 deliveries queued.
 	 */
 	return select_deps(out, n, p,
 	                   "WITH RECURSIVE t(target) AS ("
@@ -1312,10 +1315,10 @@ int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
 	                   " UNION ALL SELECT (SELECT min(target) FROM deployments"
 	                   "  WHERE state='queued' AND target > t.target)"
 	                   " FROM t WHERE t.target IS NOT NULL) "
-	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE id IN "
-	                   "(SELECT (SELECT max(id) FROM deployments WHERE state='queued'"
-	                   "  AND target=t.target) FROM t WHERE t.target IS NOT NULL) "
-	                   "ORDER BY id",
+	                   "SELECT d.* FROM t CROSS JOIN LATERAL (SELECT " DEP_COLUMNS
+	                   " FROM deployments WHERE state='queued' AND target=t.target"
+	                   " ORDER BY id DESC LIMIT 1) d WHERE t.target IS NOT NULL "
+	                   "ORDER BY d.id",
 	                   "", NULL, 0);
 }
 

@@ -53,35 +53,38 @@ int gg_pgreport_run(PGconn *c, const gg_pgreport_req *r, int64_t now)
 		return n < 0 ? -1 : 0;
 	case GG_PGREPORT_RECORD:
 		/* Never backwards: the cursor only moves past events. */
-		n = changed(gg_pgdb_exec(c,
-		                         "UPDATE report_cursors SET last_event=greatest(last_event, $1),"
-		                         " last_state=coalesce($2, last_state), last_at=$3,"
-		                         " last_result=$4, last_error=$5 WHERE target=$6 AND dest=$7",
-		                         "isissss", r->id, r->state, now, r->result, r->error,
-		                         r->target, r->dest));
+		n = changed(gg_pgdb_exec(
+		    c,
+		    "UPDATE report_cursors SET last_event=greatest(last_event, $1),"
+		    " last_state=coalesce($2, last_state), last_at=$3,"
+		    " last_result=$4, last_error=$5 WHERE target=$6 AND dest=$7",
+		    "isissss", r->id, r->state, now, r->result, r->error, r->target, r->dest));
 		if (n < 0)
 			return -1;
 		return n == 0 ? GG_STORE_NOTFOUND : 0;
 	case GG_PGREPORT_PRUNE:
 		/* Events every cursor of their target is past, and whatever is too old to send. */
-		n = changed(gg_pgdb_exec(c,
-		                         "DELETE FROM report_events e WHERE at<$1 OR id<=(SELECT "
-		                         "min(last_event) FROM report_cursors c WHERE c.target=e.target)",
-		                         "i", r->when));
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "DELETE FROM report_events e WHERE at<$1 OR id<=(SELECT "
+		                 "min(last_event) FROM report_cursors c WHERE c.target=e.target)",
+		                 "i", r->when));
 		if (n < 0)
 			return -1;
 		/* A remote deployment is wanted while its deployment has events left. */
-		n = changed(gg_pgdb_exec(c,
-		                         "DELETE FROM report_refs f WHERE NOT EXISTS (SELECT 1 FROM "
-		                         "report_events e WHERE e.deployment=f.deployment)",
-		                         ""));
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "DELETE FROM report_refs f WHERE NOT EXISTS (SELECT 1 FROM "
+		                 "report_events e WHERE e.deployment=f.deployment)",
+		                 ""));
 		return n < 0 ? -1 : 0;
 	case GG_PGREPORT_REF:
-		n = changed(gg_pgdb_exec(c,
-		                         "INSERT INTO report_refs(target, dest, deployment, remote_id) "
-		                         "VALUES ($1,$2,$3,$4) ON CONFLICT (target, dest, deployment) "
-		                         "DO UPDATE SET remote_id=EXCLUDED.remote_id",
-		                         "ssii", r->target, r->dest, r->id, r->when));
+		n = changed(
+		    gg_pgdb_exec(c,
+		                 "INSERT INTO report_refs(target, dest, deployment, remote_id) "
+		                 "VALUES ($1,$2,$3,$4) ON CONFLICT (target, dest, deployment) "
+		                 "DO UPDATE SET remote_id=EXCLUDED.remote_id",
+		                 "ssii", r->target, r->dest, r->id, r->when));
 		return n < 0 ? -1 : 0;
 	}
 	return -1;
@@ -114,9 +117,9 @@ void gg_pgstore_report_init(gg_pgstore *p, const char *target, const char *dest,
 	gg_pgstore_report(p, req(GG_PGREPORT_INIT, target, dest), cb, arg);
 }
 
-void gg_pgstore_report_record(gg_pgstore *p, const char *target, const char *dest,
-                              int64_t through, const char *state, const char *result,
-                              const char *error, gg_store_cb cb, void *arg)
+void gg_pgstore_report_record(gg_pgstore *p, const char *target, const char *dest, int64_t through,
+                              const char *state, const char *result, const char *error,
+                              gg_store_cb cb, void *arg)
 {
 	gg_pgreport_req *r = req(GG_PGREPORT_RECORD, target, dest);
 	r->id = through;
@@ -142,8 +145,8 @@ void gg_pgstore_report_prune(gg_pgstore *p, uint64_t max_age_ms)
 	gg_pgstore_report(p, r, NULL, NULL);
 }
 
-int gg_pgstore_report_ref(int64_t *remote_id, gg_pgstore *p, const char *target,
-                          const char *dest, int64_t deployment)
+int gg_pgstore_report_ref(int64_t *remote_id, gg_pgstore *p, const char *target, const char *dest,
+                          int64_t deployment)
 {
 	*remote_id = 0;
 	PGconn *c = gg_pgstore_reader(p);
@@ -201,8 +204,7 @@ static char *col_text(PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? NULL : gg_strdup(PQgetvalue(r, row, col));
 }
 
-int gg_pgstore_report_status(gg_report_status **out, size_t *n, gg_pgstore *p,
-                             const char *target)
+int gg_pgstore_report_status(gg_report_status **out, size_t *n, gg_pgstore *p, const char *target)
 {
 	*out = NULL;
 	*n = 0;

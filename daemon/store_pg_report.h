@@ -39,17 +39,16 @@ void gg_pgstore_reader_done(gg_pgstore *p);
 
 void gg_pgstore_report_init(gg_pgstore *p, const char *target, const char *dest, gg_store_cb cb,
                             void *arg);
-void gg_pgstore_report_record(gg_pgstore *p, const char *target, const char *dest,
-                              int64_t through, const char *state, const char *result,
-                              const char *error, gg_store_cb cb, void *arg);
+void gg_pgstore_report_record(gg_pgstore *p, const char *target, const char *dest, int64_t through,
+                              const char *state, const char *result, const char *error,
+                              gg_store_cb cb, void *arg);
 void gg_pgstore_report_ref_set(gg_pgstore *p, const char *target, const char *dest,
                                int64_t deployment, int64_t remote_id, gg_store_cb cb, void *arg);
 void gg_pgstore_report_prune(gg_pgstore *p, uint64_t max_age_ms);
-int gg_pgstore_report_ref(int64_t *remote_id, gg_pgstore *p, const char *target,
-                          const char *dest, int64_t deployment);
+int gg_pgstore_report_ref(int64_t *remote_id, gg_pgstore *p, const char *target, const char *dest,
+                          int64_t deployment);
 int gg_pgstore_report_next(gg_report_event *out, gg_pgstore *p, const char *target,
                            const char *dest);
-int gg_pgstore_report_status(gg_report_status **out, size_t *n, gg_pgstore *p,
-                             const char *target);
+int gg_pgstore_report_status(gg_report_status **out, size_t *n, gg_pgstore *p, const char *target);
 
 #endif
