@@ -499,14 +499,7 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 		    "(checkout, or url on a run target); a payload's word is not verified");
 	else if (v)
 		t->verify = load_verify(c, v);
-	const gg_ynode *report = gg_ymap_get(n, "report");
-	if (report && cfg->store_kind == GG_STORE_POSTGRES)
-		/* The outbox lives in the SQLite store only, so far. */
-		gg_yload_err(c, report,
-		             "'report' needs the sqlite store; a postgres store has no "
-		             "report outbox yet");
-	else
-		gg_dest_config(c, report, &t->reports, &t->nreports);
+	gg_dest_config(c, gg_ymap_get(n, "report"), &t->reports, &t->nreports);
 }
 
 static void free_target(gg_dtarget *t)

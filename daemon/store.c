@@ -7,6 +7,7 @@
  */
 #include "store.h"
 #include "store_pg.h"
+#include "store_pg_report.h"
 
 #include "log.h"
 
@@ -1442,6 +1443,10 @@ static int run_report_op(gg_store *s, op *o, int64_t now)
 void gg_store_report_init(gg_store *s, const char *target, const char *dest, gg_store_cb cb,
                           void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_report_init(s->pg, target, dest, cb, arg);
+		return;
+	}
 	op *o = simple_op(OP_REPORT_INIT, 0, cb, arg);
 	o->target = gg_strdup(target);
 	o->rdest = gg_strdup(dest);
@@ -1452,6 +1457,11 @@ void gg_store_report_record(gg_store *s, const char *target, const char *dest, i
                             const char *state, const char *result, const char *error,
                             gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_report_record(s->pg, target, dest, through, state, result, error, cb,
+		                         arg);
+		return;
+	}
 	op *o = simple_op(OP_REPORT_RECORD, through, cb, arg);
 	o->target = gg_strdup(target);
 	o->rdest = gg_strdup(dest);
@@ -1463,6 +1473,10 @@ void gg_store_report_record(gg_store *s, const char *target, const char *dest, i
 
 void gg_store_report_prune(gg_store *s, uint64_t max_age_ms)
 {
+	if (s->pg) {
+		gg_pgstore_report_prune(s->pg, max_age_ms);
+		return;
+	}
 	op *o = simple_op(OP_REPORT_PRUNE, 0, NULL, NULL);
 	o->when = now_ms() - (int64_t)max_age_ms;
 	submit(s, o);
@@ -1471,6 +1485,10 @@ void gg_store_report_prune(gg_store *s, uint64_t max_age_ms)
 void gg_store_report_ref_set(gg_store *s, const char *target, const char *dest, int64_t deployment,
                              int64_t remote_id, gg_store_cb cb, void *arg)
 {
+	if (s->pg) {
+		gg_pgstore_report_ref_set(s->pg, target, dest, deployment, remote_id, cb, arg);
+		return;
+	}
 	op *o = simple_op(OP_REPORT_REF, deployment, cb, arg);
 	o->target = gg_strdup(target);
 	o->rdest = gg_strdup(dest);
@@ -1481,6 +1499,8 @@ void gg_store_report_ref_set(gg_store *s, const char *target, const char *dest, 
 int gg_store_report_ref(int64_t *remote_id, gg_store *s, const char *target, const char *dest,
                         int64_t deployment)
 {
+	if (s->pg)
+		return gg_pgstore_report_ref(remote_id, s->pg, target, dest, deployment);
 	int rc = -1, step;
 	*remote_id = 0;
 	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
@@ -1504,6 +1524,8 @@ int gg_store_report_ref(int64_t *remote_id, gg_store *s, const char *target, con
 
 int gg_store_report_next(gg_report_event *out, gg_store *s, const char *target, const char *dest)
 {
+	if (s->pg)
+		return gg_pgstore_report_next(out, s->pg, target, dest);
 	int rc = -1, step;
 	memset(out, 0, sizeof(*out));
 	sqlite3_stmt *st = stmt(s->rdb, s->rcache,
@@ -1543,6 +1565,8 @@ void gg_report_statuses_free(gg_report_status *list, size_t n)
 
 int gg_store_report_status(gg_report_status **out, size_t *n, gg_store *s, const char *target)
 {
+	if (s->pg)
+		return gg_pgstore_report_status(out, n, s->pg, target);
 	gg_report_status *list = NULL;
 	size_t len = 0, cap = 0;
 	int rc = -1, step;

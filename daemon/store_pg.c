@@ -23,6 +23,8 @@
  */
 #include "store_pg.h"
 #include "store_pg_db.h"
+#include "store_pg_report.h"
+#include "store_pg_stats.h"
 
 #include "log.h"
 
@@ -62,6 +64,7 @@ typedef enum {
 	OP_PRUNE,
 	OP_PAUSE,
 	OP_RESUME,
+	OP_REPORT,
 } op_kind;
 
 typedef struct op op;
@@ -70,6 +73,7 @@ struct op {
 	op_kind kind;
 	int rc;
 	int64_t id;
+	int64_t id0; /* id as requested: SUPERSEDE, PAUSE and RESUME answer in id */
 	char *source, *delivery, *event;
 	gg_deployment *deps;
 	size_t ndeps;
@@ -84,6 +88,7 @@ struct op {
 	gg_store_cb cb;
 	gg_store_accept_cb acb;
 	void *arg;
+	gg_pgreport_req *report;
 };
 
 struct gg_pgstore {
@@ -111,6 +116,7 @@ struct gg_pgstore {
 	int pipefd[2];
 	struct event *done_ev;
 	char reason[PG_REASON_MAX];
+	gg_pgstats stats; /* the write connection's: when to analyze the tables */
 };
 
 static int64_t now_ms(void)
@@ -137,6 +143,7 @@ static void op_free(op *o)
 	free(o->commit);
 	free(o->reason);
 	free(o->target);
+	gg_pgreport_req_free(o->report);
 	free(o);
 }
 
@@ -203,6 +210,44 @@ static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, i
 }
 
 /*
+ * The replay rule's lookups and verdict as the CTEs h and w, for a
+ * deployment whose target is $1, commit $6 and allow_rollback $13 (0 or
+ * 1): the rule's lookups see the history before the row being inserted.
+ */
+#define JUDGE_CTES                                                                                 \
+	" h AS (SELECT"                                                                            \
+	" (SELECT coalesce(commit_id, after) FROM deployments WHERE state='succeeded'"             \
+	"  AND target=$1::text ORDER BY id DESC LIMIT 1) AS last,"                                 \
+	" (SELECT id FROM deployments WHERE target=$1::text AND after=$6::text"                    \
+	"  AND state<>'refused' LIMIT 1) AS prev,"                                                 \
+	" (SELECT after FROM deployments WHERE target=$1::text AND state<>'refused'"               \
+	"  ORDER BY id DESC LIMIT 1) AS newest),"                                                  \
+	" w AS (SELECT CASE WHEN $6::text IS NULL THEN NULL"                                       \
+	"  WHEN last = $6::text THEN '" GG_REPLAY_DEPLOYED "'"                                     \
+	"  WHEN $13::int = 0 AND prev IS NOT NULL AND newest <> $6::text"                          \
+	"  THEN '" GG_REPLAY_OLDER "' END AS why FROM h)"
+
+/* The judged deployment's row from $1..$12 and w's verdict. */
+#define JUDGED_INSERT                                                                              \
+	"INSERT INTO deployments(target, source, repo, ref, before, after, pusher, delivery,"      \
+	" clone_url, state, created_at, not_before, client, reason, finished_at) "                 \
+	"SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,"   \
+	" $9::text, CASE WHEN why IS NULL THEN 'queued' ELSE 'refused' END, $10::bigint,"          \
+	" $11::bigint, $12::text, why, CASE WHEN why IS NULL THEN NULL ELSE $10::bigint END "      \
+	"FROM w"
+
+/* The static reason a judged row's reason column names; NULL when it was queued. */
+static const char *judged_reason(PGresult *r, int row, int col)
+{
+	const char *reason = PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+	if (strcmp(reason, GG_REPLAY_DEPLOYED) == 0)
+		return GG_REPLAY_DEPLOYED;
+	if (strcmp(reason, GG_REPLAY_OLDER) == 0)
+		return GG_REPLAY_OLDER;
+	return NULL;
+}
+
+/*
  * Insert a delivery's deployment judged by the replay rule in the same
  * statement (one round trip): the rule's lookups see the history before
  * this row, as replay_reason's do. *why is NULL when it was queued, else
@@ -211,58 +256,86 @@ static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, i
 static int insert_judged(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
                          bool allow_rollback, int64_t *id, const char **why)
 {
-	PGresult *r = gg_pgdb_exec(
-	    c,
-	    "WITH h AS (SELECT"
-	    " (SELECT coalesce(commit_id, after) FROM deployments WHERE state='succeeded'"
-	    "  AND target=$1::text ORDER BY id DESC LIMIT 1) AS last,"
-	    " (SELECT id FROM deployments WHERE target=$1::text AND after=$6::text"
-	    "  AND state<>'refused' LIMIT 1) AS prev,"
-	    " (SELECT after FROM deployments WHERE target=$1::text AND state<>'refused'"
-	    "  ORDER BY id DESC LIMIT 1) AS newest),"
-	    " w AS (SELECT CASE WHEN $6::text IS NULL THEN NULL"
-	    "  WHEN last = $6::text THEN '" GG_REPLAY_DEPLOYED "'"
-	    "  WHEN $13::int = 0 AND prev IS NOT NULL AND newest <> $6::text"
-	    "  THEN '" GG_REPLAY_OLDER "' END AS why FROM h) "
-	    "INSERT INTO deployments(target, source, repo, ref, before, after, pusher, delivery,"
-	    " clone_url, state, created_at, not_before, client, reason, finished_at) "
-	    "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,"
-	    " $9::text, CASE WHEN why IS NULL THEN 'queued' ELSE 'refused' END, $10::bigint,"
-	    " $11::bigint, $12::text, why, CASE WHEN why IS NULL THEN NULL ELSE $10::bigint END "
-	    "FROM w RETURNING id, reason",
-	    "sssssssssiisi", d->target, d->source, d->repo, d->ref, d->before, d->after, d->pusher,
-	    delivery, d->clone_url, now, d->not_before, d->client, (int64_t)allow_rollback);
+	PGresult *r = gg_pgdb_exec(c, "WITH" JUDGE_CTES " " JUDGED_INSERT " RETURNING id, reason",
+	                           "sssssssssiisi", d->target, d->source, d->repo, d->ref,
+	                           d->before, d->after, d->pusher, delivery, d->clone_url, now,
+	                           d->not_before, d->client, (int64_t)allow_rollback);
 	int rc = -1;
 	*why = NULL;
 	if (gg_pgdb_ok(r) && PQntuples(r) == 1) {
 		*id = gg_pgdb_i64(r, 0, 0);
-		const char *reason = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
-		if (strcmp(reason, GG_REPLAY_DEPLOYED) == 0)
-			*why = GG_REPLAY_DEPLOYED;
-		else if (strcmp(reason, GG_REPLAY_OLDER) == 0)
-			*why = GG_REPLAY_OLDER;
+		*why = judged_reason(r, 0, 1);
 		rc = 0;
 	}
 	PQclear(r);
 	return rc;
 }
 
+/*
+ * Store the delivery ($14, $8, $15) and, when it is new, its first
+ * deployment judged, in one statement: one round trip for the usual
+ * delivery of one deployment. A concurrent insert of the same delivery
+ * waits for its commit, then inserts nothing. Its row: whether the
+ * delivery was new, the deployment's id and its refusal reason.
+ */
+static const char accept_sql[] =
+    "WITH dl AS (INSERT INTO deliveries(source, id, event, received_at)"
+    " VALUES ($14::text, $8::text, $15::text, $10::bigint) ON CONFLICT DO NOTHING"
+    " RETURNING 1)," JUDGE_CTES ", ins AS (" JUDGED_INSERT " WHERE EXISTS (SELECT 1 FROM dl)"
+    " RETURNING id, reason) "
+    "SELECT (SELECT count(*) FROM dl), (SELECT id FROM ins), (SELECT reason FROM ins)";
+#define ACCEPT_PARAMS 15
+
+/* accept_sql's bound values for o (gg_pgdb_exec's format, then the values). */
+#define ACCEPT_ARGS(o, now)                                                                        \
+	"sssssssssiisiss", (o)->deps[0].target, (o)->deps[0].source, (o)->deps[0].repo,            \
+	    (o)->deps[0].ref, (o)->deps[0].before, (o)->deps[0].after, (o)->deps[0].pusher,        \
+	    (o)->delivery, (o)->deps[0].clone_url, (now), (o)->deps[0].not_before,                 \
+	    (o)->deps[0].client, (int64_t)(o)->allow_rollback[0], (o)->source, (o)->event
+
+/* Take accept_sql's answer r into o (ids and refused allocated); 0 or -1. */
+static int accept_result(op *o, PGresult *r)
+{
+	if (!gg_pgdb_ok(r) || PQntuples(r) != 1)
+		return -1;
+	if (o->ids == NULL) {
+		o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
+		o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
+	}
+	o->duplicate = gg_pgdb_i64(r, 0, 0) == 0;
+	if (!o->duplicate && PQgetisnull(r, 0, 1))
+		return -1;
+	o->ids[0] = gg_pgdb_i64(r, 0, 1);
+	o->refused[0] = judged_reason(r, 0, 2);
+	return 0;
+}
+
 static int run_accept(PGconn *c, op *o, int64_t now)
 {
-	/* A concurrent insert of the same id waits for its commit, then does nothing. */
-	int n = changed(gg_pgdb_exec(c,
-	                             "INSERT INTO deliveries(source, id, event, received_at) "
-	                             "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
-	                             "sssi", o->source, o->delivery, o->event, now));
-	if (n < 0)
-		return -1;
-	if (n == 0) {
-		o->duplicate = true;
-		return 0;
-	}
+	size_t first = 0;
 	o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
 	o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
-	for (size_t i = 0; i < o->ndeps; i++)
+	if (o->ndeps > 0) {
+		PGresult *r = gg_pgdb_exec(c, accept_sql, ACCEPT_ARGS(o, now));
+		int rc = accept_result(o, r);
+		PQclear(r);
+		if (rc < 0)
+			return -1;
+		first = 1;
+	} else {
+		/* A concurrent insert of the same id waits for its commit, then does nothing. */
+		int n =
+		    changed(gg_pgdb_exec(c,
+		                         "INSERT INTO deliveries(source, id, event, received_at) "
+		                         "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+		                         "sssi", o->source, o->delivery, o->event, now));
+		if (n < 0)
+			return -1;
+		o->duplicate = n == 0;
+	}
+	if (o->duplicate)
+		return 0;
+	for (size_t i = first; i < o->ndeps; i++)
 		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
 		                  &o->ids[i], &o->refused[i]) < 0)
 			return -1;
@@ -345,6 +418,8 @@ static int run_op(PGconn *c, op *o)
 			return -1;
 		o->id = n;
 		return 0;
+	case OP_REPORT:
+		return gg_pgreport_run(c, o->report, now);
 	}
 	return -1;
 }
@@ -383,14 +458,126 @@ static bool lost(gg_pgstore *p)
 	return true;
 }
 
+/* Undo what a run of o left in it, for a second run in a new transaction. */
+static void op_reset(op *o)
+{
+	o->rc = 0;
+	o->id = o->id0;
+	o->duplicate = false;
+	free(o->ids);
+	o->ids = NULL;
+	free(o->refused);
+	o->refused = NULL;
+}
+
+/* The next query's result in a pipeline, with the NULL that ends it read. */
+static PGresult *pipe_result(PGconn *c)
+{
+	PGresult *r = PQgetResult(c);
+	if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		PQclear(PQgetResult(c));
+	return r;
+}
+
 /*
- * Run a batch in one transaction; a savepoint per request keeps one failing
- * request from taking the others down. A commit that fails fails them all.
+ * A batch of deliveries with one deployment each (what a busy webhook
+ * brings) in one round trip: libpq's pipeline mode sends BEGIN, each
+ * delivery's statement and COMMIT together, then reads the answers. Round
+ * trips, not the statements, were most of a batch's time. 0: committed;
+ * 1: a statement failed and the transaction was rolled back (run the
+ * batch again the slow way); 2: not such a batch; -1: the connection or
+ * the commit failed.
+ */
+static int run_pipelined(PGconn *c, op *batch, int64_t now)
+{
+	for (op *o = batch; o; o = o->next)
+		if (o->kind != OP_ACCEPT || o->ndeps != 1)
+			return 2;
+	if (gg_pgdb_prepare(c, accept_sql, ACCEPT_PARAMS) < 0 || !PQenterPipelineMode(c))
+		return 2;
+	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+	for (op *o = batch; sent && o; o = o->next)
+		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
+	sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+	if (!PQpipelineSync(c) || !sent)
+		return -1;
+	/* The answers in order: BEGIN, each delivery's, COMMIT, then the sync. */
+	PGresult *r = pipe_result(c);
+	int state = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	PQclear(r);
+	/* Every answer is read, failed or not, for the connection to leave the pipeline. */
+	bool broken = false;
+	for (op *o = batch; o && !broken; o = o->next) {
+		r = pipe_result(c);
+		broken = r == NULL;
+		if (broken)
+			state = -1;
+		else if (state == 0 && accept_result(o, r) < 0)
+			state = 1;
+		PQclear(r);
+	}
+	if (!broken) {
+		r = pipe_result(c);
+		if (state == 0 && !(r && PQresultStatus(r) == PGRES_COMMAND_OK &&
+		                    strcmp(PQcmdStatus(r), "COMMIT") == 0))
+			state = -1;
+		PQclear(r);
+		r = PQgetResult(c);
+		if (!(r && PQresultStatus(r) == PGRES_PIPELINE_SYNC))
+			state = -1;
+		PQclear(r);
+	}
+	if (!PQexitPipelineMode(c))
+		return -1;
+	if (state == 1 && PQtransactionStatus(c) != PQTRANS_IDLE &&
+	    gg_pgdb_exec0(c, "ROLLBACK") < 0)
+		return -1;
+	for (op *o = batch; state == 0 && o; o = o->next)
+		o->rc = 0;
+	return state;
+}
+
+/*
+ * Run a batch in one transaction: pipelined when it is only deliveries
+ * (run_pipelined), else first without savepoints: a write
+ * failing is rare (a value the server refuses), and a savepoint per
+ * request costs a round trip per request, as much as the request's own
+ * statement. When one fails, the transaction is rolled back and the batch
+ * runs again with a savepoint per request, so that one failing request
+ * does not take the others down. A commit that fails fails them all.
  */
 static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
 	bool any_failed = false;
+	int piped = run_pipelined(c, batch, now_ms());
+	if (piped == 0)
+		goto committed;
+	if (piped < 0)
+		goto fail;
+	if (piped == 1) {
+		for (op *o = batch; o; o = o->next)
+			op_reset(o);
+		goto savepoints;
+	}
+	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+		goto fail;
+	op *failed = batch;
+	for (; failed; failed = failed->next) {
+		failed->rc = run_op(c, failed);
+		if (failed->rc == -1)
+			break;
+	}
+	if (failed == NULL) {
+		if (gg_pgdb_exec0(c, "COMMIT") < 0)
+			goto fail;
+		goto committed;
+	}
+	if (PQstatus(c) != CONNECTION_OK || gg_pgdb_exec0(c, "ROLLBACK") < 0)
+		goto fail;
+	for (op *o = batch; o; o = o->next)
+		op_reset(o);
+savepoints:
 	/* Transaction and savepoint statements travel together: fewer round trips. */
 	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
 		goto fail;
@@ -409,9 +596,15 @@ static void run_batch(gg_pgstore *p, op *batch)
 		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
 			goto fail;
 	}
+committed:;
 	size_t n = 0;
 	for (op *o = batch; o; o = o->next)
 		n++;
+	uint64_t inserted = 0;
+	for (op *o = batch; o; o = o->next)
+		if (o->rc == 0 && (o->kind == OP_INSERT || (o->kind == OP_ACCEPT && !o->duplicate)))
+			inserted += o->kind == OP_INSERT ? 1 : o->ndeps;
+	gg_pgstats_grew(&p->stats, c, inserted);
 	pthread_mutex_lock(&p->mu);
 	p->commits++;
 	p->committed_writes += n;
@@ -471,6 +664,7 @@ static int reconnect(gg_pgstore *p)
 		return -1;
 	}
 	p->w = c;
+	gg_pgstats_start(&p->stats, c);
 	p->backoff_ms = 0;
 	pthread_mutex_lock(&p->rmu);
 	p->r_bad = true; /* reopened below, by the caller */
@@ -626,6 +820,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 static void submit(gg_pgstore *p, op *o)
 {
+	o->id0 = o->id;
 	if (!p->threaded) {
 		/* Synchronous (tools, tests): the same transaction, on this thread. */
 		if (p->w == NULL) {
@@ -672,6 +867,7 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
 	    gg_pgdb_lock_daemon(p->w, p->password, err) < 0)
 		goto done;
+	gg_pgstats_start(&p->stats, p->w);
 	p->r = reader_connect(p, err);
 	if (p->r == NULL)
 		goto done;
@@ -899,6 +1095,13 @@ void gg_pgstore_resume(gg_pgstore *p, const char *target, gg_store_cb cb, void *
 	submit(p, o);
 }
 
+void gg_pgstore_report(gg_pgstore *p, gg_pgreport_req *r, gg_store_cb cb, void *arg)
+{
+	op *o = simple_op(OP_REPORT, 0, cb, arg);
+	o->report = r;
+	submit(p, o);
+}
+
 void gg_pgstore_prune(gg_pgstore *p, uint64_t max_age_ms)
 {
 	op *o = simple_op(OP_PRUNE, 0, NULL, NULL);
@@ -964,6 +1167,16 @@ static void reader_done(gg_pgstore *p)
 		pthread_cond_signal(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 	}
+}
+
+PGconn *gg_pgstore_reader(gg_pgstore *p)
+{
+	return reader(p);
+}
+
+void gg_pgstore_reader_done(gg_pgstore *p)
+{
+	reader_done(p);
 }
 
 int gg_pgstore_recover(gg_pgstore *p, size_t *n)
@@ -1091,7 +1304,10 @@ int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
 	 * does: one seek per target for the next name and one for its newest
 	 * id, so a scan costs the number of targets, not of queued rows (a
 	 * DISTINCT ON would read every queued row, and a backlog grows during
-	 * a long deployment).
+	 * a long deployment). The newest of each target is one backward
+	 * index seek (LATERAL ... LIMIT 1): an `id IN (...)` of the same was
+	 * planned as a hash join over every row of the table, 4 ms per call
+	 * on the event loop with 5,000 deliveries queued.
 	 */
 	return select_deps(out, n, p,
 	                   "WITH RECURSIVE t(target) AS ("
@@ -1099,10 +1315,10 @@ int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
 	                   " UNION ALL SELECT (SELECT min(target) FROM deployments"
 	                   "  WHERE state='queued' AND target > t.target)"
 	                   " FROM t WHERE t.target IS NOT NULL) "
-	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE id IN "
-	                   "(SELECT (SELECT max(id) FROM deployments WHERE state='queued'"
-	                   "  AND target=t.target) FROM t WHERE t.target IS NOT NULL) "
-	                   "ORDER BY id",
+	                   "SELECT d.* FROM t CROSS JOIN LATERAL (SELECT " DEP_COLUMNS
+	                   " FROM deployments WHERE state='queued' AND target=t.target"
+	                   " ORDER BY id DESC LIMIT 1) d WHERE t.target IS NOT NULL "
+	                   "ORDER BY d.id",
 	                   "", NULL, 0);
 }
 

@@ -266,6 +266,39 @@ PGresult *gg_pgdb_exec(PGconn *c, const char *sql, const char *fmt, ...)
 	return PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
 }
 
+int gg_pgdb_prepare(PGconn *c, const char *sql, int nparams)
+{
+	char buf[16];
+	return prepared(c, sql, nparams, buf, sizeof(buf)) ? 0 : -1;
+}
+
+int gg_pgdb_send(PGconn *c, const char *sql, const char *fmt, ...)
+{
+	stmt_cache *sc = PQinstanceData(c, stmt_cache_event);
+	int k = 0;
+	while (sc && k < sc->n && sc->sql[k] != sql)
+		k++;
+	if (sc == NULL || k == sc->n)
+		return -1; /* not prepared: preparing would end the pipeline */
+	char name[16];
+	snprintf(name, sizeof(name), "gg%d", k);
+	const char *vals[PG_MAX_PARAMS];
+	char nums[PG_MAX_PARAMS][24];
+	int n = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	for (; fmt[n] && n < PG_MAX_PARAMS; n++) {
+		if (fmt[n] == 's') {
+			vals[n] = va_arg(ap, const char *);
+		} else {
+			snprintf(nums[n], sizeof(nums[n]), "%lld", (long long)va_arg(ap, int64_t));
+			vals[n] = nums[n];
+		}
+	}
+	va_end(ap);
+	return PQsendQueryPrepared(c, name, n, vals, NULL, NULL, 0) ? 0 : -1;
+}
+
 /* Run sql without results; 0 or -1. */
 int gg_pgdb_exec0(PGconn *c, const char *sql)
 {
@@ -306,6 +339,44 @@ static const char *const migrations[GG_PGDB_SCHEMA_VERSION] = {
     "CREATE INDEX deployments_live ON deployments(target, id) WHERE state<>'refused';"
     "CREATE INDEX deployments_state_target ON deployments(state, target, id);"
     "CREATE TABLE pauses(target text PRIMARY KEY, since bigint NOT NULL, paused_by text);",
+    /*
+     * 2: the reports outbox, as the SQLite store keeps it: an event per
+     * state a deployment enters, written by a trigger in the transaction
+     * that changes the state; a cursor per report destination; what a
+     * destination made of a deployment on its side.
+     */
+    "CREATE TABLE report_events("
+    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, deployment bigint NOT NULL,"
+    " target text NOT NULL, state text NOT NULL, at bigint NOT NULL);"
+    "CREATE INDEX report_events_target ON report_events(target, id);"
+    "CREATE INDEX report_events_deployment ON report_events(deployment);"
+    "CREATE TABLE report_cursors("
+    " target text NOT NULL, dest text NOT NULL, last_event bigint NOT NULL,"
+    " last_state text, last_at bigint, last_result text, last_error text,"
+    " PRIMARY KEY(target, dest));"
+    "CREATE TABLE report_refs("
+    " target text NOT NULL, dest text NOT NULL, deployment bigint NOT NULL,"
+    " remote_id bigint NOT NULL, PRIMARY KEY(target, dest, deployment));"
+    /*
+     * A delivery judged a replay is inserted refused in one statement; it
+     * was queued, then refused, as the SQLite store records it: two events.
+     */
+    "CREATE FUNCTION gitgated_report_event() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;"
+    " BEGIN"
+    "  IF TG_OP = 'INSERT' AND NEW.state = 'refused' THEN"
+    "   INSERT INTO report_events(deployment, target, state, at)"
+    "    VALUES (NEW.id, NEW.target, 'queued', now);"
+    "  END IF;"
+    "  INSERT INTO report_events(deployment, target, state, at)"
+    "   VALUES (NEW.id, NEW.target, NEW.state, now);"
+    "  RETURN NULL;"
+    " END $$;"
+    "CREATE TRIGGER report_on_insert AFTER INSERT ON deployments"
+    " FOR EACH ROW EXECUTE FUNCTION gitgated_report_event();"
+    "CREATE TRIGGER report_on_state AFTER UPDATE OF state ON deployments"
+    " FOR EACH ROW WHEN (NEW.state IS DISTINCT FROM OLD.state)"
+    " EXECUTE FUNCTION gitgated_report_event();",
 };
 
 /*

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* The schema this gitgated writes; a database at a higher version is refused. */
-#define GG_PGDB_SCHEMA_VERSION 1
+#define GG_PGDB_SCHEMA_VERSION 2
 
 typedef enum {
 	GG_PGDB_SCHEMA_MISSING, /* no gitgated tables yet */
@@ -37,6 +37,13 @@ bool gg_pgdb_ok(PGresult *r);
  * means it timed out (the connection is then mid-query: reopen it).
  */
 PGresult *gg_pgdb_exec(PGconn *c, const char *sql, const char *fmt, ...);
+/* Prepare sql (a string literal, as for gg_pgdb_exec) on c unless it is: 0 or -1. */
+int gg_pgdb_prepare(PGconn *c, const char *sql, int nparams);
+/*
+ * In pipeline mode: queue sql, prepared before the pipeline began
+ * (gg_pgdb_prepare), with bound values as gg_pgdb_exec takes them; 0 or -1.
+ */
+int gg_pgdb_send(PGconn *c, const char *sql, const char *fmt, ...);
 /* Run sql (unprepared, may hold several statements) without results: 0 or -1. */
 int gg_pgdb_exec0(PGconn *c, const char *sql);
 /* An integer column (0 when NULL). */

@@ -2,7 +2,8 @@
 # Reports: every state of a deployment reaches every destination (GitHub,
 # GitLab, Gitea and Forgejo commit statuses, signed webhooks) on a test forge
 # on loopback, in order, once; through a forge that is down, a daemon killed
-# with SIGKILL, a forge that hangs, and HTTPS with a test CA.
+# with SIGKILL, a forge that hangs, and HTTPS with a test CA. The cases named
+# on_postgres_* run the same on the PostgreSQL store, on a server they start.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/deploy_common.inc"
 
@@ -25,10 +26,28 @@ forge_start() {
 	FORGE_PORT=$(cat "$T/forge.port")
 }
 
-# start: the daemon, stopped with the forge when the case ends.
+# start: the daemon, stopped with the forge (and the database) when the case ends.
 start() {
 	start_daemon
-	trap 'stop_daemon; forge_stop' EXIT
+	trap 'stop_daemon; forge_stop; pg_stop' EXIT
+}
+
+# on_postgres: the case's store is PostgreSQL on a server of its own ($STORE_YAML).
+on_postgres() {
+	sh "$GG_TOP/tests/pgserver.sh" start "$T/pg" || fail "cannot start PostgreSQL"
+	trap 'pg_stop' EXIT
+	cp "$T/pg/conninfo" "$T/conninfo"
+	chmod 600 "$T/conninfo"
+	STORE_YAML="store: {kind: postgres, conninfo_file: $T/conninfo}"
+}
+
+pg_stop() {
+	[ ! -d "$T/pg" ] || sh "$GG_TOP/tests/pgserver.sh" stop "$T/pg"
+}
+
+# psql_admin SQL: SQL on the case's database as the server's superuser, unaligned.
+psql_admin() {
+	psql -X -q -At -v ON_ERROR_STOP=1 -h "$T/pg" -U ggadmin -d gg -c "$1"
 }
 
 forge_stop() {
@@ -171,7 +190,7 @@ no_token_in_logs() {
 t_every_state_reaches_every_destination_in_order() {
 	forge_start
 	token_file
-	deploy_config "$(target_yaml)"
+	deploy_config "$(target_yaml)" "${STORE_YAML:-}"
 	start
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
 	wait_until 30 settled
@@ -206,10 +225,34 @@ c:queued c:refused" || fail "the forge's record differs (see above)"
 	forge_stop
 }
 
+t_on_postgres_every_state_reaches_every_destination_in_order() {
+	on_postgres
+	t_every_state_reaches_every_destination_in_order
+	# The outbox is in the database: every destination's cursor is past every event.
+	[ ! -e "$T/state/gitgated.db" ] || fail "the SQLite store was created too"
+	expect_eq "$(psql_admin "SELECT count(*) FROM report_cursors WHERE last_event >= 16")" 9 \
+		"cursors past the 16 events"
+	expect_eq "$(psql_admin "SELECT count(*) FROM report_events e JOIN report_cursors c
+		ON e.target = c.target AND e.id > c.last_event")" 0 "events left to send"
+	pg_stop
+}
+
+t_on_postgres_sigkill_between_the_state_change_and_the_send_loses_and_repeats_nothing() {
+	on_postgres
+	t_sigkill_between_the_state_change_and_the_send_loses_and_repeats_nothing
+	pg_stop
+}
+
+t_on_postgres_reports_older_than_report_max_age_are_dropped_with_a_line() {
+	on_postgres
+	t_reports_older_than_report_max_age_are_dropped_with_a_line
+	pg_stop
+}
+
 t_a_forge_down_for_a_while_gets_every_report_once_back() {
 	FORGE_PORT=$(free_port)
 	token_file
-	deploy_config "$(target_yaml)"
+	deploy_config "$(target_yaml)" "${STORE_YAML:-}"
 	start
 	down_since=$(date +%s)
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
@@ -238,7 +281,8 @@ t_a_forge_down_for_a_while_gets_every_report_once_back() {
 t_reports_older_than_report_max_age_are_dropped_with_a_line() {
 	FORGE_PORT=$(free_port)
 	token_file
-	deploy_config "$(target_yaml)" "report_max_age: 2s"
+	deploy_config "$(target_yaml)" "report_max_age: 2s
+${STORE_YAML:-}"
 	start
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
 	wait_until 30 settled
@@ -268,7 +312,7 @@ t_sigkill_between_the_state_change_and_the_send_loses_and_repeats_nothing() {
 	echo hang >"$T/forge.mode"
 	forge_start
 	token_file
-	deploy_config "$(target_yaml)"
+	deploy_config "$(target_yaml)" "${STORE_YAML:-}"
 	start
 	expect_eq "$(send_event "$(c a)")" 202 "push a"
 	wait_until 30 settled
@@ -293,7 +337,7 @@ t_sigkill_between_the_state_change_and_the_send_loses_and_repeats_nothing() {
 t_a_hanging_forge_does_not_slow_webhook_answers() {
 	forge_start
 	token_file
-	deploy_config "$(target_yaml)"
+	deploy_config "$(target_yaml)" "${STORE_YAML:-}"
 	start
 	echo hang >"$T/forge.mode"
 	expect_eq "$(send_event "$(c a)")" 202 "push a"

@@ -273,15 +273,25 @@ static void test_store_keys(void)
 	CHECK(has_msg(&diag, "'conninfo_file' applies to postgres stores only"));
 	gg_diag_free(&diag);
 
-	/* Reports are kept in an outbox the postgres store does not have: refused, not dropped. */
+	/* Both stores keep the reports outbox: a target's report destinations stay. */
 	free(write_secret("pg", "host=/run/pg user=gg password=S3cretPw dbname=gg\n", 0600));
+	free(write_secret("hook", "hook-key\n", 0600));
 	text = gg_printf("state_dir: /s\nstore: {kind: postgres, conninfo_file: @S@/pg}\n%s"
-	                 "targets:\n  - name: t\n    run: [\"true\"]\n"
-	                 "    report: [{kind: webhook, url: \"http://127.0.0.1:9/x\"}]\n",
+	                 "targets:\n  - {name: t, source: g, repo: a/b, ref: refs/heads/main,"
+	                 " run: [\"true\"],\n"
+	                 "     report: [{kind: webhook, url: \"http://127.0.0.1:9/x\","
+	                 " token_file: @S@/hook}]}\n",
 	                 src);
-	CHECK_INT(parse(&cfg, &diag, text), -1);
+	CHECK_INT(parse(&cfg, &diag, text), 0);
 	free(text);
-	CHECK(has_msg(&diag, "'report' needs the sqlite store"));
+	if (cfg) {
+		CHECK(cfg->store_kind == GG_STORE_POSTGRES);
+		CHECK_INT(cfg->ntargets, 1);
+		if (cfg->ntargets == 1)
+			CHECK_INT(cfg->targets[0].nreports, 1);
+	}
+	gg_dconfig_free(cfg);
+	cfg = NULL;
 	gg_diag_free(&diag);
 }
 

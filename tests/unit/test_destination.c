@@ -1,7 +1,7 @@
 /*
  * Unit tests for report destinations (the request each kind documents, the
- * config's refusals) and the store's outbox (events written with the state,
- * cursors that only move forward).
+ * config's refusals). The store's outbox is tested with the store, on both
+ * backends (test_store.c).
  */
 #include "../../daemon/config.h"
 #include "../../daemon/destination.h"
@@ -374,80 +374,6 @@ static void test_config(void)
 	gg_diag_free(&diag);
 }
 
-static void on_done(void *arg, int rc, int64_t id)
-{
-	(void)id;
-	*(int *)arg = rc;
-}
-
-static void test_outbox_in_the_store(void)
-{
-	gg_store *s = NULL;
-	char *err = NULL;
-	char *sdir = gg_printf("%s/state", dir);
-	CHECK_INT(gg_store_open(&s, NULL, sdir, &err), 0);
-	free(sdir);
-	if (s == NULL)
-		return;
-	int rc = 1;
-	gg_deployment d = dep();
-	gg_store_insert(s, &d, on_done, &rc); /* queued: an event before any cursor */
-	CHECK_INT(rc, 0);
-	gg_report_event ev;
-	/* No cursor, nothing to send; a new destination starts after what exists. */
-	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
-	gg_store_report_init(s, "prod", "github", on_done, &rc);
-	CHECK_INT(rc, 0);
-	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
-
-	gg_store_claim(s, 1, on_done, &rc);
-	gg_store_finish(s, 1, GG_DEP_SUCCEEDED, 0, SHA, NULL, on_done, &rc);
-	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
-	CHECK_INT(ev.deployment, 1);
-	CHECK_INT(ev.state, GG_DEP_RUNNING);
-	int64_t running = ev.id;
-	/* A failed attempt keeps the cursor; a sent one moves it, never back. */
-	gg_store_report_record(s, "prod", "github", 0, "running", "failed", "HTTP 500", on_done,
-	                       &rc);
-	CHECK_INT(rc, 0);
-	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
-	CHECK_INT(ev.id, running);
-	gg_store_report_record(s, "prod", "github", running, "running", "sent", NULL, on_done, &rc);
-	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
-	CHECK_INT(ev.state, GG_DEP_SUCCEEDED);
-	int64_t done = ev.id;
-	gg_store_report_record(s, "prod", "github", done, "succeeded", "sent", NULL, on_done, &rc);
-	gg_store_report_record(s, "prod", "github", running, "running", "sent", NULL, on_done, &rc);
-	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
-	gg_store_report_record(s, "prod", "nobody", done, NULL, "sent", NULL, on_done, &rc);
-	CHECK_INT(rc, GG_STORE_NOTFOUND);
-
-	gg_report_status *st = NULL;
-	size_t n = 0;
-	CHECK_INT(gg_store_report_status(&st, &n, s, "prod"), 0);
-	CHECK_INT(n, 1);
-	if (n == 1) {
-		CHECK_STR(st[0].dest, "github");
-		CHECK_STR(st[0].state, "running"); /* the last record written */
-		CHECK_STR(st[0].result, "sent");
-		CHECK(st[0].error == NULL);
-		CHECK_INT(st[0].pending, 0);
-	}
-	gg_report_statuses_free(st, n);
-	/* Everything every cursor is past goes; the destination still has nothing to send. */
-	gg_store_report_ref_set(s, "prod", "github", 1, 4321, on_done, &rc);
-	CHECK_INT(rc, 0);
-	int64_t remote = 0;
-	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "github", 1), 0);
-	CHECK_INT(remote, 4321);
-	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "gitlab", 1), GG_STORE_NOTFOUND);
-	gg_store_report_prune(s, 3600 * 1000);
-	/* Its deployment has no events left: the remote id goes with them. */
-	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "github", 1), GG_STORE_NOTFOUND);
-	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
-	gg_store_close(s);
-}
-
 int main(void)
 {
 	if (mkdtemp(dir) == NULL)
@@ -468,7 +394,6 @@ int main(void)
 	RUN(test_webhook_is_signed_as_the_notifier_signs);
 	RUN(test_github_deployments);
 	RUN(test_config);
-	RUN(test_outbox_in_the_store);
 	char *cmd = gg_printf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		t_failures++;

@@ -380,6 +380,13 @@ static void test_threaded_group_commit(void)
 	CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
 	CHECK_INT(n, N);
 	gg_deployments_free(list, n);
+	/*
+	 * The store analyzed the young table as it grew, so that its cached
+	 * plans are made for its size, not for an empty table (a scan).
+	 */
+	if (on_pg)
+		CHECK(pg_value("gg_t",
+		               "SELECT reltuples FROM pg_class WHERE relname='deployments'") > 0);
 
 	/* Writes queued at close are finished, not lost. */
 	gg_store_accept(st, "github", "late", "push", two, 1, NULL, NULL);
@@ -394,6 +401,138 @@ static void test_threaded_group_commit(void)
 		gg_store_close(st);
 	}
 	event_base_free(base);
+}
+
+static void on_rc(void *arg, int rc, int64_t id)
+{
+	(void)id;
+	*(int *)arg = rc;
+}
+
+/*
+ * The reports outbox: an event per state a deployment enters, written
+ * with the state; a cursor per destination that only moves forward;
+ * pruning of what every cursor is past and of what is too old to send.
+ */
+static void test_report_outbox(void)
+{
+	gg_store *s = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/outbox", dir);
+	CHECK_INT(open_store(&s, NULL, sub, &err), 0);
+	free(sub);
+	if (s == NULL) {
+		free(err);
+		return;
+	}
+	int rc = 1;
+	gg_deployment d = {.target = "prod",
+	                   .source = "github",
+	                   .repo = "acme/app",
+	                   .ref = "refs/heads/main",
+	                   .before = "0000",
+	                   .after = "bbbb",
+	                   .pusher = "alice",
+	                   .exit_status = -1};
+	gg_store_insert(s, &d, on_rc, &rc); /* queued: an event before any cursor */
+	CHECK_INT(rc, 0);
+	gg_report_event ev;
+	/* No cursor, nothing to send; a new destination starts after what exists. */
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
+	gg_store_report_init(s, "prod", "github", on_rc, &rc);
+	CHECK_INT(rc, 0);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
+
+	gg_store_claim(s, 1, on_rc, &rc);
+	gg_store_finish(s, 1, GG_DEP_SUCCEEDED, 0, "bbbb", NULL, on_rc, &rc);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
+	CHECK_INT(ev.deployment, 1);
+	CHECK_INT(ev.state, GG_DEP_RUNNING);
+	CHECK(ev.at > 0);
+	int64_t running = ev.id;
+	/* A failed attempt keeps the cursor; a sent one moves it, never back. */
+	gg_store_report_record(s, "prod", "github", 0, "running", "failed", "HTTP 500", on_rc, &rc);
+	CHECK_INT(rc, 0);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
+	CHECK_INT(ev.id, running);
+	gg_report_status *st = NULL;
+	size_t n = 0;
+	CHECK_INT(gg_store_report_status(&st, &n, s, "prod"), 0);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(st[0].result, "failed");
+		CHECK_STR(st[0].error, "HTTP 500");
+		CHECK_INT(st[0].pending, 2);
+	}
+	gg_report_statuses_free(st, n);
+	gg_store_report_record(s, "prod", "github", running, "running", "sent", NULL, on_rc, &rc);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
+	CHECK_INT(ev.state, GG_DEP_SUCCEEDED);
+	int64_t done = ev.id;
+	gg_store_report_record(s, "prod", "github", done, "succeeded", "sent", NULL, on_rc, &rc);
+	gg_store_report_record(s, "prod", "github", running, "running", "sent", NULL, on_rc, &rc);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
+	gg_store_report_record(s, "prod", "nobody", done, NULL, "sent", NULL, on_rc, &rc);
+	CHECK_INT(rc, GG_STORE_NOTFOUND);
+
+	st = NULL;
+	n = 0;
+	CHECK_INT(gg_store_report_status(&st, &n, s, "prod"), 0);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(st[0].dest, "github");
+		CHECK_STR(st[0].state, "running"); /* the last record written */
+		CHECK_STR(st[0].result, "sent");
+		CHECK(st[0].error == NULL);
+		CHECK_INT(st[0].pending, 0);
+	}
+	gg_report_statuses_free(st, n);
+	/* Everything every cursor is past goes; the destination still has nothing to send. */
+	gg_store_report_ref_set(s, "prod", "github", 1, 4321, on_rc, &rc);
+	CHECK_INT(rc, 0);
+	gg_store_report_ref_set(s, "prod", "github", 1, 4322, on_rc, &rc);
+	CHECK_INT(rc, 0);
+	int64_t remote = 0;
+	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "github", 1), 0);
+	CHECK_INT(remote, 4322);
+	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "gitlab", 1), GG_STORE_NOTFOUND);
+	gg_store_report_prune(s, 3600 * 1000);
+	/* Its deployment has no events left: the remote id goes with them. */
+	CHECK_INT(gg_store_report_ref(&remote, s, "prod", "github", 1), GG_STORE_NOTFOUND);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
+
+	/* An event older than report_max_age is dropped unsent. */
+	gg_store_insert(s, &d, on_rc, &rc);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
+	CHECK_INT(ev.deployment, 2);
+	CHECK_INT(ev.state, GG_DEP_QUEUED);
+	gg_store_report_prune(s, 3600 * 1000);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
+	usleep(20 * 1000);
+	gg_store_report_prune(s, 10);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
+
+	/* A replay of the commit the target runs is reported queued, then refused. */
+	static const gg_store_newdep replay = {.target = "prod",
+	                                       .source = "github",
+	                                       .repo = "acme/app",
+	                                       .ref = "refs/heads/main",
+	                                       .before = "0000",
+	                                       .after = "bbbb",
+	                                       .pusher = "alice"};
+	seen acc = {0};
+	gg_store_accept(s, "github", "replay-1", "push", &replay, 1, on_accept, &acc);
+	CHECK_INT(acc.rc, 0);
+	CHECK_INT(acc.nids, 1);
+	CHECK_STR(acc.refused[0], GG_REPLAY_DEPLOYED);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
+	CHECK_INT(ev.deployment, acc.ids[0]);
+	CHECK_INT(ev.state, GG_DEP_QUEUED);
+	gg_store_report_record(s, "prod", "github", ev.id, "queued", "sent", NULL, on_rc, &rc);
+	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
+	CHECK_INT(ev.deployment, acc.ids[0]);
+	CHECK_INT(ev.state, GG_DEP_REFUSED);
+	gg_store_close(s);
 }
 
 static int count;
@@ -647,7 +786,7 @@ static void test_pg_schema_versions(void)
 	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
 	gg_store_close(st);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
-	CHECK(msg && strstr(msg, "schema current (version 1)"));
+	CHECK(msg && strstr(msg, "schema current (version 2)"));
 	free(msg);
 	/* Reopening a current schema changes nothing. */
 	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
@@ -660,13 +799,62 @@ static void test_pg_schema_versions(void)
 	st = NULL;
 	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
 	CHECK(st == NULL);
-	CHECK(err && strstr(err, "version 7, newer than this gitgated's (1)"));
+	CHECK(err && strstr(err, "version 7, newer than this gitgated's (2)"));
 	free(err);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), -1);
 	CHECK(msg && strstr(msg, "newer"));
 	free(msg);
 	CHECK_INT(pg_value("gg_versions", "SELECT count(*) FROM gitgated_schema"), 2);
 	CHECK_INT(pg_value("gg_versions", "SELECT max(version) FROM gitgated_schema"), 7);
+	free(ci);
+}
+
+/*
+ * A database at schema version 1 (before the reports outbox) is migrated
+ * to 2 at start: its deployments kept, their state changes reported.
+ */
+static void test_pg_migrates_to_reports(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL, *msg = NULL;
+	char *ci = pg_conninfo("gg_v1");
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	if (st == NULL) {
+		free(err);
+		free(ci);
+		return;
+	}
+	int rc = 1;
+	gg_deployment d = {.target = "prod", .after = "bbbb", .exit_status = -1};
+	gg_store_insert(st, &d, on_rc, &rc);
+	CHECK_INT(rc, 0);
+	gg_store_close(st);
+	/* Back to version 1: what migration 2 adds, gone. */
+	CHECK_INT(pg_admin("gg_v1", "DROP TABLE report_events, report_cursors, report_refs;"
+	                            "DROP FUNCTION gitgated_report_event() CASCADE;"
+	                            "DELETE FROM gitgated_schema;"
+	                            "INSERT INTO gitgated_schema VALUES (1, 0)"),
+	          0);
+	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
+	CHECK(msg && strstr(msg, "schema version 1: gitgated migrates it to version 2"));
+	free(msg);
+	st = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	if (st) {
+		gg_deployment *got = NULL;
+		CHECK_INT(gg_store_get(&got, st, 1), 0);
+		gg_deployments_free(got, got ? 1 : 0);
+		gg_store_report_init(st, "prod", "chat", on_rc, &rc);
+		CHECK_INT(rc, 0);
+		gg_store_claim(st, 1, on_rc, &rc);
+		CHECK_INT(rc, 0);
+		gg_report_event ev;
+		CHECK_INT(gg_store_report_next(&ev, st, "prod", "chat"), 0);
+		CHECK_INT(ev.deployment, 1);
+		CHECK_INT(ev.state, GG_DEP_RUNNING);
+		gg_store_close(st);
+	}
+	CHECK_INT(pg_value("gg_v1", "SELECT max(version) FROM gitgated_schema"), 2);
 	free(ci);
 }
 
@@ -832,6 +1020,56 @@ static void signal_backends(const char *db, const char *sig)
  * a frozen host): a read on the loop gives up instead of hanging, the
  * store says it is unhealthy, and all works again once the server answers.
  */
+/*
+ * A write the server refuses (here a delivery id that is not UTF-8) fails
+ * alone: the deliveries queued with it, in the same transaction, are
+ * stored all the same.
+ */
+static void test_pg_batch_one_fails(void)
+{
+	struct event_base *base = event_base_new();
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *sub = gg_printf("%s/onefails", dir);
+	CHECK_INT(open_store(&st, base, sub, &err), 0);
+	free(sub);
+	if (st == NULL) {
+		free(err);
+		event_base_free(base);
+		return;
+	}
+	enum { N = 101, BAD = 50 };
+	static seen each[N];
+	for (int i = 0; i < N; i++) {
+		char del[16];
+		snprintf(del, sizeof(del), i == BAD ? "bad-\xff" : "ok-%d", i);
+		memset(&each[i], 0, sizeof(each[i]));
+		gg_store_accept(st, "github", del, "push", two, 1, on_accept, &each[i]);
+	}
+	int calls = 0;
+	for (int spins = 0; calls < N && spins < 100000; spins++) {
+		event_base_loop(base, EVLOOP_ONCE);
+		calls = 0;
+		for (int i = 0; i < N; i++)
+			calls += each[i].calls;
+	}
+	CHECK_INT(calls, N);
+	int stored = 0;
+	for (int i = 0; i < N; i++)
+		if (i != BAD && each[i].rc == 0 && each[i].nids == 1 && each[i].ids[0] > 0)
+			stored++;
+	CHECK_INT(stored, N - 1);
+	CHECK_INT(each[BAD].rc, -1);
+	gg_deployment *list = NULL;
+	size_t n = 0;
+	CHECK_INT(gg_store_list_queued(&list, &n, st, "prod"), 0);
+	CHECK_INT(n, N - 1);
+	gg_deployments_free(list, n);
+	CHECK_INT(pg_value("gg_onefails", "SELECT count(*) FROM deliveries"), N - 1);
+	gg_store_close(st);
+	event_base_free(base);
+}
+
 static void test_pg_silent_server(void)
 {
 	struct event_base *base = event_base_new();
@@ -881,6 +1119,7 @@ static void run_suite(void)
 	RUN(test_counts_and_state_names);
 	RUN(test_replays);
 	RUN(test_pauses_and_insert_reason);
+	RUN(test_report_outbox);
 }
 
 int main(void)
@@ -906,9 +1145,11 @@ int main(void)
 		run_suite();
 		RUN(test_pg_open_failures);
 		RUN(test_pg_schema_versions);
+		RUN(test_pg_migrates_to_reports);
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_reconnect);
 		RUN(test_pg_silent_server);
+		RUN(test_pg_batch_one_fails);
 	}
 	free(cmd);
 	free(pwfile);
