@@ -255,7 +255,8 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	if ((d->cfg->store_kind == GG_STORE_POSTGRES
-	         ? gg_store_open_postgres(&d->store, d->base, d->cfg->store_conninfo, &err)
+	         ? gg_store_open_postgres(&d->store, d->base, d->cfg->store_conninfo,
+	                                  d->cfg->replica, d->cfg->lease_ms, &err)
 	         : gg_store_open(&d->store, d->base, d->cfg->state_dir, &err)) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot open the store", "error", err, NULL);
 		goto done;

@@ -81,6 +81,8 @@ struct op {
 	int exit_status;
 	char *commit, *reason, *target;
 	int64_t when;
+	const char *replica; /* the store's: it outlives every op */
+	int64_t lease_ms;
 	gg_store_cb cb;
 	gg_store_accept_cb acb;
 	void *arg;
@@ -88,10 +90,12 @@ struct op {
 
 struct gg_pgstore {
 	char *conninfo;
-	char *password; /* from conninfo, to mask; NULL when it names none */
-	PGconn *w;      /* worker thread (the caller's without a base) */
-	PGconn *r;      /* reads, on the caller's thread, under rmu */
-	bool r_bad;     /* under rmu: a read found r broken; the worker reopens it */
+	char *replica;    /* this daemon's name among the replicas sharing the database */
+	int64_t lease_ms; /* how long a claim holds a target without a renewal */
+	char *password;   /* from conninfo, to mask; NULL when it names none */
+	PGconn *w;        /* worker thread (the caller's without a base) */
+	PGconn *r;        /* reads, on the caller's thread, under rmu */
+	bool r_bad;       /* under rmu: a read found r broken; the worker reopens it */
 	pthread_mutex_t rmu;
 	struct event_base *base;
 	pthread_t thread;
@@ -281,6 +285,31 @@ static int changed_or_conflict(PGconn *c, int n, int64_t id)
 	return rc;
 }
 
+/*
+ * queued -> running for this replica, unless the target runs already
+ * anywhere: the unique index on running rows per target decides between
+ * replicas claiming at the same moment (the later one waits for the
+ * earlier's commit, then fails), and that loss is a conflict like any
+ * other, rolled back to the request's savepoint by run_batch.
+ */
+static int run_claim(PGconn *c, op *o, int64_t now)
+{
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "UPDATE deployments d SET state='running', started_at=$1, finished_at=NULL,"
+	    " exit_status=NULL, replica=$3, lease_until=$1::bigint + $4::bigint "
+	    "WHERE id=$2 AND state='queued' AND NOT EXISTS (SELECT 1 FROM deployments r"
+	    " WHERE r.target=d.target AND r.state='running')",
+	    "iisi", now, o->id, o->replica, o->lease_ms);
+	if (!gg_pgdb_ok(r)) {
+		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		bool lost_race = code && strcmp(code, "23505") == 0;
+		PQclear(r);
+		return lost_race ? GG_STORE_CONFLICT : -1;
+	}
+	return changed_or_conflict(c, changed(r), o->id);
+}
+
 static int run_op(PGconn *c, op *o)
 {
 	int64_t now = now_ms();
@@ -292,21 +321,17 @@ static int run_op(PGconn *c, op *o)
 	case OP_INSERT:
 		return insert_dep(c, &o->deps[0], o->deps[0].delivery, now, &o->id);
 	case OP_CLAIM:
-		n = changed(gg_pgdb_exec(
-		    c,
-		    "UPDATE deployments SET state='running', started_at=$1, "
-		    "finished_at=NULL, exit_status=NULL WHERE id=$2 AND state='queued'",
-		    "ii", now, o->id));
-		return changed_or_conflict(c, n, o->id);
+		return run_claim(c, o, now);
 	case OP_FINISH:
 		snprintf(status, sizeof(status), "%d", o->exit_status);
 		n = changed(gg_pgdb_exec(
 		    c,
 		    "UPDATE deployments SET state=$1, exit_status=$2, "
-		    "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5 "
-		    "WHERE id=$6 AND state IN ('queued','running')",
-		    "ssssii", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
-		    o->commit, o->reason, now, o->id));
+		    "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5, "
+		    "lease_until=NULL "
+		    "WHERE id=$6 AND (state='queued' OR (state='running' AND replica=$7))",
+		    "ssssiis", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
+		    o->commit, o->reason, now, o->id, o->replica));
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
 		n = changed(
@@ -322,8 +347,9 @@ static int run_op(PGconn *c, op *o)
 		n = changed(
 		    gg_pgdb_exec(c,
 		                 "UPDATE deployments SET state='queued', attempt=attempt+1, "
-		                 "not_before=$1, started_at=NULL WHERE id=$2 AND state='running'",
-		                 "ii", o->when, o->id));
+		                 "not_before=$1, started_at=NULL, replica=NULL, lease_until=NULL "
+		                 "WHERE id=$2 AND state='running' AND replica=$3",
+		                 "iis", o->when, o->id, o->replica));
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
 		n = changed(
@@ -396,6 +422,9 @@ static void run_batch(gg_pgstore *p, op *batch)
 		goto fail;
 	for (op *o = batch; o; o = o->next) {
 		o->rc = run_op(c, o);
+		if (o->rc != -1 && PQtransactionStatus(c) == PQTRANS_INERROR &&
+		    gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
+			goto fail;
 		if (o->rc == -1) {
 			if (PQstatus(c) != CONNECTION_OK)
 				goto fail;
@@ -454,7 +483,7 @@ static int reconnect(gg_pgstore *p)
 			                "gitgated to migrate it",
 			                found, GG_PGDB_SCHEMA_VERSION);
 		else
-			gg_pgdb_lock_daemon(c, p->password, &err);
+			gg_pgdb_lock_replica(c, p->password, p->replica, now, &err);
 	}
 	if (err) {
 		PQfinish(c);
@@ -507,11 +536,24 @@ static void reopen_reader(gg_pgstore *p)
 	PQfinish(old);
 }
 
+/*
+ * Say this replica is alive and renew the leases of the deployments it
+ * runs, in one statement (one round trip).
+ */
 static void heartbeat(gg_pgstore *p)
 {
 	if (p->w == NULL)
 		return;
-	if (gg_pgdb_exec0(p->w, "SELECT 1") < 0)
+	int64_t now = now_ms();
+	PGresult *r =
+	    gg_pgdb_exec(p->w,
+	                 "WITH l AS (UPDATE deployments SET lease_until=$1::bigint + $3::bigint"
+	                 " WHERE state='running' AND replica=$2::text RETURNING 1) "
+	                 "UPDATE replicas SET heartbeat_at=$1 WHERE name=$2",
+	                 "isi", now, p->replica, p->lease_ms);
+	bool ok = gg_pgdb_ok(r);
+	PQclear(r);
+	if (!ok)
 		lost(p);
 }
 
@@ -564,14 +606,15 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (p->w == NULL)
 			reconnect(p);
-		else if (beat && batch == NULL)
-			heartbeat(p);
 		if (batch) {
 			if (p->w)
 				run_batch(p, batch);
 			else
 				fail_batch(batch);
 		}
+		/* Beats also while busy: the leases must not lapse under load. */
+		if (beat)
+			heartbeat(p);
 		if (p->w)
 			reopen_reader(p);
 
@@ -626,6 +669,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 static void submit(gg_pgstore *p, op *o)
 {
+	o->replica = p->replica;
+	o->lease_ms = p->lease_ms;
 	if (!p->threaded) {
 		/* Synchronous (tools, tests): the same transaction, on this thread. */
 		if (p->w == NULL) {
@@ -648,7 +693,8 @@ static void submit(gg_pgstore *p, op *o)
 	pthread_mutex_unlock(&p->mu);
 }
 
-int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conninfo, char **err)
+int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conninfo,
+                    const char *replica, uint64_t lease_ms, char **err)
 {
 	int rc = -1;
 	gg_pgstore *p = gg_calloc(1, sizeof(*p));
@@ -664,13 +710,15 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 		goto done;
 	}
 	p->conninfo = gg_strdup(conninfo);
+	p->replica = gg_strdup(replica);
+	p->lease_ms = (int64_t)lease_ms;
 	p->password = gg_pgdb_password(conninfo);
 	gg_pgdb_schema state;
 	int found;
 	p->w = gg_pgdb_connect(conninfo, p->password, err);
 	if (p->w == NULL ||
 	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
-	    gg_pgdb_lock_daemon(p->w, p->password, err) < 0)
+	    gg_pgdb_lock_replica(p->w, p->password, p->replica, now_ms(), err) < 0)
 		goto done;
 	p->r = reader_connect(p, err);
 	if (p->r == NULL)
@@ -737,6 +785,7 @@ void gg_pgstore_close(gg_pgstore *p)
 	pthread_cond_destroy(&p->cv);
 	free(p->error);
 	free(p->conninfo);
+	free(p->replica);
 	free(p->password);
 	free(p);
 }
@@ -972,9 +1021,10 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 	if (c == NULL)
 		return -1;
 	PGresult *r = gg_pgdb_exec(c,
-	                           "UPDATE deployments SET state='queued', started_at=NULL "
-	                           "WHERE state='running'",
-	                           "");
+	                           "UPDATE deployments SET state='queued', started_at=NULL, "
+	                           "replica=NULL, lease_until=NULL WHERE state='running' AND "
+	                           "(replica=$1 OR replica IS NULL)",
+	                           "s", p->replica);
 	int rc = -1;
 	if (gg_pgdb_ok(r)) {
 		if (n)
@@ -989,7 +1039,7 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 #define DEP_COLUMNS                                                                                \
 	"id, target, source, repo, ref, before, after, pusher, delivery, clone_url, state, "       \
 	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, "           \
-	"not_before, client"
+	"not_before, client, replica"
 
 static char *col_text(PGresult *r, int row, int col)
 {
@@ -1020,6 +1070,7 @@ static void read_dep(gg_deployment *d, PGresult *r, int row)
 	d->finished_at = gg_pgdb_i64(r, row, 17);
 	d->not_before = gg_pgdb_i64(r, row, 18);
 	d->client = col_text(r, row, 19);
+	d->replica = col_text(r, row, 20);
 }
 
 /* A SELECT of DEP_COLUMNS with up to two bound values ('s'/'i'), every row collected. */
@@ -1191,6 +1242,33 @@ int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **
 			*by = col_text(r, 0, 1);
 			rc = 0;
 		}
+	}
+	reader_done(p);
+	PQclear(r);
+	return rc;
+}
+
+int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p)
+{
+	*out = NULL;
+	*n = 0;
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return -1;
+	PGresult *r = gg_pgdb_exec(
+	    c, "SELECT name, started_at, heartbeat_at FROM replicas ORDER BY name", "");
+	int rc = -1;
+	if (gg_pgdb_ok(r)) {
+		int rows = PQntuples(r);
+		gg_replica *list = gg_calloc(rows ? (size_t)rows : 1, sizeof(*list));
+		for (int k = 0; k < rows; k++) {
+			list[k].name = col_text(r, k, 0);
+			list[k].started_at = gg_pgdb_i64(r, k, 1);
+			list[k].heartbeat_at = gg_pgdb_i64(r, k, 2);
+		}
+		*out = list;
+		*n = (size_t)rows;
+		rc = 0;
 	}
 	reader_done(p);
 	PQclear(r);

@@ -1,0 +1,213 @@
+#!/bin/sh
+# Several gitgated replicas sharing one PostgreSQL database (tests/pgserver.sh
+# starts a real server for each case): each under its own replica name, the
+# same name refused twice, a delivery sent to two replicas at once stored
+# once, at most one deployment per target running anywhere, pushes arriving
+# at any replica coalescing into one for the newest commit, and the API and
+# metrics naming the replicas.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/deploy_common.inc"
+
+c() { # a commit-like id from a number
+	printf '%040d' "$1"
+}
+
+pg_start() {
+	sh "$GG_TOP/tests/pgserver.sh" start "$T/pg" || fail "cannot start PostgreSQL"
+	trap 'stop_replicas; pg_stop' EXIT
+	cp "$T/pg/conninfo" "$T/conninfo"
+	chmod 600 "$T/conninfo"
+}
+
+pg_stop() {
+	sh "$GG_TOP/tests/pgserver.sh" stop "$T/pg"
+}
+
+psql_admin() {
+	psql -X -q -At -v ON_ERROR_STOP=1 -h "$T/pg" -U ggadmin -d gg -c "$1"
+}
+
+# replica_config N TARGETS [NAME]: $T/rN.yaml, on its own port and state_dir,
+# under replica name NAME (default rN).
+replica_config() {
+	PORT=$(free_port)
+	deploy_config "$2" "store: {kind: postgres, conninfo_file: $T/conninfo}
+replica: ${3:-r$1}"
+	sed "s#state_dir: $T/state#state_dir: $T/state$1#" "$T/cfg.yaml" >"$T/r$1.yaml"
+	eval "PORT_$1=$PORT"
+}
+
+# start_replica N: run replica N (configured by replica_config) until it is healthy.
+start_replica() {
+	"$GITGATED" -c "$T/r$1.yaml" 2>>"$T/r$1.log" &
+	eval "PID_$1=$!"
+	_port=$(eval echo "\$PORT_$1")
+	_i=0
+	until curl -sf -o /dev/null "http://127.0.0.1:$_port/healthz"; do
+		_i=$((_i + 1))
+		if [ $_i -gt 400 ] || ! kill -0 "$(eval echo "\$PID_$1")" 2>/dev/null; then
+			cat "$T/r$1.log" >&2
+			fail "replica $1 did not come up"
+		fi
+		sleep 0.05
+	done
+}
+
+# stop_replica N [SIGNAL]: stop replica N (SIGTERM, waited for) or send it SIGNAL.
+stop_replica() {
+	_pid=$(eval echo "\${PID_$1:-}")
+	[ -n "$_pid" ] || return 0
+	kill "-${2:-TERM}" "$_pid" 2>/dev/null || true
+	wait "$_pid" 2>/dev/null || true
+	eval "PID_$1="
+}
+
+stop_replicas() {
+	for _n in 1 2 3; do
+		stop_replica "$_n"
+	done
+	if grep -qsE 'Sanitizer|runtime error' "$T"/r*.log; then
+		cat "$T"/r*.log >&2
+		fail "a replica reported memory or UB errors"
+	fi
+}
+
+# at N: point the helpers of deploy_common.inc (send_event, api, settled) at replica N.
+at() {
+	URL="http://127.0.0.1:$(eval echo "\$PORT_$1")"
+}
+
+# A target whose runs log "start COMMIT TIME" and "end COMMIT TIME" (ns) in
+# $T/runs, and wait for $T/release to exist.
+app_target() {
+	printf '%s\n' "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"sh\", \"-c\", \"echo start \$1 \$(date +%s%N) >> $T/runs; while [ ! -e $T/release ]; do sleep 0.02; done; echo end \$1 \$(date +%s%N) >> $T/runs\", \"sh\", \"{after}\"]"
+}
+
+# no_overlap: in $T/runs every start is followed by its own end before the next start.
+no_overlap() {
+	python3 - "$T/runs" <<'PY' || fail "two deployments of one target overlapped: $(cat "$T/runs")"
+import sys
+running = None
+for line in open(sys.argv[1]):
+    kind, commit, _ = line.split()
+    if kind == "start":
+        if running is not None:
+            sys.exit(1)
+        running = commit
+    else:
+        if running != commit:
+            sys.exit(1)
+        running = None
+PY
+}
+
+runs_started() {
+	[ "$(grep -c '^start' "$T/runs" 2>/dev/null)" -ge "$1" ]
+}
+
+t_replicas_share_deliveries_and_refuse_a_taken_name() {
+	pg_start
+	replica_config 1 "$(app_target)"
+	replica_config 2 "$(app_target)"
+	start_replica 1
+	start_replica 2
+	touch "$T/release"
+	# The same delivery id to both replicas at the same moment: stored once.
+	for n in 1 2 3 4 5 6 7 8; do
+		at 1
+		send_event "$(c "$n")" refs/heads/main "$ZERO" "same-$n" >"$T/st1" &
+		p1=$!
+		at 2
+		send_event "$(c "$n")" refs/heads/main "$ZERO" "same-$n" >"$T/st2" &
+		p2=$!
+		wait "$p1" "$p2"
+		got=$(printf '%s\n%s\n' "$(cat "$T/st1")" "$(cat "$T/st2")" | sort | tr '\n' ' ')
+		expect_eq "$got" "200 202 " "statuses of delivery same-$n sent to both"
+		expect_eq "$(psql_admin "SELECT count(*) FROM deployments WHERE delivery='same-$n'")" \
+			1 "deployments of same-$n"
+	done
+	at 1
+	wait_until 30 settled
+	# Each deployment names the replica that ran it.
+	api "deployments?limit=100"
+	expect_eq "$(json "$T/api.json" 'all(x["replica"] in ("r1","r2") for x in d["deployments"] if x["state"]!="superseded")')" \
+		True "every run names its replica"
+	# The replicas, with their heartbeats.
+	api replicas
+	expect_eq "$(json "$T/api.json" '",".join(x["name"] for x in d["replicas"])')" "r1,r2" "replicas"
+	expect_eq "$(json "$T/api.json" '[x["name"] for x in d["replicas"] if x["self"]]')" "['r1']" "self"
+	expect_eq "$(json "$T/api.json" 'all(x["last_heartbeat"] for x in d["replicas"])')" True "heartbeats"
+	curl -sf -o "$T/metrics" "$URL/metrics" || fail "metrics"
+	expect_contains "$T/metrics" 'gitgated_replica_info{replica="r1"} 1'
+	"$GITGATE" status --url "$URL" >"$T/status.out" || fail "gitgate status"
+	expect_contains "$T/status.out" "r2"
+	# A third daemon under a name that is alive is refused; the two go on.
+	replica_config 3 "$(app_target)" r2
+	expect_status 1 "$GITGATED" -c "$T/r3.yaml" 2>"$T/r3.log"
+	expect_contains "$T/r3.log" "replica 'r2' is already running on this database"
+	at 2
+	expect_eq "$(send_event "$(c 20)" refs/heads/main "$(c 8)")" 202 "r2 after the refusal"
+	# Once r2 stopped, its name is free again.
+	stop_replica 2
+	start_replica 3
+	stop_replicas
+}
+
+t_one_run_per_target_anywhere_and_coalescing() {
+	pg_start
+	replica_config 1 "$(app_target)"
+	replica_config 2 "$(app_target)"
+	start_replica 1
+	start_replica 2
+	# A push through r1 starts a run that waits; pushes through both replicas queue behind it.
+	at 1
+	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO")" 202 "push 1 to r1"
+	wait_until 20 runs_started 1
+	n=2
+	while [ $n -le 9 ]; do
+		at $((n % 2 + 1))
+		expect_eq "$(send_event "$(c $n)" refs/heads/main "$(c $((n - 1)))")" 202 "push $n"
+		n=$((n + 1))
+	done
+	# Only the first runs, wherever the others arrived.
+	expect_eq "$(psql_admin "SELECT count(*) FROM deployments WHERE state='running'")" 1 "running"
+	touch "$T/release"
+	at 1
+	wait_until 30 settled
+	no_overlap
+	# Two runs: the first, then the newest; the ones between were superseded.
+	expect_eq "$(grep -c '^start' "$T/runs")" 2 "runs"
+	expect_eq "$(tail -n 1 "$T/runs" | cut -d' ' -f2)" "$(c 9)" "last run"
+	expect_eq "$(psql_admin "SELECT count(*) FROM deployments WHERE state='superseded'")" 7 "superseded"
+	stop_replicas
+}
+
+t_a_delivery_accepted_by_one_replica_runs_on_the_free_one() {
+	pg_start
+	replica_config 1 "$(app_target)"
+	replica_config 2 "$(app_target)"
+	start_replica 1
+	start_replica 2
+	# r2 runs the target; a push accepted by r1 meanwhile cannot start there.
+	at 2
+	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO")" 202 "push 1 to r2"
+	wait_until 20 runs_started 1
+	at 1
+	expect_eq "$(send_event "$(c 2)" refs/heads/main "$(c 1)")" 202 "push 2 to r1"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	expect_eq "$(psql_admin "SELECT state FROM deployments WHERE id=$id")" queued "push 2 waits"
+	# r1 stops: only r2 is left to start it when its run ends.
+	stop_replica 1
+	touch "$T/release"
+	at 2
+	wait_until 30 settled
+	expect_eq "$(dep_field "$id" 'd["state"]')" succeeded "push 2"
+	expect_eq "$(dep_field "$id" 'd["replica"]')" r2 "push 2 ran on"
+	no_overlap
+	stop_replicas
+}
+
+run_cases
