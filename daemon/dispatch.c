@@ -353,6 +353,17 @@ static void write_done(void *arg, int rc, int64_t id)
 	if (rc == -1)
 		gg_log(GG_LOG_WARN, "claiming a deployment was not stored", "target", w->target,
 		       NULL);
+	if (rc == GG_STORE_CONFLICT && w->kind == W_FINISH) {
+		/*
+		 * Fenced: it ended meanwhile without this run (canceled, or taken
+		 * over by another replica when this one's lease lapsed).
+		 */
+		char idtext[32];
+		snprintf(idtext, sizeof(idtext), "%lld", (long long)w->id);
+		gg_log(GG_LOG_WARN,
+		       "finish refused: the deployment is no longer this daemon's to end", "id",
+		       idtext, "target", w->target, "state", gg_dep_state_name(w->state), NULL);
+	}
 	for (size_t i = 0; i < w->nids; i++)
 		pending_remove(d, w->ids[i]);
 	tstate *t = tstate_find(d, w->target);
@@ -1285,6 +1296,15 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 	maybe_shutdown_done(d);
 }
 
+/* Whether this daemon does what (poll, reconcile) for target: one replica does. */
+static bool duty(gg_dispatch *d, const char *what, const char *target)
+{
+	char *name = gg_printf("%s/%s", what, target);
+	bool mine = gg_store_duty(d->store, name);
+	free(name);
+	return mine;
+}
+
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -1292,6 +1312,8 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	gg_dispatch *d = t->d;
 	if (d->shutting_down || t->poll_run || t->job || t->inflight)
 		return; /* busy: what it deploys next is decided without a poll */
+	if (!duty(d, "poll", t->name))
+		return; /* another replica polls this target */
 	const gg_dtarget *tg = gg_dconfig_target(d->cfg, t->name);
 	if (tg == NULL || gg_dtarget_repository(tg) == NULL)
 		return;
@@ -1394,7 +1416,7 @@ static void on_reconcile_due(void *arg, const char *target)
 	tstate *t = tstate_find(d, target);
 	const gg_dtarget *tg = gg_dconfig_target(d->cfg, target);
 	if (t == NULL || !t->configured || tg == NULL || d->shutting_down || t->job ||
-	    t->inflight || t->poll_run)
+	    t->inflight || t->poll_run || !duty(d, "reconcile", target))
 		return;
 	char *ref = gg_dtarget_repository(tg) ? checkout_branch(tg, &(gg_deployment){.ref = NULL})
 	                                      : gg_strdup(tg->ref);

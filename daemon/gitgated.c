@@ -65,7 +65,16 @@ static void on_prune(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	gg_daemon *d = arg;
-	gg_store_prune(d->store, d->cfg->delivery_retention_ms);
+	if (gg_store_duty(d->store, "prune"))
+		gg_store_prune(d->store, d->cfg->delivery_retention_ms);
+}
+
+/* Another replica queued work or freed a target. */
+static void on_queue(void *arg)
+{
+	gg_daemon *d = arg;
+	if (d->dispatch && !d->stopping)
+		gg_dispatch_kick(d->dispatch, NULL, 0);
 }
 
 static void on_sighup(evutil_socket_t fd, short what, void *arg)
@@ -282,6 +291,7 @@ int main(int argc, char **argv)
 		gg_log(GG_LOG_ERROR, "cannot start the dispatcher", NULL);
 		goto done;
 	}
+	gg_store_on_queue(d->store, on_queue, d);
 	gg_outbox_new(&m.outbox, d->base, d->store, d->cfg);
 	m.sighup = evsignal_new(d->base, SIGHUP, on_sighup, &m);
 	m.sigterm = evsignal_new(d->base, SIGTERM, on_sigterm, &m);
@@ -293,7 +303,8 @@ int main(int argc, char **argv)
 	event_add(m.sigterm, NULL);
 	event_add(m.sigint, NULL);
 	event_add(m.prune, &prune_tv);
-	gg_store_prune(d->store, d->cfg->delivery_retention_ms);
+	if (gg_store_duty(d->store, "prune"))
+		gg_store_prune(d->store, d->cfg->delivery_retention_ms);
 
 	gg_log(GG_LOG_INFO, "started", "version", GITGATE_VERSION, "config", m.config_path,
 	       "state_dir", d->cfg->state_dir, "store",

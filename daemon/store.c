@@ -940,6 +940,17 @@ void gg_replicas_free(gg_replica *list, size_t n)
 	free(list);
 }
 
+void gg_store_on_queue(gg_store *s, void (*fn)(void *arg), void *arg)
+{
+	if (s->pg)
+		gg_pgstore_on_queue(s->pg, fn, arg);
+}
+
+bool gg_store_duty(gg_store *s, const char *duty)
+{
+	return s->pg ? gg_pgstore_duty(s->pg, duty) : true;
+}
+
 bool gg_store_shared(const gg_store *s)
 {
 	return s->pg != NULL;

@@ -125,6 +125,20 @@ bool gg_store_healthy(gg_store *s, const char **reason);
  * what keeps two daemons from running one target.
  */
 bool gg_store_shared(const gg_store *s);
+/*
+ * Call fn(arg) on the event loop whenever a replica sharing the store
+ * committed work for the queue (a delivery, a retry, a takeover) or freed
+ * a target, and once the store (re)connected: the queue must be read then.
+ * Never called on a store of one daemon.
+ */
+void gg_store_on_queue(gg_store *s, void (*fn)(void *arg), void *arg);
+/*
+ * Whether this daemon does the periodic duty named duty (poll a target's
+ * branch, reconcile it, prune): on a shared store exactly one replica at a
+ * time holds each duty, until it dies or loses the database; on a store of
+ * one daemon, always.
+ */
+bool gg_store_duty(gg_store *s, const char *duty);
 /* Writes queued and not yet committed. */
 size_t gg_store_pending(const gg_store *s);
 /* Transactions committed and writes they carried (group commit: writes / commits per fsync). */

@@ -51,6 +51,14 @@
 #define PG_STALL_MS 5000
 /* Longest message kept about the connection's health. */
 #define PG_REASON_MAX 256
+/*
+ * The channel on which a commit that queued work or freed a target wakes
+ * every replica (NOTIFY in the committing transaction: sent only if it
+ * committed, delivered at once, never a polling interval).
+ */
+#define PG_CHANNEL "gitgated_queue"
+/* The class of the duty locks (two-key advisory locks: this, and the duty's hash). */
+#define PG_DUTY_LOCK_CLASS 0x67676475 /* "ggdu" */
 
 typedef enum {
 	OP_ACCEPT,
@@ -74,6 +82,7 @@ struct op {
 	gg_deployment *deps;
 	size_t ndeps;
 	bool duplicate;
+	bool wakes; /* committed, it gives other replicas work: NOTIFY with it */
 	int64_t *ids;
 	bool *allow_rollback;
 	const char **refused;
@@ -114,6 +123,17 @@ struct gg_pgstore {
 	int backoff_ms;
 	int pipefd[2];
 	struct event *done_ev;
+	/*
+	 * The LISTEN connection, on the loop: the worker opens it (connecting
+	 * blocks) and hands it over in l_new; the loop watches its socket and
+	 * drops it when it breaks, asking the worker for another (l_wanted).
+	 */
+	PGconn *l;
+	struct event *l_ev;
+	PGconn *l_new; /* under mu */
+	bool l_wanted; /* under mu */
+	void (*on_queue)(void *arg);
+	void *on_queue_arg;
 	char reason[PG_REASON_MAX];
 };
 
@@ -266,10 +286,12 @@ static int run_accept(PGconn *c, op *o, int64_t now)
 	}
 	o->ids = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->ids));
 	o->refused = gg_calloc(o->ndeps ? o->ndeps : 1, sizeof(*o->refused));
-	for (size_t i = 0; i < o->ndeps; i++)
+	for (size_t i = 0; i < o->ndeps; i++) {
 		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
 		                  &o->ids[i], &o->refused[i]) < 0)
 			return -1;
+		o->wakes |= o->refused[i] == NULL;
+	}
 	return 0;
 }
 
@@ -319,6 +341,7 @@ static int run_op(PGconn *c, op *o)
 	case OP_ACCEPT:
 		return run_accept(c, o, now);
 	case OP_INSERT:
+		o->wakes = true;
 		return insert_dep(c, &o->deps[0], o->deps[0].delivery, now, &o->id);
 	case OP_CLAIM:
 		return run_claim(c, o, now);
@@ -332,6 +355,7 @@ static int run_op(PGconn *c, op *o)
 		    "WHERE id=$6 AND (state='queued' OR (state='running' AND replica=$7))",
 		    "ssssiis", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
 		    o->commit, o->reason, now, o->id, o->replica));
+		o->wakes = n > 0; /* the target is free again */
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
 		n = changed(
@@ -350,6 +374,7 @@ static int run_op(PGconn *c, op *o)
 		                 "not_before=$1, started_at=NULL, replica=NULL, lease_until=NULL "
 		                 "WHERE id=$2 AND state='running' AND replica=$3",
 		                 "iis", o->when, o->id, o->replica));
+		o->wakes = n > 0;
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
 		n = changed(
@@ -416,7 +441,7 @@ static bool lost(gg_pgstore *p)
 static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
-	bool any_failed = false;
+	bool any_failed = false, wakes = false;
 	/* Transaction and savepoint statements travel together: fewer round trips. */
 	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
 		goto fail;
@@ -425,6 +450,8 @@ static void run_batch(gg_pgstore *p, op *batch)
 		if (o->rc != -1 && PQtransactionStatus(c) == PQTRANS_INERROR &&
 		    gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
 			goto fail;
+		if (o->rc != -1)
+			wakes |= o->wakes;
 		if (o->rc == -1) {
 			if (PQstatus(c) != CONNECTION_OK)
 				goto fail;
@@ -434,7 +461,10 @@ static void run_batch(gg_pgstore *p, op *batch)
 			if (gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
 				goto fail;
 		}
+		/* The wake-up travels with the commit: one round trip, sent only if it committed.
+		 */
 		if (gg_pgdb_exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
+		                     : wakes ? "RELEASE SAVEPOINT op; NOTIFY " PG_CHANNEL "; COMMIT"
 		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
 			goto fail;
 	}
@@ -537,8 +567,60 @@ static void reopen_reader(gg_pgstore *p)
 }
 
 /*
+ * Deployments whose replica let their lease lapse (it died, or lost the
+ * database for longer than the lease) end failed, naming that replica, and
+ * their target's state is queued again, unless something newer is queued
+ * already; other replicas are woken for it. Every replica looks, each
+ * heartbeat: the row locks make one of them win, the others find nothing.
+ * A takeover never reuses a row, so the deployment id is the fencing token:
+ * the lost replica's late finish names a row that is no longer running and
+ * is refused (finish checks state and owner).
+ */
+static void take_over(gg_pgstore *p, int64_t now)
+{
+	PGconn *c = p->w;
+	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+		goto fail;
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "WITH lost AS (UPDATE deployments SET state='failed', finished_at=$1,"
+	    " lease_until=NULL, reason='replica ' || coalesce(replica, '?') ||"
+	    " ' was lost (its lease lapsed); taken over by ' || $2::text"
+	    " WHERE state='running' AND lease_until < $1 RETURNING *),"
+	    " again AS (INSERT INTO deployments(target, source, repo, ref, before, after, pusher,"
+	    " delivery, clone_url, client, state, created_at, not_before)"
+	    " SELECT target, source, repo, ref, before, after, pusher, delivery, clone_url,"
+	    " client, 'queued', $1, 0 FROM lost l WHERE NOT EXISTS (SELECT 1 FROM deployments q"
+	    "  WHERE q.target=l.target AND q.state='queued' AND q.id > l.id)"
+	    " RETURNING id, target) "
+	    "SELECT l.id, l.target, coalesce(l.replica, '?'),"
+	    " (SELECT a.id FROM again a WHERE a.target=l.target) FROM lost l",
+	    "is", now, p->replica);
+	if (!gg_pgdb_ok(r)) {
+		PQclear(r);
+		goto fail;
+	}
+	int n = PQntuples(r);
+	for (int k = 0; k < n; k++) {
+		char again[24];
+		snprintf(again, sizeof(again), "%s",
+		         PQgetisnull(r, k, 3) ? "-" : PQgetvalue(r, k, 3));
+		gg_log(GG_LOG_WARN, "deployment taken over: its replica's lease lapsed", "id",
+		       PQgetvalue(r, k, 0), "target", PQgetvalue(r, k, 1), "lost_replica",
+		       PQgetvalue(r, k, 2), "queued_again", again, NULL);
+	}
+	PQclear(r);
+	if (gg_pgdb_exec0(c, n ? "NOTIFY " PG_CHANNEL "; COMMIT" : "COMMIT") < 0)
+		goto fail;
+	return;
+fail:
+	gg_pgdb_exec0(c, "ROLLBACK");
+	lost(p);
+}
+
+/*
  * Say this replica is alive and renew the leases of the deployments it
- * runs, in one statement (one round trip).
+ * runs, in one statement (one round trip); then take over lapsed ones.
  */
 static void heartbeat(gg_pgstore *p)
 {
@@ -555,6 +637,8 @@ static void heartbeat(gg_pgstore *p)
 	PQclear(r);
 	if (!ok)
 		lost(p);
+	else
+		take_over(p, now);
 }
 
 static void complete(op *o)
@@ -575,6 +659,32 @@ static void complete(op *o)
 	op_free(o);
 }
 
+/*
+ * On the worker: open the LISTEN connection the loop asked for, and hand it
+ * over (on_done installs it).
+ */
+static void open_listener(gg_pgstore *p)
+{
+	pthread_mutex_lock(&p->mu);
+	bool wanted = p->l_wanted && p->l_new == NULL;
+	pthread_mutex_unlock(&p->mu);
+	if (!wanted)
+		return;
+	char *err = NULL;
+	PGconn *c = gg_pgdb_connect(p->conninfo, p->password, &err);
+	if (c && (gg_pgdb_exec0(c, "LISTEN " PG_CHANNEL) < 0 || PQsetnonblocking(c, 1) != 0)) {
+		PQfinish(c);
+		c = NULL;
+	}
+	free(err);
+	if (c == NULL)
+		return; /* tried again with the next batch or heartbeat */
+	pthread_mutex_lock(&p->mu);
+	p->l_new = c;
+	p->l_wanted = false;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void *worker_main(void *arg)
 {
 	gg_pgstore *p = arg;
@@ -586,7 +696,8 @@ static void *worker_main(void *arg)
 			bool rbad = p->r_bad;
 			pthread_mutex_unlock(&p->rmu);
 			int64_t wake = p->w ? next_beat : p->next_try;
-			if (p->queue || p->stopping || (rbad && p->w) || now_ms() >= wake)
+			if (p->queue || p->stopping || ((rbad || p->l_wanted) && p->w) ||
+			    now_ms() >= wake)
 				break;
 			struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000};
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
@@ -615,11 +726,18 @@ static void *worker_main(void *arg)
 		/* Beats also while busy: the leases must not lapse under load. */
 		if (beat)
 			heartbeat(p);
-		if (p->w)
+		if (p->w) {
 			reopen_reader(p);
+			open_listener(p);
+		}
 
 		pthread_mutex_lock(&p->mu);
 		p->busy_since = 0;
+		if (p->l_new && batch == NULL) {
+			char b = 1;
+			if (write(p->pipefd[1], &b, 1) < 0 && errno != EAGAIN)
+				gg_log(GG_LOG_ERROR, "store: cannot wake the event loop", NULL);
+		}
 		if (batch) {
 			*p->done_tail = batch;
 			op *last = batch;
@@ -658,13 +776,71 @@ static void drain_done(gg_pgstore *p, bool call)
 	pthread_mutex_unlock(&p->mu);
 }
 
+static void wake_queue(gg_pgstore *p)
+{
+	if (p->on_queue)
+		p->on_queue(p->on_queue_arg);
+}
+
+/* The LISTEN connection broke: drop it and ask the worker for another. */
+static void drop_listener(gg_pgstore *p)
+{
+	if (p->l_ev)
+		event_free(p->l_ev);
+	p->l_ev = NULL;
+	PQfinish(p->l);
+	p->l = NULL;
+	pthread_mutex_lock(&p->mu);
+	p->l_wanted = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Another replica (or this one) committed work: look at the queue. */
+static void on_listen(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	gg_pgstore *p = arg;
+	if (!PQconsumeInput(p->l) || PQstatus(p->l) != CONNECTION_OK) {
+		drop_listener(p);
+		return;
+	}
+	bool any = false;
+	for (PGnotify *n; (n = PQnotifies(p->l)) != NULL;) {
+		any = true;
+		PQfreemem(n);
+	}
+	if (any)
+		wake_queue(p);
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	(void)what;
+	gg_pgstore *p = arg;
 	char buf[256];
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	drain_done(arg, true);
+	drain_done(p, true);
+	pthread_mutex_lock(&p->mu);
+	PGconn *l = p->l_new;
+	p->l_new = NULL;
+	pthread_mutex_unlock(&p->mu);
+	if (l == NULL)
+		return;
+	if (p->l)
+		drop_listener(p);
+	p->l = l;
+	p->l_ev = event_new(p->base, PQsocket(l), EV_READ | EV_PERSIST, on_listen, p);
+	event_add(p->l_ev, NULL);
+	/* What was committed while nobody listened is in the queue: look now. */
+	wake_queue(p);
+}
+
+void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg), void *arg)
+{
+	p->on_queue = fn;
+	p->on_queue_arg = arg;
 }
 
 static void submit(gg_pgstore *p, op *o)
@@ -730,6 +906,7 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 			goto done;
 		}
 		p->base = base;
+		p->l_wanted = true;
 		p->done_ev = event_new(base, p->pipefd[0], EV_READ | EV_PERSIST, on_done, p);
 		event_add(p->done_ev, NULL);
 		if (pthread_create(&p->thread, NULL, worker_main, p) != 0) {
@@ -774,6 +951,10 @@ void gg_pgstore_close(gg_pgstore *p)
 	}
 	if (p->done_ev)
 		event_free(p->done_ev);
+	if (p->l_ev)
+		event_free(p->l_ev);
+	PQfinish(p->l);
+	PQfinish(p->l_new);
 	if (p->pipefd[0] >= 0)
 		close(p->pipefd[0]);
 	if (p->pipefd[1] >= 0)
@@ -1273,4 +1454,18 @@ int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p)
 	reader_done(p);
 	PQclear(r);
 	return rc;
+}
+
+bool gg_pgstore_duty(gg_pgstore *p, const char *duty)
+{
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return false;
+	/* A session lock on the read connection: held until it closes or the daemon dies. */
+	PGresult *r = gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1::int, hashtext($2))", "is",
+	                           (int64_t)PG_DUTY_LOCK_CLASS, duty);
+	bool mine = gg_pgdb_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	reader_done(p);
+	PQclear(r);
+	return mine;
 }

@@ -185,28 +185,71 @@ t_one_run_per_target_anywhere_and_coalescing() {
 	stop_replicas
 }
 
-t_a_delivery_accepted_by_one_replica_runs_on_the_free_one() {
+# A target on refs/heads/slow whose runs wait for $T/slow-release.
+slow_target() {
+	printf '%s\n' "  - name: slow
+    repo: acme/app
+    ref: refs/heads/slow
+    run: [\"sh\", \"-c\", \"while [ ! -e $T/slow-release ]; do sleep 0.02; done\"]"
+}
+
+t_a_delivery_accepted_by_a_busy_replica_is_started_by_a_free_one() {
 	pg_start
-	replica_config 1 "$(app_target)"
-	replica_config 2 "$(app_target)"
+	# r1 runs one deployment at a time; r2 is free but is never sent anything.
+	replica_config 1 "$(app_target)
+$(slow_target)"
+	printf 'max_parallel: 1\n' >>"$T/r1.yaml"
+	replica_config 2 "$(app_target)
+$(slow_target)"
 	start_replica 1
 	start_replica 2
-	# r2 runs the target; a push accepted by r1 meanwhile cannot start there.
-	at 2
-	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO")" 202 "push 1 to r2"
-	wait_until 20 runs_started 1
-	at 1
-	expect_eq "$(send_event "$(c 2)" refs/heads/main "$(c 1)")" 202 "push 2 to r1"
-	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
-	expect_eq "$(psql_admin "SELECT state FROM deployments WHERE id=$id")" queued "push 2 waits"
-	# r1 stops: only r2 is left to start it when its run ends.
-	stop_replica 1
 	touch "$T/release"
-	at 2
+	at 1
+	expect_eq "$(send_event "$(c 1)" refs/heads/slow "$ZERO")" 202 "slow push to r1"
+	wait_until 20 test "$(psql_admin "SELECT replica FROM deployments WHERE target='slow' AND state='running'")" = r1
+	# r1 has no slot left: only r2 can start this, and only a notification tells it to.
+	expect_eq "$(send_event "$(c 2)" refs/heads/main "$ZERO")" 202 "app push to r1"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 dep_state_is "$id" succeeded
+	expect_eq "$(dep_field "$id" 'd["replica"]')" r2 "app push ran on"
+	expect_eq "$(psql_admin "SELECT state FROM deployments WHERE target='slow'")" running "slow"
+	touch "$T/slow-release"
 	wait_until 30 settled
-	expect_eq "$(dep_field "$id" 'd["state"]')" succeeded "push 2"
-	expect_eq "$(dep_field "$id" 'd["replica"]')" r2 "push 2 ran on"
-	no_overlap
+	stop_replicas
+}
+
+t_a_lost_replica_is_taken_over_and_its_late_finish_refused() {
+	pg_start
+	replica_config 1 "$(app_target)"
+	printf 'lease: 3s\n' >>"$T/r1.yaml"
+	replica_config 2 "$(app_target)"
+	printf 'lease: 3s\n' >>"$T/r2.yaml"
+	start_replica 1
+	start_replica 2
+	at 1
+	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO")" 202 "push to r1"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 runs_started 1
+	expect_eq "$(psql_admin "SELECT replica FROM deployments WHERE id=$id")" r1 "runs on"
+	# r1 freezes (as a host cut off would): its lease lapses and r2 takes over.
+	kill -STOP "$PID_1"
+	at 2
+	wait_until 30 dep_state_is "$id" failed
+	expect_contains "$T/r2.log" "deployment taken over"
+	dep_field "$id" 'd["reason"]' >"$T/reason"
+	expect_contains "$T/reason" "replica r1 was lost (its lease lapsed); taken over by r2"
+	# The target's state is deployed again, by r2.
+	wait_until 20 runs_started 2
+	again=$(psql_admin "SELECT id FROM deployments WHERE state='running'")
+	expect_eq "$(psql_admin "SELECT replica || ' ' || after FROM deployments WHERE id=$again")" \
+		"r2 $(c 1)" "deployed again"
+	# r1 comes back and its run ends: its finish is refused and logged.
+	kill -CONT "$PID_1"
+	touch "$T/release"
+	wait_until 20 dep_state_is "$again" succeeded
+	wait_until 20 grep -q "finish refused" "$T/r1.log"
+	expect_eq "$(dep_field "$id" 'd["state"]')" failed "the lost run stays failed"
+	expect_eq "$(psql_admin "SELECT count(*) FROM deployments WHERE state='succeeded'")" 1 "succeeded"
 	stop_replicas
 }
 
