@@ -814,6 +814,15 @@ static void test_pg_replicas_share_the_queue(void)
 	CHECK_INT(pg_value("gg_replicas", "SELECT count(*) FROM deployments WHERE "
 	                                  "state='running' AND replica='host-b:8080'"),
 	          1);
+	/* Each duty is held by one replica at a time, and free once its holder is gone. */
+	CHECK(gg_store_duty(a, "poll/prod"));
+	CHECK(gg_store_duty(a, "poll/prod"));
+	CHECK(!gg_store_duty(b, "poll/prod"));
+	CHECK(gg_store_duty(b, "prune"));
+	CHECK(!gg_store_duty(a, "prune"));
+	gg_store_close(a);
+	a = NULL;
+	CHECK(gg_store_duty(b, "poll/prod"));
 	/* A restart of B under its name takes its own running row back to the queue. */
 	gg_store_close(b);
 	b = NULL;
