@@ -3,7 +3,7 @@
  * daemon's defaults, keeping the password out of every message, running
  * statements prepared once per connection (and, on a read connection,
  * bounded in time), and the schema: created and migrated under an
- * advisory lock, refused when newer. The one-daemon lock lives here too.
+ * advisory lock, refused when newer. The replica-name lock lives here too.
  *
  * The connection string is a secret: libpq's messages about a string it
  * cannot parse may quote it, so those are never passed on, and every other
