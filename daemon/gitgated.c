@@ -107,6 +107,14 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	    (cfg->store_conninfo && old->store_conninfo &&
 	     strcmp(cfg->store_conninfo, old->store_conninfo) != 0))
 		gg_log(GG_LOG_WARN, "store changes take effect at the next start", NULL);
+	if (strcmp(cfg->replica, old->replica) != 0 || cfg->lease_ms != old->lease_ms) {
+		/* The store holds the name's lock and renews with the lease it opened with. */
+		gg_log(GG_LOG_WARN, "replica and lease changes take effect at the next start",
+		       NULL);
+		free(cfg->replica);
+		cfg->replica = gg_strdup(old->replica);
+		cfg->lease_ms = old->lease_ms;
+	}
 	m->d.cfg = cfg;
 	gg_log_set_format(cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
 	if (m->d.dispatch)
