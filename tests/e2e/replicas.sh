@@ -150,9 +150,9 @@ t_replicas_share_deliveries_and_refuse_a_taken_name() {
 	expect_contains "$T/r3.log" "replica 'r2' is already running on this database"
 	at 2
 	expect_eq "$(send_event "$(c 20)" refs/heads/main "$(c 8)")" 202 "r2 after the refusal"
-	# Once r2 stopped, its name is free again.
+	# Once r2 stopped, its name is free again (once the server saw its connection close).
 	stop_replica 2
-	start_replica 3
+	wait_until 20 start_replica_quietly 3
 	stop_replicas
 }
 
