@@ -132,6 +132,8 @@ struct gg_pgstore {
 	struct event *l_ev;
 	PGconn *l_new; /* under mu */
 	bool l_wanted; /* under mu */
+	int w_pid;     /* under mu: the write connection's server process, whose NOTIFYs are ours */
+	bool self_wake; /* under mu: this replica took deployments over: its queue has work */
 	void (*on_queue)(void *arg);
 	void *on_queue_arg;
 	char reason[PG_REASON_MAX];
@@ -531,6 +533,9 @@ static int reconnect(gg_pgstore *p)
 	}
 	p->w = c;
 	p->backoff_ms = 0;
+	pthread_mutex_lock(&p->mu);
+	p->w_pid = PQbackendPID(c);
+	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_lock(&p->rmu);
 	p->r_bad = true; /* reopened below, by the caller */
 	pthread_mutex_unlock(&p->rmu);
@@ -612,6 +617,15 @@ static void take_over(gg_pgstore *p, int64_t now)
 	PQclear(r);
 	if (gg_pgdb_exec0(c, n ? "NOTIFY " PG_CHANNEL "; COMMIT" : "COMMIT") < 0)
 		goto fail;
+	if (n && p->pipefd[1] >= 0) {
+		/* Our own NOTIFY does not wake us (on_listen): the pipe does. */
+		pthread_mutex_lock(&p->mu);
+		p->self_wake = true;
+		pthread_mutex_unlock(&p->mu);
+		char b = 1;
+		if (write(p->pipefd[1], &b, 1) < 0 && errno != EAGAIN)
+			gg_log(GG_LOG_ERROR, "store: cannot wake the event loop", NULL);
+	}
 	return;
 fail:
 	gg_pgdb_exec0(c, "ROLLBACK");
@@ -805,9 +819,13 @@ static void on_listen(evutil_socket_t fd, short what, void *arg)
 		drop_listener(p);
 		return;
 	}
+	pthread_mutex_lock(&p->mu);
+	int own = p->w_pid;
+	pthread_mutex_unlock(&p->mu);
 	bool any = false;
 	for (PGnotify *n; (n = PQnotifies(p->l)) != NULL;) {
-		any = true;
+		/* This replica's own commits already told its dispatcher. */
+		any |= n->be_pid != own;
 		PQfreemem(n);
 	}
 	if (any)
@@ -825,7 +843,11 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&p->mu);
 	PGconn *l = p->l_new;
 	p->l_new = NULL;
+	bool self_wake = p->self_wake;
+	p->self_wake = false;
 	pthread_mutex_unlock(&p->mu);
+	if (self_wake)
+		wake_queue(p);
 	if (l == NULL)
 		return;
 	if (p->l)
@@ -892,6 +914,8 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 	gg_pgdb_schema state;
 	int found;
 	p->w = gg_pgdb_connect(conninfo, p->password, err);
+	if (p->w)
+		p->w_pid = PQbackendPID(p->w);
 	if (p->w == NULL ||
 	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
 	    gg_pgdb_lock_replica(p->w, p->password, p->replica, now_ms(), err) < 0)
