@@ -443,9 +443,11 @@ int gg_pgdb_lock_replica(PGconn *c, const char *password, const char *name, int6
 	if (!gg_pgdb_ok(r) || PQntuples(r) != 1)
 		goto fail;
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-		*err = gg_printf("replica '%s' is already running on this database: give each "
-		                 "gitgated its own replica: name",
-		                 name);
+		*err =
+		    gg_printf("replica '%s' is already running on this database (a live daemon "
+		              "under that name, or this one's previous connection the server has "
+		              "not closed yet): give each gitgated its own replica: name",
+		              name);
 		PQclear(r);
 		return -1;
 	}
