@@ -300,8 +300,9 @@ static int print_drift(json_t *targets, const char *url, const char *auth, bool 
 
 static void print_deployments(json_t *deps)
 {
-	table t = {NULL, 7, 0};
-	const char *head[] = {"ID", "TARGET", "STATE", "COMMIT", "ATTEMPT", "CREATED", "REASON"};
+	table t = {NULL, 8, 0};
+	const char *head[] = {"ID",      "TARGET",  "STATE",   "COMMIT",
+	                      "ATTEMPT", "CREATED", "REPLICA", "REASON"};
 	table_add(&t, head);
 	size_t i;
 	json_t *o;
@@ -314,11 +315,36 @@ static void print_deployments(json_t *deps)
 		         (long long)json_integer_value(json_object_get(o, "attempt")));
 		const char *c = field(o, "commit");
 		char *commit = short_commit(strcmp(c, "-") ? c : field(o, "after"));
-		const char *row[] = {id,      field(o, "target"),     field(o, "state"), commit,
-		                     attempt, field(o, "created_at"), field(o, "reason")};
+		const char *row[] = {
+		    id,      field(o, "target"),     field(o, "state"),   commit,
+		    attempt, field(o, "created_at"), field(o, "replica"), field(o, "reason")};
 		table_add(&t, row);
 		free(commit);
 	}
+	table_print(&t);
+}
+
+/* The daemons sharing the store, with their last heartbeat. */
+static void print_replicas(json_t *doc)
+{
+	json_t *list = json_object_get(doc, "replicas");
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return;
+	table t = {NULL, 3, 0};
+	const char *head[] = {"REPLICA", "STARTED", "LAST HEARTBEAT"};
+	table_add(&t, head);
+	size_t i;
+	json_t *o;
+	json_array_foreach(list, i, o)
+	{
+		char *name =
+		    gg_printf("%s%s", field(o, "name"),
+		              json_is_true(json_object_get(o, "self")) ? " (answering)" : "");
+		const char *row[] = {name, field(o, "started_at"), field(o, "last_heartbeat")};
+		table_add(&t, row);
+		free(name);
+	}
+	printf("\n");
 	table_print(&t);
 }
 
@@ -395,7 +421,7 @@ int gg_cmd_status(int argc, char **argv)
 	int rc = GG_EXIT_ERROR;
 	char *auth = NULL, *token = NULL, *err = NULL, *q = NULL;
 	size_t token_len = 0;
-	json_t *targets = NULL, *deps = NULL, *all = NULL;
+	json_t *targets = NULL, *deps = NULL, *all = NULL, *replicas = NULL;
 	if (token_file) {
 		if (gg_read_secret_file(&token, &token_len, token_file, &err) < 0) {
 			fprintf(stderr, "gitgate: %s\n", err);
@@ -440,6 +466,8 @@ int gg_cmd_status(int argc, char **argv)
 		print_targets(json_object_get(targets, "targets"));
 		print_paused(json_object_get(targets, "targets"));
 		print_reports(json_object_get(targets, "targets"));
+		if (api_get(&replicas, url, "/api/v1/replicas", auth) == 0)
+			print_replicas(replicas);
 		printf("\n");
 		print_deployments(json_object_get(deps, "deployments"));
 	}
@@ -457,6 +485,7 @@ done:
 	free(q);
 	json_decref(targets);
 	json_decref(deps);
+	json_decref(replicas);
 	json_decref(all);
 	return rc;
 }

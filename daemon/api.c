@@ -177,6 +177,49 @@ static json_t *reports_json(gg_daemon *d, const gg_dtarget *t)
 	return list;
 }
 
+/*
+ * A deployment as the API shows it: with the replica that ran it (on a
+ * store of one daemon, this daemon, once it started).
+ */
+static json_t *dep_json(gg_daemon *d, const gg_deployment *dep)
+{
+	json_t *o = gg_api_deployment_json(dep);
+	const char *replica = dep->replica;
+	if (replica == NULL && !gg_store_shared(d->store) && dep->started_at)
+		replica = d->cfg->replica;
+	json_object_set_new(o, "replica", str_json(replica));
+	return o;
+}
+
+/* GET /api/v1/replicas: the daemons sharing the store, with their last heartbeat. */
+static void api_replicas(gg_daemon *d, gg_http_req *r)
+{
+	gg_replica *list = NULL;
+	size_t n = 0;
+	if (gg_store_list_replicas(&list, &n, d->store) < 0) {
+		gg_http_reply_error(r, 503, "the store cannot be read");
+		return;
+	}
+	json_t *arr = json_array();
+	bool listed = false;
+	for (size_t i = 0; i < n; i++) {
+		bool self = strcmp(list[i].name, d->cfg->replica) == 0;
+		listed |= self;
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:o,s:o,s:b}", "name", list[i].name, "started_at",
+		                   time_json(list[i].started_at), "last_heartbeat",
+		                   time_json(list[i].heartbeat_at), "self", self));
+	}
+	if (!listed)
+		json_array_append_new(arr,
+		                      json_pack("{s:s,s:n,s:o,s:b}", "name", d->cfg->replica,
+		                                "started_at", "last_heartbeat",
+		                                time_json((int64_t)time(NULL) * 1000), "self", 1));
+	gg_replicas_free(list, n);
+	gg_http_reply_json(r, 200,
+	                   json_pack("{s:s,s:o}", "replica", d->cfg->replica, "replicas", arr));
+}
+
 static void api_targets(gg_daemon *d, gg_http_req *r)
 {
 	json_t *list = json_array();
@@ -199,7 +242,7 @@ static void api_targets(gg_daemon *d, gg_http_req *r)
 		if (gg_store_list(&last, &n, d->store, t->name, 1) == 0 && n == 1) {
 			json_object_set_new(o, "state",
 			                    json_string(gg_dep_state_name(last->state)));
-			json_object_set_new(o, "last_deployment", gg_api_deployment_json(last));
+			json_object_set_new(o, "last_deployment", dep_json(d, last));
 		} else {
 			json_object_set_new(o, "state", json_null());
 			json_object_set_new(o, "last_deployment", json_null());
@@ -252,7 +295,7 @@ static void api_deployments(gg_daemon *d, gg_http_req *r)
 	}
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, gg_api_deployment_json(&list[i]));
+		json_array_append_new(arr, dep_json(d, &list[i]));
 	gg_deployments_free(list, n);
 	evhttp_clear_headers(&q);
 	gg_http_reply_json(r, 200, json_pack("{s:o}", "deployments", arr));
@@ -277,7 +320,7 @@ static void api_deployment(gg_daemon *d, gg_http_req *r, const char *idtext)
 		gg_http_reply_error(r, 503, "the store cannot be read");
 		return;
 	}
-	json_t *o = gg_api_deployment_json(dep);
+	json_t *o = dep_json(d, dep);
 	bool truncated = false;
 	json_t *log = log_tail(d, dep->id, &truncated);
 	json_object_set_new(o, "log", log ? log : json_null());
@@ -469,6 +512,8 @@ void gg_api_handle(gg_daemon *d, gg_http_req *r)
 	}
 	if (strcmp(p, "/api/v1/targets") == 0)
 		api_targets(d, r);
+	else if (strcmp(p, "/api/v1/replicas") == 0)
+		api_replicas(d, r);
 	else if (strcmp(p, "/api/v1/deployments") == 0)
 		api_deployments(d, r);
 	else if (strncmp(p, "/api/v1/deployments/", 20) == 0)

@@ -531,7 +531,54 @@ static const char *const top_keys[] = {"listen",          "state_dir",
                                        "log_format",      "unix_socket",
                                        "trusted_proxies", "sources",
                                        "targets",         "report_max_age",
-                                       "store",           NULL};
+                                       "store",           "replica",
+                                       "lease",           NULL};
+
+/*
+ * A replica name is shown in logs, the API, metrics labels and `gitgate
+ * status`: printable, without quotes or spaces, and bounded.
+ */
+static bool valid_replica(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > GG_REPLICA_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._:@/[]-", *s))
+			return false;
+	return true;
+}
+
+/* replica: (default: the host name and the first listener's port) and lease:. */
+static void load_replica(gg_yload *c, gg_dconfig *cfg, const gg_ynode *root)
+{
+	get_duration(c, root, "lease", &cfg->lease_ms);
+	if (cfg->lease_ms < GG_LEASE_MIN_MS)
+		gg_yload_err(c, gg_ymap_get(root, "lease"), "'lease' must be at least %u ms",
+		             (unsigned)GG_LEASE_MIN_MS);
+	cfg->replica = get_str(c, root, "replica", false);
+	if (cfg->replica) {
+		if (!valid_replica(cfg->replica))
+			gg_yload_err(c, gg_ymap_get(root, "replica"),
+			             "'replica' must be 1 to %d letters, digits or ._:@/[]-",
+			             GG_REPLICA_NAME_MAX);
+		return;
+	}
+	char host[256] = "localhost";
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	const char *l = cfg->nlisten ? cfg->listen[0] : "";
+	const char *port = strncmp(l, "unix:", 5) == 0 ? l + 5 : strrchr(l, ':');
+	port = port ? (*port == ':' ? port + 1 : port) : "";
+	cfg->replica = gg_printf("%s:%s", host, port);
+	/* Stable across restarts, so that a restarted replica finds its own rows. */
+	for (char *p = cfg->replica; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._:@/[]-", *p))
+			*p = '-';
+	if (strlen(cfg->replica) > GG_REPLICA_NAME_MAX)
+		cfg->replica[GG_REPLICA_NAME_MAX] = '\0';
+}
 
 static bool valid_listen(const char *s)
 {
@@ -670,6 +717,7 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 	cfg->retry_backoff_ms = GG_DEFAULT_RETRY_BACKOFF_MS;
 	cfg->delivery_retention_ms = GG_DEFAULT_DELIVERY_RETENTION;
 	cfg->report_max_age_ms = GG_REPORT_DEFAULT_MAX_AGE_MS;
+	cfg->lease_ms = GG_DEFAULT_LEASE_MS;
 	cfg->socket_mode = -1;
 
 	if (data == NULL || len == 0) {
@@ -733,6 +781,7 @@ int gg_dconfig_parse(gg_dconfig **out, const char *file, const char *data, size_
 		            &cfg->api_token, &cfg->api_token_len);
 
 	load_store(&c, cfg, gg_ymap_get(root, "store"));
+	load_replica(&c, cfg, root);
 
 	const gg_ynode *srcs = gg_ymap_get(root, "sources");
 	if (srcs == NULL || srcs->type != GG_Y_SEQ || srcs->n == 0) {
@@ -808,6 +857,7 @@ void gg_dconfig_free(gg_dconfig *cfg)
 	free(cfg->api_token_file);
 	free(cfg->socket_group);
 	free(cfg->store_conninfo_file);
+	free(cfg->replica);
 	if (cfg->store_conninfo)
 		OPENSSL_cleanse(cfg->store_conninfo, strlen(cfg->store_conninfo));
 	free(cfg->store_conninfo);

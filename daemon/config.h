@@ -16,6 +16,10 @@
 #include <stdint.h>
 
 /* Defaults of the named limits. */
+/* replica: names are at most this long; lease: at least this (a heartbeat is 1 s). */
+#define GG_REPLICA_NAME_MAX        128
+#define GG_DEFAULT_LEASE_MS        (30 * 1000)
+#define GG_LEASE_MIN_MS            3000
 #define GG_DEFAULT_MAX_BODY        (1024 * 1024)
 #define GG_DEFAULT_MAX_HEADER      (16 * 1024)
 #define GG_DEFAULT_MAX_CONNECTIONS 512
@@ -177,6 +181,8 @@ struct gg_dconfig {
 	gg_dstore_kind store_kind;
 	char *store_conninfo_file; /* postgres: a secret file */
 	char *store_conninfo;      /* its contents, trailing whitespace stripped; a secret */
+	char *replica;             /* this daemon's name among replicas sharing a store */
+	uint64_t lease_ms;         /* a running deployment's hold on its target without renewal */
 	gg_dsource *sources;
 	size_t nsources;
 	gg_dtarget *targets;

@@ -47,6 +47,9 @@ struct tstate {
 	char *name;
 	bool configured; /* false once a reload dropped it; freed when idle */
 	job *job;        /* the deployment running now, or NULL */
+	/* Shared store: the deployment whose claim is on its way; it starts once the claim holds.
+	 */
+	gg_deployment *claiming;
 	unsigned inflight;
 	int64_t last_started; /* never start an older deployment after a newer one */
 	bool paused;          /* through the API: its queue waits (gg_dispatch_set_paused) */
@@ -108,6 +111,7 @@ struct gg_dispatch {
 };
 
 static void schedule_scan(gg_dispatch *d);
+static void maybe_shutdown_done(gg_dispatch *d);
 static void job_start_command(job *j);
 
 static int64_t now_unix_ms(void)
@@ -349,6 +353,17 @@ static void write_done(void *arg, int rc, int64_t id)
 	if (rc == -1)
 		gg_log(GG_LOG_WARN, "claiming a deployment was not stored", "target", w->target,
 		       NULL);
+	if (rc == GG_STORE_CONFLICT && w->kind == W_FINISH) {
+		/*
+		 * Fenced: it ended meanwhile without this run (canceled, or taken
+		 * over by another replica when this one's lease lapsed).
+		 */
+		char idtext[32];
+		snprintf(idtext, sizeof(idtext), "%lld", (long long)w->id);
+		gg_log(GG_LOG_WARN,
+		       "finish refused: the deployment is no longer this daemon's to end", "id",
+		       idtext, "target", w->target, "state", gg_dep_state_name(w->state), NULL);
+	}
 	for (size_t i = 0; i < w->nids; i++)
 		pending_remove(d, w->ids[i]);
 	tstate *t = tstate_find(d, w->target);
@@ -361,10 +376,48 @@ static void write_done(void *arg, int rc, int64_t id)
 	wctx_free(w);
 }
 
+static void job_start(gg_dispatch *d, tstate *t, const gg_dtarget *tg, gg_deployment *dep);
+static void arm_wake(gg_dispatch *d, int64_t at_ms);
+
+/*
+ * A shared store's claim came back: the deployment starts only now, when
+ * the database says no replica runs its target. A claim lost to another
+ * replica leaves the deployment queued for whoever is free next (the
+ * winner scans the queue when it finishes).
+ */
+static void claim_settled(gg_dispatch *d, tstate *t, int rc)
+{
+	gg_deployment *dep = t->claiming;
+	t->claiming = NULL;
+	d->running--;
+	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->name) : NULL;
+	if (rc == 0 && tg && !d->shutting_down) {
+		job_start(d, t, tg, dep);
+		return;
+	}
+	if (rc == 0) {
+		/* Claimed, but nothing may start it now: back to the queue. */
+		struct wctx *w = wctx_new(d, W_REQUEUE, t->name, dep->id, true);
+		wctx_adopt(w, dep->id);
+		wctx_submit(w);
+	} else {
+		pending_remove(d, dep->id);
+		if (rc == -1)
+			arm_wake(d, now_unix_ms() + DISPATCH_WRITE_RETRY_MAX_MS);
+		else
+			gg_log(GG_LOG_DEBUG, "deployment left queued: its target runs elsewhere",
+			       "target", t->name, NULL);
+	}
+	gg_deployment_free(dep);
+	maybe_shutdown_done(d);
+}
+
 static void claim_done(void *arg, int rc, int64_t id)
 {
 	struct wctx *w = arg;
 	tstate *t = tstate_find(w->d, w->target);
+	if (t && t->claiming && t->claiming->id == id)
+		claim_settled(w->d, t, rc);
 	if ((rc == GG_STORE_CONFLICT || rc == GG_STORE_NOTFOUND) && t && t->job &&
 	    t->job->dep->id == id) {
 		/* Finished meanwhile by someone else (e.g. canceled): it must not run. */
@@ -1034,7 +1087,8 @@ static bool worth_scanning(const gg_dispatch *d)
 	bool slot = d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel;
 	for (size_t i = 0; i < d->nts; i++) {
 		const tstate *t = d->ts[i];
-		if (t->job == NULL && (!t->configured || (slot && !t->paused)))
+		if (t->job == NULL && t->claiming == NULL &&
+		    (!t->configured || (slot && !t->paused)))
 			return true;
 	}
 	return false;
@@ -1103,7 +1157,7 @@ static void scan(gg_dispatch *d)
 		    t && t->configured ? gg_dconfig_target(d->cfg, list[i].target) : NULL;
 		if (tg == NULL) {
 			/* No such target any more (config reloaded): nothing will run it. */
-			if (t == NULL || t->job == NULL)
+			if (t == NULL || (t->job == NULL && t->claiming == NULL))
 				cancel_target_queue(d, list[i].target);
 			continue;
 		}
@@ -1130,7 +1184,7 @@ static void scan(gg_dispatch *d)
 	     ci < nc && (d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel); ci++) {
 		tstate *t = c[ci].t;
 		size_t newest = c[ci].newest;
-		if (t->job || t->paused)
+		if (t->job || t->claiming || t->paused)
 			continue;
 		if (list[newest].id < t->last_started) {
 			/* E.g. a retry whose requeue reached the disk late: a newer one ran. */
@@ -1158,10 +1212,18 @@ static void scan(gg_dispatch *d)
 		/* The deployment stays pending until its finish (or requeue) is on disk. */
 		pending_add(d, list[newest].id);
 		t->last_started = list[newest].id;
-		wctx_submit(wctx_new(d, W_CLAIM, t->name, list[newest].id, false));
 		gg_deployment *dep = gg_malloc(sizeof(*dep));
 		*dep = list[newest];
 		memset(&list[newest], 0, sizeof(list[newest]));
+		if (gg_store_shared(d->store)) {
+			/* Other daemons run this queue too: start only what the database granted.
+			 */
+			t->claiming = dep;
+			d->running++;
+			wctx_submit(wctx_new(d, W_CLAIM, t->name, dep->id, false));
+			continue;
+		}
+		wctx_submit(wctx_new(d, W_CLAIM, t->name, dep->id, false));
 		job_start(d, t, c[ci].tg, dep);
 	}
 	free(c);
@@ -1234,6 +1296,15 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 	maybe_shutdown_done(d);
 }
 
+/* Whether this daemon does what (poll, reconcile) for target: one replica does. */
+static bool duty(gg_dispatch *d, const char *what, const char *target)
+{
+	char *name = gg_printf("%s/%s", what, target);
+	bool mine = gg_store_duty(d->store, name);
+	free(name);
+	return mine;
+}
+
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -1241,6 +1312,8 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	gg_dispatch *d = t->d;
 	if (d->shutting_down || t->poll_run || t->job || t->inflight)
 		return; /* busy: what it deploys next is decided without a poll */
+	if (!duty(d, "poll", t->name))
+		return; /* another replica polls this target */
 	const gg_dtarget *tg = gg_dconfig_target(d->cfg, t->name);
 	if (tg == NULL || gg_dtarget_repository(tg) == NULL)
 		return;
@@ -1343,7 +1416,7 @@ static void on_reconcile_due(void *arg, const char *target)
 	tstate *t = tstate_find(d, target);
 	const gg_dtarget *tg = gg_dconfig_target(d->cfg, target);
 	if (t == NULL || !t->configured || tg == NULL || d->shutting_down || t->job ||
-	    t->inflight || t->poll_run)
+	    t->inflight || t->poll_run || !duty(d, "reconcile", target))
 		return;
 	char *ref = gg_dtarget_repository(tg) ? checkout_branch(tg, &(gg_deployment){.ref = NULL})
 	                                      : gg_strdup(tg->ref);
@@ -1503,6 +1576,8 @@ void gg_dispatch_free(gg_dispatch *d)
 	gg_reconcile_free(d->rec);
 	for (size_t i = 0; i < d->nts; i++) {
 		job_free(d->ts[i]->job);
+		if (d->ts[i]->claiming)
+			gg_deployment_free(d->ts[i]->claiming);
 		tstate_free(d->ts[i]);
 	}
 	free(d->ts);

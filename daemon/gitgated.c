@@ -65,7 +65,16 @@ static void on_prune(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	gg_daemon *d = arg;
-	gg_store_prune(d->store, d->cfg->delivery_retention_ms);
+	if (gg_store_duty(d->store, "prune"))
+		gg_store_prune(d->store, d->cfg->delivery_retention_ms);
+}
+
+/* Another replica queued work or freed a target. */
+static void on_queue(void *arg)
+{
+	gg_daemon *d = arg;
+	if (d->dispatch && !d->stopping)
+		gg_dispatch_kick(d->dispatch, NULL, 0);
 }
 
 static void on_sighup(evutil_socket_t fd, short what, void *arg)
@@ -98,6 +107,14 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
 	    (cfg->store_conninfo && old->store_conninfo &&
 	     strcmp(cfg->store_conninfo, old->store_conninfo) != 0))
 		gg_log(GG_LOG_WARN, "store changes take effect at the next start", NULL);
+	if (strcmp(cfg->replica, old->replica) != 0 || cfg->lease_ms != old->lease_ms) {
+		/* The store holds the name's lock and renews with the lease it opened with. */
+		gg_log(GG_LOG_WARN, "replica and lease changes take effect at the next start",
+		       NULL);
+		free(cfg->replica);
+		cfg->replica = gg_strdup(old->replica);
+		cfg->lease_ms = old->lease_ms;
+	}
 	m->d.cfg = cfg;
 	gg_log_set_format(cfg->log_json ? GG_LOG_JSON : GG_LOG_LOGFMT);
 	if (m->d.dispatch)
@@ -255,7 +272,8 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	if ((d->cfg->store_kind == GG_STORE_POSTGRES
-	         ? gg_store_open_postgres(&d->store, d->base, d->cfg->store_conninfo, &err)
+	         ? gg_store_open_postgres(&d->store, d->base, d->cfg->store_conninfo,
+	                                  d->cfg->replica, d->cfg->lease_ms, &err)
 	         : gg_store_open(&d->store, d->base, d->cfg->state_dir, &err)) < 0) {
 		gg_log(GG_LOG_ERROR, "cannot open the store", "error", err, NULL);
 		goto done;
@@ -281,6 +299,7 @@ int main(int argc, char **argv)
 		gg_log(GG_LOG_ERROR, "cannot start the dispatcher", NULL);
 		goto done;
 	}
+	gg_store_on_queue(d->store, on_queue, d);
 	gg_outbox_new(&m.outbox, d->base, d->store, d->cfg);
 	m.sighup = evsignal_new(d->base, SIGHUP, on_sighup, &m);
 	m.sigterm = evsignal_new(d->base, SIGTERM, on_sigterm, &m);
@@ -292,7 +311,8 @@ int main(int argc, char **argv)
 	event_add(m.sigterm, NULL);
 	event_add(m.sigint, NULL);
 	event_add(m.prune, &prune_tv);
-	gg_store_prune(d->store, d->cfg->delivery_retention_ms);
+	if (gg_store_duty(d->store, "prune"))
+		gg_store_prune(d->store, d->cfg->delivery_retention_ms);
 
 	gg_log(GG_LOG_INFO, "started", "version", GITGATE_VERSION, "config", m.config_path,
 	       "state_dir", d->cfg->state_dir, "store",

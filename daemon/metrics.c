@@ -199,6 +199,11 @@ void gg_metrics_render(gg_buf *b, gg_daemon *d)
 	              "# TYPE gitgated_tls_handshake_failures_total counter\n"
 	              "gitgated_tls_handshake_failures_total %llu\n",
 	              (unsigned long long)tls_handshake_failures);
+	gg_buf_puts(b, "# HELP gitgated_replica_info The replica this daemon is among those "
+	               "sharing its store.\n"
+	               "# TYPE gitgated_replica_info gauge\ngitgated_replica_info{replica=\"");
+	put_label(b, d->cfg->replica);
+	gg_buf_puts(b, "\"} 1\n");
 	gg_buf_printf(b,
 	              "# HELP gitgated_connections Open client connections.\n"
 	              "# TYPE gitgated_connections gauge\ngitgated_connections %zu\n",

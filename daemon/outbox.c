@@ -408,7 +408,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	gg_outbox *box = arg;
-	if (box->stopping)
+	/* Replicas sharing a database: one of them sends the reports. */
+	if (box->stopping || !gg_store_duty(box->store, "reports"))
 		return;
 	uint64_t now = gg_now_ms();
 	if (box->last_prune == 0 || now - box->last_prune >= OUTBOX_PRUNE_EVERY_MS) {

@@ -150,6 +150,7 @@ static void dep_clear(gg_deployment *d)
 	free(d->delivery);
 	free(d->clone_url);
 	free(d->client);
+	free(d->replica);
 	free(d->commit);
 	free(d->reason);
 }
@@ -849,11 +850,11 @@ done:
 }
 
 int gg_store_open_postgres(gg_store **out, struct event_base *base, const char *conninfo,
-                           char **err)
+                           const char *replica, uint64_t lease_ms, char **err)
 {
 	gg_pgstore *pg = NULL;
 	*out = NULL;
-	if (gg_pgstore_open(&pg, base, conninfo, err) < 0)
+	if (gg_pgstore_open(&pg, base, conninfo, replica, lease_ms, err) < 0)
 		return -1;
 	gg_store *s = gg_calloc(1, sizeof(*s));
 	s->pg = pg;
@@ -924,6 +925,36 @@ void gg_store_commit_stats(const gg_store *s, uint64_t *commits, uint64_t *write
 	*commits = m->commits;
 	*writes = m->committed_writes;
 	pthread_mutex_unlock(&m->mu);
+}
+
+int gg_store_list_replicas(gg_replica **out, size_t *n, gg_store *s)
+{
+	*out = NULL;
+	*n = 0;
+	return s->pg ? gg_pgstore_list_replicas(out, n, s->pg) : 0;
+}
+
+void gg_replicas_free(gg_replica *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i].name);
+	free(list);
+}
+
+void gg_store_on_queue(gg_store *s, void (*fn)(void *arg), void *arg)
+{
+	if (s->pg)
+		gg_pgstore_on_queue(s->pg, fn, arg);
+}
+
+bool gg_store_duty(gg_store *s, const char *duty)
+{
+	return s->pg ? gg_pgstore_duty(s->pg, duty) : true;
+}
+
+bool gg_store_shared(const gg_store *s)
+{
+	return s->pg != NULL;
 }
 
 bool gg_store_healthy(gg_store *s, const char **reason)

@@ -70,6 +70,7 @@ typedef struct {
 	unsigned attempt; /* 0 for the first run, +1 per requeue */
 	int64_t created_at, started_at, finished_at;
 	int64_t not_before; /* queued: do not start before this time */
+	char *replica;      /* the replica that runs or ran it (shared stores); NULL otherwise */
 } gg_deployment;
 
 void gg_deployment_free(gg_deployment *d);
@@ -88,9 +89,14 @@ int gg_store_open(gg_store **out, struct event_base *base, const char *dir, char
  * version (refused, and nothing changed, when the database's schema is
  * newer). Otherwise as gg_store_open; every other function works the same
  * on either store. conninfo is a secret: no message quotes its password.
+ *
+ * Several daemons may share the database, each under its own replica
+ * name (refused while a live daemon holds the name). A deployment this
+ * store claims is recorded as run by `replica`, and holds its target
+ * everywhere for lease_ms past the last renewal (every heartbeat).
  */
 int gg_store_open_postgres(gg_store **out, struct event_base *base, const char *conninfo,
-                           char **err);
+                           const char *replica, uint64_t lease_ms, char **err);
 /*
  * For gitgated --check: connect to conninfo and say in *msg (allocated)
  * whether the schema is current, missing or older (0: the daemon would
@@ -113,6 +119,26 @@ void gg_store_flush(gg_store *s);
  * by the store, valid until the next call) says why.
  */
 bool gg_store_healthy(gg_store *s, const char **reason);
+/*
+ * Whether other daemons may share this store's queue (PostgreSQL): then a
+ * deployment may start only once its claim committed, since the claim is
+ * what keeps two daemons from running one target.
+ */
+bool gg_store_shared(const gg_store *s);
+/*
+ * Call fn(arg) on the event loop whenever a replica sharing the store
+ * committed work for the queue (a delivery, a retry, a takeover) or freed
+ * a target, and once the store (re)connected: the queue must be read then.
+ * Never called on a store of one daemon.
+ */
+void gg_store_on_queue(gg_store *s, void (*fn)(void *arg), void *arg);
+/*
+ * Whether this daemon does the periodic duty named duty (poll a target's
+ * branch, reconcile it, prune): on a shared store exactly one replica at a
+ * time holds each duty, until it dies or loses the database; on a store of
+ * one daemon, always.
+ */
+bool gg_store_duty(gg_store *s, const char *duty);
 /* Writes queued and not yet committed. */
 size_t gg_store_pending(const gg_store *s);
 /* Transactions committed and writes they carried (group commit: writes / commits per fsync). */
@@ -233,6 +259,20 @@ const char *gg_store_replay_reason(gg_store *s, const char *target, const char *
 int gg_store_count_by_state(gg_store *s,
                             void (*fn)(void *arg, const char *target, gg_dep_state st, uint64_t n),
                             void *arg);
+
+/* A daemon sharing the store (gg_store_list_replicas); name owned. */
+typedef struct {
+	char *name;
+	int64_t started_at, heartbeat_at;
+} gg_replica;
+
+/*
+ * The replicas that ever used a shared store, by name, with their last
+ * heartbeat; none (0, *n 0) for a store of one daemon. *out owned by the
+ * caller (gg_replicas_free).
+ */
+int gg_store_list_replicas(gg_replica **out, size_t *n, gg_store *s);
+void gg_replicas_free(gg_replica *list, size_t n);
 
 /* ---- Paused targets ---- */
 

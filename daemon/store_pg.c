@@ -53,6 +53,14 @@
 #define PG_STALL_MS 5000
 /* Longest message kept about the connection's health. */
 #define PG_REASON_MAX 256
+/*
+ * The channel on which a commit that queued work or freed a target wakes
+ * every replica (NOTIFY in the committing transaction: sent only if it
+ * committed, delivered at once, never a polling interval).
+ */
+#define PG_CHANNEL "gitgated_queue"
+/* The class of the duty locks (two-key advisory locks: this, and the duty's hash). */
+#define PG_DUTY_LOCK_CLASS 0x67676475 /* "ggdu" */
 
 typedef enum {
 	OP_ACCEPT,
@@ -78,6 +86,7 @@ struct op {
 	gg_deployment *deps;
 	size_t ndeps;
 	bool duplicate;
+	bool wakes; /* committed, it gives other replicas work: NOTIFY with it */
 	int64_t *ids;
 	bool *allow_rollback;
 	const char **refused;
@@ -85,6 +94,8 @@ struct op {
 	int exit_status;
 	char *commit, *reason, *target;
 	int64_t when;
+	const char *replica; /* the store's: it outlives every op */
+	int64_t lease_ms;
 	gg_store_cb cb;
 	gg_store_accept_cb acb;
 	void *arg;
@@ -93,10 +104,12 @@ struct op {
 
 struct gg_pgstore {
 	char *conninfo;
-	char *password; /* from conninfo, to mask; NULL when it names none */
-	PGconn *w;      /* worker thread (the caller's without a base) */
-	PGconn *r;      /* reads, on the caller's thread, under rmu */
-	bool r_bad;     /* under rmu: a read found r broken; the worker reopens it */
+	char *replica;    /* this daemon's name among the replicas sharing the database */
+	int64_t lease_ms; /* how long a claim holds a target without a renewal */
+	char *password;   /* from conninfo, to mask; NULL when it names none */
+	PGconn *w;        /* worker thread (the caller's without a base) */
+	PGconn *r;        /* reads, on the caller's thread, under rmu */
+	bool r_bad;       /* under rmu: a read found r broken; the worker reopens it */
 	pthread_mutex_t rmu;
 	struct event_base *base;
 	pthread_t thread;
@@ -115,6 +128,19 @@ struct gg_pgstore {
 	int backoff_ms;
 	int pipefd[2];
 	struct event *done_ev;
+	/*
+	 * The LISTEN connection, on the loop: the worker opens it (connecting
+	 * blocks) and hands it over in l_new; the loop watches its socket and
+	 * drops it when it breaks, asking the worker for another (l_wanted).
+	 */
+	PGconn *l;
+	struct event *l_ev;
+	PGconn *l_new; /* under mu */
+	bool l_wanted; /* under mu */
+	int w_pid;     /* under mu: the write connection's server process, whose NOTIFYs are ours */
+	bool self_wake; /* under mu: this replica took deployments over: its queue has work */
+	void (*on_queue)(void *arg);
+	void *on_queue_arg;
 	char reason[PG_REASON_MAX];
 	gg_pgstats stats; /* the write connection's: when to analyze the tables */
 };
@@ -307,6 +333,7 @@ static int accept_result(op *o, PGresult *r)
 		return -1;
 	o->ids[0] = gg_pgdb_i64(r, 0, 1);
 	o->refused[0] = judged_reason(r, 0, 2);
+	o->wakes = !o->duplicate && o->refused[0] == NULL;
 	return 0;
 }
 
@@ -335,10 +362,12 @@ static int run_accept(PGconn *c, op *o, int64_t now)
 	}
 	if (o->duplicate)
 		return 0;
-	for (size_t i = first; i < o->ndeps; i++)
+	for (size_t i = first; i < o->ndeps; i++) {
 		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
 		                  &o->ids[i], &o->refused[i]) < 0)
 			return -1;
+		o->wakes |= o->refused[i] == NULL;
+	}
 	return 0;
 }
 
@@ -354,6 +383,31 @@ static int changed_or_conflict(PGconn *c, int n, int64_t id)
 	return rc;
 }
 
+/*
+ * queued -> running for this replica, unless the target runs already
+ * anywhere: the unique index on running rows per target decides between
+ * replicas claiming at the same moment (the later one waits for the
+ * earlier's commit, then fails), and that loss is a conflict like any
+ * other, rolled back to the request's savepoint by run_batch.
+ */
+static int run_claim(PGconn *c, op *o, int64_t now)
+{
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "UPDATE deployments d SET state='running', started_at=$1, finished_at=NULL,"
+	    " exit_status=NULL, replica=$3, lease_until=$1::bigint + $4::bigint "
+	    "WHERE id=$2 AND state='queued' AND NOT EXISTS (SELECT 1 FROM deployments r"
+	    " WHERE r.target=d.target AND r.state='running')",
+	    "iisi", now, o->id, o->replica, o->lease_ms);
+	if (!gg_pgdb_ok(r)) {
+		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		bool lost_race = code && strcmp(code, "23505") == 0;
+		PQclear(r);
+		return lost_race ? GG_STORE_CONFLICT : -1;
+	}
+	return changed_or_conflict(c, changed(r), o->id);
+}
+
 static int run_op(PGconn *c, op *o)
 {
 	int64_t now = now_ms();
@@ -363,23 +417,21 @@ static int run_op(PGconn *c, op *o)
 	case OP_ACCEPT:
 		return run_accept(c, o, now);
 	case OP_INSERT:
+		o->wakes = true;
 		return insert_dep(c, &o->deps[0], o->deps[0].delivery, now, &o->id);
 	case OP_CLAIM:
-		n = changed(gg_pgdb_exec(
-		    c,
-		    "UPDATE deployments SET state='running', started_at=$1, "
-		    "finished_at=NULL, exit_status=NULL WHERE id=$2 AND state='queued'",
-		    "ii", now, o->id));
-		return changed_or_conflict(c, n, o->id);
+		return run_claim(c, o, now);
 	case OP_FINISH:
 		snprintf(status, sizeof(status), "%d", o->exit_status);
 		n = changed(gg_pgdb_exec(
 		    c,
 		    "UPDATE deployments SET state=$1, exit_status=$2, "
-		    "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5 "
-		    "WHERE id=$6 AND state IN ('queued','running')",
-		    "ssssii", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
-		    o->commit, o->reason, now, o->id));
+		    "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5, "
+		    "lease_until=NULL "
+		    "WHERE id=$6 AND (state='queued' OR (state='running' AND replica=$7))",
+		    "ssssiis", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
+		    o->commit, o->reason, now, o->id, o->replica));
+		o->wakes = n > 0; /* the target is free again */
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
 		n = changed(
@@ -395,8 +447,10 @@ static int run_op(PGconn *c, op *o)
 		n = changed(
 		    gg_pgdb_exec(c,
 		                 "UPDATE deployments SET state='queued', attempt=attempt+1, "
-		                 "not_before=$1, started_at=NULL WHERE id=$2 AND state='running'",
-		                 "ii", o->when, o->id));
+		                 "not_before=$1, started_at=NULL, replica=NULL, lease_until=NULL "
+		                 "WHERE id=$2 AND state='running' AND replica=$3",
+		                 "iis", o->when, o->id, o->replica));
+		o->wakes = n > 0;
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
 		n = changed(
@@ -464,6 +518,7 @@ static void op_reset(op *o)
 	o->rc = 0;
 	o->id = o->id0;
 	o->duplicate = false;
+	o->wakes = false;
 	free(o->ids);
 	o->ids = NULL;
 	free(o->refused);
@@ -498,10 +553,16 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
 	for (op *o = batch; sent && o; o = o->next)
 		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
+	/*
+	 * The wake-up is sent whatever the answers: a replica woken for a
+	 * duplicate finds nothing new and sleeps again, and this replica does
+	 * not hear its own.
+	 */
+	sent = sent && PQsendQueryParams(c, "NOTIFY " PG_CHANNEL, 0, NULL, NULL, NULL, NULL, 0);
 	sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
 	if (!PQpipelineSync(c) || !sent)
 		return -1;
-	/* The answers in order: BEGIN, each delivery's, COMMIT, then the sync. */
+	/* The answers in order: BEGIN, each delivery's, NOTIFY, COMMIT, then the sync. */
 	PGresult *r = pipe_result(c);
 	int state = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
 	PQclear(r);
@@ -517,6 +578,10 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 		PQclear(r);
 	}
 	if (!broken) {
+		r = pipe_result(c);
+		if (state == 0 && !(r && PQresultStatus(r) == PGRES_COMMAND_OK))
+			state = -1;
+		PQclear(r);
 		r = pipe_result(c);
 		if (state == 0 && !(r && PQresultStatus(r) == PGRES_COMMAND_OK &&
 		                    strcmp(PQcmdStatus(r), "COMMIT") == 0))
@@ -549,7 +614,7 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
-	bool any_failed = false;
+	bool any_failed = false, wakes = false;
 	int piped = run_pipelined(c, batch, now_ms());
 	if (piped == 0)
 		goto committed;
@@ -565,14 +630,19 @@ static void run_batch(gg_pgstore *p, op *batch)
 	op *failed = batch;
 	for (; failed; failed = failed->next) {
 		failed->rc = run_op(c, failed);
-		if (failed->rc == -1)
+		/* A conflict that aborted the transaction (a lost claim) needs its savepoint too.
+		 */
+		if (failed->rc == -1 || PQtransactionStatus(c) == PQTRANS_INERROR)
 			break;
+		wakes |= failed->wakes;
 	}
 	if (failed == NULL) {
-		if (gg_pgdb_exec0(c, "COMMIT") < 0)
+		/* The wake-up travels with the commit: sent only if it committed. */
+		if (gg_pgdb_exec0(c, wakes ? "NOTIFY " PG_CHANNEL "; COMMIT" : "COMMIT") < 0)
 			goto fail;
 		goto committed;
 	}
+	wakes = false;
 	if (PQstatus(c) != CONNECTION_OK || gg_pgdb_exec0(c, "ROLLBACK") < 0)
 		goto fail;
 	for (op *o = batch; o; o = o->next)
@@ -583,6 +653,11 @@ savepoints:
 		goto fail;
 	for (op *o = batch; o; o = o->next) {
 		o->rc = run_op(c, o);
+		if (o->rc != -1 && PQtransactionStatus(c) == PQTRANS_INERROR &&
+		    gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
+			goto fail;
+		if (o->rc != -1)
+			wakes |= o->wakes;
 		if (o->rc == -1) {
 			if (PQstatus(c) != CONNECTION_OK)
 				goto fail;
@@ -592,7 +667,10 @@ savepoints:
 			if (gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
 				goto fail;
 		}
+		/* The wake-up travels with the commit: one round trip, sent only if it committed.
+		 */
 		if (gg_pgdb_exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
+		                     : wakes ? "RELEASE SAVEPOINT op; NOTIFY " PG_CHANNEL "; COMMIT"
 		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
 			goto fail;
 	}
@@ -647,7 +725,7 @@ static int reconnect(gg_pgstore *p)
 			                "gitgated to migrate it",
 			                found, GG_PGDB_SCHEMA_VERSION);
 		else
-			gg_pgdb_lock_daemon(c, p->password, &err);
+			gg_pgdb_lock_replica(c, p->password, p->replica, now, &err);
 	}
 	if (err) {
 		PQfinish(c);
@@ -666,6 +744,9 @@ static int reconnect(gg_pgstore *p)
 	p->w = c;
 	gg_pgstats_start(&p->stats, c);
 	p->backoff_ms = 0;
+	pthread_mutex_lock(&p->mu);
+	p->w_pid = PQbackendPID(c);
+	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_lock(&p->rmu);
 	p->r_bad = true; /* reopened below, by the caller */
 	pthread_mutex_unlock(&p->rmu);
@@ -701,12 +782,88 @@ static void reopen_reader(gg_pgstore *p)
 	PQfinish(old);
 }
 
+/*
+ * Deployments whose replica let their lease lapse (it died, or lost the
+ * database for longer than the lease) end failed, naming that replica, and
+ * their target's state is queued again, unless something newer is queued
+ * already; other replicas are woken for it. Every replica looks, each
+ * heartbeat: the row locks make one of them win, the others find nothing.
+ * A takeover never reuses a row, so the deployment id is the fencing token:
+ * the lost replica's late finish names a row that is no longer running and
+ * is refused (finish checks state and owner).
+ */
+static void take_over(gg_pgstore *p, int64_t now)
+{
+	PGconn *c = p->w;
+	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+		goto fail;
+	PGresult *r = gg_pgdb_exec(
+	    c,
+	    "WITH lost AS (UPDATE deployments SET state='failed', finished_at=$1,"
+	    " lease_until=NULL, reason='replica ' || coalesce(replica, '?') ||"
+	    " ' was lost (its lease lapsed); taken over by ' || $2::text"
+	    " WHERE state='running' AND lease_until < $1 RETURNING *),"
+	    " again AS (INSERT INTO deployments(target, source, repo, ref, before, after, pusher,"
+	    " delivery, clone_url, client, state, created_at, not_before)"
+	    " SELECT target, source, repo, ref, before, after, pusher, delivery, clone_url,"
+	    " client, 'queued', $1, 0 FROM lost l WHERE NOT EXISTS (SELECT 1 FROM deployments q"
+	    "  WHERE q.target=l.target AND q.state='queued' AND q.id > l.id)"
+	    " RETURNING id, target) "
+	    "SELECT l.id, l.target, coalesce(l.replica, '?'),"
+	    " (SELECT a.id FROM again a WHERE a.target=l.target) FROM lost l",
+	    "is", now, p->replica);
+	if (!gg_pgdb_ok(r)) {
+		PQclear(r);
+		goto fail;
+	}
+	int n = PQntuples(r);
+	for (int k = 0; k < n; k++) {
+		char again[24];
+		snprintf(again, sizeof(again), "%s",
+		         PQgetisnull(r, k, 3) ? "-" : PQgetvalue(r, k, 3));
+		gg_log(GG_LOG_WARN, "deployment taken over: its replica's lease lapsed", "id",
+		       PQgetvalue(r, k, 0), "target", PQgetvalue(r, k, 1), "lost_replica",
+		       PQgetvalue(r, k, 2), "queued_again", again, NULL);
+	}
+	PQclear(r);
+	if (gg_pgdb_exec0(c, n ? "NOTIFY " PG_CHANNEL "; COMMIT" : "COMMIT") < 0)
+		goto fail;
+	if (n && p->pipefd[1] >= 0) {
+		/* Our own NOTIFY does not wake us (on_listen): the pipe does. */
+		pthread_mutex_lock(&p->mu);
+		p->self_wake = true;
+		pthread_mutex_unlock(&p->mu);
+		char b = 1;
+		if (write(p->pipefd[1], &b, 1) < 0 && errno != EAGAIN)
+			gg_log(GG_LOG_ERROR, "store: cannot wake the event loop", NULL);
+	}
+	return;
+fail:
+	gg_pgdb_exec0(c, "ROLLBACK");
+	lost(p);
+}
+
+/*
+ * Say this replica is alive and renew the leases of the deployments it
+ * runs, in one statement (one round trip); then take over lapsed ones.
+ */
 static void heartbeat(gg_pgstore *p)
 {
 	if (p->w == NULL)
 		return;
-	if (gg_pgdb_exec0(p->w, "SELECT 1") < 0)
+	int64_t now = now_ms();
+	PGresult *r =
+	    gg_pgdb_exec(p->w,
+	                 "WITH l AS (UPDATE deployments SET lease_until=$1::bigint + $3::bigint"
+	                 " WHERE state='running' AND replica=$2::text RETURNING 1) "
+	                 "UPDATE replicas SET heartbeat_at=$1 WHERE name=$2",
+	                 "isi", now, p->replica, p->lease_ms);
+	bool ok = gg_pgdb_ok(r);
+	PQclear(r);
+	if (!ok)
 		lost(p);
+	else
+		take_over(p, now);
 }
 
 static void complete(op *o)
@@ -727,6 +884,32 @@ static void complete(op *o)
 	op_free(o);
 }
 
+/*
+ * On the worker: open the LISTEN connection the loop asked for, and hand it
+ * over (on_done installs it).
+ */
+static void open_listener(gg_pgstore *p)
+{
+	pthread_mutex_lock(&p->mu);
+	bool wanted = p->l_wanted && p->l_new == NULL;
+	pthread_mutex_unlock(&p->mu);
+	if (!wanted)
+		return;
+	char *err = NULL;
+	PGconn *c = gg_pgdb_connect(p->conninfo, p->password, &err);
+	if (c && (gg_pgdb_exec0(c, "LISTEN " PG_CHANNEL) < 0 || PQsetnonblocking(c, 1) != 0)) {
+		PQfinish(c);
+		c = NULL;
+	}
+	free(err);
+	if (c == NULL)
+		return; /* tried again with the next batch or heartbeat */
+	pthread_mutex_lock(&p->mu);
+	p->l_new = c;
+	p->l_wanted = false;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void *worker_main(void *arg)
 {
 	gg_pgstore *p = arg;
@@ -738,7 +921,8 @@ static void *worker_main(void *arg)
 			bool rbad = p->r_bad;
 			pthread_mutex_unlock(&p->rmu);
 			int64_t wake = p->w ? next_beat : p->next_try;
-			if (p->queue || p->stopping || (rbad && p->w) || now_ms() >= wake)
+			if (p->queue || p->stopping || ((rbad || p->l_wanted) && p->w) ||
+			    now_ms() >= wake)
 				break;
 			struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000};
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
@@ -758,19 +942,27 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (p->w == NULL)
 			reconnect(p);
-		else if (beat && batch == NULL)
-			heartbeat(p);
 		if (batch) {
 			if (p->w)
 				run_batch(p, batch);
 			else
 				fail_batch(batch);
 		}
-		if (p->w)
+		/* Beats also while busy: the leases must not lapse under load. */
+		if (beat)
+			heartbeat(p);
+		if (p->w) {
 			reopen_reader(p);
+			open_listener(p);
+		}
 
 		pthread_mutex_lock(&p->mu);
 		p->busy_since = 0;
+		if (p->l_new && batch == NULL) {
+			char b = 1;
+			if (write(p->pipefd[1], &b, 1) < 0 && errno != EAGAIN)
+				gg_log(GG_LOG_ERROR, "store: cannot wake the event loop", NULL);
+		}
 		if (batch) {
 			*p->done_tail = batch;
 			op *last = batch;
@@ -809,18 +1001,86 @@ static void drain_done(gg_pgstore *p, bool call)
 	pthread_mutex_unlock(&p->mu);
 }
 
+static void wake_queue(gg_pgstore *p)
+{
+	if (p->on_queue)
+		p->on_queue(p->on_queue_arg);
+}
+
+/* The LISTEN connection broke: drop it and ask the worker for another. */
+static void drop_listener(gg_pgstore *p)
+{
+	if (p->l_ev)
+		event_free(p->l_ev);
+	p->l_ev = NULL;
+	PQfinish(p->l);
+	p->l = NULL;
+	pthread_mutex_lock(&p->mu);
+	p->l_wanted = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Another replica (or this one) committed work: look at the queue. */
+static void on_listen(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	gg_pgstore *p = arg;
+	if (!PQconsumeInput(p->l) || PQstatus(p->l) != CONNECTION_OK) {
+		drop_listener(p);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	int own = p->w_pid;
+	pthread_mutex_unlock(&p->mu);
+	bool any = false;
+	for (PGnotify *n; (n = PQnotifies(p->l)) != NULL;) {
+		/* This replica's own commits already told its dispatcher. */
+		any |= n->be_pid != own;
+		PQfreemem(n);
+	}
+	if (any)
+		wake_queue(p);
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	(void)what;
+	gg_pgstore *p = arg;
 	char buf[256];
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	drain_done(arg, true);
+	drain_done(p, true);
+	pthread_mutex_lock(&p->mu);
+	PGconn *l = p->l_new;
+	p->l_new = NULL;
+	bool self_wake = p->self_wake;
+	p->self_wake = false;
+	pthread_mutex_unlock(&p->mu);
+	if (self_wake)
+		wake_queue(p);
+	if (l == NULL)
+		return;
+	if (p->l)
+		drop_listener(p);
+	p->l = l;
+	p->l_ev = event_new(p->base, PQsocket(l), EV_READ | EV_PERSIST, on_listen, p);
+	event_add(p->l_ev, NULL);
+	/* What was committed while nobody listened is in the queue: look now. */
+	wake_queue(p);
+}
+
+void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg), void *arg)
+{
+	p->on_queue = fn;
+	p->on_queue_arg = arg;
 }
 
 static void submit(gg_pgstore *p, op *o)
 {
 	o->id0 = o->id;
+	o->replica = p->replica;
+	o->lease_ms = p->lease_ms;
 	if (!p->threaded) {
 		/* Synchronous (tools, tests): the same transaction, on this thread. */
 		if (p->w == NULL) {
@@ -843,7 +1103,8 @@ static void submit(gg_pgstore *p, op *o)
 	pthread_mutex_unlock(&p->mu);
 }
 
-int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conninfo, char **err)
+int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conninfo,
+                    const char *replica, uint64_t lease_ms, char **err)
 {
 	int rc = -1;
 	gg_pgstore *p = gg_calloc(1, sizeof(*p));
@@ -859,13 +1120,17 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 		goto done;
 	}
 	p->conninfo = gg_strdup(conninfo);
+	p->replica = gg_strdup(replica);
+	p->lease_ms = (int64_t)lease_ms;
 	p->password = gg_pgdb_password(conninfo);
 	gg_pgdb_schema state;
 	int found;
 	p->w = gg_pgdb_connect(conninfo, p->password, err);
+	if (p->w)
+		p->w_pid = PQbackendPID(p->w);
 	if (p->w == NULL ||
 	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
-	    gg_pgdb_lock_daemon(p->w, p->password, err) < 0)
+	    gg_pgdb_lock_replica(p->w, p->password, p->replica, now_ms(), err) < 0)
 		goto done;
 	gg_pgstats_start(&p->stats, p->w);
 	p->r = reader_connect(p, err);
@@ -878,6 +1143,7 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 			goto done;
 		}
 		p->base = base;
+		p->l_wanted = true;
 		p->done_ev = event_new(base, p->pipefd[0], EV_READ | EV_PERSIST, on_done, p);
 		event_add(p->done_ev, NULL);
 		if (pthread_create(&p->thread, NULL, worker_main, p) != 0) {
@@ -922,6 +1188,10 @@ void gg_pgstore_close(gg_pgstore *p)
 	}
 	if (p->done_ev)
 		event_free(p->done_ev);
+	if (p->l_ev)
+		event_free(p->l_ev);
+	PQfinish(p->l);
+	PQfinish(p->l_new);
 	if (p->pipefd[0] >= 0)
 		close(p->pipefd[0]);
 	if (p->pipefd[1] >= 0)
@@ -933,6 +1203,7 @@ void gg_pgstore_close(gg_pgstore *p)
 	pthread_cond_destroy(&p->cv);
 	free(p->error);
 	free(p->conninfo);
+	free(p->replica);
 	free(p->password);
 	free(p);
 }
@@ -1185,9 +1456,10 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 	if (c == NULL)
 		return -1;
 	PGresult *r = gg_pgdb_exec(c,
-	                           "UPDATE deployments SET state='queued', started_at=NULL "
-	                           "WHERE state='running'",
-	                           "");
+	                           "UPDATE deployments SET state='queued', started_at=NULL, "
+	                           "replica=NULL, lease_until=NULL WHERE state='running' AND "
+	                           "(replica=$1 OR replica IS NULL)",
+	                           "s", p->replica);
 	int rc = -1;
 	if (gg_pgdb_ok(r)) {
 		if (n)
@@ -1202,7 +1474,7 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 #define DEP_COLUMNS                                                                                \
 	"id, target, source, repo, ref, before, after, pusher, delivery, clone_url, state, "       \
 	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, "           \
-	"not_before, client"
+	"not_before, client, replica"
 
 static char *col_text(PGresult *r, int row, int col)
 {
@@ -1233,6 +1505,7 @@ static void read_dep(gg_deployment *d, PGresult *r, int row)
 	d->finished_at = gg_pgdb_i64(r, row, 17);
 	d->not_before = gg_pgdb_i64(r, row, 18);
 	d->client = col_text(r, row, 19);
+	d->replica = col_text(r, row, 20);
 }
 
 /* A SELECT of DEP_COLUMNS with up to two bound values ('s'/'i'), every row collected. */
@@ -1411,4 +1684,45 @@ int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **
 	reader_done(p);
 	PQclear(r);
 	return rc;
+}
+
+int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p)
+{
+	*out = NULL;
+	*n = 0;
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return -1;
+	PGresult *r = gg_pgdb_exec(
+	    c, "SELECT name, started_at, heartbeat_at FROM replicas ORDER BY name", "");
+	int rc = -1;
+	if (gg_pgdb_ok(r)) {
+		int rows = PQntuples(r);
+		gg_replica *list = gg_calloc(rows ? (size_t)rows : 1, sizeof(*list));
+		for (int k = 0; k < rows; k++) {
+			list[k].name = col_text(r, k, 0);
+			list[k].started_at = gg_pgdb_i64(r, k, 1);
+			list[k].heartbeat_at = gg_pgdb_i64(r, k, 2);
+		}
+		*out = list;
+		*n = (size_t)rows;
+		rc = 0;
+	}
+	reader_done(p);
+	PQclear(r);
+	return rc;
+}
+
+bool gg_pgstore_duty(gg_pgstore *p, const char *duty)
+{
+	PGconn *c = reader(p);
+	if (c == NULL)
+		return false;
+	/* A session lock on the read connection: held until it closes or the daemon dies. */
+	PGresult *r = gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1::int, hashtext($2))", "is",
+	                           (int64_t)PG_DUTY_LOCK_CLASS, duty);
+	bool mine = gg_pgdb_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	reader_done(p);
+	PQclear(r);
+	return mine;
 }

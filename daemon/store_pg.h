@@ -11,7 +11,8 @@
 
 typedef struct gg_pgstore gg_pgstore;
 
-int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conninfo, char **err);
+int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conninfo,
+                    const char *replica, uint64_t lease_ms, char **err);
 void gg_pgstore_close(gg_pgstore *p);
 void gg_pgstore_flush(gg_pgstore *p);
 bool gg_pgstore_healthy(gg_pgstore *p, const char **reason);
@@ -37,6 +38,9 @@ int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *t
 int gg_pgstore_last_deployed(char **commit, gg_pgstore *p, const char *target);
 const char *gg_pgstore_replay_reason(gg_pgstore *p, const char *target, const char *after,
                                      int64_t self, bool allow_rollback);
+void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg), void *arg);
+bool gg_pgstore_duty(gg_pgstore *p, const char *duty);
+int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p);
 int gg_pgstore_count_by_state(gg_pgstore *p,
                               void (*fn)(void *arg, const char *target, gg_dep_state st,
                                          uint64_t n),

@@ -3,7 +3,7 @@
  * daemon's defaults, keeping the password out of every message, running
  * statements prepared once per connection (and, on a read connection,
  * bounded in time), and the schema: created and migrated under an
- * advisory lock, refused when newer. The one-daemon lock lives here too.
+ * advisory lock, refused when newer. The replica-name lock lives here too.
  *
  * The connection string is a secret: libpq's messages about a string it
  * cannot parse may quote it, so those are never passed on, and every other
@@ -29,10 +29,13 @@
 #define PG_MIGRATION_LOCK 0x67697467617465LL
 
 /*
- * Held by the daemon's write connection for as long as it lives: one
- * daemon per database until replicas share it safely.
+ * The class of the replica locks (two-key advisory locks: this, and the
+ * replica's lock_key). A replica's write connection holds its lock for as
+ * long as it lives, so that a second daemon under the same name is refused
+ * while the first is alive, and admitted as soon as its connection is gone
+ * (a crash closes it; the server drops the lock at once).
  */
-#define PG_DAEMON_LOCK (PG_MIGRATION_LOCK + 1)
+#define PG_REPLICA_LOCK_CLASS 0x67677270 /* "ggrp" */
 
 /*
  * The longest a read (on the caller's thread: the event loop) waits for the
@@ -360,10 +363,14 @@ static const char *const migrations[GG_PGDB_SCHEMA_VERSION] = {
     /*
      * A delivery judged a replay is inserted refused in one statement; it
      * was queued, then refused, as the SQLite store records it: two events.
+     * Replicas write events at the same time, and a destination's cursor
+     * is an event id: the lock (held to the commit) makes events commit in
+     * the order of their ids, so a cursor never passes one committed late.
      */
     "CREATE FUNCTION gitgated_report_event() RETURNS trigger LANGUAGE plpgsql AS $$"
     " DECLARE now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;"
     " BEGIN"
+    "  PERFORM pg_advisory_xact_lock(1734832741, 0);" /* "ggre" */
     "  IF TG_OP = 'INSERT' AND NEW.state = 'refused' THEN"
     "   INSERT INTO report_events(deployment, target, state, at)"
     "    VALUES (NEW.id, NEW.target, 'queued', now);"
@@ -377,6 +384,18 @@ static const char *const migrations[GG_PGDB_SCHEMA_VERSION] = {
     "CREATE TRIGGER report_on_state AFTER UPDATE OF state ON deployments"
     " FOR EACH ROW WHEN (NEW.state IS DISTINCT FROM OLD.state)"
     " EXECUTE FUNCTION gitgated_report_event();",
+    /*
+     * 3: replicas sharing the database. Each names itself in `replicas`
+     * (its lock_key keys its advisory lock); a running deployment records
+     * its replica and the lease that replica renews; at most one
+     * deployment per target runs anywhere, whatever the daemons believe.
+     */
+    "CREATE TABLE replicas(name text PRIMARY KEY,"
+    " lock_key integer GENERATED ALWAYS AS IDENTITY UNIQUE,"
+    " started_at bigint NOT NULL, heartbeat_at bigint NOT NULL);"
+    "ALTER TABLE deployments ADD COLUMN replica text, ADD COLUMN lease_until bigint;"
+    "CREATE UNIQUE INDEX deployments_one_running ON deployments(target)"
+    " WHERE state='running';",
 };
 
 /*
@@ -476,21 +495,45 @@ fail:
 }
 
 /*
- * Take the one-daemon lock on c (a session lock: it goes with the
- * connection). -1 with *err when another daemon holds it.
+ * Name this daemon `name` in the replicas table and take that name's
+ * session lock on c (it goes with the connection). -1 with *err when a
+ * live daemon holds the name.
  */
-int gg_pgdb_lock_daemon(PGconn *c, const char *password, char **err)
+int gg_pgdb_lock_replica(PGconn *c, const char *password, const char *name, int64_t now, char **err)
 {
-	PGresult *r =
-	    gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1)", "i", (int64_t)PG_DAEMON_LOCK);
 	int rc = -1;
+	PGresult *r = gg_pgdb_exec(c,
+	                           "INSERT INTO replicas(name, started_at, heartbeat_at) "
+	                           "VALUES ($1,$2,$2) ON CONFLICT (name) DO NOTHING",
+	                           "si", name, now);
+	bool ok = gg_pgdb_ok(r);
+	PQclear(r);
+	r = NULL;
+	if (!ok)
+		goto fail;
+	r = gg_pgdb_exec(c,
+	                 "SELECT pg_try_advisory_lock($1::int, lock_key) FROM replicas "
+	                 "WHERE name=$2",
+	                 "is", (int64_t)PG_REPLICA_LOCK_CLASS, name);
 	if (!gg_pgdb_ok(r) || PQntuples(r) != 1)
-		*err = gg_pgdb_message(password, "taking the daemon lock", PQerrorMessage(c));
-	else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
-		*err = gg_strdup("another gitgated uses this database; several daemons on one "
-		                 "database are not supported yet");
-	else
+		goto fail;
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		*err =
+		    gg_printf("replica '%s' is already running on this database (a live daemon "
+		              "under that name, or this one's previous connection the server has "
+		              "not closed yet): give each gitgated its own replica: name",
+		              name);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	r = gg_pgdb_exec(c, "UPDATE replicas SET started_at=$1, heartbeat_at=$1 WHERE name=$2",
+	                 "is", now, name);
+	if (gg_pgdb_ok(r))
 		rc = 0;
+fail:
+	if (rc < 0 && *err == NULL)
+		*err = gg_pgdb_message(password, "naming the replica", PQerrorMessage(c));
 	PQclear(r);
 	return rc;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* The schema this gitgated writes; a database at a higher version is refused. */
-#define GG_PGDB_SCHEMA_VERSION 2
+#define GG_PGDB_SCHEMA_VERSION 3
 
 typedef enum {
 	GG_PGDB_SCHEMA_MISSING, /* no gitgated tables yet */
@@ -55,7 +55,11 @@ int64_t gg_pgdb_i64(PGresult *r, int row, int col);
  */
 int gg_pgdb_schema_prepare(PGconn *c, const char *password, bool migrate, gg_pgdb_schema *state,
                            int *found, char **err);
-/* Take the one-daemon session lock on c; -1 with *err when another daemon holds it. */
-int gg_pgdb_lock_daemon(PGconn *c, const char *password, char **err);
+/*
+ * Name this daemon in the replicas table and hold that name's session lock
+ * on c; -1 with *err when a live daemon already runs under the name.
+ */
+int gg_pgdb_lock_replica(PGconn *c, const char *password, const char *name, int64_t now,
+                         char **err);
 
 #endif

@@ -24,9 +24,9 @@ t_table_shows_targets_and_deployments() {
 		fail "targets header"
 	grep -qE '^app +run +succeeded +1234567890ab +#[0-9]+ ' "$T/out" || fail "app row"
 	grep -qE '^failing-one +run +failed +- +#[0-9]+ ' "$T/out" || fail "failing-one row"
-	grep -qE '^ID +TARGET +STATE +COMMIT +ATTEMPT +CREATED +REASON$' "$T/out" ||
+	grep -qE '^ID +TARGET +STATE +COMMIT +ATTEMPT +CREATED +REPLICA +REASON$' "$T/out" ||
 		fail "deployments header"
-	grep -qE '^[0-9]+ +failing-one +failed +1234567890ab +1 +[0-9T:.Z-]+ +exited 1$' "$T/out" ||
+	grep -qE '^[0-9]+ +failing-one +failed +1234567890ab +1 +[0-9T:.Z-]+ +[^ ]+ +exited 1$' "$T/out" ||
 		fail "failed deployment row"
 	# Columns line up: every row of the first table starts its STATE column at the same place.
 	awk 'NR<=3 { print index($0, $3) }' "$T/out" | sort -u >"$T/cols"

@@ -65,9 +65,9 @@ t_deliveries_and_deployments_on_postgres() {
 	start_pg_daemon
 	expect_contains "$T/daemon.log" 'store=postgres'
 	# The schema is the daemon's own work.
-	expect_eq "$(psql_admin gg 'SELECT max(version) FROM gitgated_schema')" 2 "schema version"
+	expect_eq "$(psql_admin gg 'SELECT max(version) FROM gitgated_schema')" 3 "schema version"
 	"$GITGATED" -c "$T/cfg.yaml" --check >"$T/check.out" 2>&1
-	expect_contains "$T/check.out" "schema current (version 2)"
+	expect_contains "$T/check.out" "schema current (version 3)"
 
 	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO" d-1)" 202 "first delivery"
 	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO" d-1)" 200 "redelivery"
@@ -112,11 +112,12 @@ t_deliveries_and_deployments_on_postgres() {
 	api "deployments?target=app"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["state"]')" succeeded "recovered"
 	expect_eq "$(json "$T/api.json" 'd["deployments"][0]["commit"]')" "$(c 6)" "recovered commit"
-	# A second daemon on the same database is refused (replicas are not supported yet),
-	# and the first one goes on.
+	# A second daemon under the same replica name (the default: host name and
+	# port) is refused while the first is alive, and the first one goes on.
 	sed "s/127.0.0.1:$PORT/127.0.0.1:$(free_port)/" "$T/cfg.yaml" >"$T/cfg2.yaml"
+	printf 'replica: "%s:%s"\n' "$(hostname)" "$PORT" >>"$T/cfg2.yaml"
 	expect_status 1 "$GITGATED" -c "$T/cfg2.yaml" 2>"$T/second.log"
-	expect_contains "$T/second.log" "another gitgated uses this database"
+	expect_contains "$T/second.log" "replica '$(hostname):$PORT' is already running on this database"
 	expect_eq "$(send_event "$(c 7)" refs/heads/main "$(c 6)")" 202 "push 7"
 	wait_until 30 settled
 	stop_daemon
@@ -198,7 +199,7 @@ t_bad_databases_and_files_are_refused() {
 	psql_admin gg "INSERT INTO gitgated_schema VALUES (42, 0)" >/dev/null
 	psql_admin gg "SELECT count(*), max(version) FROM gitgated_schema" >"$T/before"
 	psql_admin gg "SELECT count(*) FROM deployments" >>"$T/before"
-	refused "newer schema" "schema is version 42, newer than this gitgated's (2): upgrade gitgated"
+	refused "newer schema" "schema is version 42, newer than this gitgated's (3): upgrade gitgated"
 	psql_admin gg "SELECT count(*), max(version) FROM gitgated_schema" >"$T/after"
 	psql_admin gg "SELECT count(*) FROM deployments" >>"$T/after"
 	cmp -s "$T/before" "$T/after" || fail "the newer schema was changed"

@@ -210,6 +210,46 @@ static void test_security_keys(void)
 }
 
 /* store: sqlite by default; postgres with a conninfo file that is a secret. */
+/* replica: and lease:, with their defaults and the names refused. */
+static void test_replica_keys(void)
+{
+	const char *src = "sources: [{name: g, kind: generic, secret_file: @S@/gh}]\n";
+	gg_dconfig *cfg = NULL;
+	gg_diag diag = GG_DIAG_INIT;
+	char *text = gg_printf("listen: [\"127.0.0.1:8123\"]\nstate_dir: /s\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), 0);
+	free(text);
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	char *want = gg_printf("%s:8123", host);
+	if (cfg) {
+		CHECK_STR(cfg->replica, want);
+		CHECK_INT(cfg->lease_ms, GG_DEFAULT_LEASE_MS);
+	}
+	free(want);
+	gg_dconfig_free(cfg);
+	cfg = NULL;
+
+	text = gg_printf("state_dir: /s\nreplica: web-2.example:443\nlease: 10s\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), 0);
+	free(text);
+	if (cfg) {
+		CHECK_STR(cfg->replica, "web-2.example:443");
+		CHECK_INT(cfg->lease_ms, 10000);
+	}
+	gg_dconfig_free(cfg);
+	cfg = NULL;
+
+	/* A name that would break a metrics label or a terminal line, and a lease too short. */
+	text = gg_printf("state_dir: /s\nreplica: \"a\\\"b\\e[2J\"\nlease: 1s\n%s", src);
+	CHECK_INT(parse(&cfg, &diag, text), -1);
+	free(text);
+	CHECK(has_msg(&diag, "d.yaml:2:10: 'replica' must be 1 to 128 letters"));
+	CHECK(has_msg(&diag, "d.yaml:3:8: 'lease' must be at least 3000 ms"));
+	gg_dconfig_free(cfg);
+	gg_diag_free(&diag);
+}
+
 static void test_store_keys(void)
 {
 	gg_dconfig *cfg = NULL;
@@ -525,6 +565,7 @@ int main(void)
 	RUN(test_errors_with_positions);
 	RUN(test_security_keys);
 	RUN(test_store_keys);
+	RUN(test_replica_keys);
 	RUN(test_local_source);
 	RUN(test_reconcile_keys);
 	for (size_t i = 0; i < GG_ARRAY_LEN(paths); i++) {

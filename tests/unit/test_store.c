@@ -73,7 +73,7 @@ static int open_store(gg_store **st, struct event_base *base, const char *path, 
 		return gg_store_open(st, base, path, err);
 	char *db = gg_printf("gg_%s", strrchr(path, '/') + 1);
 	char *ci = pg_conninfo(db);
-	int rc = gg_store_open_postgres(st, base, ci, err);
+	int rc = gg_store_open_postgres(st, base, ci, "test", 30000, err);
 	free(ci);
 	free(db);
 	return rc;
@@ -736,7 +736,7 @@ static void test_pg_open_failures(void)
 	char *err = NULL;
 	/* A database that does not exist. */
 	char *ci = gg_printf("host=%s user=gg password=%s dbname=gg_missing", pg_dir, pg_passwd);
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), -1);
 	CHECK(st == NULL);
 	CHECK(err && strstr(err, "gg_missing") && strstr(err, "does not exist"));
 	CHECK(err && !strstr(err, pg_passwd));
@@ -745,7 +745,7 @@ static void test_pg_open_failures(void)
 	/* A wrong password: refused, and it is not repeated back. */
 	ci = gg_printf("host=%s user=gg password=WrongSecret1234 dbname=gg", pg_dir);
 	err = NULL;
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), -1);
 	CHECK(err && strstr(err, "password authentication failed"));
 	CHECK(err && !strstr(err, "WrongSecret1234"));
 	if (err)
@@ -754,7 +754,9 @@ static void test_pg_open_failures(void)
 	free(ci);
 	/* A string libpq cannot parse: its message (which quotes it) is not passed on. */
 	err = NULL;
-	CHECK_INT(gg_store_open_postgres(&st, NULL, "host=x password TopSecret99", &err), -1);
+	CHECK_INT(
+	    gg_store_open_postgres(&st, NULL, "host=x password TopSecret99", "test", 30000, &err),
+	    -1);
 	CHECK(err && !strstr(err, "TopSecret99"));
 	free(err);
 	CHECK(!gg_store_conninfo_valid("host=x password TopSecret99"));
@@ -764,7 +766,7 @@ static void test_pg_open_failures(void)
 	CHECK_INT(pg_admin("postgres", "ALTER DATABASE gg_ro SET default_transaction_read_only=on"),
 	          0);
 	err = NULL;
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), -1);
 	CHECK(err && strstr(err, "read-only"));
 	CHECK_INT(pg_value("gg_ro", "SELECT count(*) FROM pg_tables WHERE schemaname='public'"), 0);
 	free(err);
@@ -783,13 +785,13 @@ static void test_pg_schema_versions(void)
 	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
 	CHECK(msg && strstr(msg, "no schema yet"));
 	free(msg);
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
 	gg_store_close(st);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
-	CHECK(msg && strstr(msg, "schema current (version 2)"));
+	CHECK(msg && strstr(msg, "schema current (version 3)"));
 	free(msg);
 	/* Reopening a current schema changes nothing. */
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
 	gg_store_close(st);
 	CHECK_INT(pg_value("gg_versions", "SELECT count(*) FROM gitgated_schema"), 1);
 
@@ -797,9 +799,9 @@ static void test_pg_schema_versions(void)
 	CHECK_INT(pg_admin("gg_versions", "INSERT INTO gitgated_schema VALUES (7, 0)"), 0);
 	CHECK_INT(pg_admin("gg_versions", "CREATE TABLE later_table(x int)"), 0);
 	st = NULL;
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), -1);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), -1);
 	CHECK(st == NULL);
-	CHECK(err && strstr(err, "version 7, newer than this gitgated's (2)"));
+	CHECK(err && strstr(err, "version 7, newer than this gitgated's (3)"));
 	free(err);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), -1);
 	CHECK(msg && strstr(msg, "newer"));
@@ -810,15 +812,15 @@ static void test_pg_schema_versions(void)
 }
 
 /*
- * A database at schema version 1 (before the reports outbox) is migrated
- * to 2 at start: its deployments kept, their state changes reported.
+ * A database at schema version 1 (before the reports outbox and replicas)
+ * is migrated to 3 at start: its deployments kept, their state changes reported.
  */
 static void test_pg_migrates_to_reports(void)
 {
 	gg_store *st = NULL;
 	char *err = NULL, *msg = NULL;
 	char *ci = pg_conninfo("gg_v1");
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
 	if (st == NULL) {
 		free(err);
 		free(ci);
@@ -829,17 +831,20 @@ static void test_pg_migrates_to_reports(void)
 	gg_store_insert(st, &d, on_rc, &rc);
 	CHECK_INT(rc, 0);
 	gg_store_close(st);
-	/* Back to version 1: what migration 2 adds, gone. */
+	/* Back to version 1: what migrations 2 and 3 add, gone. */
 	CHECK_INT(pg_admin("gg_v1", "DROP TABLE report_events, report_cursors, report_refs;"
 	                            "DROP FUNCTION gitgated_report_event() CASCADE;"
+	                            "DROP TABLE replicas; DROP INDEX deployments_one_running;"
+	                            "ALTER TABLE deployments DROP COLUMN replica,"
+	                            " DROP COLUMN lease_until;"
 	                            "DELETE FROM gitgated_schema;"
 	                            "INSERT INTO gitgated_schema VALUES (1, 0)"),
 	          0);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
-	CHECK(msg && strstr(msg, "schema version 1: gitgated migrates it to version 2"));
+	CHECK(msg && strstr(msg, "schema version 1: gitgated migrates it to version 3"));
 	free(msg);
 	st = NULL;
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
 	if (st) {
 		gg_deployment *got = NULL;
 		CHECK_INT(gg_store_get(&got, st, 1), 0);
@@ -854,7 +859,7 @@ static void test_pg_migrates_to_reports(void)
 		CHECK_INT(ev.state, GG_DEP_RUNNING);
 		gg_store_close(st);
 	}
-	CHECK_INT(pg_value("gg_v1", "SELECT max(version) FROM gitgated_schema"), 2);
+	CHECK_INT(pg_value("gg_v1", "SELECT max(version) FROM gitgated_schema"), 3);
 	free(ci);
 }
 
@@ -862,6 +867,7 @@ static pthread_barrier_t race_done;
 
 typedef struct {
 	const char *ci;
+	const char *replica;
 	int rc;
 	char *err;
 } race_arg;
@@ -870,49 +876,161 @@ static void *race_open(void *arg)
 {
 	race_arg *a = arg;
 	gg_store *st = NULL;
-	a->rc = gg_store_open_postgres(&st, NULL, a->ci, &a->err);
+	a->rc = gg_store_open_postgres(&st, NULL, a->ci, a->replica, 30000, &a->err);
 	/* Every daemon has tried before any lets go. */
 	pthread_barrier_wait(&race_done);
 	gg_store_close(st);
 	return NULL;
 }
 
-/*
- * Three daemons starting at once on an empty database: the schema is
- * migrated once, one daemon starts, and the others are told that another
- * one uses the database.
- */
-static void test_pg_concurrent_start(void)
+/* Three daemons starting at once on ci under these names; how many started. */
+static int race_start(const char *ci, const char *const names[3], int *refused)
 {
-	char *ci = pg_conninfo("gg_race");
 	pthread_t th[3];
 	race_arg args[3];
 	pthread_barrier_init(&race_done, NULL, 3);
 	for (int i = 0; i < 3; i++) {
-		args[i] = (race_arg){ci, -9, NULL};
+		args[i] = (race_arg){ci, names[i], -9, NULL};
 		pthread_create(&th[i], NULL, race_open, &args[i]);
 	}
-	int started = 0, refused = 0;
+	int started = 0;
+	*refused = 0;
 	for (int i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
 		started += args[i].rc == 0;
-		refused += args[i].rc == -1 && args[i].err &&
-		           strstr(args[i].err, "another gitgated uses this database") != NULL;
+		*refused += args[i].rc == -1 && args[i].err &&
+		            strstr(args[i].err, "is already running on this database") != NULL;
 		free(args[i].err);
 	}
 	pthread_barrier_destroy(&race_done);
-	CHECK_INT(started, 1);
+	return started;
+}
+
+/*
+ * Three daemons starting at once on an empty database: the schema is
+ * migrated once. Under one replica name one daemon starts and the others
+ * are told that the name is taken; under three names all three start.
+ */
+static void test_pg_concurrent_start(void)
+{
+	char *ci = pg_conninfo("gg_race");
+	int refused;
+	const char *const same[3] = {"a", "a", "a"};
+	CHECK_INT(race_start(ci, same, &refused), 1);
 	CHECK_INT(refused, 2);
-	/* Once it stopped, the next one starts. */
+	/* Once it stopped, the next one under that name starts. */
 	gg_store *st = NULL;
 	char *err = NULL;
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "a", 30000, &err), 0);
 	free(err);
 	gg_store_close(st);
+	const char *const names[3] = {"a", "b", "c"};
+	CHECK_INT(race_start(ci, names, &refused), 3);
+	CHECK_INT(refused, 0);
 	CHECK_INT(pg_value("gg_race", "SELECT count(*) FROM gitgated_schema"), 1);
 	CHECK_INT(pg_value("gg_race", "SELECT count(*) FROM pg_tables WHERE tablename IN "
-	                              "('deliveries','deployments','pauses')"),
-	          3);
+	                              "('deliveries','deployments','pauses','replicas')"),
+	          4);
+	CHECK_INT(pg_value("gg_race", "SELECT count(*) FROM replicas"), 3);
+	free(ci);
+}
+
+static const gg_store_newdep one_prod[] = {
+    {.target = "prod",
+     .source = "github",
+     .repo = "acme/x",
+     .ref = "refs/heads/main",
+     .before = "aaaa",
+     .after = "cccc",
+     .pusher = "alice",
+     .clone_url = "https://x"},
+};
+
+/*
+ * Two replicas on one database: a deployment one of them claimed holds its
+ * target against the other's claims; the other can neither finish nor
+ * requeue it, nor recover it at its start; its claims and finishes name
+ * the replica.
+ */
+static void test_pg_replicas_share_the_queue(void)
+{
+	char *ci = pg_conninfo("gg_replicas");
+	gg_store *a = NULL, *b = NULL;
+	char *err = NULL;
+	CHECK_INT(gg_store_open_postgres(&a, NULL, ci, "host-a:8080", 30000, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&b, NULL, ci, "host-b:8080", 30000, &err), 0);
+	free(err);
+	if (a == NULL || b == NULL)
+		goto done;
+	seen s1 = {0}, s2 = {0}, w = {0};
+	gg_store_accept(a, "github", "r-1", "push", two, 1, on_accept, &s1);
+	gg_store_accept(b, "github", "r-2", "push", one_prod, 1, on_accept, &s2);
+	CHECK_INT(s1.rc, 0);
+	CHECK_INT(s2.rc, 0);
+	/* The same delivery id through the other replica: a duplicate. */
+	seen dup = {0};
+	gg_store_accept(b, "github", "r-1", "push", two, 1, on_accept, &dup);
+	CHECK(dup.rc == 0 && dup.duplicate);
+
+	gg_store_claim(a, s1.ids[0], on_done, &w);
+	CHECK_INT(w.rc, 0);
+	/* The target runs on A: B cannot start another deployment of it. */
+	gg_store_claim(b, s2.ids[0], on_done, &w);
+	CHECK_INT(w.rc, GG_STORE_CONFLICT);
+	const char *why = NULL;
+	CHECK(gg_store_healthy(b, &why)); /* a lost claim is no failure */
+	gg_deployment *d = NULL;
+	CHECK_INT(gg_store_get(&d, b, s2.ids[0]), 0);
+	CHECK(d && d->state == GG_DEP_QUEUED && d->replica == NULL);
+	gg_deployment_free(d);
+	CHECK_INT(gg_store_get(&d, b, s1.ids[0]), 0);
+	CHECK(d && d->state == GG_DEP_RUNNING && d->replica && !strcmp(d->replica, "host-a:8080"));
+	gg_deployment_free(d);
+	/* B neither finishes, requeues nor recovers what A runs. */
+	gg_store_finish(b, s1.ids[0], GG_DEP_SUCCEEDED, 0, "bbbb", NULL, on_done, &w);
+	CHECK_INT(w.rc, GG_STORE_CONFLICT);
+	gg_store_requeue(b, s1.ids[0], 0, on_done, &w);
+	CHECK_INT(w.rc, GG_STORE_CONFLICT);
+	size_t n = 9;
+	CHECK_INT(gg_store_recover(b, &n), 0);
+	CHECK_INT((int)n, 0);
+	CHECK_INT(pg_value("gg_replicas", "SELECT count(*) FROM deployments WHERE "
+	                                  "state='running' AND replica='host-a:8080'"),
+	          1);
+	/* Once A finished, B claims the newest. */
+	gg_store_finish(a, s1.ids[0], GG_DEP_SUCCEEDED, 0, "bbbb", NULL, on_done, &w);
+	CHECK_INT(w.rc, 0);
+	gg_store_claim(b, s2.ids[0], on_done, &w);
+	CHECK_INT(w.rc, 0);
+	CHECK_INT(pg_value("gg_replicas", "SELECT count(*) FROM deployments WHERE "
+	                                  "state='running' AND replica='host-b:8080'"),
+	          1);
+	/* Each duty is held by one replica at a time, and free once its holder is gone. */
+	CHECK(gg_store_duty(a, "poll/prod"));
+	CHECK(gg_store_duty(a, "poll/prod"));
+	CHECK(!gg_store_duty(b, "poll/prod"));
+	CHECK(gg_store_duty(b, "prune"));
+	CHECK(!gg_store_duty(a, "prune"));
+	gg_store_close(a);
+	a = NULL;
+	/* The server lets go of a closed connection's locks when its backend ends. */
+	bool taken = false;
+	for (int i = 0; i < 500 && !taken; i++) {
+		taken = gg_store_duty(b, "poll/prod");
+		if (!taken)
+			usleep(10000);
+	}
+	CHECK(taken);
+	/* A restart of B under its name takes its own running row back to the queue. */
+	gg_store_close(b);
+	b = NULL;
+	CHECK_INT(gg_store_open_postgres(&b, NULL, ci, "host-b:8080", 30000, &err), 0);
+	n = 0;
+	CHECK_INT(gg_store_recover(b, &n), 0);
+	CHECK_INT((int)n, 1);
+done:
+	gg_store_close(a);
+	gg_store_close(b);
 	free(ci);
 }
 
@@ -952,7 +1070,7 @@ static void test_pg_reconnect(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *ci = pg_conninfo("gg_reconnect");
-	CHECK_INT(gg_store_open_postgres(&st, base, ci, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&st, base, ci, "test", 30000, &err), 0);
 	free(ci);
 	if (st == NULL) {
 		free(err);
@@ -1076,7 +1194,7 @@ static void test_pg_silent_server(void)
 	gg_store *st = NULL;
 	char *err = NULL;
 	char *ci = pg_conninfo("gg_silent");
-	CHECK_INT(gg_store_open_postgres(&st, base, ci, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&st, base, ci, "test", 30000, &err), 0);
 	free(ci);
 	if (st == NULL) {
 		free(err);
@@ -1147,6 +1265,7 @@ int main(void)
 		RUN(test_pg_schema_versions);
 		RUN(test_pg_migrates_to_reports);
 		RUN(test_pg_concurrent_start);
+		RUN(test_pg_replicas_share_the_queue);
 		RUN(test_pg_reconnect);
 		RUN(test_pg_silent_server);
 		RUN(test_pg_batch_one_fails);
