@@ -8,6 +8,7 @@
 #include "log.h"
 #include "destination.h"
 
+#include "gitgate/util.h"
 #include "gitgate/version.h"
 
 #include <arpa/inet.h>
@@ -58,13 +59,6 @@ struct gg_outbox {
 };
 
 #define OUTBOX_PRUNE_EVERY_MS (3600 * 1000)
-
-static int64_t wall_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void try_send(dest *d);
 
@@ -366,7 +360,7 @@ static void try_send(dest *d)
 	int rc = gg_store_report_next(&d->ev, box->store, d->target, d->name);
 	if (rc != 0)
 		return;
-	if (wall_ms() - d->ev.at > (int64_t)box->cfg->report_max_age_ms) {
+	if (gg_wall_ms() - d->ev.at > (int64_t)box->cfg->report_max_age_ms) {
 		drop(d, "older than report_max_age");
 		return;
 	}

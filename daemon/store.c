@@ -126,18 +126,6 @@ int gg_dep_state_parse(gg_dep_state *out, const char *s)
 	return -1;
 }
 
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static char *dupn(const char *s)
-{
-	return s ? gg_strdup(s) : NULL;
-}
-
 static void dep_clear(gg_deployment *d)
 {
 	free(d->target);
@@ -526,7 +514,7 @@ static int changed_or_conflict(gg_store *s, int changed, int64_t id)
 
 static int run_op(gg_store *s, op *o)
 {
-	int64_t now = now_ms();
+	int64_t now = gg_wall_ms();
 	int c;
 	switch (o->kind) {
 	case OP_ACCEPT:
@@ -1003,17 +991,17 @@ size_t gg_store_pending(const gg_store *s)
 static void copy_dep(gg_deployment *dst, const gg_deployment *src)
 {
 	memset(dst, 0, sizeof(*dst));
-	dst->target = dupn(src->target);
-	dst->source = dupn(src->source);
-	dst->repo = dupn(src->repo);
-	dst->ref = dupn(src->ref);
-	dst->before = dupn(src->before);
-	dst->after = dupn(src->after);
-	dst->pusher = dupn(src->pusher);
-	dst->delivery = dupn(src->delivery);
-	dst->clone_url = dupn(src->clone_url);
-	dst->client = dupn(src->client);
-	dst->reason = dupn(src->reason);
+	dst->target = gg_strdup_opt(src->target);
+	dst->source = gg_strdup_opt(src->source);
+	dst->repo = gg_strdup_opt(src->repo);
+	dst->ref = gg_strdup_opt(src->ref);
+	dst->before = gg_strdup_opt(src->before);
+	dst->after = gg_strdup_opt(src->after);
+	dst->pusher = gg_strdup_opt(src->pusher);
+	dst->delivery = gg_strdup_opt(src->delivery);
+	dst->clone_url = gg_strdup_opt(src->clone_url);
+	dst->client = gg_strdup_opt(src->client);
+	dst->reason = gg_strdup_opt(src->reason);
 	dst->not_before = src->not_before;
 }
 
@@ -1028,22 +1016,22 @@ void gg_store_accept(gg_store *s, const char *source, const char *delivery, cons
 	o->kind = OP_ACCEPT;
 	o->source = gg_strdup(source);
 	o->delivery = gg_strdup(delivery);
-	o->event = dupn(event);
+	o->event = gg_strdup_opt(event);
 	o->ndeps = ndeps;
 	o->deps = gg_calloc(ndeps, sizeof(*o->deps));
 	o->allow_rollback = gg_calloc(ndeps ? ndeps : 1, sizeof(*o->allow_rollback));
 	for (size_t i = 0; i < ndeps; i++) {
 		gg_deployment *d = &o->deps[i];
 		o->allow_rollback[i] = deps[i].allow_rollback;
-		d->target = dupn(deps[i].target);
-		d->source = dupn(deps[i].source);
-		d->repo = dupn(deps[i].repo);
-		d->ref = dupn(deps[i].ref);
-		d->before = dupn(deps[i].before);
-		d->after = dupn(deps[i].after);
-		d->pusher = dupn(deps[i].pusher);
-		d->clone_url = dupn(deps[i].clone_url);
-		d->client = dupn(deps[i].client);
+		d->target = gg_strdup_opt(deps[i].target);
+		d->source = gg_strdup_opt(deps[i].source);
+		d->repo = gg_strdup_opt(deps[i].repo);
+		d->ref = gg_strdup_opt(deps[i].ref);
+		d->before = gg_strdup_opt(deps[i].before);
+		d->after = gg_strdup_opt(deps[i].after);
+		d->pusher = gg_strdup_opt(deps[i].pusher);
+		d->clone_url = gg_strdup_opt(deps[i].clone_url);
+		d->client = gg_strdup_opt(deps[i].client);
 	}
 	o->acb = cb;
 	o->arg = arg;
@@ -1095,8 +1083,8 @@ void gg_store_finish(gg_store *s, int64_t id, gg_dep_state state, int exit_statu
 	op *o = simple_op(OP_FINISH, id, cb, arg);
 	o->state = state;
 	o->exit_status = exit_status;
-	o->commit = dupn(commit);
-	o->reason = dupn(reason);
+	o->commit = gg_strdup_opt(commit);
+	o->reason = gg_strdup_opt(reason);
 	submit(s, o);
 }
 
@@ -1132,7 +1120,7 @@ void gg_store_pause(gg_store *s, const char *target, const char *by, gg_store_cb
 	}
 	op *o = simple_op(OP_PAUSE, 0, cb, arg);
 	o->target = gg_strdup(target);
-	o->reason = dupn(by);
+	o->reason = gg_strdup_opt(by);
 	submit(s, o);
 }
 
@@ -1178,7 +1166,7 @@ void gg_store_prune(gg_store *s, uint64_t max_age_ms)
 		return;
 	}
 	op *o = simple_op(OP_PRUNE, 0, NULL, NULL);
-	o->when = now_ms() - (int64_t)max_age_ms;
+	o->when = gg_wall_ms() - (int64_t)max_age_ms;
 	submit(s, o);
 }
 
@@ -1388,7 +1376,7 @@ int gg_store_last_deployed(char **commit, gg_store *s, const char *target)
 		free(list);
 		return GG_STORE_NOTFOUND;
 	}
-	*commit = list[0].commit ? gg_strdup(list[0].commit) : dupn(list[0].after);
+	*commit = list[0].commit ? gg_strdup(list[0].commit) : gg_strdup_opt(list[0].after);
 	gg_deployments_free(list, n);
 	return 0;
 }
@@ -1496,9 +1484,9 @@ void gg_store_report_record(gg_store *s, const char *target, const char *dest, i
 	op *o = simple_op(OP_REPORT_RECORD, through, cb, arg);
 	o->target = gg_strdup(target);
 	o->rdest = gg_strdup(dest);
-	o->rstate = dupn(state);
-	o->rresult = dupn(result);
-	o->rerror = dupn(error);
+	o->rstate = gg_strdup_opt(state);
+	o->rresult = gg_strdup_opt(result);
+	o->rerror = gg_strdup_opt(error);
 	submit(s, o);
 }
 
@@ -1509,7 +1497,7 @@ void gg_store_report_prune(gg_store *s, uint64_t max_age_ms)
 		return;
 	}
 	op *o = simple_op(OP_REPORT_PRUNE, 0, NULL, NULL);
-	o->when = now_ms() - (int64_t)max_age_ms;
+	o->when = gg_wall_ms() - (int64_t)max_age_ms;
 	submit(s, o);
 }
 

@@ -145,18 +145,6 @@ struct gg_pgstore {
 	gg_pgstats stats; /* the write connection's: when to analyze the tables */
 };
 
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static char *dupn(const char *s)
-{
-	return s ? gg_strdup(s) : NULL;
-}
-
 static void op_free(op *o)
 {
 	free(o->source);
@@ -205,14 +193,6 @@ static const char *replay_reason(PGconn *c, const char *target, const char *afte
 	}
 	PQclear(r);
 	return why;
-}
-
-/* Rows an INSERT/UPDATE/DELETE changed; -1 when it failed. */
-static int changed(PGresult *r)
-{
-	int n = gg_pgdb_ok(r) ? atoi(PQcmdTuples(r)) : -1;
-	PQclear(r);
-	return n;
 }
 
 static int insert_dep(PGconn *c, const gg_deployment *d, const char *delivery, int64_t now,
@@ -351,11 +331,11 @@ static int run_accept(PGconn *c, op *o, int64_t now)
 		first = 1;
 	} else {
 		/* A concurrent insert of the same id waits for its commit, then does nothing. */
-		int n =
-		    changed(gg_pgdb_exec(c,
-		                         "INSERT INTO deliveries(source, id, event, received_at) "
-		                         "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
-		                         "sssi", o->source, o->delivery, o->event, now));
+		int n = gg_pgdb_changed(
+		    gg_pgdb_exec(c,
+		                 "INSERT INTO deliveries(source, id, event, received_at) "
+		                 "VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+		                 "sssi", o->source, o->delivery, o->event, now));
 		if (n < 0)
 			return -1;
 		o->duplicate = n == 0;
@@ -405,12 +385,12 @@ static int run_claim(PGconn *c, op *o, int64_t now)
 		PQclear(r);
 		return lost_race ? GG_STORE_CONFLICT : -1;
 	}
-	return changed_or_conflict(c, changed(r), o->id);
+	return changed_or_conflict(c, gg_pgdb_changed(r), o->id);
 }
 
 static int run_op(PGconn *c, op *o)
 {
-	int64_t now = now_ms();
+	int64_t now = gg_wall_ms();
 	char status[16];
 	int n;
 	switch (o->kind) {
@@ -423,7 +403,7 @@ static int run_op(PGconn *c, op *o)
 		return run_claim(c, o, now);
 	case OP_FINISH:
 		snprintf(status, sizeof(status), "%d", o->exit_status);
-		n = changed(gg_pgdb_exec(
+		n = gg_pgdb_changed(gg_pgdb_exec(
 		    c,
 		    "UPDATE deployments SET state=$1, exit_status=$2, "
 		    "commit_id=coalesce($3, commit_id), reason=$4, finished_at=$5, "
@@ -434,7 +414,7 @@ static int run_op(PGconn *c, op *o)
 		o->wakes = n > 0; /* the target is free again */
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
-		n = changed(
+		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c,
 		                 "UPDATE deployments SET state='superseded', finished_at=$1, "
 		                 "reason=$2 WHERE target=$3 AND state='queued' AND id<$4",
@@ -444,7 +424,7 @@ static int run_op(PGconn *c, op *o)
 		o->id = n;
 		return 0;
 	case OP_REQUEUE:
-		n = changed(
+		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c,
 		                 "UPDATE deployments SET state='queued', attempt=attempt+1, "
 		                 "not_before=$1, started_at=NULL, replica=NULL, lease_until=NULL "
@@ -453,11 +433,11 @@ static int run_op(PGconn *c, op *o)
 		o->wakes = n > 0;
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
-		n = changed(
+		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c, "DELETE FROM deliveries WHERE received_at<$1", "i", o->when));
 		return n < 0 ? -1 : 0;
 	case OP_PAUSE:
-		n = changed(
+		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c,
 		                 "INSERT INTO pauses(target, since, paused_by) VALUES ($1,$2,$3) "
 		                 "ON CONFLICT DO NOTHING",
@@ -467,7 +447,8 @@ static int run_op(PGconn *c, op *o)
 		o->id = n;
 		return 0;
 	case OP_RESUME:
-		n = changed(gg_pgdb_exec(c, "DELETE FROM pauses WHERE target=$1", "s", o->target));
+		n = gg_pgdb_changed(
+		    gg_pgdb_exec(c, "DELETE FROM pauses WHERE target=$1", "s", o->target));
 		if (n < 0)
 			return -1;
 		o->id = n;
@@ -508,7 +489,7 @@ static bool lost(gg_pgstore *p)
 	          true);
 	PQfinish(p->w);
 	p->w = NULL;
-	p->next_try = now_ms();
+	p->next_try = gg_wall_ms();
 	return true;
 }
 
@@ -615,7 +596,7 @@ static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
 	bool any_failed = false, wakes = false;
-	int piped = run_pipelined(c, batch, now_ms());
+	int piped = run_pipelined(c, batch, gg_wall_ms());
 	if (piped == 0)
 		goto committed;
 	if (piped < 0)
@@ -712,7 +693,7 @@ static int reconnect(gg_pgstore *p)
 {
 	if (p->w)
 		return 0;
-	int64_t now = now_ms();
+	int64_t now = gg_wall_ms();
 	if (now < p->next_try)
 		return -1;
 	char *err = NULL;
@@ -851,7 +832,7 @@ static void heartbeat(gg_pgstore *p)
 {
 	if (p->w == NULL)
 		return;
-	int64_t now = now_ms();
+	int64_t now = gg_wall_ms();
 	PGresult *r =
 	    gg_pgdb_exec(p->w,
 	                 "WITH l AS (UPDATE deployments SET lease_until=$1::bigint + $3::bigint"
@@ -913,7 +894,7 @@ static void open_listener(gg_pgstore *p)
 static void *worker_main(void *arg)
 {
 	gg_pgstore *p = arg;
-	int64_t next_beat = now_ms() + PG_HEARTBEAT_MS;
+	int64_t next_beat = gg_wall_ms() + PG_HEARTBEAT_MS;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		for (;;) {
@@ -922,7 +903,7 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&p->rmu);
 			int64_t wake = p->w ? next_beat : p->next_try;
 			if (p->queue || p->stopping || ((rbad || p->l_wanted) && p->w) ||
-			    now_ms() >= wake)
+			    gg_wall_ms() >= wake)
 				break;
 			struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000};
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
@@ -934,11 +915,11 @@ static void *worker_main(void *arg)
 		p->queue_tail = &p->queue;
 		pthread_mutex_unlock(&p->mu);
 
-		bool beat = now_ms() >= next_beat;
+		bool beat = gg_wall_ms() >= next_beat;
 		if (beat)
-			next_beat = now_ms() + PG_HEARTBEAT_MS;
+			next_beat = gg_wall_ms() + PG_HEARTBEAT_MS;
 		pthread_mutex_lock(&p->mu);
-		p->busy_since = now_ms();
+		p->busy_since = gg_wall_ms();
 		pthread_mutex_unlock(&p->mu);
 		if (p->w == NULL)
 			reconnect(p);
@@ -1130,7 +1111,7 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 		p->w_pid = PQbackendPID(p->w);
 	if (p->w == NULL ||
 	    gg_pgdb_schema_prepare(p->w, p->password, true, &state, &found, err) < 0 ||
-	    gg_pgdb_lock_replica(p->w, p->password, p->replica, now_ms(), err) < 0)
+	    gg_pgdb_lock_replica(p->w, p->password, p->replica, gg_wall_ms(), err) < 0)
 		goto done;
 	gg_pgstats_start(&p->stats, p->w);
 	p->r = reader_connect(p, err);
@@ -1225,9 +1206,9 @@ bool gg_pgstore_healthy(gg_pgstore *p, const char **reason)
 		snprintf(p->reason, sizeof(p->reason), "%s",
 		         p->error ? p->error : "database unreachable");
 		ok = false;
-	} else if (p->busy_since && now_ms() - p->busy_since > PG_STALL_MS) {
+	} else if (p->busy_since && gg_wall_ms() - p->busy_since > PG_STALL_MS) {
 		snprintf(p->reason, sizeof(p->reason), "the database has not answered for %lld ms",
-		         (long long)(now_ms() - p->busy_since));
+		         (long long)(gg_wall_ms() - p->busy_since));
 		ok = false;
 	} else if (p->pending > PG_MAX_PENDING) {
 		snprintf(p->reason, sizeof(p->reason), "%zu writes waiting for the database",
@@ -1254,17 +1235,17 @@ size_t gg_pgstore_pending(const gg_pgstore *p)
 static void copy_dep(gg_deployment *dst, const gg_deployment *src)
 {
 	memset(dst, 0, sizeof(*dst));
-	dst->target = dupn(src->target);
-	dst->source = dupn(src->source);
-	dst->repo = dupn(src->repo);
-	dst->ref = dupn(src->ref);
-	dst->before = dupn(src->before);
-	dst->after = dupn(src->after);
-	dst->pusher = dupn(src->pusher);
-	dst->delivery = dupn(src->delivery);
-	dst->clone_url = dupn(src->clone_url);
-	dst->client = dupn(src->client);
-	dst->reason = dupn(src->reason);
+	dst->target = gg_strdup_opt(src->target);
+	dst->source = gg_strdup_opt(src->source);
+	dst->repo = gg_strdup_opt(src->repo);
+	dst->ref = gg_strdup_opt(src->ref);
+	dst->before = gg_strdup_opt(src->before);
+	dst->after = gg_strdup_opt(src->after);
+	dst->pusher = gg_strdup_opt(src->pusher);
+	dst->delivery = gg_strdup_opt(src->delivery);
+	dst->clone_url = gg_strdup_opt(src->clone_url);
+	dst->client = gg_strdup_opt(src->client);
+	dst->reason = gg_strdup_opt(src->reason);
 	dst->not_before = src->not_before;
 }
 
@@ -1275,22 +1256,22 @@ void gg_pgstore_accept(gg_pgstore *p, const char *source, const char *delivery, 
 	o->kind = OP_ACCEPT;
 	o->source = gg_strdup(source);
 	o->delivery = gg_strdup(delivery);
-	o->event = dupn(event);
+	o->event = gg_strdup_opt(event);
 	o->ndeps = ndeps;
 	o->deps = gg_calloc(ndeps ? ndeps : 1, sizeof(*o->deps));
 	o->allow_rollback = gg_calloc(ndeps ? ndeps : 1, sizeof(*o->allow_rollback));
 	for (size_t i = 0; i < ndeps; i++) {
 		gg_deployment *d = &o->deps[i];
 		o->allow_rollback[i] = deps[i].allow_rollback;
-		d->target = dupn(deps[i].target);
-		d->source = dupn(deps[i].source);
-		d->repo = dupn(deps[i].repo);
-		d->ref = dupn(deps[i].ref);
-		d->before = dupn(deps[i].before);
-		d->after = dupn(deps[i].after);
-		d->pusher = dupn(deps[i].pusher);
-		d->clone_url = dupn(deps[i].clone_url);
-		d->client = dupn(deps[i].client);
+		d->target = gg_strdup_opt(deps[i].target);
+		d->source = gg_strdup_opt(deps[i].source);
+		d->repo = gg_strdup_opt(deps[i].repo);
+		d->ref = gg_strdup_opt(deps[i].ref);
+		d->before = gg_strdup_opt(deps[i].before);
+		d->after = gg_strdup_opt(deps[i].after);
+		d->pusher = gg_strdup_opt(deps[i].pusher);
+		d->clone_url = gg_strdup_opt(deps[i].clone_url);
+		d->client = gg_strdup_opt(deps[i].client);
 	}
 	o->acb = cb;
 	o->arg = arg;
@@ -1330,8 +1311,8 @@ void gg_pgstore_finish(gg_pgstore *p, int64_t id, gg_dep_state state, int exit_s
 	op *o = simple_op(OP_FINISH, id, cb, arg);
 	o->state = state;
 	o->exit_status = exit_status;
-	o->commit = dupn(commit);
-	o->reason = dupn(reason);
+	o->commit = gg_strdup_opt(commit);
+	o->reason = gg_strdup_opt(reason);
 	submit(p, o);
 }
 
@@ -1355,7 +1336,7 @@ void gg_pgstore_pause(gg_pgstore *p, const char *target, const char *by, gg_stor
 {
 	op *o = simple_op(OP_PAUSE, 0, cb, arg);
 	o->target = gg_strdup(target);
-	o->reason = dupn(by);
+	o->reason = gg_strdup_opt(by);
 	submit(p, o);
 }
 
@@ -1376,7 +1357,7 @@ void gg_pgstore_report(gg_pgstore *p, gg_pgreport_req *r, gg_store_cb cb, void *
 void gg_pgstore_prune(gg_pgstore *p, uint64_t max_age_ms)
 {
 	op *o = simple_op(OP_PRUNE, 0, NULL, NULL);
-	o->when = now_ms() - (int64_t)max_age_ms;
+	o->when = gg_wall_ms() - (int64_t)max_age_ms;
 	submit(p, o);
 }
 
@@ -1621,7 +1602,7 @@ int gg_pgstore_last_deployed(char **commit, gg_pgstore *p, const char *target)
 		free(list);
 		return GG_STORE_NOTFOUND;
 	}
-	*commit = list[0].commit ? gg_strdup(list[0].commit) : dupn(list[0].after);
+	*commit = list[0].commit ? gg_strdup(list[0].commit) : gg_strdup_opt(list[0].after);
 	gg_deployments_free(list, n);
 	return 0;
 }

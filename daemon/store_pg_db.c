@@ -50,13 +50,6 @@
 /* Bound parameters of one statement. */
 #define PG_MAX_PARAMS 16
 
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* ---- Connecting ---- */
 
 /* The password conninfo names, to mask in messages; NULL when none (or unparsable). */
@@ -217,7 +210,7 @@ static PGresult *bounded_exec(PGconn *c, const char *sql, int n, const char *con
 /* The result of the query just sent, waiting at most PG_READ_TIMEOUT_MS. */
 static PGresult *bounded_wait(PGconn *c)
 {
-	int64_t deadline = now_ms() + PG_READ_TIMEOUT_MS;
+	int64_t deadline = gg_wall_ms() + PG_READ_TIMEOUT_MS;
 	PGresult *last = NULL;
 	for (;;) {
 		int f = PQflush(c);
@@ -232,7 +225,7 @@ static PGresult *bounded_wait(PGconn *c)
 			PQclear(last);
 			last = r;
 		}
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - gg_wall_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pfd = {PQsocket(c), (short)(POLLIN | (f == 1 ? POLLOUT : 0)), 0};
@@ -243,22 +236,40 @@ static PGresult *bounded_wait(PGconn *c)
 	return NULL;
 }
 
+/*
+ * The values of fmt ('s' text or NULL, 'i' int64_t) from ap into vals, the
+ * numbers as text in nums; how many (at most PG_MAX_PARAMS).
+ */
+static int bind(const char **vals, char (*nums)[24], const char *fmt, va_list ap)
+{
+	int n = 0;
+	for (; fmt[n] && n < PG_MAX_PARAMS; n++) {
+		if (fmt[n] == 's') {
+			vals[n] = va_arg(ap, const char *);
+		} else {
+			snprintf(nums[n], 24, "%lld", (long long)va_arg(ap, int64_t));
+			vals[n] = nums[n];
+		}
+	}
+	return n;
+}
+
+/* Rows an INSERT/UPDATE/DELETE result r changed, -1 when it failed; r is cleared. */
+int gg_pgdb_changed(PGresult *r)
+{
+	int n = gg_pgdb_ok(r) ? atoi(PQcmdTuples(r)) : -1;
+	PQclear(r);
+	return n;
+}
+
 /* Run sql with bound values ('s' text or NULL, 'i' int64_t); the result is the caller's. */
 PGresult *gg_pgdb_exec(PGconn *c, const char *sql, const char *fmt, ...)
 {
 	const char *vals[PG_MAX_PARAMS];
 	char nums[PG_MAX_PARAMS][24];
-	int n = 0;
 	va_list ap;
 	va_start(ap, fmt);
-	for (; fmt[n] && n < PG_MAX_PARAMS; n++) {
-		if (fmt[n] == 's') {
-			vals[n] = va_arg(ap, const char *);
-		} else {
-			snprintf(nums[n], sizeof(nums[n]), "%lld", (long long)va_arg(ap, int64_t));
-			vals[n] = nums[n];
-		}
-	}
+	int n = bind(vals, nums, fmt, ap);
 	va_end(ap);
 	if (PQisnonblocking(c))
 		return bounded_exec(c, sql, n, vals);
@@ -287,17 +298,9 @@ int gg_pgdb_send(PGconn *c, const char *sql, const char *fmt, ...)
 	snprintf(name, sizeof(name), "gg%d", k);
 	const char *vals[PG_MAX_PARAMS];
 	char nums[PG_MAX_PARAMS][24];
-	int n = 0;
 	va_list ap;
 	va_start(ap, fmt);
-	for (; fmt[n] && n < PG_MAX_PARAMS; n++) {
-		if (fmt[n] == 's') {
-			vals[n] = va_arg(ap, const char *);
-		} else {
-			snprintf(nums[n], sizeof(nums[n]), "%lld", (long long)va_arg(ap, int64_t));
-			vals[n] = nums[n];
-		}
-	}
+	int n = bind(vals, nums, fmt, ap);
 	va_end(ap);
 	return PQsendQueryPrepared(c, name, n, vals, NULL, NULL, 0) ? 0 : -1;
 }
@@ -480,7 +483,7 @@ int gg_pgdb_schema_prepare(PGconn *c, const char *password, bool migrate, gg_pgd
 		if (gg_pgdb_exec0(c, migrations[v]) < 0)
 			goto fail;
 	r = gg_pgdb_exec(c, "INSERT INTO gitgated_schema(version, migrated_at) VALUES ($1, $2)",
-	                 "ii", (int64_t)GG_PGDB_SCHEMA_VERSION, now_ms());
+	                 "ii", (int64_t)GG_PGDB_SCHEMA_VERSION, gg_wall_ms());
 	bool inserted = gg_pgdb_ok(r);
 	PQclear(r);
 	if (!inserted || gg_pgdb_exec0(c, "COMMIT") < 0)

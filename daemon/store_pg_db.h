@@ -30,6 +30,8 @@ char *gg_pgdb_message(const char *password, const char *what, const char *msg);
 PGconn *gg_pgdb_connect(const char *conninfo, const char *password, char **err);
 /* Whether r is a successful command or query result. */
 bool gg_pgdb_ok(PGresult *r);
+/* Rows an INSERT/UPDATE/DELETE result r changed, -1 when it failed; r is cleared. */
+int gg_pgdb_changed(PGresult *r);
 /*
  * Run sql (a string literal: prepared once per connection by its address)
  * with bound values ('s' text or NULL, 'i' int64_t); the result is the

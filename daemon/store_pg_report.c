@@ -18,42 +18,23 @@
 #include <string.h>
 #include <sys/time.h>
 
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static char *dupn(const char *s)
-{
-	return s ? gg_strdup(s) : NULL;
-}
-
-/* Rows an INSERT/UPDATE/DELETE changed; -1 when it failed. */
-static int changed(PGresult *r)
-{
-	int n = gg_pgdb_ok(r) ? atoi(PQcmdTuples(r)) : -1;
-	PQclear(r);
-	return n;
-}
-
 int gg_pgreport_run(PGconn *c, const gg_pgreport_req *r, int64_t now)
 {
 	int n;
 	switch (r->kind) {
 	case GG_PGREPORT_INIT:
 		/* A new destination starts with what happens from now on, not the past. */
-		n = changed(gg_pgdb_exec(c,
-		                         "INSERT INTO report_cursors(target, dest, last_event) "
-		                         "SELECT $1::text, $2::text, coalesce(max(id), 0) "
-		                         "FROM report_events WHERE target=$1::text "
-		                         "ON CONFLICT DO NOTHING",
-		                         "ss", r->target, r->dest));
+		n = gg_pgdb_changed(
+		    gg_pgdb_exec(c,
+		                 "INSERT INTO report_cursors(target, dest, last_event) "
+		                 "SELECT $1::text, $2::text, coalesce(max(id), 0) "
+		                 "FROM report_events WHERE target=$1::text "
+		                 "ON CONFLICT DO NOTHING",
+		                 "ss", r->target, r->dest));
 		return n < 0 ? -1 : 0;
 	case GG_PGREPORT_RECORD:
 		/* Never backwards: the cursor only moves past events. */
-		n = changed(gg_pgdb_exec(
+		n = gg_pgdb_changed(gg_pgdb_exec(
 		    c,
 		    "UPDATE report_cursors SET last_event=greatest(last_event, $1),"
 		    " last_state=coalesce($2, last_state), last_at=$3,"
@@ -64,7 +45,7 @@ int gg_pgreport_run(PGconn *c, const gg_pgreport_req *r, int64_t now)
 		return n == 0 ? GG_STORE_NOTFOUND : 0;
 	case GG_PGREPORT_PRUNE:
 		/* Events every cursor of their target is past, and whatever is too old to send. */
-		n = changed(
+		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c,
 		                 "DELETE FROM report_events e WHERE at<$1 OR id<=(SELECT "
 		                 "min(last_event) FROM report_cursors c WHERE c.target=e.target)",
@@ -72,14 +53,14 @@ int gg_pgreport_run(PGconn *c, const gg_pgreport_req *r, int64_t now)
 		if (n < 0)
 			return -1;
 		/* A remote deployment is wanted while its deployment has events left. */
-		n = changed(
+		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c,
 		                 "DELETE FROM report_refs f WHERE NOT EXISTS (SELECT 1 FROM "
 		                 "report_events e WHERE e.deployment=f.deployment)",
 		                 ""));
 		return n < 0 ? -1 : 0;
 	case GG_PGREPORT_REF:
-		n = changed(
+		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c,
 		                 "INSERT INTO report_refs(target, dest, deployment, remote_id) "
 		                 "VALUES ($1,$2,$3,$4) ON CONFLICT (target, dest, deployment) "
@@ -106,8 +87,8 @@ static gg_pgreport_req *req(gg_pgreport_kind kind, const char *target, const cha
 {
 	gg_pgreport_req *r = gg_calloc(1, sizeof(*r));
 	r->kind = kind;
-	r->target = dupn(target);
-	r->dest = dupn(dest);
+	r->target = gg_strdup_opt(target);
+	r->dest = gg_strdup_opt(dest);
 	return r;
 }
 
@@ -123,9 +104,9 @@ void gg_pgstore_report_record(gg_pgstore *p, const char *target, const char *des
 {
 	gg_pgreport_req *r = req(GG_PGREPORT_RECORD, target, dest);
 	r->id = through;
-	r->state = dupn(state);
-	r->result = dupn(result);
-	r->error = dupn(error);
+	r->state = gg_strdup_opt(state);
+	r->result = gg_strdup_opt(result);
+	r->error = gg_strdup_opt(error);
 	gg_pgstore_report(p, r, cb, arg);
 }
 
@@ -141,7 +122,7 @@ void gg_pgstore_report_ref_set(gg_pgstore *p, const char *target, const char *de
 void gg_pgstore_report_prune(gg_pgstore *p, uint64_t max_age_ms)
 {
 	gg_pgreport_req *r = req(GG_PGREPORT_PRUNE, NULL, NULL);
-	r->when = now_ms() - (int64_t)max_age_ms;
+	r->when = gg_wall_ms() - (int64_t)max_age_ms;
 	gg_pgstore_report(p, r, NULL, NULL);
 }
 

@@ -19,6 +19,8 @@ void *gg_realloc(void *p, size_t n);
 void *gg_reallocarray(void *p, size_t nmemb, size_t size);
 char *gg_strdup(const char *s);
 char *gg_strndup(const char *s, size_t n);
+/* gg_strdup, NULL for NULL. */
+char *gg_strdup_opt(const char *s);
 /* Returns a newly allocated formatted string; the caller frees it. */
 char *gg_printf(const char *fmt, ...) GG_PRINTF(1, 2);
 char *gg_vprintf(const char *fmt, va_list ap) GG_PRINTF(1, 0);
@@ -113,6 +115,8 @@ void gg_hex(char *out, const unsigned char *in, size_t n);
 /* Monotonic clock in milliseconds and microseconds. */
 uint64_t gg_now_ms(void);
 uint64_t gg_now_us(void);
+/* Wall-clock time (what a database or a peer records), Unix milliseconds. */
+int64_t gg_wall_ms(void);
 
 #define GG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
