@@ -92,8 +92,11 @@ typedef struct {
 static void table_add(table *t, const char **row)
 {
 	t->cells = gg_reallocarray(t->cells, (t->nrows + 1) * t->ncols, sizeof(char *));
-	for (size_t c = 0; c < t->ncols; c++)
-		t->cells[t->nrows * t->ncols + c] = gg_strdup(row[c] ? row[c] : "-");
+	/* Cells come from the daemon, some from pushes and forges: never a terminal control. */
+	for (size_t c = 0; c < t->ncols; c++) {
+		const char *v = row[c] ? row[c] : "-";
+		t->cells[t->nrows * t->ncols + c] = gg_report_escape(v, strlen(v));
+	}
 	t->nrows++;
 }
 
