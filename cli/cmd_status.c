@@ -124,6 +124,22 @@ static void table_print(table *t)
 	free(w);
 }
 
+/* A row of the targets table: name and kind, then o's state, deployed commit and last one. */
+static void target_row(table *t, const char *name, const char *kind, json_t *o)
+{
+	json_t *last = json_object_get(o, "last_deployment");
+	char *commit = short_commit(field(o, "deployed_commit"));
+	char *lastdesc =
+	    json_is_object(last)
+	        ? gg_printf("#%lld %s", (long long)json_integer_value(json_object_get(last, "id")),
+	                    field(last, "created_at"))
+	        : gg_strdup("-");
+	const char *row[] = {name, kind, field(o, "state"), commit, lastdesc};
+	table_add(t, row);
+	free(commit);
+	free(lastdesc);
+}
+
 static void print_targets(json_t *targets)
 {
 	table t = {NULL, 5, 0};
@@ -133,19 +149,20 @@ static void print_targets(json_t *targets)
 	json_t *o;
 	json_array_foreach(targets, i, o)
 	{
-		json_t *last = json_object_get(o, "last_deployment");
-		char *commit = short_commit(field(o, "deployed_commit"));
-		char *lastdesc =
-		    json_is_object(last)
-		        ? gg_printf("#%lld %s",
-		                    (long long)json_integer_value(json_object_get(last, "id")),
-		                    field(last, "created_at"))
-		        : gg_strdup("-");
-		const char *row[] = {field(o, "name"), field(o, "kind"), field(o, "state"), commit,
-		                     lastdesc};
-		table_add(&t, row);
-		free(commit);
-		free(lastdesc);
+		json_t *placed = json_object_get(o, "replicas");
+		if (!json_is_array(placed)) {
+			target_row(&t, field(o, "name"), field(o, "kind"), o);
+			continue;
+		}
+		/* on: each: what is live on every replica, one row each (TARGET@REPLICA). */
+		size_t k;
+		json_t *p;
+		json_array_foreach(placed, k, p)
+		{
+			char *name = gg_printf("%s@%s", field(o, "name"), field(p, "replica"));
+			target_row(&t, name, field(o, "kind"), p);
+			free(name);
+		}
 	}
 	table_print(&t);
 }

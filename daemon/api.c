@@ -187,8 +187,70 @@ static json_t *dep_json(gg_daemon *d, const gg_deployment *dep)
 	const char *replica = dep->replica;
 	if (replica == NULL && !gg_store_shared(d->store) && dep->started_at)
 		replica = d->cfg->replica;
+	if (dep->target) {
+		/* A replica's own queue of an on: each target: the target, and whose it is. */
+		size_t tlen;
+		const char *placed;
+		gg_placement_split(dep->target, &tlen, &placed);
+		if (placed) {
+			json_object_set_new(o, "target", json_stringn(dep->target, tlen));
+			replica = placed;
+		}
+	}
 	json_object_set_new(o, "replica", str_json(replica));
 	return o;
+}
+
+/* The store's name of t's queue on this replica (its own one for on: each). */
+static char *own_queue(gg_daemon *d, const gg_dtarget *t)
+{
+	if (t->each && gg_store_shared(d->store))
+		return gg_placement_key(t->name, d->cfg->replica);
+	return gg_strdup(t->name);
+}
+
+/* What queue holds: its deployed commit, state and last deployment, into o. */
+static void queue_json(gg_daemon *d, json_t *o, const char *queue)
+{
+	char *commit = NULL;
+	gg_deployment *last = NULL;
+	size_t n = 0;
+	if (gg_store_last_deployed(&commit, d->store, queue) == 0)
+		json_object_set_new(o, "deployed_commit", str_json(commit));
+	else
+		json_object_set_new(o, "deployed_commit", json_null());
+	free(commit);
+	if (gg_store_list(&last, &n, d->store, queue, 1) == 0 && n == 1) {
+		json_object_set_new(o, "state", json_string(gg_dep_state_name(last->state)));
+		json_object_set_new(o, "last_deployment", dep_json(d, last));
+	} else {
+		json_object_set_new(o, "state", json_null());
+		json_object_set_new(o, "last_deployment", json_null());
+	}
+	gg_deployments_free(last, n);
+}
+
+/*
+ * An on: each target on every replica that ever joined the store (and
+ * this one): each one's own deployed commit, state and last deployment.
+ */
+static json_t *placements_json(gg_daemon *d, const gg_dtarget *t)
+{
+	json_t *arr = json_array();
+	gg_replica *list = NULL;
+	size_t n = 0;
+	if (gg_store_list_replicas(&list, &n, d->store) < 0)
+		n = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s,s:o}", "replica", list[i].name, "last_heartbeat",
+		                      time_json(list[i].heartbeat_at));
+		char *key = gg_placement_key(t->name, list[i].name);
+		queue_json(d, o, key);
+		free(key);
+		json_array_append_new(arr, o);
+	}
+	gg_replicas_free(list, n);
+	return arr;
 }
 
 /* GET /api/v1/replicas: the daemons sharing the store, with their last heartbeat. */
@@ -226,28 +288,18 @@ static void api_targets(gg_daemon *d, gg_http_req *r)
 	for (size_t i = 0; i < d->cfg->ntargets; i++) {
 		const gg_dtarget *t = &d->cfg->targets[i];
 		json_t *o = json_object();
-		char *commit = NULL;
-		gg_deployment *last = NULL;
-		size_t n = 0;
 		json_object_set_new(o, "name", json_string(t->name));
 		json_object_set_new(o, "source", str_json(t->source));
 		json_object_set_new(o, "repo", json_string(t->repo));
 		json_object_set_new(o, "ref", json_string(t->ref));
 		json_object_set_new(o, "kind", json_string(t->checkout ? "checkout" : "run"));
-		if (gg_store_last_deployed(&commit, d->store, t->name) == 0)
-			json_object_set_new(o, "deployed_commit", str_json(commit));
-		else
-			json_object_set_new(o, "deployed_commit", json_null());
-		free(commit);
-		if (gg_store_list(&last, &n, d->store, t->name, 1) == 0 && n == 1) {
-			json_object_set_new(o, "state",
-			                    json_string(gg_dep_state_name(last->state)));
-			json_object_set_new(o, "last_deployment", dep_json(d, last));
-		} else {
-			json_object_set_new(o, "state", json_null());
-			json_object_set_new(o, "last_deployment", json_null());
-		}
-		gg_deployments_free(last, n);
+		json_object_set_new(o, "on", json_string(t->each ? "each" : "any"));
+		/* For on: each, this replica's own; every replica's under "replicas". */
+		char *queue = own_queue(d, t);
+		queue_json(d, o, queue);
+		free(queue);
+		if (t->each && gg_store_shared(d->store))
+			json_object_set_new(o, "replicas", placements_json(d, t));
 		int64_t since = 0;
 		char *by = NULL;
 		if (gg_store_paused(d->store, t->name, &since, &by) == 0)
@@ -261,6 +313,56 @@ static void api_targets(gg_daemon *d, gg_http_req *r)
 		json_array_append_new(list, o);
 	}
 	gg_http_reply_json(r, 200, json_pack("{s:o}", "targets", list));
+}
+
+static int id_desc(const void *a, const void *b)
+{
+	const gg_deployment *x = a, *y = b;
+	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+/* The newest limit deployments of an on: each target over every replica's own queue. */
+static int list_placed(gg_deployment **out, size_t *n, gg_daemon *d, const char *target,
+                       size_t limit)
+{
+	gg_replica *reps = NULL;
+	size_t nreps = 0;
+	*out = NULL;
+	*n = 0;
+	if (gg_store_list_replicas(&reps, &nreps, d->store) < 0)
+		return -1;
+	gg_deployment *all = NULL;
+	size_t nall = 0;
+	int rc = 0;
+	for (size_t i = 0; i < nreps && rc == 0; i++) {
+		gg_deployment *part = NULL;
+		size_t np = 0;
+		char *key = gg_placement_key(target, reps[i].name);
+		rc = gg_store_list(&part, &np, d->store, key, limit);
+		free(key);
+		if (rc < 0)
+			break;
+		all = gg_reallocarray(all, nall + np + 1, sizeof(*all));
+		memcpy(all + nall, part, np * sizeof(*part));
+		nall += np;
+		free(part); /* its rows' strings now belong to all */
+	}
+	gg_replicas_free(reps, nreps);
+	if (rc < 0) {
+		gg_deployments_free(all, nall);
+		return -1;
+	}
+	if (nall > 0)
+		qsort(all, nall, sizeof(*all), id_desc);
+	if (nall > limit) {
+		gg_deployment *tail = gg_malloc((nall - limit) * sizeof(*tail));
+		memcpy(tail, all + limit, (nall - limit) * sizeof(*tail));
+		gg_deployments_free(tail, nall - limit);
+		nall = limit;
+	}
+	*out = all ? all : gg_calloc(1, sizeof(*all));
+	*n = nall;
+	return 0;
 }
 
 static void api_deployments(gg_daemon *d, gg_http_req *r)
@@ -288,7 +390,11 @@ static void api_deployments(gg_daemon *d, gg_http_req *r)
 	}
 	gg_deployment *list = NULL;
 	size_t n = 0;
-	if (gg_store_list(&list, &n, d->store, target, limit) < 0) {
+	const gg_dtarget *tg = target ? gg_dconfig_target(d->cfg, target) : NULL;
+	int rc = tg && tg->each && gg_store_shared(d->store)
+	             ? list_placed(&list, &n, d, target, limit)
+	             : gg_store_list(&list, &n, d->store, target, limit);
+	if (rc < 0) {
 		evhttp_clear_headers(&q);
 		gg_http_reply_error(r, 503, "the store cannot be read");
 		return;
@@ -440,7 +546,9 @@ static void api_drift(gg_daemon *d, gg_http_req *r, const gg_dtarget *t)
 		return;
 	}
 	char *commit = NULL, *err = NULL;
-	int rc = gg_store_last_deployed(&commit, d->store, t->name);
+	char *queue = own_queue(d, t); /* the release on this host */
+	int rc = gg_store_last_deployed(&commit, d->store, queue);
+	free(queue);
 	if (rc == GG_STORE_NOTFOUND) {
 		gg_http_reply_error(r, 409, "nothing has been deployed to this target yet");
 		return;

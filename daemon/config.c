@@ -297,7 +297,7 @@ static void free_checkout(gg_dcheckout *co)
 
 static const char *const target_keys[] = {
     "name", "source", "repo", "ref", "paths", "run", "env", "timeout", "retries", "nice",
-    "checkout", "allow_rollback", "reconcile", "drift",
+    "checkout", "allow_rollback", "reconcile", "drift", "on",
     /* run targets that fetch their repository */
     "url", "branch", "poll", "username", "password_file", "ssh_key_file", "ssh_public_key_file",
     "ssh_known_hosts_file", "verify", "report", NULL};
@@ -491,6 +491,17 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 			gg_yload_err(c, drift, "'drift' must be repair or report");
 		free(mode);
 	}
+	const gg_ynode *on = gg_ymap_get(n, "on");
+	if (on) {
+		char *where = get_str(c, n, "on", false);
+		if (where && !strcmp(where, "each"))
+			t->each = cfg->each = true;
+		else if (where && strcmp(where, "any") != 0)
+			gg_yload_err(c, on,
+			             "'on' must be any (one replica runs it) or each "
+			             "(every replica runs it on its own host)");
+		free(where);
+	}
 	const gg_ynode *v = gg_ymap_get(n, "verify");
 	if (v && !co && !t->remote)
 		gg_yload_err(
@@ -500,6 +511,10 @@ static void load_target(gg_yload *c, gg_dconfig *cfg, gg_dtarget *t, const gg_yn
 	else if (v)
 		t->verify = load_verify(c, v);
 	gg_dest_config(c, gg_ymap_get(n, "report"), &t->reports, &t->nreports);
+	if (t->each && t->nreports > 0)
+		gg_yload_err(c, gg_ymap_get(n, "report"),
+		             "'report' is not available with 'on: each': every replica's "
+		             "deployment would set the one status of the same commit");
 }
 
 static void free_target(gg_dtarget *t)
@@ -541,7 +556,8 @@ static const char *const top_keys[] = {"listen",          "state_dir",
 static bool valid_replica(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > GG_REPLICA_NAME_MAX)
+	/* Never an option: {replica} may be an argument of a deployment's command. */
+	if (n == 0 || n > GG_REPLICA_NAME_MAX || *s == '-')
 		return false;
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && !strchr("._:@/[]-", *s))
@@ -559,9 +575,11 @@ static void load_replica(gg_yload *c, gg_dconfig *cfg, const gg_ynode *root)
 	cfg->replica = get_str(c, root, "replica", false);
 	if (cfg->replica) {
 		if (!valid_replica(cfg->replica))
-			gg_yload_err(c, gg_ymap_get(root, "replica"),
-			             "'replica' must be 1 to %d letters, digits or ._:@/[]-",
-			             GG_REPLICA_NAME_MAX);
+			gg_yload_err(
+			    c, gg_ymap_get(root, "replica"),
+			    "'replica' must be 1 to %d letters, digits or ._:@/[]-, not starting "
+			    "with '-'",
+			    GG_REPLICA_NAME_MAX);
 		return;
 	}
 	char host[256] = "localhost";

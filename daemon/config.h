@@ -121,10 +121,11 @@ typedef struct {
 	 * NULL without url. gg_dtarget_repository covers both kinds.
 	 */
 	gg_dcheckout *remote;
-	uint64_t reconcile_ms;        /* re-apply the last successful commit this often; 0: never */
-	gg_drift_mode drift;          /* checkout targets: what a drifted release gets */
-	gg_dverify *verify;           /* NULL: what is fetched deploys unverified */
-	bool allow_rollback;          /* a delivery may ask for an older commit (default false) */
+	uint64_t reconcile_ms; /* re-apply the last successful commit this often; 0: never */
+	gg_drift_mode drift;   /* checkout targets: what a drifted release gets */
+	gg_dverify *verify;    /* NULL: what is fetched deploys unverified */
+	bool allow_rollback;   /* a delivery may ask for an older commit (default false) */
+	bool each; /* on: each: every replica sharing the store deploys it (default: any one) */
 	struct gg_dreport_s *reports; /* report: destinations told of every state (report.h) */
 	size_t nreports;
 	unsigned line, col;
@@ -187,6 +188,7 @@ struct gg_dconfig {
 	size_t nsources;
 	gg_dtarget *targets;
 	size_t ntargets;
+	bool each; /* a target is placed on: each */
 };
 
 /*

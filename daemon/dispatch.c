@@ -36,7 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DISPATCH_POLL_PUSHER    "gitgated (poll)"
+#define DISPATCH_POLL_PUSHER "gitgated (poll)"
+/* A replica compares its own queue of an on: each target with the others' this often. */
+#define DISPATCH_CATCH_UP_MS    5000
 #define DISPATCH_MAX_BACKOFF_MS (3600ULL * 1000)
 
 typedef struct job job;
@@ -44,7 +46,14 @@ typedef struct tstate tstate;
 
 struct tstate {
 	gg_dispatch *d;
+	/*
+	 * The queue's name in the store: the target's name, or TARGET@REPLICA
+	 * for a target placed on: each on a shared store (this replica's queue).
+	 */
 	char *name;
+	char *target; /* the config's target name */
+	bool placed;  /* on: each on a shared store: name is this replica's own queue */
+	struct event *catch_ev;
 	bool configured; /* false once a reload dropped it; freed when idle */
 	job *job;        /* the deployment running now, or NULL */
 	/* Shared store: the deployment whose claim is on its way; it starts once the claim holds.
@@ -139,13 +148,43 @@ static tstate *tstate_find(gg_dispatch *d, const char *name)
 	return NULL;
 }
 
+/* The configured state of the target the config names target. */
+static tstate *tstate_of(gg_dispatch *d, const char *target)
+{
+	for (size_t i = 0; i < d->nts; i++)
+		if (d->ts[i]->configured && !strcmp(d->ts[i]->target, target))
+			return d->ts[i];
+	return NULL;
+}
+
+/* Whether the store says target is paused (through any replica). */
+static bool paused_in_store(gg_dispatch *d, const char *target)
+{
+	int64_t since = 0;
+	char *by = NULL;
+	bool paused = gg_store_paused(d->store, target, &since, &by) == 0;
+	free(by);
+	return paused;
+}
+
+/* The name of tg's queue in the store for this daemon (see tstate.name). */
+static char *queue_name(const gg_dispatch *d, const gg_dtarget *tg)
+{
+	if (tg->each && gg_store_shared(d->store))
+		return gg_placement_key(tg->name, d->cfg->replica);
+	return gg_strdup(tg->name);
+}
+
 static void tstate_free(tstate *t)
 {
 	if (t->poll_ev)
 		event_free(t->poll_ev);
+	if (t->catch_ev)
+		event_free(t->catch_ev);
 	free(t->poll_result);
 	free(t->refused_commit);
 	free(t->name);
+	free(t->target);
 	free(t);
 }
 
@@ -390,7 +429,7 @@ static void claim_settled(gg_dispatch *d, tstate *t, int rc)
 	gg_deployment *dep = t->claiming;
 	t->claiming = NULL;
 	d->running--;
-	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->name) : NULL;
+	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->target) : NULL;
 	if (rc == 0 && tg && !d->shutting_down) {
 		job_start(d, t, tg, dep);
 		return;
@@ -404,6 +443,9 @@ static void claim_settled(gg_dispatch *d, tstate *t, int rc)
 		pending_remove(d, dep->id);
 		if (rc == -1)
 			arm_wake(d, now_unix_ms() + DISPATCH_WRITE_RETRY_MAX_MS);
+		else if ((t->paused = paused_in_store(d, t->target)))
+			gg_log(GG_LOG_INFO, "deployment left queued: its target was paused",
+			       "target", t->name, NULL);
 		else
 			gg_log(GG_LOG_DEBUG, "deployment left queued: its target runs elsewhere",
 			       "target", t->name, NULL);
@@ -458,7 +500,8 @@ static void vars_of(gg_runner_vars *v, const job *j)
 	v->ref = dep->ref;
 	v->repo = dep->repo;
 	v->delivery = dep->delivery;
-	v->target = dep->target;
+	v->target = j->t->target; /* the config's name, also for a replica's own queue */
+	v->replica = j->d->cfg->replica;
 	v->source = dep->source;
 	v->pusher = dep->pusher;
 	v->dir = j->dir;
@@ -1149,12 +1192,17 @@ static void scan(gg_dispatch *d)
 	/* One candidate per target (indexed like d->ts), then longest waiting first. */
 	struct cand *c = gg_calloc(d->nts + 1, sizeof(*c));
 	for (size_t i = 0; i < n; i++) {
+		size_t tlen;
+		const char *placed;
+		gg_placement_split(list[i].target, &tlen, &placed);
+		if (placed && strcmp(placed, d->cfg->replica) != 0)
+			continue; /* another replica's own queue (on: each) */
 		size_t ti = 0;
 		while (ti < d->nts && strcmp(d->ts[ti]->name, list[i].target) != 0)
 			ti++;
 		tstate *t = ti < d->nts ? d->ts[ti] : NULL;
 		const gg_dtarget *tg =
-		    t && t->configured ? gg_dconfig_target(d->cfg, list[i].target) : NULL;
+		    t && t->configured ? gg_dconfig_target(d->cfg, t->target) : NULL;
 		if (tg == NULL) {
 			/* No such target any more (config reloaded): nothing will run it. */
 			if (t == NULL || (t->job == NULL && t->claiming == NULL))
@@ -1254,7 +1302,7 @@ static void on_poll_done(gg_run *r, gg_run_end how, int code, void *arg)
 	char *commit = how == GG_RUN_EXITED && code == 0 ? read_result(path) : NULL;
 	unlink(path);
 	free(path);
-	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->name) : NULL;
+	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->target) : NULL;
 	const gg_dcheckout *repo = tg ? gg_dtarget_repository(tg) : NULL;
 	if (commit && repo && !d->shutting_down && t->job == NULL && t->inflight == 0 &&
 	    !(t->refused_commit && !strcmp(t->refused_commit, commit))) {
@@ -1314,15 +1362,15 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 		return; /* busy: what it deploys next is decided without a poll */
 	if (!duty(d, "poll", t->name))
 		return; /* another replica polls this target */
-	const gg_dtarget *tg = gg_dconfig_target(d->cfg, t->name);
+	const gg_dtarget *tg = gg_dconfig_target(d->cfg, t->target);
 	if (tg == NULL || gg_dtarget_repository(tg) == NULL)
 		return;
 	char *branch = checkout_branch(tg, &(gg_deployment){.ref = NULL});
 	char **argv = checkout_argv(d, tg, branch, NULL, NULL, t->poll_result, false);
 	char **env = NULL;
-	gg_runner_build_env(&env, &(gg_runner_vars){.target = t->name}, NULL, NULL, 0);
+	gg_runner_build_env(&env, &(gg_runner_vars){.target = t->target}, NULL, NULL, 0);
 	env_add_url(&env, tg);
-	char *log = gg_printf("%s/poll-%s.log", d->logs_dir, t->name);
+	char *log = gg_printf("%s/poll-%s.log", d->logs_dir, t->target);
 	gg_run_spec spec = {.argv = (const char *const *)argv,
 	                    .envp = (const char *const *)env,
 	                    .log_path = log,
@@ -1356,17 +1404,78 @@ static void tstate_set_poll(gg_dispatch *d, tstate *t, uint64_t poll_ms)
 	event_add(t->poll_ev, &tv);
 }
 
-static tstate *tstate_new(gg_dispatch *d, const char *name)
+/* ---- on: each: a replica's own queue follows the newest state any replica was given ---- */
+
+/*
+ * A delivery queues an on: each target for every replica its receiver
+ * saw alive. One that was away (down, restarting, not yet seen) missed
+ * it: when the newest state queued for any replica is not what this
+ * replica's own queue last asked for, it queues that state for itself.
+ * Reconciles and refused rows ask for nothing and are not followed.
+ */
+static void catch_up(gg_dispatch *d, tstate *t)
+{
+	if (!t->placed || !t->configured || d->shutting_down || t->inflight > 0)
+		return;
+	gg_deployment *newest = NULL, *own = NULL;
+	if (gg_store_newest_placed(&newest, d->store, t->target, NULL, GG_RECONCILE_PUSHER) != 0)
+		return;
+	int orc =
+	    gg_store_newest_placed(&own, d->store, t->target, d->cfg->replica, GG_RECONCILE_PUSHER);
+	if (orc == -1 ||
+	    (orc == 0 && (own->id >= newest->id || !strcmp(own->after, newest->after))))
+		goto done;
+	size_t tlen;
+	const char *from;
+	gg_placement_split(newest->target, &tlen, &from);
+	char idtext[32];
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)newest->id);
+	gg_log(GG_LOG_INFO, "catching up with another replica", "target", t->target, "replica",
+	       from ? from : "-", "id", idtext, "commit", newest->after, NULL);
+	struct wctx *w = wctx_new(d, W_INSERT, t->name, 0, true);
+	w->dep = gg_calloc(1, sizeof(*w->dep));
+	w->dep->target = gg_strdup(t->name);
+	w->dep->source = gg_strdup_opt(newest->source);
+	w->dep->repo = gg_strdup_opt(newest->repo);
+	w->dep->ref = gg_strdup_opt(newest->ref);
+	w->dep->before = orc == 0 ? gg_strdup_opt(own->after) : gg_strdup_opt(newest->before);
+	w->dep->after = gg_strdup(newest->after);
+	w->dep->pusher = gg_strdup_opt(newest->pusher);
+	w->dep->delivery = gg_strdup_opt(newest->delivery);
+	w->dep->clone_url = gg_strdup_opt(newest->clone_url);
+	w->dep->client = gg_strdup_opt(newest->client);
+	w->dep->reason = gg_printf("caught up with deployment %lld of replica %s",
+	                           (long long)newest->id, from ? from : "?");
+	wctx_submit(w);
+done:
+	if (own)
+		gg_deployment_free(own);
+	gg_deployment_free(newest);
+}
+
+static void on_catch_up(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	tstate *t = arg;
+	catch_up(t->d, t);
+}
+
+static tstate *tstate_new(gg_dispatch *d, const gg_dtarget *tg, char *name)
 {
 	tstate *t = gg_calloc(1, sizeof(*t));
 	t->d = d;
-	t->name = gg_strdup(name);
+	t->name = name;
+	t->target = gg_strdup(tg->name);
+	t->placed = strcmp(name, tg->name) != 0;
 	t->configured = true;
-	t->poll_result = gg_printf("%s/poll-%s.commit", d->logs_dir, name);
-	int64_t since = 0;
-	char *by = NULL;
-	t->paused = gg_store_paused(d->store, name, &since, &by) == 0;
-	free(by);
+	t->poll_result = gg_printf("%s/poll-%s.commit", d->logs_dir, tg->name);
+	/* A pause names the target: it holds its queue on every replica. */
+	t->paused = paused_in_store(d, tg->name);
+	if (t->placed) {
+		t->catch_ev = event_new(d->base, -1, EV_PERSIST, on_catch_up, t);
+		struct timeval tv = {DISPATCH_CATCH_UP_MS / 1000, 0};
+		event_add(t->catch_ev, &tv);
+	}
 	return t;
 }
 
@@ -1376,14 +1485,20 @@ static void sync_targets(gg_dispatch *d)
 		d->ts[i]->configured = false;
 	for (size_t i = 0; i < d->cfg->ntargets; i++) {
 		const gg_dtarget *tg = &d->cfg->targets[i];
-		tstate *t = tstate_find(d, tg->name);
+		char *name = queue_name(d, tg);
+		tstate *t = tstate_find(d, name);
 		bool fresh = t == NULL;
 		if (fresh) {
-			t = tstate_new(d, tg->name);
+			t = tstate_new(d, tg, name);
 			d->ts = gg_reallocarray(d->ts, d->nts + 1, sizeof(*d->ts));
 			d->ts[d->nts++] = t;
+		} else {
+			free(name);
 		}
 		t->configured = true;
+		/* What was delivered while this replica was away is its state too. */
+		if (fresh && t->placed)
+			catch_up(d, t);
 		const gg_dcheckout *repo = gg_dtarget_repository(tg);
 		tstate_set_poll(d, t, repo ? repo->poll_ms : 0);
 		/*
@@ -1413,18 +1528,19 @@ static void sync_targets(gg_dispatch *d)
 static void on_reconcile_due(void *arg, const char *target)
 {
 	gg_dispatch *d = arg;
-	tstate *t = tstate_find(d, target);
+	tstate *t = tstate_of(d, target);
 	const gg_dtarget *tg = gg_dconfig_target(d->cfg, target);
+	/* The duty is per queue: each replica reconciles its own host (on: each). */
 	if (t == NULL || !t->configured || tg == NULL || d->shutting_down || t->job ||
-	    t->inflight || t->poll_run || !duty(d, "reconcile", target))
+	    t->inflight || t->poll_run || !duty(d, "reconcile", t->name))
 		return;
 	char *ref = gg_dtarget_repository(tg) ? checkout_branch(tg, &(gg_deployment){.ref = NULL})
 	                                      : gg_strdup(tg->ref);
-	gg_deployment *row = gg_reconcile_next(d->store, tg, ref);
+	gg_deployment *row = gg_reconcile_next(d->store, tg, t->name, ref);
 	if (row) {
-		gg_log(GG_LOG_DEBUG, "reconcile queued", "target", target, "commit", row->after,
+		gg_log(GG_LOG_DEBUG, "reconcile queued", "target", t->name, "commit", row->after,
 		       NULL);
-		struct wctx *w = wctx_new(d, W_INSERT, target, 0, true);
+		struct wctx *w = wctx_new(d, W_INSERT, t->name, 0, true);
 		w->dep = row;
 		wctx_submit(w);
 	}
@@ -1494,8 +1610,13 @@ void gg_dispatch_kick(gg_dispatch *d, char *const *targets, size_t ntargets)
 	 * A delivery matched against the config before a reload may name a
 	 * target that is gone by now: only a full read cancels its deployment.
 	 */
-	if (targets == NULL)
+	if (targets == NULL) {
 		d->scan_all = true;
+		/* Another replica may have resumed a target this one saw paused. */
+		for (size_t i = 0; i < d->nts; i++)
+			if (d->ts[i]->paused)
+				d->ts[i]->paused = paused_in_store(d, d->ts[i]->target);
+	}
 	for (size_t i = 0; targets && i < ntargets && !d->scan_all; i++) {
 		const tstate *t = tstate_find(d, targets[i]);
 		if (t == NULL || !t->configured)
@@ -1550,7 +1671,7 @@ size_t gg_dispatch_running(const gg_dispatch *d)
 
 void gg_dispatch_set_paused(gg_dispatch *d, const char *target, bool paused)
 {
-	tstate *t = tstate_find(d, target);
+	tstate *t = tstate_of(d, target);
 	if (t == NULL)
 		return;
 	t->paused = paused;

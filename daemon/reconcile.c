@@ -170,16 +170,17 @@ bool gg_reconcile_is(const gg_deployment *dep)
 	return dep->delivery == NULL && dep->pusher && !strcmp(dep->pusher, GG_RECONCILE_PUSHER);
 }
 
-gg_deployment *gg_reconcile_next(gg_store *st, const gg_dtarget *tg, const char *ref)
+gg_deployment *gg_reconcile_next(gg_store *st, const gg_dtarget *tg, const char *queue,
+                                 const char *ref)
 {
 	gg_deployment *q = NULL, *row = NULL;
 	size_t nq = 0;
 	char *last = NULL;
-	if (gg_store_list_queued(&q, &nq, st, tg->name) == 0 && nq == 0 &&
-	    gg_store_last_deployed(&last, st, tg->name) == 0) {
+	if (gg_store_list_queued(&q, &nq, st, queue) == 0 && nq == 0 &&
+	    gg_store_last_deployed(&last, st, queue) == 0) {
 		const gg_dcheckout *repo = gg_dtarget_repository(tg);
 		row = gg_calloc(1, sizeof(*row));
-		row->target = gg_strdup(tg->name);
+		row->target = gg_strdup(queue);
 		row->repo = gg_strdup(tg->repo);
 		row->ref = gg_strdup(ref);
 		row->before = gg_strdup(last);

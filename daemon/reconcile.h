@@ -57,13 +57,15 @@ void gg_reconcile_free(gg_reconciler *r);
 bool gg_reconcile_is(const gg_deployment *dep);
 
 /*
- * The reconcile to queue for tg now, on ref: NULL when the store holds
- * something queued for it (that runs first and applies the branch anyway)
+ * The reconcile to queue for tg now, on ref, in the store's queue named
+ * queue (tg's name, or this replica's own for on: each): NULL when the
+ * store holds something queued there (that runs first and applies the branch anyway)
  * or it never succeeded (nothing to apply again). Its after is the last
  * successful commit, a hint: the dispatcher takes that commit again when it
  * starts it. Allocated with every string its own (gg_deployment_free).
  */
-gg_deployment *gg_reconcile_next(gg_store *st, const gg_dtarget *tg, const char *ref);
+gg_deployment *gg_reconcile_next(gg_store *st, const gg_dtarget *tg, const char *queue,
+                                 const char *ref);
 
 /*
  * How a reconcile deployment ends up described: "reconcile", or

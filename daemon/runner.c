@@ -85,6 +85,7 @@ static const char *var_value(const gg_runner_vars *v, const char *name, size_t l
 	    {"target", offsetof(gg_runner_vars, target)},
 	    {"source", offsetof(gg_runner_vars, source)},
 	    {"pusher", offsetof(gg_runner_vars, pusher)},
+	    {"replica", offsetof(gg_runner_vars, replica)},
 	    {"dir", offsetof(gg_runner_vars, dir)},
 	};
 	*known = false;
@@ -205,6 +206,8 @@ void gg_runner_build_env(char ***out, const gg_runner_vars *v, const char *const
 	env_set(&env, &len, "GITGATE_DELIVERY", v->delivery);
 	env_set(&env, &len, "GITGATE_PUSHER", v->pusher);
 	env_set(&env, &len, "GITGATE_DEPLOYMENT", id);
+	if (v->replica)
+		env_set(&env, &len, "GITGATE_REPLICA", v->replica);
 	if (v->dir)
 		env_set(&env, &len, "GITGATE_DIR", v->dir);
 	*out = env;

@@ -20,6 +20,7 @@ struct event_base;
 /* The values a deployment's command may use. NULL reads as "". */
 typedef struct {
 	const char *after, *before, *ref, *repo, *delivery, *target, *source, *pusher;
+	const char *replica; /* the replica running it (its replica: name) */
 	/* Checkout targets only: with dir NULL, "{dir}" is left as written. */
 	const char *dir;
 	int64_t deployment;

@@ -814,8 +814,17 @@ static void on_accepted(void *arg, const gg_store_accept_result *res)
 	gg_buf_json_string(&out, j->event);
 	gg_buf_puts(&out, ",\"deployments\":[");
 	for (size_t i = 0; !res->duplicate && i < res->nids; i++) {
+		size_t tlen;
+		const char *placed;
+		gg_placement_split(j->targets[i], &tlen, &placed);
 		gg_buf_puts(&out, i ? ",{\"target\":" : "{\"target\":");
-		gg_buf_json_string(&out, j->targets[i]);
+		char *tname = gg_printf("%.*s", (int)tlen, j->targets[i]);
+		gg_buf_json_string(&out, tname);
+		free(tname);
+		if (placed) {
+			gg_buf_puts(&out, ",\"replica\":");
+			gg_buf_json_string(&out, placed);
+		}
 		gg_buf_printf(&out, ",\"id\":%lld", (long long)res->ids[i]);
 		if (res->refused && res->refused[i]) {
 			gg_buf_puts(&out, ",\"state\":\"refused\",\"reason\":");
@@ -887,6 +896,8 @@ static void handle_hook(conn *c, const char *name)
 	j->delivery = gg_strdup(res.delivery);
 	j->event = gg_strdup(res.event ? res.event : "push");
 	c->source = gg_strdup(src->name);
+	char **live = NULL;
+	size_t nlive = d->cfg->each ? gg_store_placements(d->store, &live) : 0;
 	for (size_t i = 0; res.is_push && i < res.npushes; i++) {
 		const gg_push *p = &res.pushes[i];
 		if (gg_is_zero_id(p->after))
@@ -895,23 +906,34 @@ static void handle_hook(conn *c, const char *name)
 			const gg_dtarget *t = &d->cfg->targets[k];
 			if (!gg_push_matches(t, src->name, p))
 				continue;
-			deps = gg_reallocarray(deps, ndeps + 1, sizeof(*deps));
-			j->targets = gg_reallocarray(j->targets, ndeps + 1, sizeof(*j->targets));
-			j->targets[ndeps] = gg_strdup(t->name);
-			deps[ndeps++] = (gg_store_newdep){
-			    .target = t->name,
-			    .source = src->name,
-			    .repo = p->repo,
-			    .ref = p->ref,
-			    .before = p->before,
-			    .after = p->after,
-			    .pusher = p->pusher,
-			    .clone_url = p->clone_url,
-			    .allow_rollback = t->allow_rollback,
-			    .client = r->client,
-			};
+			/* on: each, on a shared store: one deployment per replica alive. */
+			size_t nplaced = t->each && nlive > 0 ? nlive : 1;
+			deps = gg_reallocarray(deps, ndeps + nplaced, sizeof(*deps));
+			j->targets =
+			    gg_reallocarray(j->targets, ndeps + nplaced, sizeof(*j->targets));
+			for (size_t e = 0; e < nplaced; e++) {
+				j->targets[ndeps] = t->each && nlive > 0
+				                        ? gg_placement_key(t->name, live[e])
+				                        : gg_strdup(t->name);
+				deps[ndeps] = (gg_store_newdep){
+				    .target = j->targets[ndeps],
+				    .source = src->name,
+				    .repo = p->repo,
+				    .ref = p->ref,
+				    .before = p->before,
+				    .after = p->after,
+				    .pusher = p->pusher,
+				    .clone_url = p->clone_url,
+				    .allow_rollback = t->allow_rollback,
+				    .client = r->client,
+				};
+				ndeps++;
+			}
 		}
 	}
+	for (size_t e = 0; e < nlive; e++)
+		free(live[e]);
+	free(live);
 	j->ntargets = ndeps;
 	gg_store_accept(d->store, src->name, res.delivery, j->event, deps, ndeps, on_accepted, j);
 	free(deps);

@@ -143,6 +143,8 @@ struct gg_pgstore {
 	void *on_queue_arg;
 	char reason[PG_REASON_MAX];
 	gg_pgstats stats; /* the write connection's: when to analyze the tables */
+	char **live;      /* under mu: the replicas the last heartbeat saw alive */
+	size_t nlive;
 };
 
 static void op_free(op *o)
@@ -377,7 +379,9 @@ static int run_claim(PGconn *c, op *o, int64_t now)
 	    "UPDATE deployments d SET state='running', started_at=$1, finished_at=NULL,"
 	    " exit_status=NULL, replica=$3, lease_until=$1::bigint + $4::bigint "
 	    "WHERE id=$2 AND state='queued' AND NOT EXISTS (SELECT 1 FROM deployments r"
-	    " WHERE r.target=d.target AND r.state='running')",
+	    " WHERE r.target=d.target AND r.state='running')"
+	    /* Paused through any replica (a pause names the target, not its queue). */
+	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', 1))",
 	    "iisi", now, o->id, o->replica, o->lease_ms);
 	if (!gg_pgdb_ok(r)) {
 		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -452,6 +456,7 @@ static int run_op(PGconn *c, op *o)
 		if (n < 0)
 			return -1;
 		o->id = n;
+		o->wakes = n > 0; /* the other replicas run what queued meanwhile */
 		return 0;
 	case OP_REPORT:
 		return gg_pgreport_run(c, o->report, now);
@@ -833,13 +838,32 @@ static void heartbeat(gg_pgstore *p)
 	if (p->w == NULL)
 		return;
 	int64_t now = gg_wall_ms();
+	/* The replicas alive, as of this statement's snapshot: whom on: each targets are for. */
 	PGresult *r =
 	    gg_pgdb_exec(p->w,
 	                 "WITH l AS (UPDATE deployments SET lease_until=$1::bigint + $3::bigint"
-	                 " WHERE state='running' AND replica=$2::text RETURNING 1) "
-	                 "UPDATE replicas SET heartbeat_at=$1 WHERE name=$2",
+	                 " WHERE state='running' AND replica=$2::text RETURNING 1),"
+	                 " h AS (UPDATE replicas SET heartbeat_at=$1 WHERE name=$2 RETURNING 1) "
+	                 "SELECT name FROM replicas WHERE name<>$2 AND"
+	                 " heartbeat_at >= $1::bigint - $3::bigint ORDER BY name",
 	                 "isi", now, p->replica, p->lease_ms);
 	bool ok = gg_pgdb_ok(r);
+	if (ok) {
+		size_t n = (size_t)PQntuples(r);
+		char **live = gg_calloc(n + 1, sizeof(*live));
+		live[0] = gg_strdup(p->replica);
+		for (size_t k = 0; k < n; k++)
+			live[k + 1] = gg_strdup(PQgetvalue(r, (int)k, 0));
+		pthread_mutex_lock(&p->mu);
+		char **old = p->live;
+		size_t nold = p->nlive;
+		p->live = live;
+		p->nlive = n + 1;
+		pthread_mutex_unlock(&p->mu);
+		for (size_t k = 0; k < nold; k++)
+			free(old[k]);
+		free(old);
+	}
 	PQclear(r);
 	if (!ok)
 		lost(p);
@@ -1182,6 +1206,9 @@ void gg_pgstore_close(gg_pgstore *p)
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->rmu);
 	pthread_cond_destroy(&p->cv);
+	for (size_t k = 0; k < p->nlive; k++)
+		free(p->live[k]);
+	free(p->live);
 	free(p->error);
 	free(p->conninfo);
 	free(p->replica);
@@ -1491,7 +1518,7 @@ static void read_dep(gg_deployment *d, PGresult *r, int row)
 
 /* A SELECT of DEP_COLUMNS with up to two bound values ('s'/'i'), every row collected. */
 static int select_deps(gg_deployment **out, size_t *n, gg_pgstore *p, const char *sql,
-                       const char *fmt, const char *s, int64_t i)
+                       const char *fmt, const char *s, int64_t i, const char *s2)
 {
 	*out = NULL;
 	*n = 0;
@@ -1505,6 +1532,8 @@ static int select_deps(gg_deployment **out, size_t *n, gg_pgstore *p, const char
 		r = gg_pgdb_exec(c, sql, "i", i);
 	else if (strcmp(fmt, "si") == 0)
 		r = gg_pgdb_exec(c, sql, "si", s, i);
+	else if (strcmp(fmt, "ss") == 0)
+		r = gg_pgdb_exec(c, sql, "ss", s, s2);
 	else
 		r = gg_pgdb_exec(c, sql, "");
 	int rc = -1;
@@ -1528,7 +1557,7 @@ int gg_pgstore_get(gg_deployment **out, gg_pgstore *p, int64_t id)
 	size_t n;
 	*out = NULL;
 	if (select_deps(&list, &n, p, "SELECT " DEP_COLUMNS " FROM deployments WHERE id=$1", "i",
-	                NULL, id) < 0)
+	                NULL, id, NULL) < 0)
 		return -1;
 	if (n == 0) {
 		free(list);
@@ -1544,11 +1573,11 @@ int gg_pgstore_list_queued(gg_deployment **out, size_t *n, gg_pgstore *p, const 
 		return select_deps(out, n, p,
 		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
 		                   "AND target=$1 ORDER BY id",
-		                   "s", target, 0);
+		                   "s", target, 0, NULL);
 	return select_deps(out, n, p,
 	                   "SELECT " DEP_COLUMNS " FROM deployments WHERE state='queued' "
 	                   "ORDER BY id",
-	                   "", NULL, 0);
+	                   "", NULL, 0, NULL);
 }
 
 int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
@@ -1573,7 +1602,7 @@ int gg_pgstore_list_queued_newest(gg_deployment **out, size_t *n, gg_pgstore *p)
 	                   " FROM deployments WHERE state='queued' AND target=t.target"
 	                   " ORDER BY id DESC LIMIT 1) d WHERE t.target IS NOT NULL "
 	                   "ORDER BY d.id",
-	                   "", NULL, 0);
+	                   "", NULL, 0, NULL);
 }
 
 int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *target, size_t limit)
@@ -1582,10 +1611,10 @@ int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *t
 		return select_deps(out, n, p,
 		                   "SELECT " DEP_COLUMNS " FROM deployments WHERE target=$1 "
 		                   "ORDER BY id DESC LIMIT $2",
-		                   "si", target, (int64_t)limit);
+		                   "si", target, (int64_t)limit, NULL);
 	return select_deps(out, n, p,
 	                   "SELECT " DEP_COLUMNS " FROM deployments ORDER BY id DESC LIMIT $1", "i",
-	                   NULL, (int64_t)limit);
+	                   NULL, (int64_t)limit, NULL);
 }
 
 int gg_pgstore_last_deployed(char **commit, gg_pgstore *p, const char *target)
@@ -1596,7 +1625,7 @@ int gg_pgstore_last_deployed(char **commit, gg_pgstore *p, const char *target)
 	if (select_deps(&list, &n, p,
 	                "SELECT " DEP_COLUMNS " FROM deployments WHERE target=$1 AND "
 	                "state='succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
-	                "s", target, 0) < 0)
+	                "s", target, 0, NULL) < 0)
 		return -1;
 	if (n == 0) {
 		free(list);
@@ -1692,6 +1721,56 @@ int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p)
 	reader_done(p);
 	PQclear(r);
 	return rc;
+}
+
+size_t gg_pgstore_placements(gg_pgstore *p, char ***names)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t n = p->nlive ? p->nlive : 1;
+	char **out = gg_calloc(n, sizeof(*out));
+	if (p->nlive == 0)
+		out[0] = gg_strdup(p->replica); /* no heartbeat yet: this one is alive */
+	for (size_t k = 0; k < p->nlive; k++)
+		out[k] = gg_strdup(p->live[k]);
+	pthread_mutex_unlock(&p->mu);
+	*names = out;
+	return n;
+}
+
+int gg_pgstore_newest_placed(gg_deployment **out, gg_pgstore *p, const char *target,
+                             const char *replica, const char *skip_pusher)
+{
+	gg_deployment *list;
+	size_t n;
+	*out = NULL;
+	int rc;
+	if (replica) {
+		char *key = gg_placement_key(target, replica);
+		rc = select_deps(&list, &n, p,
+		                 "SELECT " DEP_COLUMNS " FROM deployments WHERE target=$1"
+		                 " AND after IS NOT NULL"
+		                 " AND pusher IS DISTINCT FROM $2::text ORDER BY id DESC LIMIT 1",
+		                 "ss", key, 0, skip_pusher);
+		free(key);
+	} else {
+		/* One backward index seek over (target, id) per replica that ever joined. */
+		rc =
+		    select_deps(&list, &n, p,
+		                "SELECT x.* FROM replicas r CROSS JOIN LATERAL (SELECT " DEP_COLUMNS
+		                " FROM deployments WHERE target = $1::text || '@' || r.name"
+		                " AND state<>'refused' AND after IS NOT NULL"
+		                " AND pusher IS DISTINCT FROM $2::text ORDER BY id DESC LIMIT 1) x "
+		                "ORDER BY x.id DESC LIMIT 1",
+		                "ss", target, 0, skip_pusher);
+	}
+	if (rc < 0)
+		return -1;
+	if (n == 0) {
+		free(list);
+		return GG_STORE_NOTFOUND;
+	}
+	*out = list;
+	return 0;
 }
 
 bool gg_pgstore_duty(gg_pgstore *p, const char *duty)

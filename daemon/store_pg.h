@@ -41,6 +41,9 @@ const char *gg_pgstore_replay_reason(gg_pgstore *p, const char *target, const ch
 void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg), void *arg);
 bool gg_pgstore_duty(gg_pgstore *p, const char *duty);
 int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p);
+size_t gg_pgstore_placements(gg_pgstore *p, char ***names);
+int gg_pgstore_newest_placed(gg_deployment **out, gg_pgstore *p, const char *target,
+                             const char *replica, const char *skip_pusher);
 int gg_pgstore_count_by_state(gg_pgstore *p,
                               void (*fn)(void *arg, const char *target, gg_dep_state st,
                                          uint64_t n),

@@ -321,7 +321,8 @@ t_three_replicas_survive_sigkills_and_a_database_restart() {
 	pg_start
 	for n in 1 2 3; do
 		replica_config $n "$(chaos_target app)
-$(chaos_target web)"
+$(chaos_target web)
+$(fleet_target runs-fleet-)"
 		printf 'lease: 3s\n' >>"$T/r$n.yaml"
 		start_replica $n
 	done
@@ -361,8 +362,10 @@ $(chaos_target web)"
 		expect_eq "$(psql_admin "SELECT count(*) FROM deliveries WHERE id='$id'")" 1 "delivery $id stored"
 	done
 	for id in $(awk '$1 == "202" {print $2}' "$T/sent"); do
-		expect_eq "$(psql_admin "SELECT count(DISTINCT target) FROM deployments WHERE delivery='$id'")" \
+		expect_eq "$(psql_admin "SELECT count(DISTINCT target) FROM deployments WHERE delivery='$id' AND target NOT LIKE '%@%'")" \
 			2 "targets of $id"
+		[ "$(psql_admin "SELECT count(*) FROM deployments WHERE delivery='$id' AND target LIKE 'fleet@%'")" -ge 1 ] ||
+			fail "delivery $id queued the fleet on no replica"
 	done
 	# Never two runs of a target at once, and each ends on the newest commit.
 	for t in app web; do
@@ -370,10 +373,139 @@ $(chaos_target web)"
 		expect_eq "$(psql_admin "SELECT after FROM deployments WHERE target='$t' AND state='succeeded' ORDER BY finished_at DESC LIMIT 1")" \
 			"$(c 999)" "$t ends on"
 	done
+	# The on: each target is live on every replica, on the newest commit, and
+	# never ran twice at once on one.
+	for n in 1 2 3; do
+		no_overlap_in "$T/runs-fleet-r$n"
+		expect_eq "$(psql_admin "SELECT after FROM deployments WHERE target='fleet@r$n' AND state='succeeded' ORDER BY finished_at DESC LIMIT 1")" \
+			"$(c 999)" "fleet on r$n ends on"
+	done
 	# Takeovers happened, and named the lost replica.
 	[ "$(psql_admin "SELECT count(*) FROM deployments WHERE reason LIKE 'replica r_ was lost%'")" -gt 0 ] ||
 		echo "# no takeover was needed (every run ended before its replica was killed)"
 	stop_replicas
+}
+
+# h N: a commit-like id whose short form (as `gitgate status` prints it) differs per N.
+h() {
+	printf 'commit-%s' "$1" | sha1sum | cut -c1-40
+}
+
+# fleet_target [PREFIX]: placed on: each; every run logs "start|end COMMIT NS
+# PID" in $T/PREFIXREPLICA (default prefix fleet-; the replica is the
+# command's {replica}).
+fleet_target() {
+	_f="$T/${1:-fleet-}"
+	printf '%s\n' "  - name: fleet
+    repo: acme/app
+    ref: refs/heads/main
+    on: each
+    run: [\"sh\", \"-c\", \"echo start \$1 \$(date +%s%N) \$\$\$\$ >> $_f\$2; sleep 0.2; echo end \$1 \$(date +%s%N) \$\$\$\$ >> $_f\$2\", \"sh\", \"{after}\", \"{replica}\"]"
+}
+
+# ran_on REPLICA COMMIT: the fleet's run of COMMIT ended on REPLICA.
+ran_on() {
+	grep -q "^end $2 " "$T/fleet-$1" 2>/dev/null
+}
+
+# starts_on REPLICA COMMIT: how many runs of COMMIT started on REPLICA.
+starts_on() {
+	grep -c "^start $2 " "$T/fleet-$1" 2>/dev/null || true
+}
+
+t_on_each_runs_on_every_replica_and_a_returning_one_catches_up() {
+	pg_start
+	for n in 1 2 3; do
+		replica_config $n "$(fleet_target)
+$(app_target)"
+		printf 'lease: 3s\n' >>"$T/r$n.yaml"
+		start_replica $n
+	done
+	touch "$T/release"
+	sleep 1.5 # every replica's heartbeat has seen the others
+	at 2
+	expect_eq "$(send_event "$(h 1)" refs/heads/main "$ZERO" each-1)" 202 "push 1"
+	# The answer has the fleet once per replica, and app (on: any) once.
+	expect_eq "$(json "$T/resp" 'sorted(x["target"]+"@"+x.get("replica","-") for x in d["deployments"])')" \
+		"['app@-', 'fleet@r1', 'fleet@r2', 'fleet@r3']" "deployments of push 1"
+	for n in 1 2 3; do
+		wait_until 30 ran_on "r$n" "$(h 1)"
+	done
+	wait_until 30 runs_started 1
+	# r3 is away (past its lease) while the branch moves twice; back, it
+	# deploys the newest state and skips the one in between.
+	stop_replica 3
+	sleep 3.5
+	at 1
+	expect_eq "$(send_event "$(h 2)" refs/heads/main "$ZERO" each-2)" 202 "push 2"
+	expect_eq "$(json "$T/resp" 'sorted(x.get("replica","-") for x in d["deployments"] if x["target"]=="fleet")')" \
+		"['r1', 'r2']" "replicas alive for push 2"
+	expect_eq "$(send_event "$(h 3)" refs/heads/main "$ZERO" each-3)" 202 "push 3"
+	wait_until 30 ran_on r1 "$(h 3)"
+	wait_until 30 ran_on r2 "$(h 3)"
+	expect_eq "$(starts_on r3 "$(h 3)")" 0 "runs on r3 while it was away"
+	start_replica 3
+	wait_until 30 ran_on r3 "$(h 3)"
+	expect_eq "$(starts_on r3 "$(h 2)")" 0 "r3 deployed the state it missed in between"
+	grep -q 'catching up with another replica' "$T/r3.log" || fail "r3 did not say it caught up"
+	# Every replica ran each commit once, one run at a time.
+	for n in 1 2 3; do
+		no_overlap_in "$T/fleet-r$n"
+		expect_eq "$(starts_on "r$n" "$(h 1)")" 1 "runs of commit 1 on r$n"
+		expect_eq "$(starts_on "r$n" "$(h 3)")" 1 "runs of commit 3 on r$n"
+	done
+	# Any replica shows what is live on every host.
+	at 2
+	wait_until 30 settled
+	expect_status 0 "$GITGATE" status --url "$URL" >"$T/status" 2>&1
+	for n in 1 2 3; do
+		grep -qE "^fleet@r$n +run +succeeded +$(h 3 | cut -c1-12) +#[0-9]+ " "$T/status" ||
+			fail "status row of fleet on r$n: $(cat "$T/status")"
+	done
+	grep -qE "^[0-9]+ +fleet +succeeded +$(h 3 | cut -c1-12) +1 +[^ ]+ +r3 " "$T/status" ||
+		fail "status: the deployment on r3"
+	api targets
+	expect_eq "$(json "$T/api.json" '[(t["on"], sorted((p["replica"], p["deployed_commit"]) for p in t["replicas"])) for t in d["targets"] if t["name"]=="fleet"][0]')" \
+		"('each', [('r1', '$(h 3)'), ('r2', '$(h 3)'), ('r3', '$(h 3)')])" "targets API"
+	api "deployments?target=fleet&limit=100"
+	expect_eq "$(json "$T/api.json" 'sorted(set((x["target"], x["replica"]) for x in d["deployments"]))')" \
+		"[('fleet', 'r1'), ('fleet', 'r2'), ('fleet', 'r3')]" "deployments of fleet"
+	# A pause through one replica holds the target on every one; a resume
+	# through another releases it everywhere.
+	at 1
+	expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/api/v1/targets/fleet/pause")" 200 "pause"
+	at 3
+	expect_eq "$(send_event "$(h 4)" refs/heads/main "$ZERO" each-4)" 202 "push 4"
+	sleep 1.5
+	for n in 1 2 3; do
+		expect_eq "$(starts_on "r$n" "$(h 4)")" 0 "runs of the paused fleet on r$n"
+	done
+	at 2
+	expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/api/v1/targets/fleet/resume")" 200 "resume"
+	for n in 1 2 3; do
+		wait_until 30 ran_on "r$n" "$(h 4)"
+	done
+	stop_replicas
+}
+
+t_on_each_is_checked_in_the_config() {
+	printf 'a-token\n' >"$T/gh.token"
+	chmod 600 "$T/gh.token"
+	deploy_config "  - name: bad
+    repo: acme/app
+    ref: refs/heads/main
+    on: everywhere
+    run: [\"true\"]
+  - name: reported
+    repo: acme/app
+    ref: refs/heads/main
+    on: each
+    run: [\"true\"]
+    report: [{kind: github, token_file: $T/gh.token}]" "replica: -r1"
+	expect_status 2 "$GITGATED" -c "$T/cfg.yaml" --check >"$T/check" 2>&1
+	grep -q "'on' must be any (one replica runs it) or each" "$T/check" || fail "on: everywhere: $(cat "$T/check")"
+	grep -q "'report' is not available with 'on: each'" "$T/check" || fail "report with on: each: $(cat "$T/check")"
+	grep -q "not starting with '-'" "$T/check" || fail "replica -r1: $(cat "$T/check")"
 }
 
 # start_replica_quietly N: as start_replica, but 1 when it exits (its name still held).
