@@ -258,4 +258,23 @@ t_reload_keeps_running_and_cancels_removed_targets() {
 	expect_eq "$(cat "$T/new")" "$(c 23)" "the new target's run"
 }
 
+t_on_each_on_one_daemon_runs_as_any() {
+	# On SQLite there is one daemon: it is every replica, and the target's
+	# queue, the 202 and the API are those of any target.
+	deploy_config "  - name: app
+    repo: acme/app
+    ref: refs/heads/main
+    on: each
+    run: [\"sh\", \"-c\", \"echo \$1 \$2 \$GITGATE_REPLICA >> $T/runs\", \"sh\", \"{after}\", \"{replica}\"]" "replica: host-1"
+	start_daemon
+	expect_eq "$(send_event 1111111111111111111111111111111111111111)" 202 "push"
+	expect_eq "$(json "$T/resp" '[(x["target"], x.get("replica")) for x in d["deployments"]]')" \
+		"[('app', None)]" "deployments of the push"
+	wait_until 30 settled
+	expect_eq "$(cat "$T/runs")" "1111111111111111111111111111111111111111 host-1 host-1" "the run"
+	api targets
+	expect_eq "$(json "$T/api.json" '(d["targets"][0]["on"], d["targets"][0]["deployed_commit"], "replicas" in d["targets"][0])')" \
+		"('each', '1111111111111111111111111111111111111111', False)" "the target"
+}
+
 run_cases
