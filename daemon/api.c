@@ -9,6 +9,7 @@
 #include "gitgated.h"
 #include "destination.h"
 #include "log.h"
+#include "placement.h"
 #include "reconcile.h"
 
 #include <errno.h>
@@ -201,14 +202,6 @@ static json_t *dep_json(gg_daemon *d, const gg_deployment *dep)
 	return o;
 }
 
-/* The store's name of t's queue on this replica (its own one for on: each). */
-static char *own_queue(gg_daemon *d, const gg_dtarget *t)
-{
-	if (t->each && gg_store_shared(d->store))
-		return gg_placement_key(t->name, d->cfg->replica);
-	return gg_strdup(t->name);
-}
-
 /* What queue holds: its deployed commit, state and last deployment, into o. */
 static void queue_json(gg_daemon *d, json_t *o, const char *queue)
 {
@@ -295,7 +288,7 @@ static void api_targets(gg_daemon *d, gg_http_req *r)
 		json_object_set_new(o, "kind", json_string(t->checkout ? "checkout" : "run"));
 		json_object_set_new(o, "on", json_string(t->each ? "each" : "any"));
 		/* For on: each, this replica's own; every replica's under "replicas". */
-		char *queue = own_queue(d, t);
+		char *queue = gg_placement_own(d->store, t, d->cfg->replica);
 		queue_json(d, o, queue);
 		free(queue);
 		if (t->each && gg_store_shared(d->store))
@@ -546,7 +539,7 @@ static void api_drift(gg_daemon *d, gg_http_req *r, const gg_dtarget *t)
 		return;
 	}
 	char *commit = NULL, *err = NULL;
-	char *queue = own_queue(d, t); /* the release on this host */
+	char *queue = gg_placement_own(d->store, t, d->cfg->replica); /* the release on this host */
 	int rc = gg_store_last_deployed(&commit, d->store, queue);
 	free(queue);
 	if (rc == GG_STORE_NOTFOUND) {

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "gitgated.h"
 #include "log.h"
+#include "placement.h"
 #include "reconcile.h"
 #include "runner.h"
 #include "statedir.h"
@@ -36,9 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DISPATCH_POLL_PUSHER "gitgated (poll)"
-/* A replica compares its own queue of an on: each target with the others' this often. */
-#define DISPATCH_CATCH_UP_MS    5000
+#define DISPATCH_POLL_PUSHER    "gitgated (poll)"
 #define DISPATCH_MAX_BACKOFF_MS (3600ULL * 1000)
 
 typedef struct job job;
@@ -165,14 +164,6 @@ static bool paused_in_store(gg_dispatch *d, const char *target)
 	bool paused = gg_store_paused(d->store, target, &since, &by) == 0;
 	free(by);
 	return paused;
-}
-
-/* The name of tg's queue in the store for this daemon (see tstate.name). */
-static char *queue_name(const gg_dispatch *d, const gg_dtarget *tg)
-{
-	if (tg->each && gg_store_shared(d->store))
-		return gg_placement_key(tg->name, d->cfg->replica);
-	return gg_strdup(tg->name);
 }
 
 static void tstate_free(tstate *t)
@@ -1404,53 +1395,17 @@ static void tstate_set_poll(gg_dispatch *d, tstate *t, uint64_t poll_ms)
 	event_add(t->poll_ev, &tv);
 }
 
-/* ---- on: each: a replica's own queue follows the newest state any replica was given ---- */
-
-/*
- * A delivery queues an on: each target for every replica its receiver
- * saw alive. One that was away (down, restarting, not yet seen) missed
- * it: when the newest state queued for any replica is not what this
- * replica's own queue last asked for, it queues that state for itself.
- * Reconciles and refused rows ask for nothing and are not followed.
- */
+/* on: each: this replica's own queue follows the newest state any replica was given. */
 static void catch_up(gg_dispatch *d, tstate *t)
 {
 	if (!t->placed || !t->configured || d->shutting_down || t->inflight > 0)
 		return;
-	gg_deployment *newest = NULL, *own = NULL;
-	if (gg_store_newest_placed(&newest, d->store, t->target, NULL, GG_RECONCILE_PUSHER) != 0)
+	gg_deployment *row = gg_placement_catch_up(d->store, t->target, t->name);
+	if (row == NULL)
 		return;
-	int orc =
-	    gg_store_newest_placed(&own, d->store, t->target, d->cfg->replica, GG_RECONCILE_PUSHER);
-	if (orc == -1 ||
-	    (orc == 0 && (own->id >= newest->id || !strcmp(own->after, newest->after))))
-		goto done;
-	size_t tlen;
-	const char *from;
-	gg_placement_split(newest->target, &tlen, &from);
-	char idtext[32];
-	snprintf(idtext, sizeof(idtext), "%lld", (long long)newest->id);
-	gg_log(GG_LOG_INFO, "catching up with another replica", "target", t->target, "replica",
-	       from ? from : "-", "id", idtext, "commit", newest->after, NULL);
 	struct wctx *w = wctx_new(d, W_INSERT, t->name, 0, true);
-	w->dep = gg_calloc(1, sizeof(*w->dep));
-	w->dep->target = gg_strdup(t->name);
-	w->dep->source = gg_strdup_opt(newest->source);
-	w->dep->repo = gg_strdup_opt(newest->repo);
-	w->dep->ref = gg_strdup_opt(newest->ref);
-	w->dep->before = orc == 0 ? gg_strdup_opt(own->after) : gg_strdup_opt(newest->before);
-	w->dep->after = gg_strdup(newest->after);
-	w->dep->pusher = gg_strdup_opt(newest->pusher);
-	w->dep->delivery = gg_strdup_opt(newest->delivery);
-	w->dep->clone_url = gg_strdup_opt(newest->clone_url);
-	w->dep->client = gg_strdup_opt(newest->client);
-	w->dep->reason = gg_printf("caught up with deployment %lld of replica %s",
-	                           (long long)newest->id, from ? from : "?");
+	w->dep = row;
 	wctx_submit(w);
-done:
-	if (own)
-		gg_deployment_free(own);
-	gg_deployment_free(newest);
 }
 
 static void on_catch_up(evutil_socket_t fd, short what, void *arg)
@@ -1473,7 +1428,7 @@ static tstate *tstate_new(gg_dispatch *d, const gg_dtarget *tg, char *name)
 	t->paused = paused_in_store(d, tg->name);
 	if (t->placed) {
 		t->catch_ev = event_new(d->base, -1, EV_PERSIST, on_catch_up, t);
-		struct timeval tv = {DISPATCH_CATCH_UP_MS / 1000, 0};
+		struct timeval tv = {GG_PLACEMENT_CATCH_UP_MS / 1000, 0};
 		event_add(t->catch_ev, &tv);
 	}
 	return t;
@@ -1485,7 +1440,7 @@ static void sync_targets(gg_dispatch *d)
 		d->ts[i]->configured = false;
 	for (size_t i = 0; i < d->cfg->ntargets; i++) {
 		const gg_dtarget *tg = &d->cfg->targets[i];
-		char *name = queue_name(d, tg);
+		char *name = gg_placement_own(d->store, tg, d->cfg->replica);
 		tstate *t = tstate_find(d, name);
 		bool fresh = t == NULL;
 		if (fresh) {

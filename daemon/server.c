@@ -13,6 +13,7 @@
 
 #include "local.h"
 #include "log.h"
+#include "placement.h"
 #include "proxy.h"
 #include "tls.h"
 
@@ -907,14 +908,12 @@ static void handle_hook(conn *c, const char *name)
 			if (!gg_push_matches(t, src->name, p))
 				continue;
 			/* on: each, on a shared store: one deployment per replica alive. */
-			size_t nplaced = t->each && nlive > 0 ? nlive : 1;
-			deps = gg_reallocarray(deps, ndeps + nplaced, sizeof(*deps));
-			j->targets =
-			    gg_reallocarray(j->targets, ndeps + nplaced, sizeof(*j->targets));
-			for (size_t e = 0; e < nplaced; e++) {
-				j->targets[ndeps] = t->each && nlive > 0
-				                        ? gg_placement_key(t->name, live[e])
-				                        : gg_strdup(t->name);
+			char **queues = NULL;
+			size_t nq = gg_placement_queues(&queues, t, live, nlive);
+			deps = gg_reallocarray(deps, ndeps + nq, sizeof(*deps));
+			j->targets = gg_reallocarray(j->targets, ndeps + nq, sizeof(*j->targets));
+			for (size_t e = 0; e < nq; e++) {
+				j->targets[ndeps] = queues[e]; /* j owns it now */
 				deps[ndeps] = (gg_store_newdep){
 				    .target = j->targets[ndeps],
 				    .source = src->name,
@@ -929,6 +928,7 @@ static void handle_hook(conn *c, const char *name)
 				};
 				ndeps++;
 			}
+			free(queues);
 		}
 	}
 	for (size_t e = 0; e < nlive; e++)

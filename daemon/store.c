@@ -922,30 +922,17 @@ int gg_store_list_replicas(gg_replica **out, size_t *n, gg_store *s)
 	return s->pg ? gg_pgstore_list_replicas(out, n, s->pg) : 0;
 }
 
-char *gg_placement_key(const char *target, const char *replica)
-{
-	return gg_printf("%s@%s", target, replica);
-}
-
-void gg_placement_split(const char *key, size_t *len, const char **replica)
-{
-	const char *at = strchr(key, '@');
-	*len = at ? (size_t)(at - key) : strlen(key);
-	if (replica)
-		*replica = at ? at + 1 : NULL;
-}
-
 size_t gg_store_placements(gg_store *s, char ***names)
 {
 	*names = NULL;
 	return s->pg ? gg_pgstore_placements(s->pg, names) : 0;
 }
 
-int gg_store_newest_placed(gg_deployment **out, gg_store *s, const char *target,
-                           const char *replica, const char *skip_pusher)
+int gg_store_newest_placed(gg_deployment **out, gg_store *s, const char *target, const char *queue,
+                           const char *skip_pusher)
 {
 	*out = NULL;
-	return s->pg ? gg_pgstore_newest_placed(out, s->pg, target, replica, skip_pusher)
+	return s->pg ? gg_pgstore_newest_placed(out, s->pg, target, queue, skip_pusher)
 	             : GG_STORE_NOTFOUND;
 }
 

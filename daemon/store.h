@@ -277,20 +277,6 @@ void gg_replicas_free(gg_replica *list, size_t n);
 /* ---- Placement: targets every replica deploys (on: each) ---- */
 
 /*
- * On a shared store a target placed `on: each` has one queue per replica:
- * its deployments are stored under the name TARGET@REPLICA (a target name
- * never holds '@'), so that each replica runs, supersedes, judges and
- * reports its own, and the one-running-deployment rule holds per replica.
- * gg_placement_key makes such a name (allocated).
- */
-char *gg_placement_key(const char *target, const char *replica);
-/*
- * The stored target name key split: the target is its first *len bytes;
- * *replica (may be NULL) points after the '@', or is NULL for a target
- * any replica runs.
- */
-void gg_placement_split(const char *key, size_t *len, const char **replica);
-/*
  * The replicas alive as the last heartbeat saw them (heartbeat within the
  * lease), this one always among them: whom a delivery queues an on: each
  * target for. *names (each and the array) owned by the caller; 0 names on
@@ -298,16 +284,17 @@ void gg_placement_split(const char *key, size_t *len, const char **replica);
  */
 size_t gg_store_placements(gg_store *s, char ***names);
 /*
- * The newest deployment of target (on: each) not pushed by skip_pusher
- * (the reconciler's rows re-apply a state, they do not ask for one): of
- * any replica when replica is NULL, and then not refused (what some
- * replica was asked to deploy); else of that replica's own queue, refused
- * or not (what it was last asked for). A replica that was away, or joined
- * after a delivery was fanned out, compares the two to catch up. 0,
- * GG_STORE_NOTFOUND or -1; *out owned by the caller.
+ * On a shared store, a target placed on: each has one queue per replica,
+ * named TARGET@REPLICA (placement.h). The newest deployment of target not
+ * pushed by skip_pusher (the reconciler's rows re-apply a state, they do
+ * not ask for one): over every replica's queue when queue is NULL, and
+ * then not refused (what some replica was asked to deploy); else of that
+ * one queue, refused or not (what it was last asked for). 0,
+ * GG_STORE_NOTFOUND (always, on a store of one daemon) or -1; *out owned
+ * by the caller.
  */
-int gg_store_newest_placed(gg_deployment **out, gg_store *s, const char *target,
-                           const char *replica, const char *skip_pusher);
+int gg_store_newest_placed(gg_deployment **out, gg_store *s, const char *target, const char *queue,
+                           const char *skip_pusher);
 
 /* ---- Paused targets ---- */
 

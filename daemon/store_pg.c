@@ -1738,20 +1738,18 @@ size_t gg_pgstore_placements(gg_pgstore *p, char ***names)
 }
 
 int gg_pgstore_newest_placed(gg_deployment **out, gg_pgstore *p, const char *target,
-                             const char *replica, const char *skip_pusher)
+                             const char *queue, const char *skip_pusher)
 {
 	gg_deployment *list;
 	size_t n;
 	*out = NULL;
 	int rc;
-	if (replica) {
-		char *key = gg_placement_key(target, replica);
+	if (queue) {
 		rc = select_deps(&list, &n, p,
 		                 "SELECT " DEP_COLUMNS " FROM deployments WHERE target=$1"
 		                 " AND after IS NOT NULL"
 		                 " AND pusher IS DISTINCT FROM $2::text ORDER BY id DESC LIMIT 1",
-		                 "ss", key, 0, skip_pusher);
-		free(key);
+		                 "ss", queue, 0, skip_pusher);
 	} else {
 		/* One backward index seek over (target, id) per replica that ever joined. */
 		rc =

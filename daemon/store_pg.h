@@ -43,7 +43,7 @@ bool gg_pgstore_duty(gg_pgstore *p, const char *duty);
 int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p);
 size_t gg_pgstore_placements(gg_pgstore *p, char ***names);
 int gg_pgstore_newest_placed(gg_deployment **out, gg_pgstore *p, const char *target,
-                             const char *replica, const char *skip_pusher);
+                             const char *queue, const char *skip_pusher);
 int gg_pgstore_count_by_state(gg_pgstore *p,
                               void (*fn)(void *arg, const char *target, gg_dep_state st,
                                          uint64_t n),
