@@ -1457,36 +1457,31 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, "           \
 	"not_before, client, replica"
 
-static char *col_text(PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL : gg_strdup(PQgetvalue(r, row, col));
-}
-
 static void read_dep(gg_deployment *d, PGresult *r, int row)
 {
 	memset(d, 0, sizeof(*d));
 	d->id = gg_pgdb_i64(r, row, 0);
-	d->target = col_text(r, row, 1);
-	d->source = col_text(r, row, 2);
-	d->repo = col_text(r, row, 3);
-	d->ref = col_text(r, row, 4);
-	d->before = col_text(r, row, 5);
-	d->after = col_text(r, row, 6);
-	d->pusher = col_text(r, row, 7);
-	d->delivery = col_text(r, row, 8);
-	d->clone_url = col_text(r, row, 9);
+	d->target = gg_pgdb_text(r, row, 1);
+	d->source = gg_pgdb_text(r, row, 2);
+	d->repo = gg_pgdb_text(r, row, 3);
+	d->ref = gg_pgdb_text(r, row, 4);
+	d->before = gg_pgdb_text(r, row, 5);
+	d->after = gg_pgdb_text(r, row, 6);
+	d->pusher = gg_pgdb_text(r, row, 7);
+	d->delivery = gg_pgdb_text(r, row, 8);
+	d->clone_url = gg_pgdb_text(r, row, 9);
 	if (gg_dep_state_parse(&d->state, PQgetvalue(r, row, 10)) < 0)
 		d->state = GG_DEP_FAILED;
 	d->exit_status = PQgetisnull(r, row, 11) ? -1 : (int)gg_pgdb_i64(r, row, 11);
-	d->commit = col_text(r, row, 12);
-	d->reason = col_text(r, row, 13);
+	d->commit = gg_pgdb_text(r, row, 12);
+	d->reason = gg_pgdb_text(r, row, 13);
 	d->attempt = (unsigned)gg_pgdb_i64(r, row, 14);
 	d->created_at = gg_pgdb_i64(r, row, 15);
 	d->started_at = gg_pgdb_i64(r, row, 16);
 	d->finished_at = gg_pgdb_i64(r, row, 17);
 	d->not_before = gg_pgdb_i64(r, row, 18);
-	d->client = col_text(r, row, 19);
-	d->replica = col_text(r, row, 20);
+	d->client = gg_pgdb_text(r, row, 19);
+	d->replica = gg_pgdb_text(r, row, 20);
 }
 
 /* A SELECT of DEP_COLUMNS with up to two bound values ('s'/'i'), every row collected. */
@@ -1658,7 +1653,7 @@ int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **
 		rc = GG_STORE_NOTFOUND;
 		if (PQntuples(r) > 0) {
 			*since = gg_pgdb_i64(r, 0, 0);
-			*by = col_text(r, 0, 1);
+			*by = gg_pgdb_text(r, 0, 1);
 			rc = 0;
 		}
 	}
@@ -1681,7 +1676,7 @@ int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p)
 		int rows = PQntuples(r);
 		gg_replica *list = gg_calloc(rows ? (size_t)rows : 1, sizeof(*list));
 		for (int k = 0; k < rows; k++) {
-			list[k].name = col_text(r, k, 0);
+			list[k].name = gg_pgdb_text(r, k, 0);
 			list[k].started_at = gg_pgdb_i64(r, k, 1);
 			list[k].heartbeat_at = gg_pgdb_i64(r, k, 2);
 		}
