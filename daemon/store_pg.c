@@ -110,6 +110,8 @@ struct gg_pgstore {
 	PGconn *w;        /* worker thread (the caller's without a base) */
 	PGconn *r;        /* reads, on the caller's thread, under rmu */
 	bool r_bad;       /* under rmu: a read found r broken; the worker reopens it */
+	char **duties;    /* under rmu: the duties whose session locks r holds; gone with r */
+	size_t nduties;
 	pthread_mutex_t rmu;
 	struct event_base *base;
 	pthread_t thread;
@@ -742,6 +744,16 @@ static int reconnect(gg_pgstore *p)
 
 static PGconn *reader_connect(gg_pgstore *p, char **err);
 
+/* Under rmu, as r is replaced: its session locks, and so its duties, end with it. */
+static void duties_forget(gg_pgstore *p)
+{
+	for (size_t i = 0; i < p->nduties; i++)
+		free(p->duties[i]);
+	free(p->duties);
+	p->duties = NULL;
+	p->nduties = 0;
+}
+
 /* Reopen the read connection when a read found it broken (or the writer reconnected). */
 static void reopen_reader(gg_pgstore *p)
 {
@@ -759,6 +771,7 @@ static void reopen_reader(gg_pgstore *p)
 	PGconn *old = p->r;
 	p->r = c;
 	p->r_bad = false;
+	duties_forget(p);
 	pthread_mutex_unlock(&p->rmu);
 	PQfinish(old);
 }
@@ -1179,6 +1192,7 @@ void gg_pgstore_close(gg_pgstore *p)
 		close(p->pipefd[1]);
 	PQfinish(p->w);
 	PQfinish(p->r);
+	duties_forget(p);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->rmu);
 	pthread_cond_destroy(&p->cv);
@@ -1389,6 +1403,7 @@ static PGconn *reader(gg_pgstore *p)
 		/* Without a worker nobody else reopens it. */
 		char *err = NULL;
 		PQfinish(p->r);
+		duties_forget(p);
 		p->r = reader_connect(p, &err);
 		free(err);
 		p->r_bad = p->r == NULL;
@@ -1689,16 +1704,44 @@ int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p)
 	return rc;
 }
 
+static bool duty_held(const gg_pgstore *p, const char *duty)
+{
+	for (size_t i = 0; i < p->nduties; i++)
+		if (!strcmp(p->duties[i], duty))
+			return true;
+	return false;
+}
+
 bool gg_pgstore_duty(gg_pgstore *p, const char *duty)
 {
 	PGconn *c = reader(p);
 	if (c == NULL)
 		return false;
-	/* A session lock on the read connection: held until it closes or the daemon dies. */
-	PGresult *r = gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1::int, hashtext($2))", "is",
-	                           (int64_t)PG_DUTY_LOCK_CLASS, duty);
-	bool mine = gg_pgdb_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	bool mine;
+	if (duty_held(p, duty)) {
+		/*
+		 * Asking again would stack the session lock once more on every tick
+		 * and cost a round trip. Reading what the server sent, without
+		 * waiting, still notices a connection it ended (and with it the
+		 * lock): reader_done has that one reopened, which forgets its
+		 * duties. One cut off silently is noticed by its keepalives or the
+		 * next read.
+		 */
+		mine = PQconsumeInput(c) == 1 && PQstatus(c) == CONNECTION_OK;
+		if (!mine)
+			p->r_bad = true;
+	} else {
+		/* A session lock on the read connection: held until it closes or the daemon dies.
+		 */
+		PGresult *r = gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1::int, hashtext($2))",
+		                           "is", (int64_t)PG_DUTY_LOCK_CLASS, duty);
+		mine = gg_pgdb_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		PQclear(r);
+		if (mine) {
+			p->duties = gg_reallocarray(p->duties, p->nduties + 1, sizeof(*p->duties));
+			p->duties[p->nduties++] = gg_strdup(duty);
+		}
+	}
 	reader_done(p);
-	PQclear(r);
 	return mine;
 }
