@@ -110,6 +110,8 @@ struct gg_pgstore {
 	PGconn *w;        /* worker thread (the caller's without a base) */
 	PGconn *r;        /* reads, on the caller's thread, under rmu */
 	bool r_bad;       /* under rmu: a read found r broken; the worker reopens it */
+	char **duties;    /* under rmu: the duties whose session locks r holds; gone with r */
+	size_t nduties;
 	pthread_mutex_t rmu;
 	struct event_base *base;
 	pthread_t thread;
@@ -747,6 +749,16 @@ static int reconnect(gg_pgstore *p)
 
 static PGconn *reader_connect(gg_pgstore *p, char **err);
 
+/* Under rmu, as r is replaced: its session locks, and so its duties, end with it. */
+static void duties_forget(gg_pgstore *p)
+{
+	for (size_t i = 0; i < p->nduties; i++)
+		free(p->duties[i]);
+	free(p->duties);
+	p->duties = NULL;
+	p->nduties = 0;
+}
+
 /* Reopen the read connection when a read found it broken (or the writer reconnected). */
 static void reopen_reader(gg_pgstore *p)
 {
@@ -764,6 +776,7 @@ static void reopen_reader(gg_pgstore *p)
 	PGconn *old = p->r;
 	p->r = c;
 	p->r_bad = false;
+	duties_forget(p);
 	pthread_mutex_unlock(&p->rmu);
 	PQfinish(old);
 }
@@ -1203,6 +1216,7 @@ void gg_pgstore_close(gg_pgstore *p)
 		close(p->pipefd[1]);
 	PQfinish(p->w);
 	PQfinish(p->r);
+	duties_forget(p);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->rmu);
 	pthread_cond_destroy(&p->cv);
@@ -1416,6 +1430,7 @@ static PGconn *reader(gg_pgstore *p)
 		/* Without a worker nobody else reopens it. */
 		char *err = NULL;
 		PQfinish(p->r);
+		duties_forget(p);
 		p->r = reader_connect(p, &err);
 		free(err);
 		p->r_bad = p->r == NULL;
@@ -1484,36 +1499,31 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 	"exit_status, commit_id, reason, attempt, created_at, started_at, finished_at, "           \
 	"not_before, client, replica"
 
-static char *col_text(PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL : gg_strdup(PQgetvalue(r, row, col));
-}
-
 static void read_dep(gg_deployment *d, PGresult *r, int row)
 {
 	memset(d, 0, sizeof(*d));
 	d->id = gg_pgdb_i64(r, row, 0);
-	d->target = col_text(r, row, 1);
-	d->source = col_text(r, row, 2);
-	d->repo = col_text(r, row, 3);
-	d->ref = col_text(r, row, 4);
-	d->before = col_text(r, row, 5);
-	d->after = col_text(r, row, 6);
-	d->pusher = col_text(r, row, 7);
-	d->delivery = col_text(r, row, 8);
-	d->clone_url = col_text(r, row, 9);
+	d->target = gg_pgdb_text(r, row, 1);
+	d->source = gg_pgdb_text(r, row, 2);
+	d->repo = gg_pgdb_text(r, row, 3);
+	d->ref = gg_pgdb_text(r, row, 4);
+	d->before = gg_pgdb_text(r, row, 5);
+	d->after = gg_pgdb_text(r, row, 6);
+	d->pusher = gg_pgdb_text(r, row, 7);
+	d->delivery = gg_pgdb_text(r, row, 8);
+	d->clone_url = gg_pgdb_text(r, row, 9);
 	if (gg_dep_state_parse(&d->state, PQgetvalue(r, row, 10)) < 0)
 		d->state = GG_DEP_FAILED;
 	d->exit_status = PQgetisnull(r, row, 11) ? -1 : (int)gg_pgdb_i64(r, row, 11);
-	d->commit = col_text(r, row, 12);
-	d->reason = col_text(r, row, 13);
+	d->commit = gg_pgdb_text(r, row, 12);
+	d->reason = gg_pgdb_text(r, row, 13);
 	d->attempt = (unsigned)gg_pgdb_i64(r, row, 14);
 	d->created_at = gg_pgdb_i64(r, row, 15);
 	d->started_at = gg_pgdb_i64(r, row, 16);
 	d->finished_at = gg_pgdb_i64(r, row, 17);
 	d->not_before = gg_pgdb_i64(r, row, 18);
-	d->client = col_text(r, row, 19);
-	d->replica = col_text(r, row, 20);
+	d->client = gg_pgdb_text(r, row, 19);
+	d->replica = gg_pgdb_text(r, row, 20);
 }
 
 /* A SELECT of DEP_COLUMNS with up to two bound values ('s'/'i'), every row collected. */
@@ -1687,7 +1697,7 @@ int gg_pgstore_paused(gg_pgstore *p, const char *target, int64_t *since, char **
 		rc = GG_STORE_NOTFOUND;
 		if (PQntuples(r) > 0) {
 			*since = gg_pgdb_i64(r, 0, 0);
-			*by = col_text(r, 0, 1);
+			*by = gg_pgdb_text(r, 0, 1);
 			rc = 0;
 		}
 	}
@@ -1710,7 +1720,7 @@ int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p)
 		int rows = PQntuples(r);
 		gg_replica *list = gg_calloc(rows ? (size_t)rows : 1, sizeof(*list));
 		for (int k = 0; k < rows; k++) {
-			list[k].name = col_text(r, k, 0);
+			list[k].name = gg_pgdb_text(r, k, 0);
 			list[k].started_at = gg_pgdb_i64(r, k, 1);
 			list[k].heartbeat_at = gg_pgdb_i64(r, k, 2);
 		}
@@ -1771,16 +1781,44 @@ int gg_pgstore_newest_placed(gg_deployment **out, gg_pgstore *p, const char *tar
 	return 0;
 }
 
+static bool duty_held(const gg_pgstore *p, const char *duty)
+{
+	for (size_t i = 0; i < p->nduties; i++)
+		if (!strcmp(p->duties[i], duty))
+			return true;
+	return false;
+}
+
 bool gg_pgstore_duty(gg_pgstore *p, const char *duty)
 {
 	PGconn *c = reader(p);
 	if (c == NULL)
 		return false;
-	/* A session lock on the read connection: held until it closes or the daemon dies. */
-	PGresult *r = gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1::int, hashtext($2))", "is",
-	                           (int64_t)PG_DUTY_LOCK_CLASS, duty);
-	bool mine = gg_pgdb_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	bool mine;
+	if (duty_held(p, duty)) {
+		/*
+		 * Asking again would stack the session lock once more on every tick
+		 * and cost a round trip. Reading what the server sent, without
+		 * waiting, still notices a connection it ended (and with it the
+		 * lock): reader_done has that one reopened, which forgets its
+		 * duties. One cut off silently is noticed by its keepalives or the
+		 * next read.
+		 */
+		mine = PQconsumeInput(c) == 1 && PQstatus(c) == CONNECTION_OK;
+		if (!mine)
+			p->r_bad = true;
+	} else {
+		/* A session lock on the read connection: held until it closes or the daemon dies.
+		 */
+		PGresult *r = gg_pgdb_exec(c, "SELECT pg_try_advisory_lock($1::int, hashtext($2))",
+		                           "is", (int64_t)PG_DUTY_LOCK_CLASS, duty);
+		mine = gg_pgdb_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		PQclear(r);
+		if (mine) {
+			p->duties = gg_reallocarray(p->duties, p->nduties + 1, sizeof(*p->duties));
+			p->duties[p->nduties++] = gg_strdup(duty);
+		}
+	}
 	reader_done(p);
-	PQclear(r);
 	return mine;
 }

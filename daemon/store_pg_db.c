@@ -319,6 +319,11 @@ int64_t gg_pgdb_i64(PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+char *gg_pgdb_text(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : gg_strdup(PQgetvalue(r, row, col));
+}
+
 /* ---- The schema ---- */
 
 /*

@@ -1,5 +1,5 @@
 /*
- * The PostgreSQL connection and schema layer of the store (store_pg.c
+ * The PostgreSQL connection and schema layer of the store (store_pg*.c
  * only): see store_pg_db.c.
  */
 #ifndef GITGATED_STORE_PG_DB_H
@@ -50,6 +50,8 @@ int gg_pgdb_send(PGconn *c, const char *sql, const char *fmt, ...);
 int gg_pgdb_exec0(PGconn *c, const char *sql);
 /* An integer column (0 when NULL). */
 int64_t gg_pgdb_i64(PGresult *r, int row, int col);
+/* A text column as an allocated copy the caller frees; NULL when NULL. */
+char *gg_pgdb_text(PGresult *r, int row, int col);
 /*
  * Look at the schema and, when migrate, bring it to GG_PGDB_SCHEMA_VERSION
  * under the migration lock; refuse a newer one or a read-only database

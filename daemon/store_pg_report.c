@@ -180,11 +180,6 @@ int gg_pgstore_report_next(gg_report_event *out, gg_pgstore *p, const char *targ
 	return rc;
 }
 
-static char *col_text(PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL : gg_strdup(PQgetvalue(r, row, col));
-}
-
 int gg_pgstore_report_status(gg_report_status **out, size_t *n, gg_pgstore *p, const char *target)
 {
 	*out = NULL;
@@ -203,11 +198,11 @@ int gg_pgstore_report_status(gg_report_status **out, size_t *n, gg_pgstore *p, c
 		int rows = PQntuples(r);
 		gg_report_status *list = gg_calloc(rows ? (size_t)rows : 1, sizeof(*list));
 		for (int k = 0; k < rows; k++) {
-			list[k].dest = col_text(r, k, 0);
-			list[k].state = col_text(r, k, 1);
+			list[k].dest = gg_pgdb_text(r, k, 0);
+			list[k].state = gg_pgdb_text(r, k, 1);
 			list[k].at = gg_pgdb_i64(r, k, 2);
-			list[k].result = col_text(r, k, 3);
-			list[k].error = col_text(r, k, 4);
+			list[k].result = gg_pgdb_text(r, k, 3);
+			list[k].error = gg_pgdb_text(r, k, 4);
 			list[k].pending = (uint64_t)gg_pgdb_i64(r, k, 5);
 		}
 		*out = list;

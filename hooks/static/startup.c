@@ -22,27 +22,14 @@
  *   functions below load libgssapi_krb5 the first time one is called and
  *   forward to it.
  */
+#include "gssapi_min.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #define GSSAPI_LIBRARY "libgssapi_krb5.so.2"
-#define GSS_S_FAILURE  (13u << 16) /* RFC 2744: GSS_S_FAILURE, a routine error */
-
-typedef uint32_t OM_uint32;
-typedef struct {
-	OM_uint32 length;
-	void *elements;
-} gss_OID_desc;
-typedef gss_OID_desc *gss_OID;
-typedef struct {
-	size_t length;
-	void *value;
-} gss_buffer_desc;
-typedef gss_buffer_desc *gss_buffer_t;
-typedef void *gss_name_t, *gss_ctx_id_t, *gss_cred_id_t, *gss_OID_set, *gss_chan_t;
 
 /* libgit2's internal entry points of its mbedTLS stream (src/libgit2/streams/mbedtls.h). */
 typedef struct git_stream git_stream;
@@ -105,7 +92,6 @@ int __wrap_libssh2_init(int flags)
 /* RFC 2744's GSS_C_NT_HOSTBASED_SERVICE, 1.2.840.113554.1.2.1.4, by value:
  * the library compares name types by their bytes. */
 static gss_OID_desc hostbased = {10, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x04"};
-extern gss_OID GSS_C_NT_HOSTBASED_SERVICE;
 gss_OID GSS_C_NT_HOSTBASED_SERVICE = &hostbased;
 
 static pthread_once_t gss_once = PTHREAD_ONCE_INIT;
@@ -126,7 +112,6 @@ static void *gss_fn(const char *name)
 /* Without the library every call fails as GSSAPI reports failures: libgit2
  * then gives up on Negotiate like on any other GSSAPI error. */
 #define GSS_FORWARD(name, params, args)                                                            \
-	OM_uint32 name params;                                                                     \
 	OM_uint32 name params                                                                      \
 	{                                                                                          \
 		OM_uint32(*fn) params = (OM_uint32(*) params)gss_fn(#name);                        \
@@ -152,8 +137,6 @@ GSS_FORWARD(gss_release_name, (OM_uint32 * minor, gss_name_t *name), (minor, nam
 GSS_FORWARD(gss_release_oid_set, (OM_uint32 * minor, gss_OID_set *set), (minor, set))
 
 /* Also clears the message it would return, so a caller that prints it prints nothing. */
-OM_uint32 gss_display_status(OM_uint32 *minor, OM_uint32 status, int type, gss_OID mech,
-                             OM_uint32 *context, gss_buffer_t out);
 OM_uint32 gss_display_status(OM_uint32 *minor, OM_uint32 status, int type, gss_OID mech,
                              OM_uint32 *context, gss_buffer_t out)
 {

@@ -20,7 +20,8 @@ appends one JSON line per request to the log: {"kind", "path", "status",
 422 and logged with its error.
 
 The mode file (re-read on every request) says how to answer: "ok" (the
-documented 201/200), "500", or "hang" (never answer). Usage:
+documented 201/200), "500", "hostile" (500 with HOSTILE_REASON as the status
+line's reason phrase), or "hang" (never answer). Usage:
   report_forge.py PORTFILE LOG MODEFILE TOKEN [CERT KEY]
 PORTFILE gets the port once listening (port 0: any free one).
 """
@@ -41,6 +42,10 @@ CERT = sys.argv[5] if len(sys.argv) > 6 else None
 KEY = sys.argv[6] if len(sys.argv) > 6 else None
 LOCK = threading.Lock()
 SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+# What a hostile or broken forge can put in its status line: an ANSI "erase
+# display", a bell, a lone carriage return and a C1 CSI (U+009B, as UTF-8);
+# written to the wire as these bytes (latin-1 of each character).
+HOSTILE_REASON = "Down\x1b[2J\x07\rX\xc2\x9b31m"
 
 
 def status_schema(allowed_states, label):
@@ -200,9 +205,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def answer(self, code, doc):
+    def answer(self, code, doc, reason=None):
         data = json.dumps(doc).encode()
-        self.send_response(code)
+        self.send_response(code, reason)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
@@ -274,6 +279,10 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = 500
             self.log(entry)
             return self.answer(500, {"message": "down for maintenance"})
+        if m == "hostile":
+            entry["status"] = 500
+            self.log(entry)
+            return self.answer(500, {"message": "down"}, HOSTILE_REASON)
         entry["status"] = ok
         if kind == "github-deployment":
             with LOCK:

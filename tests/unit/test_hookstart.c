@@ -6,6 +6,7 @@
  * type.
  */
 #include "test.h"
+#include "../../hooks/static/gssapi_min.h"
 
 #include <dlfcn.h>
 #include <git2.h>
@@ -20,30 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-typedef uint32_t OM_uint32;
-typedef struct {
-	OM_uint32 length;
-	void *elements;
-} gss_OID_desc;
-typedef gss_OID_desc *gss_OID;
-typedef struct {
-	size_t length;
-	void *value;
-} gss_buffer_desc;
-typedef void *gss_name_t, *gss_OID_set;
-
-extern gss_OID GSS_C_NT_HOSTBASED_SERVICE;
-OM_uint32 gss_import_name(OM_uint32 *minor, gss_buffer_desc *name, gss_OID type, gss_name_t *out);
-OM_uint32 gss_release_name(OM_uint32 *minor, gss_name_t *name);
-OM_uint32 gss_indicate_mechs(OM_uint32 *minor, gss_OID_set *out);
-OM_uint32 gss_release_oid_set(OM_uint32 *minor, gss_OID_set *set);
-OM_uint32 gss_display_status(OM_uint32 *minor, OM_uint32 status, int type, gss_OID mech,
-                             OM_uint32 *context, gss_buffer_desc *out);
-OM_uint32 gss_release_buffer(OM_uint32 *minor, gss_buffer_desc *buf);
-
-#define GSS_S_FAILURE  (13u << 16)
-#define GSS_C_GSS_CODE 1
 
 /* mbedTLS starts on first use, as libgit2 starts it: the CA files load then. */
 static void test_tls_starts_when_used(void)

@@ -1034,6 +1034,128 @@ done:
 	free(ci);
 }
 
+/*
+ * Rows of pg_locks for duty's advisory lock in database db (the store's
+ * duty class, PG_DUTY_LOCK_CLASS in daemon/store_pg.c, and the duty's
+ * hashtext): -1 on failure. With holder, the backend that
+ * holds it (0 when none).
+ */
+static long duty_locks(const char *db, const char *duty, long *holder)
+{
+	const char *where =
+	    "FROM pg_locks WHERE locktype='advisory' AND granted AND "
+	    "database=(SELECT oid FROM pg_database WHERE datname=current_database()) "
+	    "AND classid=x'67676475'::int AND objsubid=2 AND "
+	    "objid=(hashtext('%s')::bigint & 4294967295)::oid";
+	char *cond = gg_printf(where, duty);
+	char *sql = gg_printf("SELECT count(*) %s", cond);
+	long n = pg_value(db, sql);
+	free(sql);
+	if (holder) {
+		sql = gg_printf("SELECT coalesce(min(pid), 0) %s", cond);
+		*holder = pg_value(db, sql);
+		free(sql);
+	}
+	free(cond);
+	return n;
+}
+
+/* Whether backend pid's latest statement (pg_stat_activity.query) contains what. */
+static bool last_query_has(const char *db, long pid, const char *what)
+{
+	char *sql = gg_printf("SELECT count(*) FROM pg_stat_activity WHERE pid=%ld AND "
+	                      "strpos(query, '%s') > 0",
+	                      pid, what);
+	long n = pg_value(db, sql);
+	free(sql);
+	return n == 1;
+}
+
+/*
+ * A duty is locked once per read connection: asked again, the replica
+ * sends the server nothing (the session lock is not stacked once per
+ * tick); the other replica still cannot take it. When the server ends that
+ * connection the lock is gone, the replica forgets the duty with it, and
+ * takes it again only once it is free.
+ */
+static void test_pg_duty_taken_once_per_connection(void)
+{
+	char *ci = pg_conninfo("gg_duty");
+	gg_store *a = NULL, *b = NULL;
+	char *err = NULL;
+	CHECK_INT(gg_store_open_postgres(&a, NULL, ci, "host-a:8080", 30000, &err), 0);
+	CHECK_INT(gg_store_open_postgres(&b, NULL, ci, "host-b:8080", 30000, &err), 0);
+	free(err);
+	if (a == NULL || b == NULL)
+		goto done;
+	long pid = 0;
+	CHECK(gg_store_duty(a, "reports"));
+	CHECK_INT(duty_locks("gg_duty", "reports", &pid), 1);
+	CHECK(pid > 0 && last_query_has("gg_duty", pid, "pg_try_advisory_lock"));
+	/* A read on the same connection, then the duty asked for again and again. */
+	gg_deployment *d = NULL;
+	CHECK_INT(gg_store_get(&d, a, 1), GG_STORE_NOTFOUND);
+	CHECK(last_query_has("gg_duty", pid, "FROM deployments"));
+	for (int i = 0; i < 20; i++)
+		CHECK(gg_store_duty(a, "reports"));
+	CHECK(last_query_has("gg_duty", pid, "FROM deployments"));
+	CHECK(!last_query_has("gg_duty", pid, "pg_try_advisory_lock"));
+	long again = 0;
+	CHECK_INT(duty_locks("gg_duty", "reports", &again), 1);
+	CHECK_INT(again, pid);
+	/* The second replica cannot take it meanwhile, and takes another duty. */
+	CHECK(!gg_store_duty(b, "reports"));
+	CHECK(!gg_store_duty(b, "reports"));
+	CHECK(gg_store_duty(b, "prune"));
+	CHECK(!gg_store_duty(a, "prune"));
+
+	/* The server ends A's read connection: B can take the duty, then A cannot. */
+	char *kill = gg_printf("SELECT pg_terminate_backend(%ld)", pid);
+	CHECK_INT(pg_admin("gg_duty", kill), 0);
+	free(kill);
+	bool taken = false;
+	for (int i = 0; i < 500 && !taken; i++) {
+		taken = gg_store_duty(b, "reports");
+		if (!taken)
+			usleep(10000);
+	}
+	CHECK(taken);
+	bool lost = false;
+	for (int i = 0; i < 500 && !lost; i++) {
+		lost = !gg_store_duty(a, "reports");
+		if (!lost)
+			usleep(10000);
+	}
+	CHECK(lost);
+	/* A reads on a new connection and does not believe it still holds the duty. */
+	for (int i = 0; i < 5; i++)
+		CHECK(!gg_store_duty(a, "reports"));
+	CHECK_INT(gg_store_get(&d, a, 1), GG_STORE_NOTFOUND);
+	long holder = 0;
+	CHECK_INT(duty_locks("gg_duty", "reports", &holder), 1);
+	CHECK(holder != pid);
+
+	/* Once B is gone, A takes it on its new connection: one lock again. */
+	gg_store_close(b);
+	b = NULL;
+	taken = false;
+	for (int i = 0; i < 500 && !taken; i++) {
+		taken = gg_store_duty(a, "reports");
+		if (!taken)
+			usleep(10000);
+	}
+	CHECK(taken);
+	for (int i = 0; i < 5; i++)
+		CHECK(gg_store_duty(a, "reports"));
+	CHECK_INT(duty_locks("gg_duty", "reports", &again), 1);
+	CHECK(again != pid && again != holder);
+	CHECK(last_query_has("gg_duty", again, "pg_try_advisory_lock"));
+done:
+	gg_store_close(a);
+	gg_store_close(b);
+	free(ci);
+}
+
 static void on_count(void *arg, const gg_store_accept_result *res)
 {
 	seen *s = arg;
@@ -1266,6 +1388,7 @@ int main(void)
 		RUN(test_pg_migrates_to_reports);
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_replicas_share_the_queue);
+		RUN(test_pg_duty_taken_once_per_connection);
 		RUN(test_pg_reconnect);
 		RUN(test_pg_silent_server);
 		RUN(test_pg_batch_one_fails);
