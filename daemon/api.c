@@ -45,9 +45,22 @@ static json_t *time_json(int64_t ms)
 	return json_string(buf);
 }
 
+/*
+ * A stored string as JSON; null for none. Text that is not UTF-8 (written
+ * before it was checked, or by hand) is shown with '?' for its bad bytes
+ * rather than losing the object that holds it.
+ */
 static json_t *str_json(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	if (s == NULL)
+		return json_null();
+	json_t *v = json_string(s);
+	if (v == NULL) {
+		char *clean = gg_utf8_sanitize(s, strlen(s));
+		v = json_string(clean);
+		free(clean);
+	}
+	return v;
 }
 
 json_t *gg_api_deployment_json(const gg_deployment *d)

@@ -44,9 +44,25 @@ static bool needs_quotes(const char *v)
 		return true;
 	for (; *v; v++)
 		if ((unsigned char)*v <= ' ' || *v == '"' || *v == '=' || *v == '\\' ||
-		    (unsigned char)*v == 0x7f)
+		    (unsigned char)*v >= 0x7f)
 			return true;
 	return false;
+}
+
+/*
+ * Whether the UTF-8 character of n bytes at p is shown as it is: not a C1
+ * control (U+0080-U+009F, which a terminal may take for an escape) and not
+ * a bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069).
+ */
+static bool printable_utf8(const unsigned char *p, size_t n)
+{
+	if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f)
+		return false;
+	if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae)
+		return false;
+	if (n == 3 && p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+		return false;
+	return true;
 }
 
 static void put_value(gg_buf *b, const char *v)
@@ -56,18 +72,29 @@ static void put_value(gg_buf *b, const char *v)
 		return;
 	}
 	gg_buf_putc(b, '"');
-	for (; *v; v++) {
-		unsigned char c = (unsigned char)*v;
+	for (const unsigned char *p = (const unsigned char *)v; *p;) {
+		unsigned char c = *p;
+		size_t n = c >= 0x80 ? gg_utf8_len(p) : 0;
 		if (c == '"' || c == '\\') {
 			gg_buf_putc(b, '\\');
 			gg_buf_putc(b, (char)c);
 		} else if (c == '\n') {
 			gg_buf_puts(b, "\\n");
-		} else if (c < ' ' || c == 0x7f) {
-			gg_buf_printf(b, "\\x%02x", c);
+		} else if (c < ' ' || c == 0x7f ||
+		           (c >= 0x80 && (n == 0 || !printable_utf8(p, n)))) {
+			/* A control, or a byte of no or an unprintable UTF-8 character. */
+			for (size_t i = 0; i < (n ? n : 1); i++)
+				gg_buf_printf(b, "\\x%02x", p[i]);
+			p += n ? n : 1;
+			continue;
+		} else if (n > 0) {
+			gg_buf_put(b, p, n);
+			p += n;
+			continue;
 		} else {
 			gg_buf_putc(b, (char)c);
 		}
+		p++;
 	}
 	gg_buf_putc(b, '"');
 }

@@ -59,6 +59,8 @@ struct gg_outbox {
 };
 
 #define OUTBOX_PRUNE_EVERY_MS (3600 * 1000)
+/* A forge's reason phrase is kept up to this many bytes in a report's error. */
+#define OUTBOX_MAX_REASON 256
 
 static void try_send(dest *d);
 
@@ -213,8 +215,15 @@ static void on_response(struct evhttp_request *req, void *arg)
 		retry_later(d, why);
 		goto done;
 	}
-	const char *line = req ? evhttp_request_get_response_code_line(req) : NULL;
-	why = gg_printf("HTTP %d%s%s", status, line && *line ? " " : "", line ? line : "");
+	/*
+	 * The forge's reason phrase is kept as the report's error: made valid
+	 * UTF-8 and bounded here, so that the store and the API can hold it
+	 * whatever bytes the forge sent; its controls are escaped where printed.
+	 */
+	const char *raw = req ? evhttp_request_get_response_code_line(req) : NULL;
+	char *line = gg_utf8_sanitize(raw ? raw : "", OUTBOX_MAX_REASON);
+	why = gg_printf("HTTP %d%s%s", status, *line ? " " : "", line);
+	free(line);
 	/* Only the forge can say what is wrong; its answer is not quoted to the log. */
 	if (status >= 400 && status < 500 && status != 408 && status != 429) {
 		gg_metrics_report(d->target, d->name, "failed");

@@ -155,8 +155,7 @@ void gg_buf_free(gg_buf *b)
 	b->len = b->cap = 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (2-4 bytes), or 0 (RFC 3629, table 3-7). */
-static size_t utf8_len(const unsigned char *p)
+size_t gg_utf8_len(const unsigned char *p)
 {
 	unsigned char c = p[0];
 	unsigned char lo = 0x80, hi = 0xbf;
@@ -185,6 +184,25 @@ static size_t utf8_len(const unsigned char *p)
 	return n;
 }
 
+char *gg_utf8_sanitize(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	gg_buf b = GG_BUF_INIT;
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : gg_utf8_len(p);
+		if (b.len + (n ? n : 1) > max)
+			break;
+		if (n == 0) {
+			gg_buf_putc(&b, '?');
+			p++;
+			continue;
+		}
+		gg_buf_put(&b, p, n);
+		p += n;
+	}
+	return gg_buf_detach(&b);
+}
+
 void gg_buf_json_string(gg_buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -202,7 +220,7 @@ void gg_buf_json_string(gg_buf *b, const char *s)
 		} else if (c < 0x80) {
 			gg_buf_putc(b, (char)c);
 			p++;
-		} else if ((n = utf8_len(p)) > 0) {
+		} else if ((n = gg_utf8_len(p)) > 0) {
 			gg_buf_put(b, p, n);
 			p += n;
 		} else {

@@ -51,6 +51,18 @@ void gg_buf_free(gg_buf *b);
  * replaced by U+FFFD, so the output is valid JSON whatever s holds.
  */
 void gg_buf_json_string(gg_buf *b, const char *s);
+/*
+ * Length of the well-formed UTF-8 sequence of 2-4 bytes at p, or 0 when
+ * p starts none (RFC 3629, table 3-7: no overlong forms, no surrogates).
+ */
+size_t gg_utf8_len(const unsigned char *p);
+/*
+ * A copy of s (allocated) that is valid UTF-8 and at most max bytes long:
+ * every byte that starts no well-formed sequence becomes '?', and the copy
+ * ends before a character that would pass max. Controls are kept: whoever
+ * prints it escapes them.
+ */
+char *gg_utf8_sanitize(const char *s, size_t max);
 
 /*
  * Diagnostics: a list of messages about a user's file, each already in the

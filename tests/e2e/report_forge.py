@@ -20,7 +20,8 @@ appends one JSON line per request to the log: {"kind", "path", "status",
 422 and logged with its error.
 
 The mode file (re-read on every request) says how to answer: "ok" (the
-documented 201/200), "500", "hostile" (500 with HOSTILE_REASON as the status
+documented 201/200), "500", "hostile" / "badbytes" (500 with HOSTILE_REASON /
+BADBYTES_REASON as the status
 line's reason phrase), or "hang" (never answer). Usage:
   report_forge.py PORTFILE LOG MODEFILE TOKEN [CERT KEY]
 PORTFILE gets the port once listening (port 0: any free one).
@@ -46,6 +47,8 @@ SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 # display", a bell, a lone carriage return and a C1 CSI (U+009B, as UTF-8);
 # written to the wire as these bytes (latin-1 of each character).
 HOSTILE_REASON = "Down\x1b[2J\x07\rX\xc2\x9b31m"
+# Bytes that are no UTF-8 at all: a lone C1 CSI byte and 0xff.
+BADBYTES_REASON = "Down\x9b31mX\xff"
 
 
 def status_schema(allowed_states, label):
@@ -283,6 +286,10 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = 500
             self.log(entry)
             return self.answer(500, {"message": "down"}, HOSTILE_REASON)
+        if m == "badbytes":
+            entry["status"] = 500
+            self.log(entry)
+            return self.answer(500, {"message": "down"}, BADBYTES_REASON)
         entry["status"] = ok
         if kind == "github-deployment":
             with LOCK:

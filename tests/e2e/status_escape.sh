@@ -65,7 +65,35 @@ import sys
 data = open(sys.argv[1], "rb").read()
 sys.exit(1 if any(c in data for c in b"\x1b\x07\r") else 0)
 PY
-	expect_contains "$T/daemon.log" 'error="HTTP 500 Down\x1b[2J\x07\x0dX'
+	expect_contains "$T/daemon.log" 'error="HTTP 500 Down\x1b[2J\x07\x0dX\xc2\x9b31m"'
+	no_controls "$T/daemon.log"
+}
+
+# A forge's status line with bytes that are no UTF-8 (a lone C1 CSI byte,
+# 0xff): the report is kept and shown, each such byte as '?', and the log
+# names the bytes.
+t_a_forges_status_line_that_is_no_utf8_is_kept_and_shown() {
+	echo badbytes >"$T/forge.mode"
+	forge_start
+	deploy_config "  - name: prod
+    repo: acme/app
+    ref: refs/heads/main
+    run: [\"true\"]
+    report:
+      - {name: audit, kind: webhook, url: \"http://127.0.0.1:$FORGE_PORT/hook\", token_file: $T/token}"
+	start_daemon
+	trap 'stop_daemon; kill "$FPID" 2>/dev/null || true' EXIT
+	expect_eq "$(send_event 1234567890abcdef1234567890abcdef12345678)" 202 "push"
+	wait_until 30 settled
+	wait_until 30 grep -q 'report failed; retrying.*destination=audit' "$T/daemon.log"
+	"$GITGATE" status --url "$URL" --json >"$T/status.json"
+	expect_eq "$(json "$T/status.json" '[(r["destination"], r["error"]) for r in d["targets"][0]["reports"]]')" \
+		"[('audit', 'HTTP 500 Down?31mX?')]" "the report and its error"
+	"$GITGATE" status --url "$URL" >"$T/status" || fail "gitgate status failed"
+	no_controls "$T/status"
+	grep -E '^prod +audit +webhook +[a-z_]+ +failed [0-9TZ:.-]+ +[0-9]+ +HTTP 500 Down\?31mX\?$' \
+		"$T/status" >/dev/null || fail "status: $(cat "$T/status")"
+	no_controls "$T/daemon.log"
 }
 
 # No real path puts a newline into a deployment's printed cells (reasons and
