@@ -517,7 +517,7 @@ static PGresult *pipe_result(PGconn *c)
 
 /*
  * A batch of deliveries with one deployment each (what a busy webhook
- * brings) in one round trip: libpq's pipeline mode sends BEGIN, each
+ * brings) in one round trip: libpq's pipeline mode sends BEGIN, the write lock, each
  * delivery's statement and COMMIT together, then reads the answers. Round
  * trips, not the statements, were most of a batch's time. 0: committed;
  * 1: a statement failed and the transaction was rolled back (run the
@@ -531,7 +531,8 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 			return 2;
 	if (gg_pgdb_prepare(c, accept_sql, ACCEPT_PARAMS) < 0 || !PQenterPipelineMode(c))
 		return 2;
-	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+	            PQsendQueryParams(c, GG_PGDB_WRITE_LOCK, 0, NULL, NULL, NULL, NULL, 0);
 	for (op *o = batch; sent && o; o = o->next)
 		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
 	/*
@@ -543,9 +544,13 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 	sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
 	if (!PQpipelineSync(c) || !sent)
 		return -1;
-	/* The answers in order: BEGIN, each delivery's, NOTIFY, COMMIT, then the sync. */
+	/* The answers in order: BEGIN, the lock, each delivery's, NOTIFY, COMMIT, the sync. */
 	PGresult *r = pipe_result(c);
 	int state = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	PQclear(r);
+	r = pipe_result(c);
+	if (!(r && PQresultStatus(r) == PGRES_TUPLES_OK))
+		state = -1;
 	PQclear(r);
 	/* Every answer is read, failed or not, for the connection to leave the pipeline. */
 	bool broken = false;
@@ -606,7 +611,7 @@ static void run_batch(gg_pgstore *p, op *batch)
 			op_reset(o);
 		goto savepoints;
 	}
-	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+	if (gg_pgdb_exec0(c, "BEGIN; " GG_PGDB_WRITE_LOCK) < 0)
 		goto fail;
 	op *failed = batch;
 	for (; failed; failed = failed->next) {
@@ -630,7 +635,7 @@ static void run_batch(gg_pgstore *p, op *batch)
 		op_reset(o);
 savepoints:
 	/* Transaction and savepoint statements travel together: fewer round trips. */
-	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
+	if (gg_pgdb_exec0(c, "BEGIN; " GG_PGDB_WRITE_LOCK "; SAVEPOINT op") < 0)
 		goto fail;
 	for (op *o = batch; o; o = o->next) {
 		o->rc = run_op(c, o);
@@ -776,7 +781,7 @@ static void reopen_reader(gg_pgstore *p)
 static void take_over(gg_pgstore *p, int64_t now)
 {
 	PGconn *c = p->w;
-	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+	if (gg_pgdb_exec0(c, "BEGIN; " GG_PGDB_WRITE_LOCK) < 0)
 		goto fail;
 	PGresult *r = gg_pgdb_exec(
 	    c,
