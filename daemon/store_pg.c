@@ -142,7 +142,8 @@ struct gg_pgstore {
 	void (*on_queue)(void *arg);
 	void *on_queue_arg;
 	char reason[PG_REASON_MAX];
-	gg_pgstats stats; /* the write connection's: when to analyze the tables */
+	gg_pgstats stats;  /* the write connection's: when to analyze the tables */
+	uint64_t inserted; /* worker: rows committed since stats last heard of them */
 };
 
 static void op_free(op *o)
@@ -668,7 +669,7 @@ committed:;
 	for (op *o = batch; o; o = o->next)
 		if (o->rc == 0 && (o->kind == OP_INSERT || (o->kind == OP_ACCEPT && !o->duplicate)))
 			inserted += o->kind == OP_INSERT ? 1 : o->ndeps;
-	gg_pgstats_grew(&p->stats, c, inserted);
+	p->inserted += inserted;
 	pthread_mutex_lock(&p->mu);
 	p->commits++;
 	p->committed_writes += n;
@@ -896,6 +897,20 @@ static void open_listener(gg_pgstore *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * Analyze the tables when the rows committed since the last time doubled
+ * them (store_pg_stats.c). Called once a batch's answers are handed back,
+ * so that the analyze's pause (milliseconds) is not added to the answers
+ * of the batch that crossed the mark; requests arriving meanwhile wait.
+ */
+static void analyze_if_grown(gg_pgstore *p)
+{
+	if (p->w && p->inserted) {
+		gg_pgstats_grew(&p->stats, p->w, p->inserted);
+		p->inserted = 0;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	gg_pgstore *p = arg;
@@ -959,6 +974,9 @@ static void *worker_main(void *arg)
 			/* A full pipe already means a wakeup is pending. */
 			if (write(p->pipefd[1], &b, 1) < 0 && errno != EAGAIN)
 				gg_log(GG_LOG_ERROR, "store: cannot wake the event loop", NULL);
+			pthread_mutex_unlock(&p->mu);
+			analyze_if_grown(p);
+			pthread_mutex_lock(&p->mu);
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -1078,6 +1096,7 @@ static void submit(gg_pgstore *p, op *o)
 		else
 			o->rc = -1;
 		complete(o);
+		analyze_if_grown(p);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
