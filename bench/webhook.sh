@@ -22,6 +22,16 @@
 # tests/pgserver.sh, on a unix socket, with fsync on (synchronous_commit
 # on, the default): a 202 means the commit reached the server's disk.
 #
+# Three replicas on PostgreSQL: three more gitgated, the same config apart
+# from replica:, state_dir and listen port, sharing one fresh database (gg3)
+# on the same server, so that they start from empty tables as the one-replica
+# row did. wrk talks to one host:port, so three wrk processes run at once,
+# one per replica, each with one thread and a third of the 16 connections
+# (6+5+5): the valid deliveries are spread over the replicas as a
+# round-robin load balancer would, without a proxy's own cost in the figure.
+# The row prints the sum of the three rates and the worst of the three p99s,
+# next to the one-replica row, and checks that the total is not below it.
+#
 # HTTPS rows: the same valid deliveries over TLS (wrk keeps its connections
 # alive, so the handshake is paid once per connection), to a second gitgated
 # with a fresh state directory serving its own TLS listener, and to a second
@@ -38,7 +48,11 @@ WPID=
 GTPID=
 WTPID=
 GPPID=
+R3PIDS=
 cleanup() {
+	for p in $R3PIDS; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	[ -n "$GPPID" ] && kill "$GPPID" 2>/dev/null && wait "$GPPID" 2>/dev/null
 	[ -d "$W/pg" ] && sh "$top/tests/pgserver.sh" stop "$W/pg"
 	[ -n "$GPID" ] && kill "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
@@ -169,19 +183,65 @@ printf 'store: {kind: postgres, conninfo_file: %s}\n' "$W/pg.conninfo" >>"$W/git
 GPPID=$!
 wait_http "http://127.0.0.1:$GPPORT/healthz"
 
-# run NAME URL SIG: wrk; leaves "RPS P99_MS NON2XX" in $W/NAME.res
+# The three replicas: one database of their own on the same server.
+psql -X -q -h "$W/pg" -U ggadmin -d postgres -c "CREATE DATABASE gg3 OWNER gg" >/dev/null
+sed 's/dbname=gg$/dbname=gg3/' "$W/pg/conninfo" >"$W/pg3.conninfo"
+chmod 600 "$W/pg3.conninfo"
+R3PORTS=
+for r in 1 2 3; do
+	rport=$(port)
+	sed -e "s|^listen: .*|listen: [\"127.0.0.1:$rport\"]|" -e "s|^state_dir: .*|state_dir: $W/state-r$r|" \
+		"$W/gitgated.yaml" >"$W/gitgated-r$r.yaml"
+	printf 'store: {kind: postgres, conninfo_file: %s}\nreplica: r%s\n' "$W/pg3.conninfo" "$r" >>"$W/gitgated-r$r.yaml"
+	"$GITGATED" -c "$W/gitgated-r$r.yaml" 2>"$W/gitgated-r$r.log" &
+	R3PIDS="$R3PIDS $!"
+	R3PORTS="$R3PORTS $rport"
+	wait_http "http://127.0.0.1:$rport/healthz"
+done
+
+# wrk's reports -> "RPS P99_MS NON2XX ERRORS ANSWERED": the rates summed, the
+# worst p99, the non-2xx and the answered requests summed.
+cat >"$W/wrkres.py" <<'PY'
+import re, sys
+rps = p99 = 0.0
+bad = answered = 0
+errs = "-"
+for name in sys.argv[1:]:
+    t = open(name).read()
+    rps += float(re.search(r"Requests/sec:\s+([0-9.]+)", t).group(1))
+    m = re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s)\s*$", t, re.M)
+    p99 = max(p99, float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)])
+    b = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+    bad += int(b.group(1)) if b else 0
+    answered += int(re.search(r"(\d+) requests in", t).group(1))
+    if re.search(r"Socket errors:.*", t):
+        errs = "errors"
+print("%.0f %.2f %d %s %d" % (rps, p99, bad, errs, answered))
+PY
+# run NAME URL SIG: wrk; leaves wrkres.py's line in $W/NAME.res
 run() {
 	GG_SIG=$3 GG_RUN="$1-$$" wrk -t2 -c16 -d"$DURATION" --latency -s "$W/post.lua" "$2" >"$W/$1.out" 2>&1
-	python3 - "$W/$1.out" >"$W/$1.res" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", t).group(1))
-m = re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s)\s*$", t, re.M)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
-errs = re.search(r"Socket errors:.*", t)
-print("%.0f %.2f %s %s" % (rps, p99, bad.group(1) if bad else "0", "errors" if errs else "-"))
-PY
+	python3 "$W/wrkres.py" "$W/$1.out" >"$W/$1.res"
+}
+# run3 NAME SIG PORT PORT PORT: three wrk at once, one per replica (delivery ids
+# of its own: no delivery reaches two replicas), one thread
+# and 6, 5 and 5 connections; leaves wrkres.py's line over the three in $W/NAME.res
+run3() {
+	_name=$1 _sig=$2
+	shift 2
+	_pids= _outs= _c=6 _i=0
+	for _p in "$@"; do
+		_i=$((_i + 1))
+		GG_SIG=$_sig GG_RUN="$_name-$$-$_i" wrk -t1 -c$_c -d"$DURATION" --latency -s "$W/post.lua" \
+			"http://127.0.0.1:$_p/hooks/github" >"$W/$_name.$_i.out" 2>&1 &
+		_pids="$_pids $!"
+		_outs="$_outs $W/$_name.$_i.out"
+		_c=5
+	done
+	for _p in $_pids; do
+		wait "$_p"
+	done
+	python3 "$W/wrkres.py" $_outs >"$W/$_name.res"
 }
 commit_stats() { # -> "COMMITS WRITES" from gitgated's /metrics
 	curl -s "http://127.0.0.1:$GPORT/metrics" |
@@ -248,6 +308,14 @@ GPRSS=$(hwm $GPPID)
 PSTORED=$(psql -X -At -h "$W/pg" -U ggadmin -d gg -c "select count(*) from deliveries")
 PDEPS=$(psql -X -At -h "$W/pg" -U ggadmin -d gg -c "select count(*) from deployments where target = 'prod'")
 quiet
+run3 gg-pg3 "$SIG" $R3PORTS
+R3RSS=0
+for p in $R3PIDS; do
+	R3RSS=$(python3 -c 'import sys; print(max(float(sys.argv[1]), float(sys.argv[2])))' "$R3RSS" "$(hwm "$p")")
+done
+P3STORED=$(psql -X -At -h "$W/pg" -U ggadmin -d gg3 -c "select count(*) from deliveries")
+P3DEPS=$(psql -X -At -h "$W/pg" -U ggadmin -d gg3 -c "select count(*) from deployments where target = 'prod'")
+quiet
 run wh-tls "https://127.0.0.1:$WTPORT/hooks/deploy" "$SIG"
 WTRSS=$(hwm $WTPID)
 
@@ -266,7 +334,9 @@ t_rps=$1 t_p99=$2 t_non2xx=$3
 set -- $(cat "$W/wh-tls.res")
 wt_rps=$1 wt_p99=$2
 set -- $(cat "$W/gg-pg.res")
-p_rps=$1 p_p99=$2 p_non2xx=$3
+p_rps=$1 p_p99=$2 p_non2xx=$3 p_ok=$(($5 - $3))
+set -- $(cat "$W/gg-pg3.res")
+p3_rps=$1 p3_p99=$2 p3_non2xx=$3 p3_ok=$(($5 - $3))
 
 ratio() { python3 -c "import sys; print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -287,7 +357,12 @@ printf '%-34s %12s %12s %12s %8s\n' "peak RSS after HTTPS run, MB" "$GTRSS" "$WT
 printf '%-34s %12s %12s %12s %8s\n' "PostgreSQL store valid, r/s" "$p_rps" "$w_rps" "" "$(ratio "$p_rps" "$w_rps")"
 printf '%-34s %12s %12s %12s %8s\n' "PostgreSQL store valid, p99 ms" "$p_p99" "$w_p99" "" ""
 printf '%-34s %12s %12s %12s %8s\n' "peak RSS after PostgreSQL run, MB" "$GPRSS" "" "" ""
-echo "PostgreSQL run: gitgated stored $PSTORED deliveries and $PDEPS deployments (non-2xx: $p_non2xx)"
+printf '%-34s %12s %12s %12s %8s\n' "3 replicas on PostgreSQL, total r/s" "$p3_rps" "$p_rps" "" "$(ratio "$p3_rps" "$p_rps")"
+printf '%-34s %12s %12s %12s %8s\n' "3 replicas, worst p99 ms" "$p3_p99" "$p_p99" "" "$(ratio "$p3_p99" "$p_p99")"
+printf '%-34s %12s %12s %12s %8s\n' "peak RSS, biggest replica, MB" "$R3RSS" "$GPRSS" "" ""
+echo "(in the 3-replica rows the webhook column holds the one-replica PostgreSQL figure)"
+echo "PostgreSQL run: gitgated stored $PSTORED deliveries and $PDEPS deployments (non-2xx: $p_non2xx); wrk saw $p_ok 2xx: $([ "$PSTORED" -ge "$p_ok" ] && echo 'every one stored' || echo 'SOME NOT STORED')"
+echo "3-replica run: the replicas stored $P3STORED deliveries and $P3DEPS deployments (non-2xx: $p3_non2xx); wrk saw $p3_ok 2xx: $([ "$P3STORED" -ge "$p3_ok" ] && echo 'every one stored' || echo 'SOME NOT STORED')"
 echo "HTTPS run: gitgated stored $TSTORED deliveries (non-2xx: $t_non2xx); handshake failures: $TFAIL"
 echo "valid run: gitgated stored $STORED deliveries and $DEPS deployments durably, $QUEUED of them queued behind the running one (non-2xx: $g_non2xx)"
 echo "/bin/true run: $CDEPS deployments stored; the dispatcher ran $CRAN of them, $CREF refused as repeats of the commit the target runs (the rest superseded); bad run: $gb_non2xx answered 401"
@@ -305,3 +380,6 @@ pmet=yes
 python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if a[0] >= 2*a[1] and a[2] < 20 else 1)" \
 	"$p_rps" "$w_rps" "$p_p99" || pmet=no
 echo "PostgreSQL targets (2x webhook, p99 < 20 ms): $([ $pmet = yes ] && echo met || echo MISSED)"
+p3met=yes
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)" "$p3_rps" "$p_rps" || p3met=no
+echo "three replicas not slower in total than one: $([ $p3met = yes ] && echo met || echo MISSED)"

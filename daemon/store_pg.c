@@ -144,8 +144,9 @@ struct gg_pgstore {
 	void (*on_queue)(void *arg);
 	void *on_queue_arg;
 	char reason[PG_REASON_MAX];
-	gg_pgstats stats; /* the write connection's: when to analyze the tables */
-	char **live;      /* under mu: the replicas the last heartbeat saw alive */
+	gg_pgstats stats;  /* the write connection's: when to analyze the tables */
+	uint64_t inserted; /* worker: rows committed since stats last heard of them */
+	char **live;       /* under mu: the replicas the last heartbeat saw alive */
 	size_t nlive;
 };
 
@@ -524,7 +525,7 @@ static PGresult *pipe_result(PGconn *c)
 
 /*
  * A batch of deliveries with one deployment each (what a busy webhook
- * brings) in one round trip: libpq's pipeline mode sends BEGIN, each
+ * brings) in one round trip: libpq's pipeline mode sends BEGIN, the write lock, each
  * delivery's statement and COMMIT together, then reads the answers. Round
  * trips, not the statements, were most of a batch's time. 0: committed;
  * 1: a statement failed and the transaction was rolled back (run the
@@ -538,7 +539,8 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 			return 2;
 	if (gg_pgdb_prepare(c, accept_sql, ACCEPT_PARAMS) < 0 || !PQenterPipelineMode(c))
 		return 2;
-	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+	            PQsendQueryParams(c, GG_PGDB_WRITE_LOCK, 0, NULL, NULL, NULL, NULL, 0);
 	for (op *o = batch; sent && o; o = o->next)
 		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
 	/*
@@ -550,9 +552,13 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 	sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
 	if (!PQpipelineSync(c) || !sent)
 		return -1;
-	/* The answers in order: BEGIN, each delivery's, NOTIFY, COMMIT, then the sync. */
+	/* The answers in order: BEGIN, the lock, each delivery's, NOTIFY, COMMIT, the sync. */
 	PGresult *r = pipe_result(c);
 	int state = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	PQclear(r);
+	r = pipe_result(c);
+	if (!(r && PQresultStatus(r) == PGRES_TUPLES_OK))
+		state = -1;
 	PQclear(r);
 	/* Every answer is read, failed or not, for the connection to leave the pipeline. */
 	bool broken = false;
@@ -613,7 +619,7 @@ static void run_batch(gg_pgstore *p, op *batch)
 			op_reset(o);
 		goto savepoints;
 	}
-	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+	if (gg_pgdb_exec0(c, "BEGIN; " GG_PGDB_WRITE_LOCK) < 0)
 		goto fail;
 	op *failed = batch;
 	for (; failed; failed = failed->next) {
@@ -637,7 +643,7 @@ static void run_batch(gg_pgstore *p, op *batch)
 		op_reset(o);
 savepoints:
 	/* Transaction and savepoint statements travel together: fewer round trips. */
-	if (gg_pgdb_exec0(c, "BEGIN; SAVEPOINT op") < 0)
+	if (gg_pgdb_exec0(c, "BEGIN; " GG_PGDB_WRITE_LOCK "; SAVEPOINT op") < 0)
 		goto fail;
 	for (op *o = batch; o; o = o->next) {
 		o->rc = run_op(c, o);
@@ -670,7 +676,7 @@ committed:;
 	for (op *o = batch; o; o = o->next)
 		if (o->rc == 0 && (o->kind == OP_INSERT || (o->kind == OP_ACCEPT && !o->duplicate)))
 			inserted += o->kind == OP_INSERT ? 1 : o->ndeps;
-	gg_pgstats_grew(&p->stats, c, inserted);
+	p->inserted += inserted;
 	pthread_mutex_lock(&p->mu);
 	p->commits++;
 	p->committed_writes += n;
@@ -794,7 +800,7 @@ static void reopen_reader(gg_pgstore *p)
 static void take_over(gg_pgstore *p, int64_t now)
 {
 	PGconn *c = p->w;
-	if (gg_pgdb_exec0(c, "BEGIN") < 0)
+	if (gg_pgdb_exec0(c, "BEGIN; " GG_PGDB_WRITE_LOCK) < 0)
 		goto fail;
 	PGresult *r = gg_pgdb_exec(
 	    c,
@@ -928,6 +934,20 @@ static void open_listener(gg_pgstore *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * Analyze the tables when the rows committed since the last time doubled
+ * them (store_pg_stats.c). Called once a batch's answers are handed back,
+ * so that the analyze's pause (milliseconds) is not added to the answers
+ * of the batch that crossed the mark; requests arriving meanwhile wait.
+ */
+static void analyze_if_grown(gg_pgstore *p)
+{
+	if (p->w && p->inserted) {
+		gg_pgstats_grew(&p->stats, p->w, p->inserted);
+		p->inserted = 0;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	gg_pgstore *p = arg;
@@ -991,6 +1011,9 @@ static void *worker_main(void *arg)
 			/* A full pipe already means a wakeup is pending. */
 			if (write(p->pipefd[1], &b, 1) < 0 && errno != EAGAIN)
 				gg_log(GG_LOG_ERROR, "store: cannot wake the event loop", NULL);
+			pthread_mutex_unlock(&p->mu);
+			analyze_if_grown(p);
+			pthread_mutex_lock(&p->mu);
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -1110,6 +1133,7 @@ static void submit(gg_pgstore *p, op *o)
 		else
 			o->rc = -1;
 		complete(o);
+		analyze_if_grown(p);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);

@@ -378,7 +378,7 @@ static const char *const migrations[GG_PGDB_SCHEMA_VERSION] = {
     "CREATE FUNCTION gitgated_report_event() RETURNS trigger LANGUAGE plpgsql AS $$"
     " DECLARE now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;"
     " BEGIN"
-    "  PERFORM pg_advisory_xact_lock(1734832741, 0);" /* "ggre" */
+    "  PERFORM pg_advisory_xact_lock(" GG_PGDB_WRITE_LOCK_KEYS ");"
     "  IF TG_OP = 'INSERT' AND NEW.state = 'refused' THEN"
     "   INSERT INTO report_events(deployment, target, state, at)"
     "    VALUES (NEW.id, NEW.target, 'queued', now);"

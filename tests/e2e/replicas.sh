@@ -12,70 +12,7 @@ c() { # a commit-like id from a number
 	printf '%040d' "$1"
 }
 
-pg_start() {
-	sh "$GG_TOP/tests/pgserver.sh" start "$T/pg" || fail "cannot start PostgreSQL"
-	trap 'stop_replicas; pg_stop' EXIT
-	cp "$T/pg/conninfo" "$T/conninfo"
-	chmod 600 "$T/conninfo"
-}
-
-pg_stop() {
-	sh "$GG_TOP/tests/pgserver.sh" stop "$T/pg"
-}
-
-psql_admin() {
-	psql -X -q -At -v ON_ERROR_STOP=1 -h "$T/pg" -U ggadmin -d gg -c "$1"
-}
-
-# replica_config N TARGETS [NAME]: $T/rN.yaml, on its own port and state_dir,
-# under replica name NAME (default rN).
-replica_config() {
-	PORT=$(free_port)
-	deploy_config "$2" "store: {kind: postgres, conninfo_file: $T/conninfo}
-replica: ${3:-r$1}"
-	sed "s#state_dir: $T/state#state_dir: $T/state$1#" "$T/cfg.yaml" >"$T/r$1.yaml"
-	eval "PORT_$1=$PORT"
-}
-
-# start_replica N: run replica N (configured by replica_config) until it is healthy.
-start_replica() {
-	"$GITGATED" -c "$T/r$1.yaml" 2>>"$T/r$1.log" &
-	eval "PID_$1=$!"
-	_port=$(eval echo "\$PORT_$1")
-	_i=0
-	until curl -sf -o /dev/null "http://127.0.0.1:$_port/healthz"; do
-		_i=$((_i + 1))
-		if [ $_i -gt 400 ] || ! kill -0 "$(eval echo "\$PID_$1")" 2>/dev/null; then
-			cat "$T/r$1.log" >&2
-			fail "replica $1 did not come up"
-		fi
-		sleep 0.05
-	done
-}
-
-# stop_replica N [SIGNAL]: stop replica N (SIGTERM, waited for) or send it SIGNAL.
-stop_replica() {
-	_pid=$(eval echo "\${PID_$1:-}")
-	[ -n "$_pid" ] || return 0
-	kill "-${2:-TERM}" "$_pid" 2>/dev/null || true
-	wait "$_pid" 2>/dev/null || true
-	eval "PID_$1="
-}
-
-stop_replicas() {
-	for _n in 1 2 3; do
-		stop_replica "$_n"
-	done
-	if grep -qsE 'Sanitizer|runtime error' "$T"/r*.log; then
-		cat "$T"/r*.log >&2
-		fail "a replica reported memory or UB errors"
-	fi
-}
-
-# at N: point the helpers of deploy_common.inc (send_event, api, settled) at replica N.
-at() {
-	URL="http://127.0.0.1:$(eval echo "\$PORT_$1")"
-}
+. "$(dirname "$0")/replicas_common.inc"
 
 # A target whose runs log "start COMMIT TIME" and "end COMMIT TIME" (ns) in
 # $T/runs, and wait for $T/release to exist.
