@@ -301,17 +301,7 @@ static void wctx_free(struct wctx *w)
 	free(w->target);
 	free(w->commit);
 	free(w->reason);
-	if (w->dep) {
-		free(w->dep->target);
-		free(w->dep->repo);
-		free(w->dep->ref);
-		free(w->dep->before);
-		free(w->dep->after);
-		free(w->dep->pusher);
-		free(w->dep->clone_url);
-		free(w->dep->reason);
-		free(w->dep);
-	}
+	gg_deployment_free(w->dep); /* every field its own, whoever made it */
 	free(w);
 }
 
