@@ -32,11 +32,9 @@ forge_start() {
 	chmod 600 "$T/token"
 }
 
-# A real path: a report destination answers with an ANSI "erase display", a
-# bell, a carriage return and a C1 CSI in its HTTP status line; the daemon
-# keeps that answer as the report's error, and status shows it in ERROR.
-t_a_forges_status_line_is_shown_escaped() {
-	echo hostile >"$T/forge.mode"
+# report_fails: a target reporting to the test forge (in the mode already
+# written to $T/forge.mode) deploys one push, and its report has failed.
+report_fails() {
 	forge_start
 	deploy_config "  - name: prod
     repo: acme/app
@@ -49,6 +47,14 @@ t_a_forges_status_line_is_shown_escaped() {
 	expect_eq "$(send_event 1234567890abcdef1234567890abcdef12345678)" 202 "push"
 	wait_until 30 settled
 	wait_until 30 grep -q 'report failed; retrying.*destination=audit' "$T/daemon.log"
+}
+
+# A real path: a report destination answers with an ANSI "erase display", a
+# bell, a carriage return and a C1 CSI in its HTTP status line; the daemon
+# keeps that answer as the report's error, and status shows it in ERROR.
+t_a_forges_status_line_is_shown_escaped() {
+	echo hostile >"$T/forge.mode"
+	report_fails
 	# The daemon kept exactly what the forge said (the JSON escapes it for JSON).
 	"$GITGATE" status --url "$URL" --json >"$T/status.json"
 	expect_eq "$(json "$T/status.json" 'd["targets"][0]["reports"][0]["error"] == "HTTP 500 Down\x1b[2J\x07\rX\x9b31m"')" \
@@ -74,18 +80,7 @@ PY
 # names the bytes.
 t_a_forges_status_line_that_is_no_utf8_is_kept_and_shown() {
 	echo badbytes >"$T/forge.mode"
-	forge_start
-	deploy_config "  - name: prod
-    repo: acme/app
-    ref: refs/heads/main
-    run: [\"true\"]
-    report:
-      - {name: audit, kind: webhook, url: \"http://127.0.0.1:$FORGE_PORT/hook\", token_file: $T/token}"
-	start_daemon
-	trap 'stop_daemon; kill "$FPID" 2>/dev/null || true' EXIT
-	expect_eq "$(send_event 1234567890abcdef1234567890abcdef12345678)" 202 "push"
-	wait_until 30 settled
-	wait_until 30 grep -q 'report failed; retrying.*destination=audit' "$T/daemon.log"
+	report_fails
 	"$GITGATE" status --url "$URL" --json >"$T/status.json"
 	expect_eq "$(json "$T/status.json" '[(r["destination"], r["error"]) for r in d["targets"][0]["reports"]]')" \
 		"[('audit', 'HTTP 500 Down?31mX?')]" "the report and its error"
