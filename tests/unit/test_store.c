@@ -946,6 +946,16 @@ static const gg_store_newdep one_prod[] = {
      .clone_url = "https://x"},
 };
 
+/* Two replicas, host-a:8080 and host-b:8080, on the database ci names: 0, or -1 (checked). */
+static int open_two_replicas(gg_store **a, gg_store **b, const char *ci)
+{
+	char *err = NULL;
+	CHECK_INT(gg_store_open_postgres(a, NULL, ci, "host-a:8080", 30000, &err), 0);
+	CHECK_INT(gg_store_open_postgres(b, NULL, ci, "host-b:8080", 30000, &err), 0);
+	free(err);
+	return *a && *b ? 0 : -1;
+}
+
 /*
  * Two replicas on one database: a deployment one of them claimed holds its
  * target against the other's claims; the other can neither finish nor
@@ -956,11 +966,7 @@ static void test_pg_replicas_share_the_queue(void)
 {
 	char *ci = pg_conninfo("gg_replicas");
 	gg_store *a = NULL, *b = NULL;
-	char *err = NULL;
-	CHECK_INT(gg_store_open_postgres(&a, NULL, ci, "host-a:8080", 30000, &err), 0);
-	CHECK_INT(gg_store_open_postgres(&b, NULL, ci, "host-b:8080", 30000, &err), 0);
-	free(err);
-	if (a == NULL || b == NULL)
+	if (open_two_replicas(&a, &b, ci) < 0)
 		goto done;
 	seen s1 = {0}, s2 = {0}, w = {0};
 	gg_store_accept(a, "github", "r-1", "push", two, 1, on_accept, &s1);
@@ -1024,7 +1030,9 @@ static void test_pg_replicas_share_the_queue(void)
 	/* A restart of B under its name takes its own running row back to the queue. */
 	gg_store_close(b);
 	b = NULL;
+	char *err = NULL;
 	CHECK_INT(gg_store_open_postgres(&b, NULL, ci, "host-b:8080", 30000, &err), 0);
+	free(err);
 	n = 0;
 	CHECK_INT(gg_store_recover(b, &n), 0);
 	CHECK_INT((int)n, 1);
@@ -1082,11 +1090,7 @@ static void test_pg_duty_taken_once_per_connection(void)
 {
 	char *ci = pg_conninfo("gg_duty");
 	gg_store *a = NULL, *b = NULL;
-	char *err = NULL;
-	CHECK_INT(gg_store_open_postgres(&a, NULL, ci, "host-a:8080", 30000, &err), 0);
-	CHECK_INT(gg_store_open_postgres(&b, NULL, ci, "host-b:8080", 30000, &err), 0);
-	free(err);
-	if (a == NULL || b == NULL)
+	if (open_two_replicas(&a, &b, ci) < 0)
 		goto done;
 	long pid = 0;
 	CHECK(gg_store_duty(a, "reports"));
