@@ -422,6 +422,17 @@ $(app_target)"
 	for n in 1 2 3; do
 		wait_until 30 ran_on "r$n" "$(h 4)"
 	done
+	# A stranger replays the first push under a fresh delivery id: every
+	# replica's own queue judges it a replay of an older commit.
+	at 1
+	expect_eq "$(send_event "$(h 1)" refs/heads/main "$ZERO" each-replay)" 200 "replayed push 1"
+	expect_eq "$(json "$T/resp" 'sorted((x["target"], x.get("replica","-"), x.get("reason")) for x in d["deployments"])')" \
+		"[('app', '-', 'replay of an older commit'), ('fleet', 'r1', 'replay of an older commit'), ('fleet', 'r2', 'replay of an older commit'), ('fleet', 'r3', 'replay of an older commit')]" \
+		"the replay's deployments"
+	sleep 1
+	for n in 1 2 3; do
+		expect_eq "$(starts_on "r$n" "$(h 1)")" 1 "runs of commit 1 on r$n after the replay"
+	done
 	stop_replicas
 }
 
