@@ -61,6 +61,14 @@ struct tstate {
 	unsigned inflight;
 	int64_t last_started; /* never start an older deployment after a newer one */
 	bool paused;          /* through the API: its queue waits (gg_dispatch_set_paused) */
+	/*
+	 * A shared store: until then (ms), the target runs on another replica
+	 * (a claim of it lost), which reads the queue when it ends: no scan
+	 * here reads it for this target, nor claims it. A NOTIFY that freed a
+	 * target ends it early; the deadline is the net for one never heard.
+	 */
+	int64_t elsewhere_until;
+	uint64_t claim_freed; /* d->freed when the claim in flight was asked */
 	struct event *poll_ev;
 	uint64_t poll_ms;
 	gg_run *poll_run;
@@ -112,6 +120,8 @@ struct gg_dispatch {
 	struct event *wake_ev;
 	/* Read the queue even while every target is busy: at start, after a reload, a gone one. */
 	bool scan_all;
+	uint64_t freed;       /* NOTIFYs heard that freed a target, so far */
+	uint64_t claims_lost; /* claims refused: the target ran on another replica */
 	bool shutting_down;
 	struct event *grace_ev;
 	void (*shutdown_done)(void *);
@@ -242,6 +252,8 @@ typedef enum { W_CLAIM, W_FINISH, W_SUPERSEDE, W_REQUEUE, W_INSERT, W_CANCEL } w
 
 #define DISPATCH_WRITE_RETRY_MS     250
 #define DISPATCH_WRITE_RETRY_MAX_MS 5000
+/* How long a lost claim keeps this replica off its target without a NOTIFY. */
+#define DISPATCH_ELSEWHERE_MS 1000
 
 struct wctx {
 	gg_dispatch *d;
@@ -412,6 +424,8 @@ static void claim_settled(gg_dispatch *d, tstate *t, int rc)
 	d->running--;
 	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->target) : NULL;
 	if (rc == 0 && tg && !d->shutting_down) {
+		/* Won: what queued before it of this target will never run. */
+		wctx_submit(wctx_new(d, W_SUPERSEDE, t->name, dep->id, false));
 		job_start(d, t, tg, dep);
 		return;
 	}
@@ -427,9 +441,17 @@ static void claim_settled(gg_dispatch *d, tstate *t, int rc)
 		else if ((t->paused = paused_in_store(d, t->target)))
 			gg_log(GG_LOG_INFO, "deployment left queued: its target was paused",
 			       "target", t->name, NULL);
-		else
+		else {
 			gg_log(GG_LOG_DEBUG, "deployment left queued: its target runs elsewhere",
 			       "target", t->name, NULL);
+			d->claims_lost++;
+			/* Unless a target was freed since the claim was asked: it may be this one.
+			 */
+			if (rc == GG_STORE_CONFLICT && t->claim_freed == d->freed) {
+				t->elsewhere_until = now_unix_ms() + DISPATCH_ELSEWHERE_MS;
+				arm_wake(d, t->elsewhere_until);
+			}
+		}
 	}
 	gg_deployment_free(dep);
 	maybe_shutdown_done(d);
@@ -1101,6 +1123,11 @@ static void cancel_target_queue(gg_dispatch *d, const char *target)
 	gg_deployments_free(q, nq);
 }
 
+static bool runs_elsewhere(const tstate *t, int64_t now)
+{
+	return t->elsewhere_until > now;
+}
+
 /*
  * Whether a scan could do anything: start a deployment (a configured target
  * is idle, under max_parallel), or cancel the queue of a target that is no
@@ -1109,10 +1136,11 @@ static void cancel_target_queue(gg_dispatch *d, const char *target)
 static bool worth_scanning(const gg_dispatch *d)
 {
 	bool slot = d->cfg->max_parallel == 0 || d->running < d->cfg->max_parallel;
+	int64_t now = now_unix_ms();
 	for (size_t i = 0; i < d->nts; i++) {
 		const tstate *t = d->ts[i];
 		if (t->job == NULL && t->claiming == NULL &&
-		    (!t->configured || (slot && !t->paused)))
+		    (!t->configured || (slot && !t->paused && !runs_elsewhere(t, now))))
 			return true;
 	}
 	return false;
@@ -1215,6 +1243,10 @@ static void scan(gg_dispatch *d)
 		size_t newest = c[ci].newest;
 		if (t->job || t->claiming || t->paused)
 			continue;
+		if (runs_elsewhere(t, now)) {
+			arm_wake(d, t->elsewhere_until); /* one wake-up serves every reason */
+			continue;
+		}
 		if (list[newest].id < t->last_started) {
 			/* E.g. a retry whose requeue reached the disk late: a newer one ran. */
 			struct wctx *ow = wctx_new(d, W_SUPERSEDE, t->name, t->last_started, false);
@@ -1235,9 +1267,12 @@ static void scan(gg_dispatch *d)
 			continue;
 		/*
 		 * Everything older of this target ends superseded — also a retry
-		 * whose requeue is still on its way to disk, hence always.
+		 * whose requeue is still on its way to disk, hence always; on a
+		 * shared store once the claim is won (claim_settled): a replica
+		 * that loses it leaves the queue to the winner.
 		 */
-		wctx_submit(wctx_new(d, W_SUPERSEDE, t->name, list[newest].id, false));
+		if (!gg_store_shared(d->store))
+			wctx_submit(wctx_new(d, W_SUPERSEDE, t->name, list[newest].id, false));
 		/* The deployment stays pending until its finish (or requeue) is on disk. */
 		pending_add(d, list[newest].id);
 		t->last_started = list[newest].id;
@@ -1248,6 +1283,7 @@ static void scan(gg_dispatch *d)
 			/* Other daemons run this queue too: start only what the database granted.
 			 */
 			t->claiming = dep;
+			t->claim_freed = d->freed;
 			d->running++;
 			wctx_submit(wctx_new(d, W_CLAIM, t->name, dep->id, false));
 			continue;
@@ -1570,6 +1606,29 @@ void gg_dispatch_kick(gg_dispatch *d, char *const *targets, size_t ntargets)
 	schedule_scan(d);
 }
 
+void gg_dispatch_notified(gg_dispatch *d, bool freed)
+{
+	if (freed) {
+		d->freed++;
+		for (size_t i = 0; i < d->nts; i++) {
+			tstate *t = d->ts[i];
+			t->elsewhere_until = 0;
+			/* Another replica may have resumed a target this one saw paused. */
+			if (t->paused)
+				t->paused = paused_in_store(d, t->target);
+		}
+	}
+	/* Only targets that may run here make the queue worth a read. */
+	schedule_scan(d);
+}
+
+bool gg_dispatch_busy(gg_dispatch *d, const char *target)
+{
+	const tstate *t = tstate_find(d, target);
+	return t && t->configured &&
+	       (t->job || t->claiming || t->paused || runs_elsewhere(t, now_unix_ms()));
+}
+
 void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg)
 {
 	d->cfg = cfg;
@@ -1607,6 +1666,11 @@ void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *
 	struct timeval tv = {(time_t)(grace_ms / 1000), (suseconds_t)(grace_ms % 1000) * 1000};
 	evtimer_add(d->grace_ev, &tv);
 	maybe_shutdown_done(d);
+}
+
+uint64_t gg_dispatch_claims_lost(const gg_dispatch *d)
+{
+	return d->claims_lost;
 }
 
 size_t gg_dispatch_running(const gg_dispatch *d)

@@ -28,6 +28,18 @@ int gg_dispatch_new(gg_dispatch **out, struct event_base *base, gg_store *store,
  * NULL/0 when it is not known for which (all of the queue is read).
  */
 void gg_dispatch_kick(gg_dispatch *d, char *const *targets, size_t ntargets);
+/*
+ * Another replica sharing the store committed work for the queue, or freed
+ * a target (freed: a finish, a requeue, a resume, a takeover, or the store
+ * reconnected): look for work that may run here.
+ */
+void gg_dispatch_notified(gg_dispatch *d, bool freed);
+/*
+ * Whether the queue named target is known to be running (here, or on
+ * another replica since a claim of it was lost) or paused: work queued for
+ * it needs no other replica woken.
+ */
+bool gg_dispatch_busy(gg_dispatch *d, const char *target);
 /* The config was replaced (SIGHUP); cfg is the new one. */
 void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg);
 /*
@@ -36,6 +48,8 @@ void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg);
  * nothing runs any more.
  */
 void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *), void *arg);
+/* Claims lost so far because the target ran on another replica (for /metrics). */
+uint64_t gg_dispatch_claims_lost(const gg_dispatch *d);
 /* Deployments running now (for /metrics). */
 size_t gg_dispatch_running(const gg_dispatch *d);
 /*

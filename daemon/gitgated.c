@@ -70,11 +70,18 @@ static void on_prune(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Another replica queued work or freed a target. */
-static void on_queue(void *arg)
+static void on_queue(void *arg, bool freed)
 {
 	gg_daemon *d = arg;
 	if (d->dispatch && !d->stopping)
-		gg_dispatch_kick(d->dispatch, NULL, 0);
+		gg_dispatch_notified(d->dispatch, freed);
+}
+
+/* Whether a delivery for target needs the other replicas woken (store_pg). */
+static bool on_busy(void *arg, const char *target)
+{
+	gg_daemon *d = arg;
+	return d->dispatch && gg_dispatch_busy(d->dispatch, target);
 }
 
 static void on_sighup(evutil_socket_t fd, short what, void *arg)
@@ -299,7 +306,7 @@ int main(int argc, char **argv)
 		gg_log(GG_LOG_ERROR, "cannot start the dispatcher", NULL);
 		goto done;
 	}
-	gg_store_on_queue(d->store, on_queue, d);
+	gg_store_on_queue(d->store, on_queue, on_busy, d);
 	gg_outbox_new(&m.outbox, d->base, d->store, d->cfg);
 	m.sighup = evsignal_new(d->base, SIGHUP, on_sighup, &m);
 	m.sigterm = evsignal_new(d->base, SIGTERM, on_sigterm, &m);

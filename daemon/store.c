@@ -943,10 +943,11 @@ void gg_replicas_free(gg_replica *list, size_t n)
 	free(list);
 }
 
-void gg_store_on_queue(gg_store *s, void (*fn)(void *arg), void *arg)
+void gg_store_on_queue(gg_store *s, void (*fn)(void *arg, bool freed),
+                       bool (*busy)(void *arg, const char *target), void *arg)
 {
 	if (s->pg)
-		gg_pgstore_on_queue(s->pg, fn, arg);
+		gg_pgstore_on_queue(s->pg, fn, busy, arg);
 }
 
 bool gg_store_duty(gg_store *s, const char *duty)

@@ -126,12 +126,18 @@ bool gg_store_healthy(gg_store *s, const char **reason);
  */
 bool gg_store_shared(const gg_store *s);
 /*
- * Call fn(arg) on the event loop whenever a replica sharing the store
- * committed work for the queue (a delivery, a retry, a takeover) or freed
- * a target, and once the store (re)connected: the queue must be read then.
- * Never called on a store of one daemon.
+ * Call fn(arg, freed) on the event loop whenever a replica sharing the
+ * store committed work for the queue (a delivery, a retry), with freed
+ * when it freed a target (a finish, a requeue, a resume, a takeover), and
+ * once the store (re)connected (freed: anything may have happened
+ * unheard). busy(arg, target), asked on the loop as a delivery is stored,
+ * says whether this daemon knows target to be running (here or on another
+ * replica) or paused: a delivery for such targets only does not wake the
+ * other replicas, since whoever runs the target reads the queue when it
+ * ends. Never called on a store of one daemon.
  */
-void gg_store_on_queue(gg_store *s, void (*fn)(void *arg), void *arg);
+void gg_store_on_queue(gg_store *s, void (*fn)(void *arg, bool freed),
+                       bool (*busy)(void *arg, const char *target), void *arg);
 /*
  * Whether this daemon does the periodic duty named duty (poll a target's
  * branch, reconcile it, prune): on a shared store exactly one replica at a

@@ -59,6 +59,14 @@
  * committed, delivered at once, never a polling interval).
  */
 #define PG_CHANNEL "gitgated_queue"
+/*
+ * The payload of a NOTIFY that freed a target (a finish, a requeue, a
+ * resume, a takeover): replicas that saw the target run elsewhere look at
+ * its queue again. A NOTIFY without it only queued work.
+ */
+#define PG_FREED        "freed"
+#define PG_NOTIFY_WORK  "NOTIFY " PG_CHANNEL
+#define PG_NOTIFY_FREED "NOTIFY " PG_CHANNEL ", '" PG_FREED "'"
 /* The class of the duty locks (two-key advisory locks: this, and the duty's hash). */
 #define PG_DUTY_LOCK_CLASS 0x67676475 /* "ggdu" */
 
@@ -87,6 +95,13 @@ struct op {
 	size_t ndeps;
 	bool duplicate;
 	bool wakes; /* committed, it gives other replicas work: NOTIFY with it */
+	bool frees; /* committed, it frees a target (wakes too) */
+	/*
+	 * A delivery whose every target this replica knows to be running (here
+	 * or elsewhere): whoever runs them reads the queue when they end, so
+	 * waking the other replicas would only make them read it for nothing.
+	 */
+	bool quiet;
 	int64_t *ids;
 	bool *allow_rollback;
 	const char **refused;
@@ -141,7 +156,8 @@ struct gg_pgstore {
 	bool l_wanted; /* under mu */
 	int w_pid;     /* under mu: the write connection's server process, whose NOTIFYs are ours */
 	bool self_wake; /* under mu: this replica took deployments over: its queue has work */
-	void (*on_queue)(void *arg);
+	void (*on_queue)(void *arg, bool freed);
+	bool (*busy)(void *arg, const char *target);
 	void *on_queue_arg;
 	char reason[PG_REASON_MAX];
 	gg_pgstats stats;  /* the write connection's: when to analyze the tables */
@@ -318,7 +334,7 @@ static int accept_result(op *o, PGresult *r)
 		return -1;
 	o->ids[0] = gg_pgdb_i64(r, 0, 1);
 	o->refused[0] = judged_reason(r, 0, 2);
-	o->wakes = !o->duplicate && o->refused[0] == NULL;
+	o->wakes = !o->quiet && !o->duplicate && o->refused[0] == NULL;
 	return 0;
 }
 
@@ -351,7 +367,7 @@ static int run_accept(PGconn *c, op *o, int64_t now)
 		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
 		                  &o->ids[i], &o->refused[i]) < 0)
 			return -1;
-		o->wakes |= o->refused[i] == NULL;
+		o->wakes |= !o->quiet && o->refused[i] == NULL;
 	}
 	return 0;
 }
@@ -418,7 +434,7 @@ static int run_op(PGconn *c, op *o)
 		    "WHERE id=$6 AND (state='queued' OR (state='running' AND replica=$7))",
 		    "ssssiis", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
 		    o->commit, o->reason, now, o->id, o->replica));
-		o->wakes = n > 0; /* the target is free again */
+		o->wakes = o->frees = n > 0; /* the target is free again */
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
 		n = gg_pgdb_changed(
@@ -437,7 +453,7 @@ static int run_op(PGconn *c, op *o)
 		                 "not_before=$1, started_at=NULL, replica=NULL, lease_until=NULL "
 		                 "WHERE id=$2 AND state='running' AND replica=$3",
 		                 "iis", o->when, o->id, o->replica));
-		o->wakes = n > 0;
+		o->wakes = o->frees = n > 0;
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
 		n = gg_pgdb_changed(
@@ -459,7 +475,7 @@ static int run_op(PGconn *c, op *o)
 		if (n < 0)
 			return -1;
 		o->id = n;
-		o->wakes = n > 0; /* the other replicas run what queued meanwhile */
+		o->wakes = o->frees = n > 0; /* the other replicas run what queued meanwhile */
 		return 0;
 	case OP_REPORT:
 		return gg_pgreport_run(c, o->report, now);
@@ -507,7 +523,7 @@ static void op_reset(op *o)
 	o->rc = 0;
 	o->id = o->id0;
 	o->duplicate = false;
-	o->wakes = false;
+	o->wakes = o->frees = false;
 	free(o->ids);
 	o->ids = NULL;
 	free(o->refused);
@@ -544,11 +560,15 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 	for (op *o = batch; sent && o; o = o->next)
 		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
 	/*
-	 * The wake-up is sent whatever the answers: a replica woken for a
+	 * The wake-up is sent whatever the answers (a replica woken for a
 	 * duplicate finds nothing new and sleeps again, and this replica does
-	 * not hear its own.
+	 * not hear its own), unless every delivery is quiet.
 	 */
-	sent = sent && PQsendQueryParams(c, "NOTIFY " PG_CHANNEL, 0, NULL, NULL, NULL, NULL, 0);
+	bool notify = false;
+	for (op *o = batch; o; o = o->next)
+		notify |= !o->quiet;
+	sent =
+	    sent && (!notify || PQsendQueryParams(c, PG_NOTIFY_WORK, 0, NULL, NULL, NULL, NULL, 0));
 	sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
 	if (!PQpipelineSync(c) || !sent)
 		return -1;
@@ -572,10 +592,12 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 		PQclear(r);
 	}
 	if (!broken) {
-		r = pipe_result(c);
-		if (state == 0 && !(r && PQresultStatus(r) == PGRES_COMMAND_OK))
-			state = -1;
-		PQclear(r);
+		if (notify) {
+			r = pipe_result(c);
+			if (state == 0 && !(r && PQresultStatus(r) == PGRES_COMMAND_OK))
+				state = -1;
+			PQclear(r);
+		}
 		r = pipe_result(c);
 		if (state == 0 && !(r && PQresultStatus(r) == PGRES_COMMAND_OK &&
 		                    strcmp(PQcmdStatus(r), "COMMIT") == 0))
@@ -608,7 +630,7 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
-	bool any_failed = false, wakes = false;
+	bool any_failed = false, wakes = false, frees = false;
 	int piped = run_pipelined(c, batch, gg_wall_ms());
 	if (piped == 0)
 		goto committed;
@@ -629,14 +651,17 @@ static void run_batch(gg_pgstore *p, op *batch)
 		if (failed->rc == -1 || PQtransactionStatus(c) == PQTRANS_INERROR)
 			break;
 		wakes |= failed->wakes;
+		frees |= failed->frees;
 	}
 	if (failed == NULL) {
 		/* The wake-up travels with the commit: sent only if it committed. */
-		if (gg_pgdb_exec0(c, wakes ? "NOTIFY " PG_CHANNEL "; COMMIT" : "COMMIT") < 0)
+		if (gg_pgdb_exec0(c, frees   ? PG_NOTIFY_FREED "; COMMIT"
+		                     : wakes ? PG_NOTIFY_WORK "; COMMIT"
+		                             : "COMMIT") < 0)
 			goto fail;
 		goto committed;
 	}
-	wakes = false;
+	wakes = frees = false;
 	if (PQstatus(c) != CONNECTION_OK || gg_pgdb_exec0(c, "ROLLBACK") < 0)
 		goto fail;
 	for (op *o = batch; o; o = o->next)
@@ -650,8 +675,10 @@ savepoints:
 		if (o->rc != -1 && PQtransactionStatus(c) == PQTRANS_INERROR &&
 		    gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
 			goto fail;
-		if (o->rc != -1)
+		if (o->rc != -1) {
 			wakes |= o->wakes;
+			frees |= o->frees;
+		}
 		if (o->rc == -1) {
 			if (PQstatus(c) != CONNECTION_OK)
 				goto fail;
@@ -664,7 +691,8 @@ savepoints:
 		/* The wake-up travels with the commit: one round trip, sent only if it committed.
 		 */
 		if (gg_pgdb_exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
-		                     : wakes ? "RELEASE SAVEPOINT op; NOTIFY " PG_CHANNEL "; COMMIT"
+		                     : frees ? "RELEASE SAVEPOINT op; " PG_NOTIFY_FREED "; COMMIT"
+		                     : wakes ? "RELEASE SAVEPOINT op; " PG_NOTIFY_WORK "; COMMIT"
 		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
 			goto fail;
 	}
@@ -831,7 +859,7 @@ static void take_over(gg_pgstore *p, int64_t now)
 		       PQgetvalue(r, k, 2), "queued_again", again, NULL);
 	}
 	PQclear(r);
-	if (gg_pgdb_exec0(c, n ? "NOTIFY " PG_CHANNEL "; COMMIT" : "COMMIT") < 0)
+	if (gg_pgdb_exec0(c, n ? PG_NOTIFY_FREED "; COMMIT" : "COMMIT") < 0)
 		goto fail;
 	if (n && p->pipefd[1] >= 0) {
 		/* Our own NOTIFY does not wake us (on_listen): the pipe does. */
@@ -1042,10 +1070,10 @@ static void drain_done(gg_pgstore *p, bool call)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void wake_queue(gg_pgstore *p)
+static void wake_queue(gg_pgstore *p, bool freed)
 {
 	if (p->on_queue)
-		p->on_queue(p->on_queue_arg);
+		p->on_queue(p->on_queue_arg, freed);
 }
 
 /* The LISTEN connection broke: drop it and ask the worker for another. */
@@ -1074,14 +1102,17 @@ static void on_listen(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&p->mu);
 	int own = p->w_pid;
 	pthread_mutex_unlock(&p->mu);
-	bool any = false;
+	bool any = false, freed = false;
 	for (PGnotify *n; (n = PQnotifies(p->l)) != NULL;) {
 		/* This replica's own commits already told its dispatcher. */
-		any |= n->be_pid != own;
+		if (n->be_pid != own) {
+			any = true;
+			freed |= n->extra && strcmp(n->extra, PG_FREED) == 0;
+		}
 		PQfreemem(n);
 	}
 	if (any)
-		wake_queue(p);
+		wake_queue(p, freed);
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
@@ -1099,7 +1130,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	p->self_wake = false;
 	pthread_mutex_unlock(&p->mu);
 	if (self_wake)
-		wake_queue(p);
+		wake_queue(p, true);
 	if (l == NULL)
 		return;
 	if (p->l)
@@ -1107,13 +1138,18 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	p->l = l;
 	p->l_ev = event_new(p->base, PQsocket(l), EV_READ | EV_PERSIST, on_listen, p);
 	event_add(p->l_ev, NULL);
-	/* What was committed while nobody listened is in the queue: look now. */
-	wake_queue(p);
+	/*
+	 * What was committed while nobody listened is in the queue, and a
+	 * target may have been freed unheard: look now.
+	 */
+	wake_queue(p, true);
 }
 
-void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg), void *arg)
+void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg, bool freed),
+                         bool (*busy)(void *arg, const char *target), void *arg)
 {
 	p->on_queue = fn;
+	p->busy = busy;
 	p->on_queue_arg = arg;
 }
 
@@ -1338,6 +1374,9 @@ void gg_pgstore_accept(gg_pgstore *p, const char *source, const char *delivery, 
 		d->clone_url = gg_strdup_opt(deps[i].clone_url);
 		d->client = gg_strdup_opt(deps[i].client);
 	}
+	o->quiet = p->busy != NULL;
+	for (size_t i = 0; o->quiet && i < ndeps; i++)
+		o->quiet = p->busy(p->on_queue_arg, o->deps[i].target);
 	o->acb = cb;
 	o->arg = arg;
 	submit(p, o);

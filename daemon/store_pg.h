@@ -38,7 +38,8 @@ int gg_pgstore_list(gg_deployment **out, size_t *n, gg_pgstore *p, const char *t
 int gg_pgstore_last_deployed(char **commit, gg_pgstore *p, const char *target);
 const char *gg_pgstore_replay_reason(gg_pgstore *p, const char *target, const char *after,
                                      int64_t self, bool allow_rollback);
-void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg), void *arg);
+void gg_pgstore_on_queue(gg_pgstore *p, void (*fn)(void *arg, bool freed),
+                         bool (*busy)(void *arg, const char *target), void *arg);
 bool gg_pgstore_duty(gg_pgstore *p, const char *duty);
 int gg_pgstore_list_replicas(gg_replica **out, size_t *n, gg_pgstore *p);
 size_t gg_pgstore_placements(gg_pgstore *p, char ***names);
