@@ -156,6 +156,12 @@ void gg_metrics_render(gg_buf *b, gg_daemon *d)
 	    "# HELP gitgated_deployments_running Deployments running now.\n"
 	    "# TYPE gitgated_deployments_running gauge\ngitgated_deployments_running %zu\n",
 	    d->dispatch ? gg_dispatch_running(d->dispatch) : (size_t)0);
+	gg_buf_printf(
+	    b,
+	    "# HELP gitgated_claims_lost_total Deployments this replica tried to start "
+	    "while their target ran on another.\n"
+	    "# TYPE gitgated_claims_lost_total counter\ngitgated_claims_lost_total %llu\n",
+	    (unsigned long long)(d->dispatch ? gg_dispatch_claims_lost(d->dispatch) : 0));
 	gg_buf_printf(b,
 	              "# HELP gitgated_store_pending_writes Writes waiting for the disk.\n"
 	              "# TYPE gitgated_store_pending_writes gauge\n"

@@ -159,6 +159,50 @@ $(slow_target)"
 	stop_replicas
 }
 
+# claims_lost N: replica N's gitgated_claims_lost_total.
+claims_lost() {
+	curl -sf "http://127.0.0.1:$(eval echo "\$PORT_$1")/metrics" |
+		awk '/^gitgated_claims_lost_total / {print $2}'
+}
+
+t_pushes_for_a_target_running_elsewhere_wait_for_its_run_to_end() {
+	pg_start
+	for n in 1 2; do
+		replica_config $n "$(app_target)"
+		start_replica $n
+	done
+	at 1
+	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO")" 202 "push 1"
+	wait_until 20 runs_started 1
+	wait_until 20 test -n "$(psql_admin "SELECT replica FROM deployments WHERE state='running'")"
+	busy=$(psql_admin "SELECT replica FROM deployments WHERE state='running'")
+	idle=1
+	[ "$busy" = r1 ] && idle=2
+	# Pushes to the replica the target does not run on: one lost claim tells
+	# it where the target runs, and until that run ends (or a second passes)
+	# it neither tries again nor wakes the other replica for each push.
+	at $idle
+	for i in $(seq 2 25); do
+		expect_eq "$(send_event "$(c "$i")" refs/heads/main "$ZERO")" 202 "push $i"
+	done
+	lost=$(claims_lost $idle)
+	[ -n "$lost" ] && [ "$lost" -lt 12 ] ||
+		fail "r$idle tried to start a target running on $busy $lost times for 24 pushes"
+	expect_eq "$(claims_lost "${busy#r}")" 0 "claims lost by $busy"
+	expect_eq "$(psql_admin "SELECT count(*) FROM deployments WHERE state='running'")" 1 "running"
+	# The run ends: the newest push runs next (on either replica), and only it.
+	touch "$T/release"
+	wait_until 30 settled
+	expect_eq "$(grep -c '^start' "$T/runs")" 2 "runs"
+	expect_eq "$(sed -n '3s/^start \([0-9]*\) .*/\1/p' "$T/runs")" "$(c 25)" "the second run"
+	no_overlap
+	# And a push after that, to the replica that lost claims, runs too.
+	expect_eq "$(send_event "$(c 26)" refs/heads/main "$ZERO")" 202 "push 26"
+	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
+	wait_until 20 dep_state_is "$id" succeeded
+	stop_replicas
+}
+
 t_a_lost_replica_is_taken_over_and_its_late_finish_refused() {
 	pg_start
 	replica_config 1 "$(app_target)"
