@@ -424,8 +424,6 @@ static void claim_settled(gg_dispatch *d, tstate *t, int rc)
 	d->running--;
 	const gg_dtarget *tg = t->configured ? gg_dconfig_target(d->cfg, t->target) : NULL;
 	if (rc == 0 && tg && !d->shutting_down) {
-		/* Won: what queued before it of this target will never run. */
-		wctx_submit(wctx_new(d, W_SUPERSEDE, t->name, dep->id, false));
 		job_start(d, t, tg, dep);
 		return;
 	}
@@ -1268,8 +1266,8 @@ static void scan(gg_dispatch *d)
 		/*
 		 * Everything older of this target ends superseded — also a retry
 		 * whose requeue is still on its way to disk, hence always; on a
-		 * shared store once the claim is won (claim_settled): a replica
-		 * that loses it leaves the queue to the winner.
+		 * shared store by the claim, when it wins (gg_store_claim): a
+		 * replica that loses leaves the queue to the winner.
 		 */
 		if (!gg_store_shared(d->store))
 			wctx_submit(wctx_new(d, W_SUPERSEDE, t->name, list[newest].id, false));

@@ -200,7 +200,13 @@ typedef void (*gg_store_cb)(void *arg, int rc, int64_t id);
  * created_at now, not_before as given).
  */
 void gg_store_insert(gg_store *s, const gg_deployment *d, gg_store_cb cb, void *arg);
-/* queued -> running with started_at now (GG_STORE_CONFLICT if not queued). */
+/*
+ * queued -> running with started_at now (GG_STORE_CONFLICT if not queued).
+ * On a shared store, also when the target runs on another replica or is
+ * paused; a claim that can succeed first supersedes the target's older
+ * queued deployments, in the same transaction (so their events come first,
+ * as when the dispatcher of one daemon supersedes them before its claim).
+ */
 void gg_store_claim(gg_store *s, int64_t id, gg_store_cb cb, void *arg);
 /*
  * running (or queued) -> a final state (succeeded, failed, timed_out, superseded,

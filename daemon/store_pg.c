@@ -393,6 +393,24 @@ static int changed_or_conflict(PGconn *c, int n, int64_t id)
  */
 static int run_claim(PGconn *c, op *o, int64_t now)
 {
+	/*
+	 * The older queued deployments of the target end superseded, only when
+	 * the claim can succeed: a replica that loses leaves them to the winner.
+	 * A claim that then loses the race to the unique index rolls this back
+	 * with it (its savepoint); one that finds the row gone leaves older rows
+	 * superseded by a newer queued one, which is what they would become.
+	 */
+	int n = gg_pgdb_changed(gg_pgdb_exec(
+	    c,
+	    "UPDATE deployments o SET state='superseded', finished_at=$1,"
+	    " reason='superseded by ' || $2::bigint FROM deployments d "
+	    "WHERE d.id=$2 AND d.state='queued' AND o.target=d.target AND o.state='queued'"
+	    " AND o.id<d.id AND NOT EXISTS (SELECT 1 FROM deployments r"
+	    " WHERE r.target=d.target AND r.state='running')"
+	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', 1))",
+	    "ii", now, o->id));
+	if (n < 0)
+		return -1;
 	PGresult *r = gg_pgdb_exec(
 	    c,
 	    "UPDATE deployments d SET state='running', started_at=$1, finished_at=NULL,"
