@@ -401,6 +401,13 @@ static void write_done(void *arg, int rc, int64_t id)
 	tstate *t = tstate_find(d, w->target);
 	if (t && t->inflight > 0)
 		t->inflight--;
+	/*
+	 * A finish or requeue of this replica's own run (one made again after a
+	 * failed write) frees the target: a claim lost to that run meanwhile
+	 * must not keep it waiting, and this replica does not hear its own NOTIFY.
+	 */
+	if (t && rc == 0 && (w->kind == W_FINISH || w->kind == W_REQUEUE))
+		t->elsewhere_until = 0;
 	if (t && !t->configured)
 		tstates_gc(d);
 	if (w->kick || w->nids > 0)
@@ -442,10 +449,14 @@ static void claim_settled(gg_dispatch *d, tstate *t, int rc)
 		else {
 			gg_log(GG_LOG_DEBUG, "deployment left queued: its target runs elsewhere",
 			       "target", t->name, NULL);
-			d->claims_lost++;
-			/* Unless a target was freed since the claim was asked: it may be this one.
+			if (rc == GG_STORE_CONFLICT)
+				d->claims_lost++;
+			/*
+			 * Unless a target was freed since the claim was asked (it may be
+			 * this one), or the queue is this replica's own (on: each: what
+			 * runs is a run of its own whose end it writes itself).
 			 */
-			if (rc == GG_STORE_CONFLICT && t->claim_freed == d->freed) {
+			if (rc == GG_STORE_CONFLICT && t->claim_freed == d->freed && !t->placed) {
 				t->elsewhere_until = now_unix_ms() + DISPATCH_ELSEWHERE_MS;
 				arm_wake(d, t->elsewhere_until);
 			}
@@ -1153,8 +1164,17 @@ static void scan(gg_dispatch *d)
 	 * each running deployment scans again: reading them on every commit
 	 * would cost the loop a query per group of deliveries for nothing.
 	 */
-	if (!d->scan_all && !worth_scanning(d))
+	if (!d->scan_all && !worth_scanning(d)) {
+		/* The wake-up is shared: keep the earliest deadline of a target run elsewhere. */
+		int64_t now = now_unix_ms(), next = 0;
+		for (size_t i = 0; i < d->nts; i++)
+			if (runs_elsewhere(d->ts[i], now) &&
+			    (next == 0 || d->ts[i]->elsewhere_until < next))
+				next = d->ts[i]->elsewhere_until;
+		if (next)
+			arm_wake(d, next);
 		return;
+	}
 	gg_deployment *list = NULL;
 	size_t n = 0;
 	/*

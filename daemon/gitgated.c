@@ -81,7 +81,8 @@ static void on_queue(void *arg, bool freed)
 static bool on_busy(void *arg, const char *target)
 {
 	gg_daemon *d = arg;
-	return d->dispatch && gg_dispatch_busy(d->dispatch, target);
+	/* A stopping daemon starts nothing: the others must hear of the work. */
+	return d->dispatch && !d->stopping && gg_dispatch_busy(d->dispatch, target);
 }
 
 static void on_sighup(evutil_socket_t fd, short what, void *arg)

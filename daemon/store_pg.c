@@ -396,9 +396,9 @@ static int run_claim(PGconn *c, op *o, int64_t now)
 	/*
 	 * The older queued deployments of the target end superseded, only when
 	 * the claim can succeed: a replica that loses leaves them to the winner.
-	 * A claim that then loses the race to the unique index rolls this back
-	 * with it (its savepoint); one that finds the row gone leaves older rows
-	 * superseded by a newer queued one, which is what they would become.
+	 * Both statements run under the write lock, so nothing changes between
+	 * them; were the claim to fail all the same, its savepoint (or the
+	 * batch's rollback) takes this back with it.
 	 */
 	int n = gg_pgdb_changed(gg_pgdb_exec(
 	    c,
