@@ -182,8 +182,9 @@ t_pushes_for_a_target_running_elsewhere_wait_for_its_run_to_end() {
 	# it where the target runs, and until that run ends (or a second passes)
 	# it neither tries again nor wakes the other replica for each push.
 	# Sent back to back by one process (so that a slow machine does not
-	# stretch them over seconds), which prints how long they took: one
-	# claim may come per second (the deadline), not one per push.
+	# stretch them over seconds), which prints how long they took and the
+	# replica's lost claims then: one may come per second (the deadline),
+	# not one per push.
 	at $idle
 	cat >"$T/storm.py" <<'PY'
 import hashlib, hmac, http.client, json, math, sys, time, urllib.parse
@@ -202,10 +203,15 @@ for i in range(2, 26):
     if r.status != 202:
         print("push %d answered %d" % (i, r.status))
         sys.exit(1)
-print(math.ceil(time.monotonic() - t0))
+conn.request("GET", "/metrics")
+r = conn.getresponse()
+lost = [l.split()[1] for l in r.read().decode().splitlines()
+        if l.startswith("gitgated_claims_lost_total ")]
+print(math.ceil(time.monotonic() - t0), lost[0] if lost else "")
 PY
-	secs=$(python3 "$T/storm.py" "$URL/hooks/git") || fail "pushes 2 to 25: $secs"
-	lost=$(claims_lost $idle)
+	out=$(python3 "$T/storm.py" "$URL/hooks/git") || fail "pushes 2 to 25: $out"
+	secs=${out% *}
+	lost=${out#* }
 	[ -n "$lost" ] && [ "$lost" -le $((secs + 2)) ] && [ "$lost" -lt 24 ] ||
 		fail "r$idle tried to start a target running on $busy $lost times for 24 pushes in ${secs}s"
 	expect_eq "$(claims_lost "${busy#r}")" 0 "claims lost by $busy"
