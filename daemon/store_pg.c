@@ -67,6 +67,25 @@
 #define PG_FREED        "freed"
 #define PG_NOTIFY_WORK  "NOTIFY " PG_CHANNEL
 #define PG_NOTIFY_FREED "NOTIFY " PG_CHANNEL ", '" PG_FREED "'"
+
+/* What a committed write tells the other replicas: the most any write of its transaction does. */
+typedef enum { WAKE_NONE, WAKE_WORK, WAKE_FREED } wake_kind;
+
+/* A transaction's last statements for its wake (after RELEASE SAVEPOINT op when savepoint). */
+static const char *commit_sql(wake_kind wake, bool savepoint)
+{
+	static const char *const sql[2][3] = {
+	    {"COMMIT", PG_NOTIFY_WORK "; COMMIT", PG_NOTIFY_FREED "; COMMIT"},
+	    {"RELEASE SAVEPOINT op; COMMIT", "RELEASE SAVEPOINT op; " PG_NOTIFY_WORK "; COMMIT",
+	     "RELEASE SAVEPOINT op; " PG_NOTIFY_FREED "; COMMIT"},
+	};
+	return sql[savepoint][wake];
+}
+
+static wake_kind wake_max(wake_kind a, wake_kind b)
+{
+	return a > b ? a : b;
+}
 /* The class of the duty locks (two-key advisory locks: this, and the duty's hash). */
 #define PG_DUTY_LOCK_CLASS 0x67676475 /* "ggdu" */
 
@@ -94,8 +113,7 @@ struct op {
 	gg_deployment *deps;
 	size_t ndeps;
 	bool duplicate;
-	bool wakes; /* committed, it gives other replicas work: NOTIFY with it */
-	bool frees; /* committed, it frees a target (wakes too) */
+	wake_kind wake; /* committed, it gives other replicas work or frees a target */
 	/*
 	 * A delivery whose every target this replica knows to be running (here
 	 * or elsewhere): whoever runs them reads the queue when they end, so
@@ -334,7 +352,7 @@ static int accept_result(op *o, PGresult *r)
 		return -1;
 	o->ids[0] = gg_pgdb_i64(r, 0, 1);
 	o->refused[0] = judged_reason(r, 0, 2);
-	o->wakes = !o->quiet && !o->duplicate && o->refused[0] == NULL;
+	o->wake = !o->quiet && !o->duplicate && o->refused[0] == NULL ? WAKE_WORK : WAKE_NONE;
 	return 0;
 }
 
@@ -367,7 +385,8 @@ static int run_accept(PGconn *c, op *o, int64_t now)
 		if (insert_judged(c, &o->deps[i], o->delivery, now, o->allow_rollback[i],
 		                  &o->ids[i], &o->refused[i]) < 0)
 			return -1;
-		o->wakes |= !o->quiet && o->refused[i] == NULL;
+		if (!o->quiet && o->refused[i] == NULL)
+			o->wake = WAKE_WORK;
 	}
 	return 0;
 }
@@ -438,7 +457,7 @@ static int run_op(PGconn *c, op *o)
 	case OP_ACCEPT:
 		return run_accept(c, o, now);
 	case OP_INSERT:
-		o->wakes = true;
+		o->wake = WAKE_WORK;
 		return insert_dep(c, &o->deps[0], o->deps[0].delivery, now, &o->id);
 	case OP_CLAIM:
 		return run_claim(c, o, now);
@@ -452,7 +471,7 @@ static int run_op(PGconn *c, op *o)
 		    "WHERE id=$6 AND (state='queued' OR (state='running' AND replica=$7))",
 		    "ssssiis", gg_dep_state_name(o->state), o->exit_status < 0 ? NULL : status,
 		    o->commit, o->reason, now, o->id, o->replica));
-		o->wakes = o->frees = n > 0; /* the target is free again */
+		o->wake = n > 0 ? WAKE_FREED : WAKE_NONE; /* the target is free again */
 		return changed_or_conflict(c, n, o->id);
 	case OP_SUPERSEDE:
 		n = gg_pgdb_changed(
@@ -471,7 +490,7 @@ static int run_op(PGconn *c, op *o)
 		                 "not_before=$1, started_at=NULL, replica=NULL, lease_until=NULL "
 		                 "WHERE id=$2 AND state='running' AND replica=$3",
 		                 "iis", o->when, o->id, o->replica));
-		o->wakes = o->frees = n > 0;
+		o->wake = n > 0 ? WAKE_FREED : WAKE_NONE;
 		return changed_or_conflict(c, n, o->id);
 	case OP_PRUNE:
 		n = gg_pgdb_changed(
@@ -493,7 +512,7 @@ static int run_op(PGconn *c, op *o)
 		if (n < 0)
 			return -1;
 		o->id = n;
-		o->wakes = o->frees = n > 0; /* the other replicas run what queued meanwhile */
+		o->wake = n > 0 ? WAKE_FREED : WAKE_NONE; /* the others run what queued meanwhile */
 		return 0;
 	case OP_REPORT:
 		return gg_pgreport_run(c, o->report, now);
@@ -541,7 +560,7 @@ static void op_reset(op *o)
 	o->rc = 0;
 	o->id = o->id0;
 	o->duplicate = false;
-	o->wakes = o->frees = false;
+	o->wake = WAKE_NONE;
 	free(o->ids);
 	o->ids = NULL;
 	free(o->refused);
@@ -648,7 +667,8 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 static void run_batch(gg_pgstore *p, op *batch)
 {
 	PGconn *c = p->w;
-	bool any_failed = false, wakes = false, frees = false;
+	bool any_failed = false;
+	wake_kind wake = WAKE_NONE;
 	int piped = run_pipelined(c, batch, gg_wall_ms());
 	if (piped == 0)
 		goto committed;
@@ -668,18 +688,15 @@ static void run_batch(gg_pgstore *p, op *batch)
 		 */
 		if (failed->rc == -1 || PQtransactionStatus(c) == PQTRANS_INERROR)
 			break;
-		wakes |= failed->wakes;
-		frees |= failed->frees;
+		wake = wake_max(wake, failed->wake);
 	}
 	if (failed == NULL) {
 		/* The wake-up travels with the commit: sent only if it committed. */
-		if (gg_pgdb_exec0(c, frees   ? PG_NOTIFY_FREED "; COMMIT"
-		                     : wakes ? PG_NOTIFY_WORK "; COMMIT"
-		                             : "COMMIT") < 0)
+		if (gg_pgdb_exec0(c, commit_sql(wake, false)) < 0)
 			goto fail;
 		goto committed;
 	}
-	wakes = frees = false;
+	wake = WAKE_NONE;
 	if (PQstatus(c) != CONNECTION_OK || gg_pgdb_exec0(c, "ROLLBACK") < 0)
 		goto fail;
 	for (op *o = batch; o; o = o->next)
@@ -693,10 +710,8 @@ savepoints:
 		if (o->rc != -1 && PQtransactionStatus(c) == PQTRANS_INERROR &&
 		    gg_pgdb_exec0(c, "ROLLBACK TO SAVEPOINT op") < 0)
 			goto fail;
-		if (o->rc != -1) {
-			wakes |= o->wakes;
-			frees |= o->frees;
-		}
+		if (o->rc != -1)
+			wake = wake_max(wake, o->wake);
 		if (o->rc == -1) {
 			if (PQstatus(c) != CONNECTION_OK)
 				goto fail;
@@ -709,9 +724,7 @@ savepoints:
 		/* The wake-up travels with the commit: one round trip, sent only if it committed.
 		 */
 		if (gg_pgdb_exec0(c, o->next ? "RELEASE SAVEPOINT op; SAVEPOINT op"
-		                     : frees ? "RELEASE SAVEPOINT op; " PG_NOTIFY_FREED "; COMMIT"
-		                     : wakes ? "RELEASE SAVEPOINT op; " PG_NOTIFY_WORK "; COMMIT"
-		                             : "RELEASE SAVEPOINT op; COMMIT") < 0)
+		                             : commit_sql(wake, true)) < 0)
 			goto fail;
 	}
 committed:;
@@ -877,7 +890,7 @@ static void take_over(gg_pgstore *p, int64_t now)
 		       PQgetvalue(r, k, 2), "queued_again", again, NULL);
 	}
 	PQclear(r);
-	if (gg_pgdb_exec0(c, n ? PG_NOTIFY_FREED "; COMMIT" : "COMMIT") < 0)
+	if (gg_pgdb_exec0(c, commit_sql(n ? WAKE_FREED : WAKE_NONE, false)) < 0)
 		goto fail;
 	if (n && p->pipefd[1] >= 0) {
 		/* Our own NOTIFY does not wake us (on_listen): the pipe does. */
