@@ -142,7 +142,7 @@ $(slow_target)"
 	touch "$T/release"
 	at 1
 	expect_eq "$(send_event "$(c 1)" refs/heads/slow "$ZERO")" 202 "slow push"
-	wait_until 20 test -n "$(psql_admin "SELECT replica FROM deployments WHERE target='slow' AND state='running'")"
+	wait_until 20 has_rows "SELECT replica FROM deployments WHERE target='slow' AND state='running'"
 	busy=$(psql_admin "SELECT replica FROM deployments WHERE target='slow' AND state='running'")
 	free=r1
 	[ "$busy" = r1 ] && free=r2
@@ -157,6 +157,43 @@ $(slow_target)"
 	touch "$T/slow-release"
 	wait_until 30 settled
 	stop_replicas
+}
+
+# has_rows SQL: the query (run again each time wait_until asks) returns something.
+has_rows() {
+	[ -n "$(psql_admin "$1")" ]
+}
+
+# listen_start: a psql session LISTENing on the replicas' channel, printing
+# each NOTIFY (psql: 'Asynchronous notification "gitgated_queue" [with
+# payload "P"] received ...') into $T/notifies as it runs a query every 50
+# ms; `listen_mark WORD` adds the line WORD there, listen_stop ends it.
+listen_start() {
+	(
+		echo "LISTEN gitgated_queue;"
+		echo "SELECT 'listening';"
+		while [ ! -e "$T/listen.stop" ]; do
+			for m in "$T"/listen.mark.*; do
+				[ -e "$m" ] || continue
+				echo "SELECT '${m##*/listen.mark.}';"
+				rm -f "$m"
+			done
+			echo "SELECT 1;"
+			sleep 0.05
+		done
+	) | psql -X -q -At -h "$T/pg" -U ggadmin -d gg >"$T/notifies" 2>&1 &
+	LISTEN_PID=$!
+	wait_until 20 grep -q '^listening$' "$T/notifies"
+}
+
+listen_mark() {
+	touch "$T/listen.mark.$1"
+	wait_until 20 grep -q "^$1\$" "$T/notifies"
+}
+
+listen_stop() {
+	touch "$T/listen.stop"
+	wait "$LISTEN_PID"
 }
 
 # claims_lost N: replica N's gitgated_claims_lost_total.
@@ -174,7 +211,7 @@ t_pushes_for_a_target_running_elsewhere_wait_for_its_run_to_end() {
 	at 1
 	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO")" 202 "push 1"
 	wait_until 20 runs_started 1
-	wait_until 20 test -n "$(psql_admin "SELECT replica FROM deployments WHERE state='running'")"
+	wait_until 20 has_rows "SELECT replica FROM deployments WHERE state='running'"
 	busy=$(psql_admin "SELECT replica FROM deployments WHERE state='running'")
 	idle=1
 	[ "$busy" = r1 ] && idle=2
@@ -184,7 +221,8 @@ t_pushes_for_a_target_running_elsewhere_wait_for_its_run_to_end() {
 	# Sent back to back by one process (so that a slow machine does not
 	# stretch them over seconds), which prints how long they took and the
 	# replica's lost claims then: one may come per second (the deadline),
-	# not one per push.
+	# not one per push; and the pushes after it send no NOTIFY.
+	listen_start
 	at $idle
 	cat >"$T/storm.py" <<'PY'
 import hashlib, hmac, http.client, json, math, sys, time, urllib.parse
@@ -214,11 +252,20 @@ PY
 	lost=${out#* }
 	[ -n "$lost" ] && [ "$lost" -le $((secs + 2)) ] && [ "$lost" -lt 24 ] ||
 		fail "r$idle tried to start a target running on $busy $lost times for 24 pushes in ${secs}s"
+	listen_mark storm
+	woke=$(sed '/^storm$/q' "$T/notifies" |
+		grep -c '^Asynchronous notification "gitgated_queue" received' || true)
+	[ "$woke" -le $((secs + 2)) ] && [ "$woke" -lt 24 ] ||
+		fail "24 pushes for a target running on $busy sent $woke NOTIFYs in ${secs}s"
 	expect_eq "$(claims_lost "${busy#r}")" 0 "claims lost by $busy"
 	expect_eq "$(psql_admin "SELECT count(*) FROM deployments WHERE state='running'")" 1 "running"
 	# The run ends: the newest push runs next (on either replica), and only it.
 	touch "$T/release"
 	wait_until 30 settled
+	# Its end told the other replica that a target was freed.
+	listen_stop
+	sed '1,/^storm$/d' "$T/notifies" >"$T/after-storm"
+	expect_contains "$T/after-storm" 'Asynchronous notification "gitgated_queue" with payload "freed"'
 	expect_eq "$(grep -c '^start' "$T/runs")" 2 "runs"
 	expect_eq "$(sed -n '3s/^start \([0-9]*\) .*/\1/p' "$T/runs")" "$(c 25)" "the second run"
 	no_overlap
@@ -241,7 +288,7 @@ t_a_lost_replica_is_taken_over_and_its_late_finish_refused() {
 	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO")" 202 "push to r1"
 	id=$(json "$T/resp" 'd["deployments"][0]["id"]')
 	wait_until 20 runs_started 1
-	wait_until 20 test -n "$(psql_admin "SELECT replica FROM deployments WHERE id=$id AND state='running'")"
+	wait_until 20 has_rows "SELECT replica FROM deployments WHERE id=$id AND state='running'"
 	lost=$(psql_admin "SELECT replica FROM deployments WHERE id=$id")
 	taker=r1
 	[ "$lost" = r1 ] && taker=r2
