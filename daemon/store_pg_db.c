@@ -404,6 +404,30 @@ static const char *const migrations[GG_PGDB_SCHEMA_VERSION] = {
     "ALTER TABLE deployments ADD COLUMN replica text, ADD COLUMN lease_until bigint;"
     "CREATE UNIQUE INDEX deployments_one_running ON deployments(target)"
     " WHERE state='running';",
+    /*
+     * 4: report events in commit order without the write lock. An event
+     * keeps the id of the transaction that wrote it; a cursor is the last
+     * (xid, id) done with, and readers take only events of transactions
+     * older than every one still running (store_pg_report.c): those have
+     * all committed or rolled back, and any later event has a higher xid.
+     * Events and cursors from before keep xid 0, so their order stays.
+     */
+    "ALTER TABLE report_events ADD COLUMN xid xid8 NOT NULL DEFAULT '0';"
+    "ALTER TABLE report_events ALTER COLUMN xid SET DEFAULT pg_current_xact_id();"
+    "CREATE INDEX report_events_commit ON report_events(target, xid, id);"
+    "DROP INDEX report_events_target;"
+    "ALTER TABLE report_cursors ADD COLUMN last_xid xid8 NOT NULL DEFAULT '0';"
+    "CREATE OR REPLACE FUNCTION gitgated_report_event() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;"
+    " BEGIN"
+    "  IF TG_OP = 'INSERT' AND NEW.state = 'refused' THEN"
+    "   INSERT INTO report_events(deployment, target, state, at)"
+    "    VALUES (NEW.id, NEW.target, 'queued', now);"
+    "  END IF;"
+    "  INSERT INTO report_events(deployment, target, state, at)"
+    "   VALUES (NEW.id, NEW.target, NEW.state, now);"
+    "  RETURN NULL;"
+    " END $$;",
 };
 
 /*

@@ -10,16 +10,14 @@
 #include <stdint.h>
 
 /* The schema this gitgated writes; a database at a higher version is refused. */
-#define GG_PGDB_SCHEMA_VERSION 3
+#define GG_PGDB_SCHEMA_VERSION 4
 
 /*
- * The write lock (a transaction advisory lock, "ggre"). The trigger that
- * writes report events takes it, so that events commit in the order of
- * their ids. Every write transaction of the store takes it first, before
- * any row lock: taken only in the trigger, after the statement's row locks
- * (an UPDATE's, a delivery id's), two replicas' transactions could each
- * hold what the other waits for, a deadlock PostgreSQL breaks only after
- * deadlock_timeout (1 s), failing one of them.
+ * The write lock (a transaction advisory lock, "ggre"). Every write
+ * transaction of the store takes it first, before any row lock, so that the
+ * queue's changes happen one after the other. (Until schema 4 the trigger
+ * that writes report events took it too, so that events committed in the
+ * order of their ids; readers now take them in commit order.)
  */
 #define GG_PGDB_WRITE_LOCK_KEYS "1734832741, 0"
 #define GG_PGDB_WRITE_LOCK      "SELECT pg_advisory_xact_lock(" GG_PGDB_WRITE_LOCK_KEYS ")"

@@ -6,6 +6,15 @@
  * Each report destination has a cursor, the last event it is done with,
  * which moves only forward and only when outbox.c records a sent event.
  *
+ * Replicas write events at the same time, so ids do not commit in order:
+ * an event is placed by (xid, id), its transaction's id first (schema 4),
+ * and a reader takes only events of transactions older than the oldest
+ * one still running (its snapshot's xmin). Those have all ended, and
+ * every transaction still to write an event has a higher xid: a cursor
+ * never passes an event that commits later. An event waits for every
+ * transaction older than its own to end, on the whole server: a
+ * transaction left open delays reports as long as it stays open.
+ *
  * Writes go through the store's writer (store_pg.c) and share its group
  * commit; reads use its read connection.
  */
@@ -24,19 +33,24 @@ int gg_pgreport_run(PGconn *c, const gg_pgreport_req *r, int64_t now)
 	switch (r->kind) {
 	case GG_PGREPORT_INIT:
 		/* A new destination starts with what happens from now on, not the past. */
-		n = gg_pgdb_changed(
-		    gg_pgdb_exec(c,
-		                 "INSERT INTO report_cursors(target, dest, last_event) "
-		                 "SELECT $1::text, $2::text, coalesce(max(id), 0) "
-		                 "FROM report_events WHERE target=$1::text "
-		                 "ON CONFLICT DO NOTHING",
-		                 "ss", r->target, r->dest));
-		return n < 0 ? -1 : 0;
-	case GG_PGREPORT_RECORD:
-		/* Never backwards: the cursor only moves past events. */
 		n = gg_pgdb_changed(gg_pgdb_exec(
 		    c,
-		    "UPDATE report_cursors SET last_event=greatest(last_event, $1),"
+		    "INSERT INTO report_cursors(target, dest, last_xid, last_event) "
+		    "SELECT $1::text, $2::text, x, i FROM (SELECT xid, id FROM report_events "
+		    "WHERE target=$1::text UNION ALL SELECT '0', 0) m(x, i) "
+		    "ORDER BY x DESC, i DESC LIMIT 1 ON CONFLICT DO NOTHING",
+		    "ss", r->target, r->dest));
+		return n < 0 ? -1 : 0;
+	case GG_PGREPORT_RECORD:
+		/*
+		 * Never backwards: the cursor only moves past events, to the
+		 * event's (xid, id) (an event gone already leaves it).
+		 */
+		n = gg_pgdb_changed(gg_pgdb_exec(
+		    c,
+		    "UPDATE report_cursors c SET (last_xid, last_event)=(SELECT x, i FROM"
+		    " (SELECT c.last_xid, c.last_event UNION ALL SELECT xid, id FROM report_events"
+		    " WHERE id=$1) m(x, i) ORDER BY x DESC, i DESC LIMIT 1),"
 		    " last_state=coalesce($2, last_state), last_at=$3,"
 		    " last_result=$4, last_error=$5 WHERE target=$6 AND dest=$7",
 		    "isissss", r->id, r->state, now, r->result, r->error, r->target, r->dest));
@@ -47,8 +61,9 @@ int gg_pgreport_run(PGconn *c, const gg_pgreport_req *r, int64_t now)
 		/* Events every cursor of their target is past, and whatever is too old to send. */
 		n = gg_pgdb_changed(
 		    gg_pgdb_exec(c,
-		                 "DELETE FROM report_events e WHERE at<$1 OR id<=(SELECT "
-		                 "min(last_event) FROM report_cursors c WHERE c.target=e.target)",
+		                 "DELETE FROM report_events e WHERE at<$1 OR (xid, id)<=(SELECT "
+		                 "c.last_xid, c.last_event FROM report_cursors c WHERE "
+		                 "c.target=e.target ORDER BY 1, 2 LIMIT 1)",
 		                 "i", r->when));
 		if (n < 0)
 			return -1;
@@ -160,8 +175,10 @@ int gg_pgstore_report_next(gg_report_event *out, gg_pgstore *p, const char *targ
 	PGresult *r = gg_pgdb_exec(c,
 	                           "SELECT e.id, e.deployment, e.state, e.at FROM report_events e "
 	                           "JOIN report_cursors c ON e.target=c.target AND "
-	                           "e.id>c.last_event WHERE c.target=$1 AND c.dest=$2 "
-	                           "ORDER BY e.id LIMIT 1",
+	                           "(e.xid, e.id)>(c.last_xid, c.last_event) "
+	                           "WHERE c.target=$1 AND c.dest=$2 "
+	                           "AND e.xid<pg_snapshot_xmin(pg_current_snapshot()) "
+	                           "ORDER BY e.xid, e.id LIMIT 1",
 	                           "ss", target, dest);
 	int rc = -1;
 	if (gg_pgdb_ok(r)) {
@@ -190,7 +207,8 @@ int gg_pgstore_report_status(gg_report_status **out, size_t *n, gg_pgstore *p, c
 	PGresult *r = gg_pgdb_exec(c,
 	                           "SELECT dest, last_state, last_at, last_result, last_error, "
 	                           "(SELECT count(*) FROM report_events e WHERE e.target=c.target "
-	                           "AND e.id>c.last_event) FROM report_cursors c WHERE target=$1 "
+	                           "AND (e.xid, e.id)>(c.last_xid, c.last_event)) "
+	                           "FROM report_cursors c WHERE target=$1 "
 	                           "ORDER BY dest",
 	                           "s", target);
 	int rc = -1;

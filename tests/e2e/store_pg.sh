@@ -65,9 +65,9 @@ t_deliveries_and_deployments_on_postgres() {
 	start_pg_daemon
 	expect_contains "$T/daemon.log" 'store=postgres'
 	# The schema is the daemon's own work.
-	expect_eq "$(psql_admin gg 'SELECT max(version) FROM gitgated_schema')" 3 "schema version"
+	expect_eq "$(psql_admin gg 'SELECT max(version) FROM gitgated_schema')" 4 "schema version"
 	"$GITGATED" -c "$T/cfg.yaml" --check >"$T/check.out" 2>&1
-	expect_contains "$T/check.out" "schema current (version 3)"
+	expect_contains "$T/check.out" "schema current (version 4)"
 
 	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO" d-1)" 202 "first delivery"
 	expect_eq "$(send_event "$(c 1)" refs/heads/main "$ZERO" d-1)" 200 "redelivery"
@@ -199,7 +199,7 @@ t_bad_databases_and_files_are_refused() {
 	psql_admin gg "INSERT INTO gitgated_schema VALUES (42, 0)" >/dev/null
 	psql_admin gg "SELECT count(*), max(version) FROM gitgated_schema" >"$T/before"
 	psql_admin gg "SELECT count(*) FROM deployments" >>"$T/before"
-	refused "newer schema" "schema is version 42, newer than this gitgated's (3): upgrade gitgated"
+	refused "newer schema" "schema is version 42, newer than this gitgated's (4): upgrade gitgated"
 	psql_admin gg "SELECT count(*), max(version) FROM gitgated_schema" >"$T/after"
 	psql_admin gg "SELECT count(*) FROM deployments" >>"$T/after"
 	cmp -s "$T/before" "$T/after" || fail "the newer schema was changed"

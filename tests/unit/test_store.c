@@ -788,7 +788,7 @@ static void test_pg_schema_versions(void)
 	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
 	gg_store_close(st);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
-	CHECK(msg && strstr(msg, "schema current (version 3)"));
+	CHECK(msg && strstr(msg, "schema current (version 4)"));
 	free(msg);
 	/* Reopening a current schema changes nothing. */
 	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
@@ -801,7 +801,7 @@ static void test_pg_schema_versions(void)
 	st = NULL;
 	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), -1);
 	CHECK(st == NULL);
-	CHECK(err && strstr(err, "version 7, newer than this gitgated's (3)"));
+	CHECK(err && strstr(err, "version 7, newer than this gitgated's (4)"));
 	free(err);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), -1);
 	CHECK(msg && strstr(msg, "newer"));
@@ -813,7 +813,7 @@ static void test_pg_schema_versions(void)
 
 /*
  * A database at schema version 1 (before the reports outbox and replicas)
- * is migrated to 3 at start: its deployments kept, their state changes reported.
+ * is migrated to the current one at start: its deployments kept, their state changes reported.
  */
 static void test_pg_migrates_to_reports(void)
 {
@@ -841,7 +841,7 @@ static void test_pg_migrates_to_reports(void)
 	                            "INSERT INTO gitgated_schema VALUES (1, 0)"),
 	          0);
 	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
-	CHECK(msg && strstr(msg, "schema version 1: gitgated migrates it to version 3"));
+	CHECK(msg && strstr(msg, "schema version 1: gitgated migrates it to version 4"));
 	free(msg);
 	st = NULL;
 	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
@@ -859,7 +859,165 @@ static void test_pg_migrates_to_reports(void)
 		CHECK_INT(ev.state, GG_DEP_RUNNING);
 		gg_store_close(st);
 	}
-	CHECK_INT(pg_value("gg_v1", "SELECT max(version) FROM gitgated_schema"), 3);
+	CHECK_INT(pg_value("gg_v1", "SELECT max(version) FROM gitgated_schema"), 4);
+	free(ci);
+}
+
+/* A connection of role gg to the database ci names, outside the store; NULL (checked) on failure.
+ */
+static PGconn *pg_raw(const char *ci)
+{
+	PGconn *c = PQconnectdb(ci);
+	CHECK(PQstatus(c) == CONNECTION_OK);
+	if (PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* sql on c, checked; 0 or -1. */
+static int pg_raw_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int rc =
+	    PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+	if (rc < 0)
+		printf("#   %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	CHECK_INT(rc, 0);
+	return rc;
+}
+
+/* The next event of (prod, chat): its deployment and state, recorded as sent; 0 when none. */
+static int64_t next_reported(gg_store *st, gg_dep_state *state)
+{
+	gg_report_event ev;
+	if (gg_store_report_next(&ev, st, "prod", "chat") != 0)
+		return 0;
+	int rc = 1;
+	gg_store_report_record(st, "prod", "chat", ev.id, gg_dep_state_name(ev.state), "sent", NULL,
+	                       on_rc, &rc);
+	CHECK_INT(rc, 0);
+	*state = ev.state;
+	return ev.deployment;
+}
+
+/*
+ * A database at schema version 3 (report cursors over event ids alone) is
+ * migrated to 4: a destination goes on from the event it was at, the events
+ * written before the migration (xid 0) before those written after.
+ */
+static void test_pg_migrates_to_commit_order(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL, *msg = NULL;
+	char *ci = pg_conninfo("gg_v3");
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
+	if (st == NULL) {
+		free(err);
+		free(ci);
+		return;
+	}
+	int rc = 1;
+	gg_store_report_init(st, "prod", "chat", on_rc, &rc);
+	CHECK_INT(rc, 0);
+	gg_deployment d = {.target = "prod", .after = "aaaa", .exit_status = -1};
+	gg_store_insert(st, &d, on_rc, &rc);
+	d.after = "bbbb";
+	gg_store_insert(st, &d, on_rc, &rc);
+	gg_dep_state state = GG_DEP_FAILED;
+	CHECK_INT(next_reported(st, &state), 1);
+	CHECK_INT(state, GG_DEP_QUEUED);
+	gg_store_close(st);
+	/* Back to version 3: what migration 4 adds, gone. */
+	CHECK_INT(pg_admin("gg_v3",
+	                   "ALTER TABLE report_events DROP COLUMN xid;"
+	                   "ALTER TABLE report_cursors DROP COLUMN last_xid;"
+	                   "CREATE INDEX report_events_target ON report_events(target, id);"
+	                   "UPDATE gitgated_schema SET version=3"),
+	          0);
+	CHECK_INT(gg_store_check_postgres(ci, &msg), 0);
+	CHECK(msg && strstr(msg, "schema version 3: gitgated migrates it to version 4"));
+	free(msg);
+	st = NULL;
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
+	if (st) {
+		CHECK_INT(pg_value("gg_v3", "SELECT count(*) FROM report_events WHERE xid='0'"), 2);
+		/* Written after the migration: 1 superseded, then 2 running. */
+		gg_store_claim(st, 2, on_rc, &rc);
+		CHECK_INT(rc, 0);
+		CHECK_INT(next_reported(st, &state), 2);
+		CHECK_INT(state, GG_DEP_QUEUED);
+		CHECK_INT(next_reported(st, &state), 1);
+		CHECK_INT(state, GG_DEP_SUPERSEDED);
+		CHECK_INT(next_reported(st, &state), 2);
+		CHECK_INT(state, GG_DEP_RUNNING);
+		CHECK_INT(next_reported(st, &state), 0);
+		gg_store_close(st);
+	}
+	CHECK_INT(pg_value("gg_v3", "SELECT max(version) FROM gitgated_schema"), 4);
+	free(err);
+	free(ci);
+}
+
+/*
+ * Transactions of several replicas commit out of the order of their
+ * events' ids. An event is reported only once every transaction older than
+ * its own has ended: a destination's cursor never passes an event that
+ * commits later (it would never be sent).
+ */
+static void test_pg_reports_in_commit_order(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *ci = pg_conninfo("gg_commit_order");
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
+	PGconn *other = pg_raw(ci);
+	if (st == NULL || other == NULL) {
+		gg_store_close(st);
+		PQfinish(other);
+		free(err);
+		free(ci);
+		return;
+	}
+	int rc = 1;
+	gg_store_report_init(st, "prod", "chat", on_rc, &rc);
+	CHECK_INT(rc, 0);
+	/* Another replica's write, still open: deployment 1, its event the older. */
+	pg_raw_exec(other, "BEGIN");
+	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
+	                   " VALUES ('prod', 'aaaa', 'queued', 0)");
+	/* This one's, committed: deployment 2. */
+	gg_deployment d = {.target = "prod", .after = "bbbb", .exit_status = -1};
+	gg_store_insert(st, &d, on_rc, &rc);
+	CHECK_INT(rc, 0);
+	gg_dep_state state = GG_DEP_FAILED;
+	CHECK_INT(next_reported(st, &state), 0);
+	pg_raw_exec(other, "COMMIT");
+	CHECK_INT(next_reported(st, &state), 1);
+	CHECK_INT(next_reported(st, &state), 2);
+	CHECK_INT(next_reported(st, &state), 0);
+	/* A transaction that rolls back holds its successors' events only while it is open. */
+	pg_raw_exec(other, "BEGIN");
+	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
+	                   " VALUES ('prod', 'cccc', 'queued', 0)");
+	d.after = "dddd";
+	gg_store_insert(st, &d, on_rc, &rc);
+	CHECK_INT(next_reported(st, &state), 0);
+	pg_raw_exec(other, "ROLLBACK");
+	CHECK_INT(next_reported(st, &state), 4);
+	CHECK_INT(next_reported(st, &state), 0);
+	gg_report_status *list = NULL;
+	size_t n = 0;
+	CHECK_INT(gg_store_report_status(&list, &n, st, "prod"), 0);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_INT(list[0].pending, 0);
+	gg_report_statuses_free(list, n);
+	PQfinish(other);
+	gg_store_close(st);
+	free(err);
 	free(ci);
 }
 
@@ -1390,6 +1548,8 @@ int main(void)
 		RUN(test_pg_open_failures);
 		RUN(test_pg_schema_versions);
 		RUN(test_pg_migrates_to_reports);
+		RUN(test_pg_migrates_to_commit_order);
+		RUN(test_pg_reports_in_commit_order);
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_replicas_share_the_queue);
 		RUN(test_pg_duty_taken_once_per_connection);
