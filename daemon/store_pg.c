@@ -578,9 +578,12 @@ static PGresult *pipe_result(PGconn *c)
 
 /*
  * A batch of deliveries with one deployment each (what a busy webhook
- * brings) in one round trip: libpq's pipeline mode sends BEGIN, the write lock, each
- * delivery's statement and COMMIT together, then reads the answers. Round
- * trips, not the statements, were most of a batch's time. 0: committed;
+ * brings) in one round trip: libpq's pipeline mode sends BEGIN, the write
+ * lock shared, each delivery's statement and COMMIT together, then reads
+ * the answers. Round trips, not the statements, were most of a batch's
+ * time. Shared (store_pg_db.h): deliveries only insert, so replicas'
+ * batches commit side by side, sharing the server's WAL flushes, instead
+ * of one after the other. 0: committed;
  * 1: a statement failed and the transaction was rolled back (run the
  * batch again the slow way); 2: not such a batch; -1: the connection or
  * the commit failed.
@@ -593,7 +596,7 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 	if (gg_pgdb_prepare(c, accept_sql, ACCEPT_PARAMS) < 0 || !PQenterPipelineMode(c))
 		return 2;
 	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
-	            PQsendQueryParams(c, GG_PGDB_WRITE_LOCK, 0, NULL, NULL, NULL, NULL, 0);
+	            PQsendQueryParams(c, GG_PGDB_WRITE_LOCK_SHARED, 0, NULL, NULL, NULL, NULL, 0);
 	for (op *o = batch; sent && o; o = o->next)
 		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
 	/*

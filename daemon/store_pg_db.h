@@ -13,14 +13,23 @@
 #define GG_PGDB_SCHEMA_VERSION 4
 
 /*
- * The write lock (a transaction advisory lock, "ggre"). Every write
- * transaction of the store takes it first, before any row lock, so that the
- * queue's changes happen one after the other. (Until schema 4 the trigger
- * that writes report events took it too, so that events committed in the
- * order of their ids; readers now take them in commit order.)
+ * The write lock (a transaction advisory lock, "ggre"), taken by every
+ * write transaction of the store before anything else. A batch made only
+ * of deliveries (store_pg.c, run_pipelined) takes it shared: deliveries
+ * only insert, so replicas' batches run and commit side by side (their
+ * report events commit out of id order; readers take them in commit order,
+ * schema 4). Everything else takes it exclusive, so the queue's changes
+ * (claims, finishes, takeovers, pauses) happen one after the other, with no
+ * delivery in flight: a claim sees every deployment whose id was drawn
+ * before it (a delivery that drew id 9 cannot commit after a claim ran id
+ * 10), its statements see nothing change between them, and two replicas'
+ * claims never lock rows in opposite orders (a deadlock PostgreSQL breaks
+ * only after deadlock_timeout, 1 s, failing one of them). Taken first,
+ * before any row lock, it adds no deadlock of its own.
  */
-#define GG_PGDB_WRITE_LOCK_KEYS "1734832741, 0"
-#define GG_PGDB_WRITE_LOCK      "SELECT pg_advisory_xact_lock(" GG_PGDB_WRITE_LOCK_KEYS ")"
+#define GG_PGDB_WRITE_LOCK_KEYS   "1734832741, 0"
+#define GG_PGDB_WRITE_LOCK        "SELECT pg_advisory_xact_lock(" GG_PGDB_WRITE_LOCK_KEYS ")"
+#define GG_PGDB_WRITE_LOCK_SHARED "SELECT pg_advisory_xact_lock_shared(" GG_PGDB_WRITE_LOCK_KEYS ")"
 
 typedef enum {
 	GG_PGDB_SCHEMA_MISSING, /* no gitgated tables yet */

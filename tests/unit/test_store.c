@@ -6,6 +6,7 @@
  * has: schema versions, concurrent migration, losing the server.
  */
 #include "../../daemon/store.h"
+#include "../../daemon/store_pg_db.h"
 #include "test.h"
 
 #include "gitgate/util.h"
@@ -1021,6 +1022,68 @@ static void test_pg_reports_in_commit_order(void)
 	free(ci);
 }
 
+typedef struct {
+	PGconn *c;
+	const char *sql;
+} late_exec;
+
+static void *exec_later(void *arg)
+{
+	late_exec *l = arg;
+	usleep(300 * 1000);
+	PQclear(PQexec(l->c, l->sql));
+	return NULL;
+}
+
+/*
+ * Deliveries take the write lock shared, the queue's changes exclusive: a
+ * claim waits for the deliveries in flight, so one that drew an older id
+ * cannot commit after a claim ran a newer one, stay queued, and run after
+ * it (an older state deployed over the newer).
+ */
+static void test_pg_claim_waits_for_deliveries_in_flight(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *ci = pg_conninfo("gg_in_flight");
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
+	PGconn *other = pg_raw(ci);
+	if (st == NULL || other == NULL) {
+		gg_store_close(st);
+		PQfinish(other);
+		free(err);
+		free(ci);
+		return;
+	}
+	/* Another replica's delivery batch, in flight: deployment 1. */
+	pg_raw_exec(other, "BEGIN");
+	pg_raw_exec(other, GG_PGDB_WRITE_LOCK_SHARED);
+	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
+	                   " VALUES ('prod', 'aaaa', 'queued', 0)");
+	/* This replica's delivery (a batch of deliveries: shared too) commits: deployment 2. */
+	seen s = {0};
+	gg_store_accept(st, "github", "d-newer", "push", two, 1, on_accept, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(s.ids[0], 2);
+	/* The claim of 2 waits for the batch of 1 to commit, then supersedes it. */
+	late_exec l = {other, "COMMIT"};
+	pthread_t th;
+	pthread_create(&th, NULL, exec_later, &l);
+	int rc = 1;
+	gg_store_claim(st, 2, on_rc, &rc);
+	CHECK_INT(rc, 0);
+	pthread_join(th, NULL);
+	gg_deployment *got = NULL;
+	CHECK_INT(gg_store_get(&got, st, 1), 0);
+	if (got)
+		CHECK_STR(gg_dep_state_name(got->state), "superseded");
+	gg_deployments_free(got, got ? 1 : 0);
+	PQfinish(other);
+	gg_store_close(st);
+	free(err);
+	free(ci);
+}
+
 static pthread_barrier_t race_done;
 
 typedef struct {
@@ -1550,6 +1613,7 @@ int main(void)
 		RUN(test_pg_migrates_to_reports);
 		RUN(test_pg_migrates_to_commit_order);
 		RUN(test_pg_reports_in_commit_order);
+		RUN(test_pg_claim_waits_for_deliveries_in_flight);
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_replicas_share_the_queue);
 		RUN(test_pg_duty_taken_once_per_connection);
