@@ -264,9 +264,10 @@ struct wctx {
 	gg_dep_state state; /* finish */
 	int exit_status;
 	char *commit, *reason;
-	int64_t not_before; /* requeue */
-	gg_deployment *dep; /* insert */
-	int64_t *ids;       /* pending ids settled once this write is on disk */
+	int64_t not_before;  /* requeue */
+	bool allow_rollback; /* claim: the target's */
+	gg_deployment *dep;  /* insert */
+	int64_t *ids;        /* pending ids settled once this write is on disk */
 	size_t nids;
 	unsigned failures;
 	struct event *retry_ev;
@@ -322,7 +323,7 @@ static void wctx_submit(struct wctx *w)
 	gg_store *st = w->d->store;
 	switch (w->kind) {
 	case W_CLAIM:
-		gg_store_claim(st, w->id, claim_done, w);
+		gg_store_claim(st, w->id, w->allow_rollback, claim_done, w);
 		break;
 	case W_FINISH:
 	case W_CANCEL:
@@ -1303,11 +1304,12 @@ static void scan(gg_dispatch *d)
 			t->claiming = dep;
 			t->claim_freed = d->freed;
 			d->running++;
-			wctx_submit(wctx_new(d, W_CLAIM, t->name, dep->id, false));
-			continue;
 		}
-		wctx_submit(wctx_new(d, W_CLAIM, t->name, dep->id, false));
-		job_start(d, t, c[ci].tg, dep);
+		struct wctx *cw = wctx_new(d, W_CLAIM, t->name, dep->id, false);
+		cw->allow_rollback = c[ci].tg->allow_rollback;
+		wctx_submit(cw);
+		if (!gg_store_shared(d->store))
+			job_start(d, t, c[ci].tg, dep);
 	}
 	free(c);
 	gg_deployments_free(list, n);

@@ -1079,10 +1079,10 @@ static op *simple_op(op_kind kind, int64_t id, gg_store_cb cb, void *arg)
 	return o;
 }
 
-void gg_store_claim(gg_store *s, int64_t id, gg_store_cb cb, void *arg)
+void gg_store_claim(gg_store *s, int64_t id, bool allow_rollback, gg_store_cb cb, void *arg)
 {
 	if (s->pg) {
-		gg_pgstore_claim(s->pg, id, cb, arg);
+		gg_pgstore_claim(s->pg, id, allow_rollback, cb, arg);
 		return;
 	}
 	submit(s, simple_op(OP_CLAIM, id, cb, arg));

@@ -203,11 +203,13 @@ void gg_store_insert(gg_store *s, const gg_deployment *d, gg_store_cb cb, void *
 /*
  * queued -> running with started_at now (GG_STORE_CONFLICT if not queued).
  * On a shared store, also when the target runs on another replica or is
- * paused; a claim that can succeed first supersedes the target's older
+ * paused, or when the replay rule (allow_rollback: the target's) refuses
+ * the deployment as an older commit once every delivery in flight has
+ * committed; a claim that can succeed first supersedes the target's older
  * queued deployments, in the same transaction (so their events come first,
  * as when the dispatcher of one daemon supersedes them before its claim).
  */
-void gg_store_claim(gg_store *s, int64_t id, gg_store_cb cb, void *arg);
+void gg_store_claim(gg_store *s, int64_t id, bool allow_rollback, gg_store_cb cb, void *arg);
 /*
  * running (or queued) -> a final state (succeeded, failed, timed_out, superseded,
  * canceled) with finished_at now. exit_status -1 for none; commit and reason
@@ -329,10 +331,11 @@ int gg_store_paused(gg_store *s, const char *target, int64_t *since, char **by);
 /*
  * Every state a deployment enters is an event, written in the transaction
  * that changes the state. Each report destination (target, dest) has a cursor:
- * the last event it is done with. Events are sent in id order per destination.
+ * the last event it is done with. Events are sent in the order their
+ * transactions committed per destination (on SQLite, id order).
  */
 typedef struct {
-	int64_t id; /* increasing */
+	int64_t id; /* unique; increasing on SQLite */
 	int64_t deployment;
 	gg_dep_state state;
 	int64_t at; /* when the deployment entered the state */

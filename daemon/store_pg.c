@@ -122,6 +122,7 @@ struct op {
 	bool quiet;
 	int64_t *ids;
 	bool *allow_rollback;
+	bool rollback_ok; /* claim: the target's allow_rollback */
 	const char **refused;
 	gg_dep_state state;
 	int exit_status;
@@ -404,8 +405,25 @@ static int changed_or_conflict(PGconn *c, int n, int64_t id)
 }
 
 /*
+ * The replay rule's "older commit" (replay_reason) for the deployment d
+ * being claimed, $N its target's allow_rollback (0 or 1): judged again
+ * under the exclusive write lock, where every delivery that drew an id is
+ * visible. The dispatcher judged it already, on its read connection, which
+ * does not see a delivery still in flight; one that drew a lower id (a
+ * newer commit, say, while d redelivers an older one) would be superseded
+ * by d's claim, and the older commit deployed over the newer.
+ */
+#define CLAIM_NOT_A_REPLAY(N)                                                                      \
+	" AND ($" N "::int = 1 OR d.delivery IS NULL OR d.attempt > 0 OR d.after IS NULL"          \
+	" OR NOT EXISTS (SELECT 1 FROM deployments p WHERE p.target=d.target"                      \
+	"  AND p.after=d.after AND p.id<>d.id AND p.state<>'refused')"                             \
+	" OR d.after=(SELECT n.after FROM deployments n WHERE n.target=d.target"                   \
+	"  AND n.id<>d.id AND n.state<>'refused' ORDER BY n.id DESC LIMIT 1))"
+
+/*
  * queued -> running for this replica, unless the target runs already
- * anywhere: the unique index on running rows per target decides between
+ * anywhere (or the replay rule refuses it now: a conflict, after which the
+ * dispatcher's own check refuses it): the unique index on running rows per target decides between
  * replicas claiming at the same moment (the later one waits for the
  * earlier's commit, then fails), and that loss is a conflict like any
  * other, rolled back to the request's savepoint by run_batch.
@@ -426,8 +444,9 @@ static int run_claim(PGconn *c, op *o, int64_t now)
 	    "WHERE d.id=$2 AND d.state='queued' AND o.target=d.target AND o.state='queued'"
 	    " AND o.id<d.id AND NOT EXISTS (SELECT 1 FROM deployments r"
 	    " WHERE r.target=d.target AND r.state='running')"
-	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', 1))",
-	    "ii", now, o->id));
+	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', "
+	    "1))" CLAIM_NOT_A_REPLAY("3"),
+	    "iii", now, o->id, (int64_t)o->rollback_ok));
 	if (n < 0)
 		return -1;
 	PGresult *r = gg_pgdb_exec(
@@ -437,8 +456,9 @@ static int run_claim(PGconn *c, op *o, int64_t now)
 	    "WHERE id=$2 AND state='queued' AND NOT EXISTS (SELECT 1 FROM deployments r"
 	    " WHERE r.target=d.target AND r.state='running')"
 	    /* Paused through any replica (a pause names the target, not its queue). */
-	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', 1))",
-	    "iisi", now, o->id, o->replica, o->lease_ms);
+	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', "
+	    "1))" CLAIM_NOT_A_REPLAY("5"),
+	    "iisii", now, o->id, o->replica, o->lease_ms, (int64_t)o->rollback_ok);
 	if (!gg_pgdb_ok(r)) {
 		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		bool lost_race = code && strcmp(code, "23505") == 0;
@@ -581,7 +601,7 @@ static PGresult *pipe_result(PGconn *c)
  * brings) in one round trip: libpq's pipeline mode sends BEGIN, the write
  * lock shared, each delivery's statement and COMMIT together, then reads
  * the answers. Round trips, not the statements, were most of a batch's
- * time. Shared (store_pg_db.h): deliveries only insert, so replicas'
+ * time. Shared (store_pg_db.h): deliveries lock no existing row, so replicas'
  * batches commit side by side, sharing the server's WAL flushes, instead
  * of one after the other. 0: committed;
  * 1: a statement failed and the transaction was rolled back (run the
@@ -1438,9 +1458,11 @@ static op *simple_op(op_kind kind, int64_t id, gg_store_cb cb, void *arg)
 	return o;
 }
 
-void gg_pgstore_claim(gg_pgstore *p, int64_t id, gg_store_cb cb, void *arg)
+void gg_pgstore_claim(gg_pgstore *p, int64_t id, bool allow_rollback, gg_store_cb cb, void *arg)
 {
-	submit(p, simple_op(OP_CLAIM, id, cb, arg));
+	op *o = simple_op(OP_CLAIM, id, cb, arg);
+	o->rollback_ok = allow_rollback;
+	submit(p, o);
 }
 
 void gg_pgstore_finish(gg_pgstore *p, int64_t id, gg_dep_state state, int exit_status,
@@ -1575,10 +1597,16 @@ int gg_pgstore_recover(gg_pgstore *p, size_t *n)
 	PGconn *c = reader(p);
 	if (c == NULL)
 		return -1;
+	/*
+	 * A write like any other, under the write lock (store_pg_db.h), taken in
+	 * the statement itself (the read connection runs one statement at a
+	 * time), before any row is locked.
+	 */
 	PGresult *r = gg_pgdb_exec(c,
+	                           "WITH w AS MATERIALIZED (" GG_PGDB_WRITE_LOCK ") "
 	                           "UPDATE deployments SET state='queued', started_at=NULL, "
-	                           "replica=NULL, lease_until=NULL WHERE state='running' AND "
-	                           "(replica=$1 OR replica IS NULL)",
+	                           "replica=NULL, lease_until=NULL WHERE EXISTS (SELECT 1 FROM w) "
+	                           "AND state='running' AND (replica=$1 OR replica IS NULL)",
 	                           "s", p->replica);
 	int rc = -1;
 	if (gg_pgdb_ok(r)) {

@@ -22,7 +22,7 @@ void gg_pgstore_commit_stats(const gg_pgstore *p, uint64_t *commits, uint64_t *w
 void gg_pgstore_accept(gg_pgstore *p, const char *source, const char *delivery, const char *event,
                        const gg_store_newdep *deps, size_t ndeps, gg_store_accept_cb cb, void *arg);
 void gg_pgstore_insert(gg_pgstore *p, const gg_deployment *d, gg_store_cb cb, void *arg);
-void gg_pgstore_claim(gg_pgstore *p, int64_t id, gg_store_cb cb, void *arg);
+void gg_pgstore_claim(gg_pgstore *p, int64_t id, bool allow_rollback, gg_store_cb cb, void *arg);
 void gg_pgstore_finish(gg_pgstore *p, int64_t id, gg_dep_state state, int exit_status,
                        const char *commit, const char *reason, gg_store_cb cb, void *arg);
 void gg_pgstore_supersede(gg_pgstore *p, const char *target, int64_t newer_than, gg_store_cb cb,

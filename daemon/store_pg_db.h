@@ -16,16 +16,21 @@
  * The write lock (a transaction advisory lock, "ggre"), taken by every
  * write transaction of the store before anything else. A batch made only
  * of deliveries (store_pg.c, run_pipelined) takes it shared: deliveries
- * only insert, so replicas' batches run and commit side by side (their
- * report events commit out of id order; readers take them in commit order,
- * schema 4). Everything else takes it exclusive, so the queue's changes
- * (claims, finishes, takeovers, pauses) happen one after the other, with no
- * delivery in flight: a claim sees every deployment whose id was drawn
- * before it (a delivery that drew id 9 cannot commit after a claim ran id
- * 10), its statements see nothing change between them, and two replicas'
- * claims never lock rows in opposite orders (a deadlock PostgreSQL breaks
- * only after deadlock_timeout, 1 s, failing one of them). Taken first,
- * before any row lock, it adds no deadlock of its own.
+ * insert and lock no existing row, so replicas' batches run and commit side
+ * by side (their report events commit out of id order; readers take them
+ * in commit order, schema 4). Everything else takes it exclusive, so the
+ * queue's changes (claims, finishes, takeovers, pauses) happen one after
+ * the other, with no delivery in flight: a claim sees every deployment
+ * whose id was drawn before it (a delivery that drew id 9 cannot commit
+ * after a claim ran id 10), judges the replay rule again on that (the
+ * delivery's own judgement could not see the others in flight), sees
+ * nothing change between its statements, and two replicas' claims never
+ * lock rows in opposite orders (a deadlock PostgreSQL breaks only after
+ * deadlock_timeout, 1 s, failing one of them). Taken first, before any row
+ * lock, it adds no deadlock of its own; two delivery batches carrying the
+ * same two delivery ids in opposite orders can still wait on each other's
+ * rows, a deadlock PostgreSQL breaks after that second, and the batch it
+ * failed runs again the slow way (run_batch), nothing lost.
  */
 #define GG_PGDB_WRITE_LOCK_KEYS   "1734832741, 0"
 #define GG_PGDB_WRITE_LOCK        "SELECT pg_advisory_xact_lock(" GG_PGDB_WRITE_LOCK_KEYS ")"

@@ -259,11 +259,11 @@ static void test_queue_lifecycle(void)
 		gg_deployment_free(d);
 	}
 
-	gg_store_claim(st, ids[3], on_done, &s);
+	gg_store_claim(st, ids[3], true, on_done, &s);
 	CHECK_INT(s.rc, 0);
-	gg_store_claim(st, ids[3], on_done, &s);
+	gg_store_claim(st, ids[3], true, on_done, &s);
 	CHECK_INT(s.rc, GG_STORE_CONFLICT);
-	gg_store_claim(st, 424242, on_done, &s);
+	gg_store_claim(st, 424242, true, on_done, &s);
 	CHECK_INT(s.rc, GG_STORE_NOTFOUND);
 	CHECK_INT(gg_store_get(&d, st, ids[3]), 0);
 	if (d) {
@@ -281,7 +281,7 @@ static void test_queue_lifecycle(void)
 		CHECK_INT(d->not_before, 12345);
 		gg_deployment_free(d);
 	}
-	gg_store_claim(st, ids[3], on_done, &s);
+	gg_store_claim(st, ids[3], true, on_done, &s);
 	gg_store_finish(st, ids[3], GG_DEP_SUCCEEDED, 0, "cafe", NULL, on_done, &s);
 	CHECK_INT(s.rc, 0);
 	gg_store_finish(st, ids[3], GG_DEP_FAILED, 1, NULL, NULL, on_done, &s);
@@ -308,7 +308,7 @@ static void test_queue_lifecycle(void)
 	gg_store_insert(st, &nd, on_done, &s);
 	CHECK_INT(s.rc, 0);
 	int64_t pid = s.id;
-	gg_store_claim(st, pid, on_done, &s);
+	gg_store_claim(st, pid, true, on_done, &s);
 	size_t recovered = 0;
 	CHECK_INT(gg_store_recover(st, &recovered), 0);
 	CHECK_INT(recovered, 1);
@@ -444,7 +444,7 @@ static void test_report_outbox(void)
 	CHECK_INT(rc, 0);
 	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), GG_STORE_NOTFOUND);
 
-	gg_store_claim(s, 1, on_rc, &rc);
+	gg_store_claim(s, 1, true, on_rc, &rc);
 	gg_store_finish(s, 1, GG_DEP_SUCCEEDED, 0, "bbbb", NULL, on_rc, &rc);
 	CHECK_INT(gg_store_report_next(&ev, s, "prod", "github"), 0);
 	CHECK_INT(ev.deployment, 1);
@@ -588,7 +588,7 @@ static int64_t push(gg_store *st, const char *delivery, const char *commit, bool
 static void finish(gg_store *st, int64_t id, gg_dep_state state)
 {
 	seen s = {0};
-	gg_store_claim(st, id, on_done, &s);
+	gg_store_claim(st, id, true, on_done, &s);
 	gg_store_finish(st, id, state, 0, NULL, NULL, on_done, &s);
 	CHECK_INT(s.rc, 0);
 }
@@ -852,7 +852,7 @@ static void test_pg_migrates_to_reports(void)
 		gg_deployments_free(got, got ? 1 : 0);
 		gg_store_report_init(st, "prod", "chat", on_rc, &rc);
 		CHECK_INT(rc, 0);
-		gg_store_claim(st, 1, on_rc, &rc);
+		gg_store_claim(st, 1, true, on_rc, &rc);
 		CHECK_INT(rc, 0);
 		gg_report_event ev;
 		CHECK_INT(gg_store_report_next(&ev, st, "prod", "chat"), 0);
@@ -946,7 +946,7 @@ static void test_pg_migrates_to_commit_order(void)
 	if (st) {
 		CHECK_INT(pg_value("gg_v3", "SELECT count(*) FROM report_events WHERE xid='0'"), 2);
 		/* Written after the migration: 1 superseded, then 2 running. */
-		gg_store_claim(st, 2, on_rc, &rc);
+		gg_store_claim(st, 2, true, on_rc, &rc);
 		CHECK_INT(rc, 0);
 		CHECK_INT(next_reported(st, &state), 2);
 		CHECK_INT(state, GG_DEP_QUEUED);
@@ -1009,6 +1009,18 @@ static void test_pg_reports_in_commit_order(void)
 	pg_raw_exec(other, "ROLLBACK");
 	CHECK_INT(next_reported(st, &state), 4);
 	CHECK_INT(next_reported(st, &state), 0);
+	/* By transaction, not by id: the older transaction's event first, its id the higher. */
+	pg_raw_exec(other, "BEGIN");
+	pg_raw_exec(other, "SELECT pg_current_xact_id()");
+	d.after = "eeee";
+	gg_store_insert(st, &d, on_rc, &rc); /* 5 */
+	CHECK_INT(next_reported(st, &state), 0);
+	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
+	                   " VALUES ('prod', 'ffff', 'queued', 0)"); /* 6 */
+	pg_raw_exec(other, "COMMIT");
+	CHECK_INT(next_reported(st, &state), 6);
+	CHECK_INT(next_reported(st, &state), 5);
+	CHECK_INT(next_reported(st, &state), 0);
 	gg_report_status *list = NULL;
 	size_t n = 0;
 	CHECK_INT(gg_store_report_status(&list, &n, st, "prod"), 0);
@@ -1025,13 +1037,16 @@ static void test_pg_reports_in_commit_order(void)
 typedef struct {
 	PGconn *c;
 	const char *sql;
+	int delay_ms;
+	int done; /* set once sql has run */
 } late_exec;
 
 static void *exec_later(void *arg)
 {
 	late_exec *l = arg;
-	usleep(300 * 1000);
+	usleep((useconds_t)l->delay_ms * 1000);
 	PQclear(PQexec(l->c, l->sql));
+	__atomic_store_n(&l->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -1060,21 +1075,90 @@ static void test_pg_claim_waits_for_deliveries_in_flight(void)
 	pg_raw_exec(other, GG_PGDB_WRITE_LOCK_SHARED);
 	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
 	                   " VALUES ('prod', 'aaaa', 'queued', 0)");
-	/* This replica's delivery (a batch of deliveries: shared too) commits: deployment 2. */
+	late_exec l = {other, "COMMIT", 1000, 0};
+	pthread_t th;
+	pthread_create(&th, NULL, exec_later, &l);
+	/*
+	 * This replica's delivery (a batch of deliveries: shared too) commits
+	 * while the other is in flight: deployment 2.
+	 */
 	seen s = {0};
 	gg_store_accept(st, "github", "d-newer", "push", two, 1, on_accept, &s);
 	CHECK_INT(s.rc, 0);
 	CHECK_INT(s.ids[0], 2);
+	CHECK_INT(__atomic_load_n(&l.done, __ATOMIC_SEQ_CST), 0);
 	/* The claim of 2 waits for the batch of 1 to commit, then supersedes it. */
-	late_exec l = {other, "COMMIT"};
-	pthread_t th;
-	pthread_create(&th, NULL, exec_later, &l);
 	int rc = 1;
-	gg_store_claim(st, 2, on_rc, &rc);
+	gg_store_claim(st, 2, true, on_rc, &rc);
 	CHECK_INT(rc, 0);
 	pthread_join(th, NULL);
 	gg_deployment *got = NULL;
 	CHECK_INT(gg_store_get(&got, st, 1), 0);
+	if (got)
+		CHECK_STR(gg_dep_state_name(got->state), "superseded");
+	gg_deployments_free(got, got ? 1 : 0);
+	PQfinish(other);
+	gg_store_close(st);
+	free(err);
+	free(ci);
+}
+
+/*
+ * The replay rule judged again by the claim: a redelivery of an older
+ * commit, accepted while a delivery of a newer one (with the lower id) was
+ * still in flight, judged queued since it could not see it. Its claim waits
+ * for that delivery and refuses to supersede it (a conflict), unless the
+ * target allows rollbacks.
+ */
+static void test_pg_claim_judges_replays_again(void)
+{
+	gg_store *st = NULL;
+	char *err = NULL;
+	char *ci = pg_conninfo("gg_claim_replay");
+	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
+	PGconn *other = pg_raw(ci);
+	if (st == NULL || other == NULL) {
+		gg_store_close(st);
+		PQfinish(other);
+		free(err);
+		free(ci);
+		return;
+	}
+	int rc = 1;
+	gg_deployment d = {.target = "prod", .after = "aaaa", .exit_status = -1};
+	gg_store_insert(st, &d, on_rc, &rc); /* 1: commit aaaa */
+	CHECK_INT(rc, 0);
+	/* Another replica's delivery of the newer commit bbbb, in flight: 2. */
+	pg_raw_exec(other, "BEGIN");
+	pg_raw_exec(other, GG_PGDB_WRITE_LOCK_SHARED);
+	pg_raw_exec(other, "INSERT INTO deployments(target, after, delivery, state, created_at)"
+	                   " VALUES ('prod', 'bbbb', 'd-bbbb', 'queued', 0)");
+	/* aaaa delivered again: aaaa is the newest this replica sees, so it is queued: 3. */
+	gg_store_newdep again = {.target = "prod", .source = "github", .after = "aaaa"};
+	seen s = {0};
+	gg_store_accept(st, "github", "d-aaaa-again", "push", &again, 1, on_accept, &s);
+	CHECK_INT(s.rc, 0);
+	CHECK_INT(s.ids[0], 3);
+	CHECK(s.refused[0] == NULL);
+	late_exec l = {other, "COMMIT", 300, 0};
+	pthread_t th;
+	pthread_create(&th, NULL, exec_later, &l);
+	gg_store_claim(st, 3, false, on_rc, &rc);
+	CHECK_INT(rc, GG_STORE_CONFLICT);
+	pthread_join(th, NULL);
+	/* The newer commit is still queued, nothing runs. */
+	gg_deployment *got = NULL;
+	CHECK_INT(gg_store_get(&got, st, 2), 0);
+	if (got)
+		CHECK_STR(gg_dep_state_name(got->state), "queued");
+	gg_deployments_free(got, got ? 1 : 0);
+	CHECK_INT(
+	    pg_value("gg_claim_replay", "SELECT count(*) FROM deployments WHERE state='running'"),
+	    0);
+	/* A target that allows rollbacks deploys the redelivered commit. */
+	gg_store_claim(st, 3, true, on_rc, &rc);
+	CHECK_INT(rc, 0);
+	CHECK_INT(gg_store_get(&got, st, 2), 0);
 	if (got)
 		CHECK_STR(gg_dep_state_name(got->state), "superseded");
 	gg_deployments_free(got, got ? 1 : 0);
@@ -1199,10 +1283,10 @@ static void test_pg_replicas_share_the_queue(void)
 	gg_store_accept(b, "github", "r-1", "push", two, 1, on_accept, &dup);
 	CHECK(dup.rc == 0 && dup.duplicate);
 
-	gg_store_claim(a, s1.ids[0], on_done, &w);
+	gg_store_claim(a, s1.ids[0], true, on_done, &w);
 	CHECK_INT(w.rc, 0);
 	/* The target runs on A: B cannot start another deployment of it. */
-	gg_store_claim(b, s2.ids[0], on_done, &w);
+	gg_store_claim(b, s2.ids[0], true, on_done, &w);
 	CHECK_INT(w.rc, GG_STORE_CONFLICT);
 	const char *why = NULL;
 	CHECK(gg_store_healthy(b, &why)); /* a lost claim is no failure */
@@ -1227,7 +1311,7 @@ static void test_pg_replicas_share_the_queue(void)
 	/* Once A finished, B claims the newest. */
 	gg_store_finish(a, s1.ids[0], GG_DEP_SUCCEEDED, 0, "bbbb", NULL, on_done, &w);
 	CHECK_INT(w.rc, 0);
-	gg_store_claim(b, s2.ids[0], on_done, &w);
+	gg_store_claim(b, s2.ids[0], true, on_done, &w);
 	CHECK_INT(w.rc, 0);
 	CHECK_INT(pg_value("gg_replicas", "SELECT count(*) FROM deployments WHERE "
 	                                  "state='running' AND replica='host-b:8080'"),
@@ -1614,6 +1698,7 @@ int main(void)
 		RUN(test_pg_migrates_to_commit_order);
 		RUN(test_pg_reports_in_commit_order);
 		RUN(test_pg_claim_waits_for_deliveries_in_flight);
+		RUN(test_pg_claim_judges_replays_again);
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_replicas_share_the_queue);
 		RUN(test_pg_duty_taken_once_per_connection);
