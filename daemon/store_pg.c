@@ -423,10 +423,11 @@ static int changed_or_conflict(PGconn *c, int n, int64_t id)
 /*
  * queued -> running for this replica, unless the target runs already
  * anywhere (or the replay rule refuses it now: a conflict, after which the
- * dispatcher's own check refuses it): the unique index on running rows per target decides between
- * replicas claiming at the same moment (the later one waits for the
- * earlier's commit, then fails), and that loss is a conflict like any
- * other, rolled back to the request's savepoint by run_batch.
+ * dispatcher's own check refuses it): the unique index on running rows per
+ * target decides between replicas claiming at the same moment (the later
+ * one waits for the earlier's commit, then fails), and that loss is a
+ * conflict like any other, rolled back to the request's savepoint by
+ * run_batch.
  */
 static int run_claim(PGconn *c, op *o, int64_t now)
 {
@@ -444,8 +445,9 @@ static int run_claim(PGconn *c, op *o, int64_t now)
 	    "WHERE d.id=$2 AND d.state='queued' AND o.target=d.target AND o.state='queued'"
 	    " AND o.id<d.id AND NOT EXISTS (SELECT 1 FROM deployments r"
 	    " WHERE r.target=d.target AND r.state='running')"
-	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', "
-	    "1))" CLAIM_NOT_A_REPLAY("3"),
+	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', 1))"
+	    /* The replay rule, judged with everything in flight visible. */
+	    CLAIM_NOT_A_REPLAY("3"),
 	    "iii", now, o->id, (int64_t)o->rollback_ok));
 	if (n < 0)
 		return -1;
@@ -456,8 +458,9 @@ static int run_claim(PGconn *c, op *o, int64_t now)
 	    "WHERE id=$2 AND state='queued' AND NOT EXISTS (SELECT 1 FROM deployments r"
 	    " WHERE r.target=d.target AND r.state='running')"
 	    /* Paused through any replica (a pause names the target, not its queue). */
-	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', "
-	    "1))" CLAIM_NOT_A_REPLAY("5"),
+	    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.target=split_part(d.target, '@', 1))"
+	    /* The replay rule, judged with everything in flight visible. */
+	    CLAIM_NOT_A_REPLAY("5"),
 	    "iisii", now, o->id, o->replica, o->lease_ms, (int64_t)o->rollback_ok);
 	if (!gg_pgdb_ok(r)) {
 		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -601,12 +604,11 @@ static PGresult *pipe_result(PGconn *c)
  * brings) in one round trip: libpq's pipeline mode sends BEGIN, the write
  * lock shared, each delivery's statement and COMMIT together, then reads
  * the answers. Round trips, not the statements, were most of a batch's
- * time. Shared (store_pg_db.h): deliveries lock no existing row, so replicas'
- * batches commit side by side, sharing the server's WAL flushes, instead
- * of one after the other. 0: committed;
- * 1: a statement failed and the transaction was rolled back (run the
- * batch again the slow way); 2: not such a batch; -1: the connection or
- * the commit failed.
+ * time. Shared (store_pg_db.h): deliveries lock no existing row, so
+ * replicas' batches commit side by side, sharing the server's WAL flushes,
+ * instead of one after the other. 0: committed; 1: a statement failed
+ * and the transaction was rolled back (run the batch again the slow way);
+ * 2: not such a batch; -1: the connection or the commit failed.
  */
 static int run_pipelined(PGconn *c, op *batch, int64_t now)
 {
