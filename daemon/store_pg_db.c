@@ -327,6 +327,21 @@ char *gg_pgdb_text(PGresult *r, int row, int col)
 /* ---- The schema ---- */
 
 /*
+ * The report trigger's function (migrations 2 and 4) after its DECLARE and
+ * BEGIN: a deployment inserted refused was queued, then refused, as the
+ * SQLite store records it: two events.
+ */
+#define REPORT_EVENT_INSERTS                                                                       \
+	"  IF TG_OP = 'INSERT' AND NEW.state = 'refused' THEN"                                     \
+	"   INSERT INTO report_events(deployment, target, state, at)"                              \
+	"    VALUES (NEW.id, NEW.target, 'queued', now);"                                          \
+	"  END IF;"                                                                                \
+	"  INSERT INTO report_events(deployment, target, state, at)"                               \
+	"   VALUES (NEW.id, NEW.target, NEW.state, now);"                                          \
+	"  RETURN NULL;"                                                                           \
+	" END $$;"
+
+/*
  * Migrations, each taking the schema from version i to i + 1; run in order
  * inside one transaction under the migration lock. Never edit one that has
  * shipped: add the next.
@@ -378,15 +393,7 @@ static const char *const migrations[GG_PGDB_SCHEMA_VERSION] = {
     "CREATE FUNCTION gitgated_report_event() RETURNS trigger LANGUAGE plpgsql AS $$"
     " DECLARE now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;"
     " BEGIN"
-    "  PERFORM pg_advisory_xact_lock(" GG_PGDB_WRITE_LOCK_KEYS ");"
-    "  IF TG_OP = 'INSERT' AND NEW.state = 'refused' THEN"
-    "   INSERT INTO report_events(deployment, target, state, at)"
-    "    VALUES (NEW.id, NEW.target, 'queued', now);"
-    "  END IF;"
-    "  INSERT INTO report_events(deployment, target, state, at)"
-    "   VALUES (NEW.id, NEW.target, NEW.state, now);"
-    "  RETURN NULL;"
-    " END $$;"
+    "  PERFORM pg_advisory_xact_lock(" GG_PGDB_WRITE_LOCK_KEYS ");" REPORT_EVENT_INSERTS
     "CREATE TRIGGER report_on_insert AFTER INSERT ON deployments"
     " FOR EACH ROW EXECUTE FUNCTION gitgated_report_event();"
     "CREATE TRIGGER report_on_state AFTER UPDATE OF state ON deployments"
@@ -419,15 +426,7 @@ static const char *const migrations[GG_PGDB_SCHEMA_VERSION] = {
     "ALTER TABLE report_cursors ADD COLUMN last_xid xid8 NOT NULL DEFAULT '0';"
     "CREATE OR REPLACE FUNCTION gitgated_report_event() RETURNS trigger LANGUAGE plpgsql AS $$"
     " DECLARE now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;"
-    " BEGIN"
-    "  IF TG_OP = 'INSERT' AND NEW.state = 'refused' THEN"
-    "   INSERT INTO report_events(deployment, target, state, at)"
-    "    VALUES (NEW.id, NEW.target, 'queued', now);"
-    "  END IF;"
-    "  INSERT INTO report_events(deployment, target, state, at)"
-    "   VALUES (NEW.id, NEW.target, NEW.state, now);"
-    "  RETURN NULL;"
-    " END $$;",
+    " BEGIN" REPORT_EVENT_INSERTS,
 };
 
 /*

@@ -890,6 +890,35 @@ static int pg_raw_exec(PGconn *c, const char *sql)
 	return rc;
 }
 
+/*
+ * The suite's store on database db, and a connection of its own to it (as
+ * another replica's writes): 0, or -1 (checked) with neither open.
+ */
+static int open_with_other(gg_store **st, PGconn **other, const char *db)
+{
+	char *err = NULL;
+	char *ci = pg_conninfo(db);
+	CHECK_INT(gg_store_open_postgres(st, NULL, ci, "test", 30000, &err), 0);
+	*other = *st ? pg_raw(ci) : NULL;
+	free(err);
+	free(ci);
+	if (*st && *other)
+		return 0;
+	gg_store_close(*st);
+	*st = NULL;
+	return -1;
+}
+
+/* Queue a deployment of commit after for prod on c, as another replica would. */
+static void other_queues(PGconn *c, const char *after)
+{
+	char *sql = gg_printf("INSERT INTO deployments(target, after, state, created_at)"
+	                      " VALUES ('prod', '%s', 'queued', 0)",
+	                      after);
+	pg_raw_exec(c, sql);
+	free(sql);
+}
+
 /* The next event of (prod, chat): its deployment and state, recorded as sent; 0 when none. */
 static int64_t next_reported(gg_store *st, gg_dep_state *state)
 {
@@ -971,24 +1000,15 @@ static void test_pg_migrates_to_commit_order(void)
 static void test_pg_reports_in_commit_order(void)
 {
 	gg_store *st = NULL;
-	char *err = NULL;
-	char *ci = pg_conninfo("gg_commit_order");
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
-	PGconn *other = pg_raw(ci);
-	if (st == NULL || other == NULL) {
-		gg_store_close(st);
-		PQfinish(other);
-		free(err);
-		free(ci);
+	PGconn *other = NULL;
+	if (open_with_other(&st, &other, "gg_commit_order") < 0)
 		return;
-	}
 	int rc = 1;
 	gg_store_report_init(st, "prod", "chat", on_rc, &rc);
 	CHECK_INT(rc, 0);
 	/* Another replica's write, still open: deployment 1, its event the older. */
 	pg_raw_exec(other, "BEGIN");
-	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
-	                   " VALUES ('prod', 'aaaa', 'queued', 0)");
+	other_queues(other, "aaaa");
 	/* This one's, committed: deployment 2. */
 	gg_deployment d = {.target = "prod", .after = "bbbb", .exit_status = -1};
 	gg_store_insert(st, &d, on_rc, &rc);
@@ -1001,8 +1021,7 @@ static void test_pg_reports_in_commit_order(void)
 	CHECK_INT(next_reported(st, &state), 0);
 	/* A transaction that rolls back holds its successors' events only while it is open. */
 	pg_raw_exec(other, "BEGIN");
-	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
-	                   " VALUES ('prod', 'cccc', 'queued', 0)");
+	other_queues(other, "cccc");
 	d.after = "dddd";
 	gg_store_insert(st, &d, on_rc, &rc);
 	CHECK_INT(next_reported(st, &state), 0);
@@ -1015,8 +1034,7 @@ static void test_pg_reports_in_commit_order(void)
 	d.after = "eeee";
 	gg_store_insert(st, &d, on_rc, &rc); /* 5 */
 	CHECK_INT(next_reported(st, &state), 0);
-	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
-	                   " VALUES ('prod', 'ffff', 'queued', 0)"); /* 6 */
+	other_queues(other, "ffff"); /* 6 */
 	pg_raw_exec(other, "COMMIT");
 	CHECK_INT(next_reported(st, &state), 6);
 	CHECK_INT(next_reported(st, &state), 5);
@@ -1030,8 +1048,6 @@ static void test_pg_reports_in_commit_order(void)
 	gg_report_statuses_free(list, n);
 	PQfinish(other);
 	gg_store_close(st);
-	free(err);
-	free(ci);
 }
 
 typedef struct {
@@ -1059,22 +1075,13 @@ static void *exec_later(void *arg)
 static void test_pg_claim_waits_for_deliveries_in_flight(void)
 {
 	gg_store *st = NULL;
-	char *err = NULL;
-	char *ci = pg_conninfo("gg_in_flight");
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
-	PGconn *other = pg_raw(ci);
-	if (st == NULL || other == NULL) {
-		gg_store_close(st);
-		PQfinish(other);
-		free(err);
-		free(ci);
+	PGconn *other = NULL;
+	if (open_with_other(&st, &other, "gg_in_flight") < 0)
 		return;
-	}
 	/* Another replica's delivery batch, in flight: deployment 1. */
 	pg_raw_exec(other, "BEGIN");
 	pg_raw_exec(other, GG_PGDB_WRITE_LOCK_SHARED);
-	pg_raw_exec(other, "INSERT INTO deployments(target, after, state, created_at)"
-	                   " VALUES ('prod', 'aaaa', 'queued', 0)");
+	other_queues(other, "aaaa");
 	late_exec l = {other, "COMMIT", 1000, 0};
 	pthread_t th;
 	pthread_create(&th, NULL, exec_later, &l);
@@ -1099,8 +1106,6 @@ static void test_pg_claim_waits_for_deliveries_in_flight(void)
 	gg_deployments_free(got, got ? 1 : 0);
 	PQfinish(other);
 	gg_store_close(st);
-	free(err);
-	free(ci);
 }
 
 /*
@@ -1113,17 +1118,9 @@ static void test_pg_claim_waits_for_deliveries_in_flight(void)
 static void test_pg_claim_judges_replays_again(void)
 {
 	gg_store *st = NULL;
-	char *err = NULL;
-	char *ci = pg_conninfo("gg_claim_replay");
-	CHECK_INT(gg_store_open_postgres(&st, NULL, ci, "test", 30000, &err), 0);
-	PGconn *other = pg_raw(ci);
-	if (st == NULL || other == NULL) {
-		gg_store_close(st);
-		PQfinish(other);
-		free(err);
-		free(ci);
+	PGconn *other = NULL;
+	if (open_with_other(&st, &other, "gg_claim_replay") < 0)
 		return;
-	}
 	int rc = 1;
 	gg_deployment d = {.target = "prod", .after = "aaaa", .exit_status = -1};
 	gg_store_insert(st, &d, on_rc, &rc); /* 1: commit aaaa */
@@ -1164,8 +1161,6 @@ static void test_pg_claim_judges_replays_again(void)
 	gg_deployments_free(got, got ? 1 : 0);
 	PQfinish(other);
 	gg_store_close(st);
-	free(err);
-	free(ci);
 }
 
 static pthread_barrier_t race_done;
