@@ -48,7 +48,7 @@ void gg_dispatch_reload(gg_dispatch *d, const gg_dconfig *cfg);
  * nothing runs any more.
  */
 void gg_dispatch_shutdown(gg_dispatch *d, uint64_t grace_ms, void (*done)(void *), void *arg);
-/* Claims refused so far: the target ran elsewhere, or the deployment left the queue (/metrics). */
+/* Claims refused so far: the target ran elsewhere, the deployment left the queue, or a replay. */
 uint64_t gg_dispatch_claims_lost(const gg_dispatch *d);
 /* Deployments running now (for /metrics). */
 size_t gg_dispatch_running(const gg_dispatch *d);

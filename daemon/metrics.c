@@ -159,7 +159,7 @@ void gg_metrics_render(gg_buf *b, gg_daemon *d)
 	gg_buf_printf(
 	    b,
 	    "# HELP gitgated_claims_lost_total Claims refused: the target ran on another "
-	    "replica, or the deployment had left the queue.\n"
+	    "replica, the deployment had left the queue, or it proved a replay.\n"
 	    "# TYPE gitgated_claims_lost_total counter\ngitgated_claims_lost_total %llu\n",
 	    (unsigned long long)(d->dispatch ? gg_dispatch_claims_lost(d->dispatch) : 0));
 	gg_buf_printf(b,
