@@ -1538,6 +1538,109 @@ static void test_pg_reconnect(void)
 	event_base_free(base);
 }
 
+/* What a store's NOTIFY callback was told: how often, and the last freed flag. */
+typedef struct {
+	int calls;
+	bool freed;
+} heard;
+
+static void on_heard(void *arg, bool freed)
+{
+	heard *h = arg;
+	h->calls++;
+	h->freed = freed;
+}
+
+static bool never_busy(void *arg, const char *target)
+{
+	(void)arg, (void)target;
+	return false;
+}
+
+/* Spin the loop until h was called more than `calls` times; false after a generous bound. */
+static bool hear(struct event_base *base, heard *h, int calls)
+{
+	for (int i = 0; i < 3000 && h->calls <= calls; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (h->calls <= calls)
+			usleep(1000);
+	}
+	return h->calls > calls;
+}
+
+/*
+ * What another replica's NOTIFY tells the dispatcher: that a target was
+ * freed only for the exact payload "freed", that work was queued for any
+ * other; and nothing of what this replica's own write connection sends.
+ */
+static void test_pg_notifications_say_what_was_freed(void)
+{
+	struct event_base *base = event_base_new();
+	gg_store *st = NULL;
+	PGconn *other = NULL;
+	char *err = NULL;
+	char *ci = pg_conninfo("gg_notify");
+	CHECK_INT(gg_store_open_postgres(&st, base, ci, "test", 30000, &err), 0);
+	if (st)
+		other = pg_raw(ci);
+	free(ci);
+	free(err);
+	if (st == NULL || other == NULL)
+		goto done;
+	heard h = {0};
+	gg_store_on_queue(st, on_heard, never_busy, &h);
+	/* Once listening, the store looks at the queue for what it did not hear. */
+	CHECK(hear(base, &h, 0));
+	CHECK(h.freed);
+	static const struct {
+		const char *sql;
+		bool freed;
+	} sent[] = {
+	    {"NOTIFY gitgated_queue", false},
+	    {"NOTIFY gitgated_queue, 'freed'", true},
+	    {"NOTIFY gitgated_queue, 'freedom'", false},
+	    {"NOTIFY gitgated_queue, 'FREED'", false},
+	    {"NOTIFY gitgated_queue, 'free'", false},
+	};
+	for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); i++) {
+		int before = h.calls;
+		pg_raw_exec(other, sent[i].sql);
+		CHECK(hear(base, &h, before));
+		CHECK_INT(h.calls, before + 1);
+		if (h.freed != sent[i].freed)
+			printf("#   %s: heard freed=%d\n", sent[i].sql, h.freed);
+		CHECK(h.freed == sent[i].freed);
+	}
+	/*
+	 * This store's own finish sends "freed" on its write connection; the
+	 * other's plain NOTIFY after it is all the callback hears (NOTIFYs
+	 * come in commit order, so the first has been read by then).
+	 */
+	seen s = {0}, w = {0};
+	gg_store_accept(st, "github", "n-1", "push", two, 1, on_accept, &s);
+	for (int spins = 0; s.calls == 0 && spins < 100000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(s.rc, 0);
+	gg_store_claim(st, s.ids[0], true, on_done, &w);
+	for (int spins = 0; w.calls == 0 && spins < 100000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(w.rc, 0);
+	gg_store_finish(st, s.ids[0], GG_DEP_SUCCEEDED, 0, "bbbb", NULL, on_done, &w);
+	for (int spins = 0; w.calls == 1 && spins < 100000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(w.rc, 0);
+	int before = h.calls;
+	pg_raw_exec(other, "NOTIFY gitgated_queue");
+	CHECK(hear(base, &h, before));
+	CHECK_INT(h.calls, before + 1);
+	CHECK(!h.freed);
+done:
+	if (other)
+		PQfinish(other);
+	gg_store_close(st);
+	event_base_free(base);
+}
+
 /* Send sig to the server processes serving database db (found by the superuser). */
 static void signal_backends(const char *db, const char *sig)
 {
@@ -1697,6 +1800,7 @@ int main(void)
 		RUN(test_pg_concurrent_start);
 		RUN(test_pg_replicas_share_the_queue);
 		RUN(test_pg_duty_taken_once_per_connection);
+		RUN(test_pg_notifications_say_what_was_freed);
 		RUN(test_pg_reconnect);
 		RUN(test_pg_silent_server);
 		RUN(test_pg_batch_one_fails);
