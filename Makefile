@@ -33,7 +33,10 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-PKGS = libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3 gpgme libpq
+PKGS = libgit2 yaml-0.1 libpcre2-8 openssl jansson libevent libevent_openssl sqlite3 gpgme
+# libpq: its headers at build time; gitgated loads the library only for a
+# PostgreSQL store (daemon/pq.c). Only the tests that call it link it.
+PQ_PKG = libpq
 
 # Library flags come from pkg-config once, after scripts/deps.sh made sure the
 # packages exist; make re-reads this file after creating it.
@@ -44,14 +47,15 @@ endif
 $(CONFIG_MK): scripts/deps.sh scripts/hooklibs.sh Makefile
 	@scripts/deps.sh
 	@mkdir -p $(dir $@)
-	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS) $(PQ_PKG))"; \
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	   echo "PQ_LIBS := $$(pkg-config --libs $(PQ_PKG))"; \
 	   echo "HOOK_LIBS := $$(sh scripts/hooklibs.sh)"; } > $@
 
 ALL_CFLAGS  = -std=c11 $(WARNINGS) $(CFLAGS) $(PKG_CFLAGS)
 # --as-needed: each program records only the libraries it really uses.
 ALL_LDFLAGS = $(LDFLAGS) -Wl,--as-needed
-LIBS        = $(PKG_LIBS) -lm
+LIBS        = $(PKG_LIBS) -lm -ldl
 
 LIB_SRC    := $(wildcard lib/*.c)
 # The built-in rule packs (packs/*.yaml) are compiled into the core library.
@@ -126,7 +130,7 @@ endif
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBGGD) $(LIBGG)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBGGD) $(LIBGG) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBGGD) $(LIBGG) $(LIBS) $(PQ_LIBS)
 
 # The hook's start-up shims, in a program linked as the hook is.
 $(BUILD)/tests/test_hookstart: $(BUILD)/obj/tests/unit/test_hookstart.o $(BUILD)/obj/hooks/static/startup.o

@@ -656,16 +656,17 @@ static void load_store(gg_yload *c, gg_dconfig *cfg, const gg_ynode *n)
 	char *kind = get_str(c, n, "kind", true);
 	cfg->store_conninfo_file = get_str(c, n, "conninfo_file", false);
 	const gg_ynode *file = gg_ymap_get(n, "conninfo_file");
+	char *why = NULL;
 	if (kind && strcmp(kind, "postgres") == 0) {
 		cfg->store_kind = GG_STORE_POSTGRES;
 		if (cfg->store_conninfo_file == NULL)
 			gg_yload_err(c, n, "a postgres store needs 'conninfo_file'");
 		else if (read_secret(c, file, cfg->store_conninfo_file, &cfg->store_conninfo,
 		                     &(size_t){0}) == 0 &&
-		         !gg_store_conninfo_valid(cfg->store_conninfo))
+		         !gg_store_conninfo_valid(cfg->store_conninfo, &why))
 			/* libpq's own message may quote the string, password and all. */
-			gg_yload_err(c, file, "%s: not a libpq connection string or URI",
-			             cfg->store_conninfo_file);
+			gg_yload_err(c, file, "%s: %s", cfg->store_conninfo_file, why);
+		free(why);
 	} else if (kind && strcmp(kind, "sqlite") == 0) {
 		if (file)
 			gg_yload_err(c, file, "'conninfo_file' applies to postgres stores only");

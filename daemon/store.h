@@ -103,8 +103,11 @@ int gg_store_open_postgres(gg_store **out, struct event_base *base, const char *
  * start on it), or why the daemon could not start on it (-1).
  */
 int gg_store_check_postgres(const char *conninfo, char **msg);
-/* Whether conninfo parses as a libpq connection string or URI. */
-bool gg_store_conninfo_valid(const char *conninfo);
+/*
+ * Whether conninfo parses as a libpq connection string or URI; when not,
+ * *why (allocated) says so, or that libpq could not be loaded.
+ */
+bool gg_store_conninfo_valid(const char *conninfo, char **why);
 /* Finish every queued write (callbacks are not called any more), then close. */
 void gg_store_close(gg_store *s);
 /*

@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1249,8 +1248,10 @@ int gg_pgstore_open(gg_pgstore **out, struct event_base *base, const char *conni
 	p->done_tail = &p->done;
 	p->pipefd[0] = p->pipefd[1] = -1;
 	*err = NULL;
-	if (!gg_store_conninfo_valid(conninfo)) {
-		*err = gg_strdup("the PostgreSQL connection string is not valid");
+	char *why = NULL;
+	if (!gg_store_conninfo_valid(conninfo, &why)) {
+		*err = gg_printf("the PostgreSQL connection string: %s", why);
+		free(why);
 		goto done;
 	}
 	p->conninfo = gg_strdup(conninfo);

@@ -17,7 +17,6 @@
 #include "gitgate/util.h"
 
 #include <errno.h>
-#include <libpq-events.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,13 +84,17 @@ char *gg_pgdb_message(const char *password, const char *what, const char *msg)
 	return line;
 }
 
-bool gg_store_conninfo_valid(const char *conninfo)
+bool gg_store_conninfo_valid(const char *conninfo, char **why)
 {
+	if (!gg_pq_load(why))
+		return false;
 	char *msg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
 	/* msg may quote the string, password and all: it is dropped unread. */
 	PQfreemem(msg);
 	PQconninfoFree(opts);
+	if (opts == NULL)
+		*why = gg_strdup("not a libpq connection string or URI");
 	return opts != NULL;
 }
 
@@ -123,6 +126,8 @@ PGconn *gg_pgdb_connect(const char *conninfo, const char *password, char **err)
 	    "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
 	    "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
 	const char *vals[] = {"5", "gitgated", "10", "5", "3", "10000", conninfo, NULL};
+	if (!gg_pq_load(err))
+		return NULL;
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (c == NULL) {
 		*err = gg_strdup("cannot connect to PostgreSQL: out of memory");

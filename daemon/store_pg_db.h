@@ -5,7 +5,8 @@
 #ifndef GITGATED_STORE_PG_DB_H
 #define GITGATED_STORE_PG_DB_H
 
-#include <libpq-fe.h>
+#include "pq.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -9,7 +9,7 @@
 #include "store.h"
 #include "store_pg.h"
 
-#include <libpq-fe.h>
+#include "pq.h"
 
 typedef enum {
 	GG_PGREPORT_INIT,

@@ -5,7 +5,8 @@
 #ifndef GITGATED_STORE_PG_STATS_H
 #define GITGATED_STORE_PG_STATS_H
 
-#include <libpq-fe.h>
+#include "pq.h"
+
 #include <stdint.h>
 
 typedef struct {

@@ -216,4 +216,41 @@ t_bad_databases_and_files_are_refused() {
 	no_password "$T/check.out"
 }
 
+# Whether the daemon DPID has libpq mapped.
+maps_libpq() {
+	grep -q 'libpq\.so' "/proc/$DPID/maps"
+}
+
+t_libpq_is_loaded_only_for_a_postgres_store() {
+	# On the embedded store libpq is never loaded, nor what it links.
+	deploy_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}" ""
+	start_daemon
+	! maps_libpq || fail "libpq loaded by a daemon on SQLite"
+	! grep -q 'libgnutls\|libldap' "/proc/$DPID/maps" || fail "libpq's dependencies loaded"
+	stop_daemon
+	pg_start
+	pg_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}"
+	start_pg_daemon
+	maps_libpq || fail "libpq not loaded on the PostgreSQL store"
+	stop_daemon
+	# Without libpq on the machine: the SQLite store runs, a PostgreSQL
+	# store is refused with the reason.
+	lib=$(/sbin/ldconfig -p | sed -n 's/^[[:space:]]*libpq\.so\.5 .*=> //p' | head -n 1)
+	[ -n "$lib" ] || fail "ldconfig does not list libpq.so.5"
+	if ! unshare -m true 2>/dev/null; then
+		echo "skipped: hiding libpq needs a mount namespace (root and unshare)"
+		return 0
+	fi
+	unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$lib" \
+		"$GITGATED" -c "$T/cfg.yaml" --check >"$T/check.out" 2>&1 && fail "--check passed without libpq"
+	expect_contains "$T/check.out" "cannot load libpq (Debian's libpq5)"
+	no_password "$T/check.out"
+	deploy_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}" ""
+	unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$lib" \
+		"$GITGATED" -c "$T/cfg.yaml" --check >"$T/check.out" 2>&1 || {
+		cat "$T/check.out"
+		fail "--check of a SQLite store failed without libpq"
+	}
+}
+
 run_cases

@@ -5,6 +5,7 @@
  * run (one database per store the suite opens). Then what only PostgreSQL
  * has: schema versions, concurrent migration, losing the server.
  */
+#define GG_PQ_LINKED /* the tests call libpq themselves */
 #include "../../daemon/store.h"
 #include "../../daemon/store_pg_db.h"
 #include "test.h"
@@ -760,8 +761,13 @@ static void test_pg_open_failures(void)
 	    -1);
 	CHECK(err && !strstr(err, "TopSecret99"));
 	free(err);
-	CHECK(!gg_store_conninfo_valid("host=x password TopSecret99"));
-	CHECK(gg_store_conninfo_valid("postgresql://gg:pw@localhost/gg"));
+	char *why = NULL;
+	CHECK(!gg_store_conninfo_valid("host=x password TopSecret99", &why));
+	CHECK(why && strstr(why, "not a libpq connection string") && !strstr(why, "TopSecret99"));
+	free(why);
+	why = NULL;
+	CHECK(gg_store_conninfo_valid("postgresql://gg:pw@localhost/gg", &why));
+	CHECK(why == NULL);
 	/* A read-only database is refused at open, with the reason. */
 	ci = pg_conninfo("gg_ro");
 	CHECK_INT(pg_admin("postgres", "ALTER DATABASE gg_ro SET default_transaction_read_only=on"),
