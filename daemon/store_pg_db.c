@@ -93,7 +93,7 @@ bool gg_store_conninfo_valid(const char *conninfo, char **why)
 	/* msg may quote the string, password and all: it is dropped unread. */
 	PQfreemem(msg);
 	PQconninfoFree(opts);
-	if (opts == NULL)
+	if (opts == NULL && why)
 		*why = gg_strdup("not a libpq connection string or URI");
 	return opts != NULL;
 }
