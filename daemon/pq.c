@@ -1,8 +1,8 @@
 /*
  * libpq, loaded at run time. A daemon on the embedded SQLite store (the
  * default) never uses it, and linking it would load it and what it links
- * (GnuTLS, Kerberos, LDAP: about 3 MB of resident pages and their start-up
- * code) into every gitgated. So the PostgreSQL store opens it with dlopen
+ * (GnuTLS, p11-kit, LDAP, SASL: about 3 MB of resident pages and their
+ * start-up code) into every gitgated. So the PostgreSQL store opens it with dlopen
  * the first time it needs it, by the soname libpq has kept since
  * PostgreSQL 8.2, and a missing library is an error of that store alone.
  */

@@ -10,7 +10,12 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
-/* Every libpq function the store calls. */
+/*
+ * Every libpq function the store calls, and below, the same names made
+ * into the loaded functions. The build keeps the two lists and the calls
+ * in step: a name missing below is linked against a libpq that gitgated
+ * does not link (undefined), one missing here has no field (an error).
+ */
 #define GG_PQ_FUNCTIONS(X)                                                                         \
 	X(PQbackendPID)                                                                            \
 	X(PQclear)                                                                                 \

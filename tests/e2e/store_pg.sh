@@ -222,14 +222,15 @@ maps_libpq() {
 }
 
 t_libpq_is_loaded_only_for_a_postgres_store() {
+	app="  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}"
 	# On the embedded store libpq is never loaded, nor what it links.
-	deploy_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}" ""
+	deploy_config "$app" ""
 	start_daemon
 	! maps_libpq || fail "libpq loaded by a daemon on SQLite"
 	! grep -q 'libgnutls\|libldap' "/proc/$DPID/maps" || fail "libpq's dependencies loaded"
 	stop_daemon
 	pg_start
-	pg_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}"
+	pg_config "$app"
 	start_pg_daemon
 	maps_libpq || fail "libpq not loaded on the PostgreSQL store"
 	stop_daemon
@@ -245,7 +246,7 @@ t_libpq_is_loaded_only_for_a_postgres_store() {
 		"$GITGATED" -c "$T/cfg.yaml" --check >"$T/check.out" 2>&1 && fail "--check passed without libpq"
 	expect_contains "$T/check.out" "cannot load libpq (Debian's libpq5)"
 	no_password "$T/check.out"
-	deploy_config "  - {name: app, repo: acme/app, ref: refs/heads/main, run: [\"true\"]}" ""
+	deploy_config "$app" ""
 	unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$lib" \
 		"$GITGATED" -c "$T/cfg.yaml" --check >"$T/check.out" 2>&1 || {
 		cat "$T/check.out"
