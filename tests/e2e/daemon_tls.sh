@@ -449,7 +449,7 @@ EOF2
 		fi
 		sleep 0.05
 	done
-	trap 'kill -TERM $NPID 2>/dev/null; wait $NPID 2>/dev/null; stop_daemon' EXIT
+	trap 'kill -TERM $NPID 2>/dev/null || true; wait $NPID 2>/dev/null || true; stop_daemon' EXIT
 }
 
 t_through_nginx_the_log_names_the_forwarded_client() {
@@ -512,7 +512,7 @@ EOF2
 	XDG_DATA_HOME=$T/caddy XDG_CONFIG_HOME=$T/caddy caddy run --config "$T/Caddyfile" \
 		--adapter caddyfile >"$T/caddy.log" 2>&1 &
 	CPID=$!
-	trap 'kill -TERM $CPID 2>/dev/null; wait $CPID 2>/dev/null; stop_daemon' EXIT
+	trap 'kill -TERM $CPID 2>/dev/null || true; wait $CPID 2>/dev/null || true; stop_daemon' EXIT
 	i=0
 	until curl -s --cacert "$T/ca.pem" -o /dev/null "https://127.0.0.1:$cport/healthz"; do
 		i=$((i + 1))
