@@ -598,20 +598,6 @@ static PGresult *pipe_result(PGconn *c)
 	return r;
 }
 
-/* NULL-safe strcmp: NULL first. */
-static int cmp_str(const char *a, const char *b)
-{
-	return a && b ? strcmp(a, b) : (a != NULL) - (b != NULL);
-}
-
-/* qsort: deliveries in the order of their key, (source, id). */
-static int cmp_delivery(const void *x, const void *y)
-{
-	const op *a = *(op *const *)x, *b = *(op *const *)y;
-	int c = cmp_str(a->source, b->source);
-	return c ? c : cmp_str(a->delivery, b->delivery);
-}
-
 /*
  * A batch of deliveries with one deployment each (what a busy webhook
  * brings) in one round trip: libpq's pipeline mode sends BEGIN, the write
@@ -622,29 +608,18 @@ static int cmp_delivery(const void *x, const void *y)
  * instead of one after the other. 0: committed; 1: a statement failed
  * and the transaction was rolled back (run the batch again the slow way);
  * 2: not such a batch; -1: the connection or the commit failed.
- *
- * The deliveries are inserted in the order of their key: a delivery id
- * inserted by another transaction still open waits for it, so two
- * replicas given the same ids in opposite orders would each hold one the
- * other waits for, until the server's deadlock check (a second) broke it.
  */
 static int run_pipelined(PGconn *c, op *batch, int64_t now)
 {
-	size_t n = 0;
-	for (op *o = batch; o; o = o->next, n++)
+	for (op *o = batch; o; o = o->next)
 		if (o->kind != OP_ACCEPT || o->ndeps != 1)
 			return 2;
 	if (gg_pgdb_prepare(c, accept_sql, ACCEPT_PARAMS) < 0 || !PQenterPipelineMode(c))
 		return 2;
-	op **sorted = gg_calloc(n ? n : 1, sizeof(*sorted));
-	n = 0;
-	for (op *o = batch; o; o = o->next)
-		sorted[n++] = o;
-	qsort(sorted, n, sizeof(*sorted), cmp_delivery);
 	bool sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
 	            PQsendQueryParams(c, GG_PGDB_WRITE_LOCK_SHARED, 0, NULL, NULL, NULL, NULL, 0);
-	for (size_t i = 0; sent && i < n; i++)
-		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(sorted[i], now)) == 0;
+	for (op *o = batch; sent && o; o = o->next)
+		sent = gg_pgdb_send(c, accept_sql, ACCEPT_ARGS(o, now)) == 0;
 	/*
 	 * The wake-up is sent whatever the answers (a replica woken for a
 	 * duplicate finds nothing new and sleeps again, and this replica does
@@ -656,10 +631,8 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 	sent =
 	    sent && (!notify || PQsendQueryParams(c, PG_NOTIFY_WORK, 0, NULL, NULL, NULL, NULL, 0));
 	sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
-	if (!PQpipelineSync(c) || !sent) {
-		free(sorted);
+	if (!PQpipelineSync(c) || !sent)
 		return -1;
-	}
 	/* The answers in order: BEGIN, the lock, each delivery's, NOTIFY, COMMIT, the sync. */
 	PGresult *r = pipe_result(c);
 	int state = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
@@ -670,16 +643,15 @@ static int run_pipelined(PGconn *c, op *batch, int64_t now)
 	PQclear(r);
 	/* Every answer is read, failed or not, for the connection to leave the pipeline. */
 	bool broken = false;
-	for (size_t i = 0; i < n && !broken; i++) {
+	for (op *o = batch; o && !broken; o = o->next) {
 		r = pipe_result(c);
 		broken = r == NULL;
 		if (broken)
 			state = -1;
-		else if (state == 0 && accept_result(sorted[i], r) < 0)
+		else if (state == 0 && accept_result(o, r) < 0)
 			state = 1;
 		PQclear(r);
 	}
-	free(sorted);
 	if (!broken) {
 		if (notify) {
 			r = pipe_result(c);

@@ -1728,90 +1728,6 @@ static void test_pg_batch_one_fails(void)
 	event_base_free(base);
 }
 
-/* How many lines of the test server's log contain text. */
-static int server_log_count(const char *text)
-{
-	char *path = gg_printf("%s/server.log", pg_dir);
-	FILE *f = fopen(path, "r");
-	free(path);
-	int n = 0;
-	char line[4096];
-	while (f && fgets(line, sizeof(line), f))
-		n += strstr(line, text) != NULL;
-	if (f)
-		fclose(f);
-	return n;
-}
-
-/*
- * Two replicas given the same deliveries in opposite orders, their batches
- * let go at the same moment: each stores its deliveries in the order of
- * their ids, so neither ever waits for the other in turn and the server
- * never has a deadlock to break (a second each). Every delivery is stored
- * once; the other replica's answer is a duplicate.
- */
-static void test_pg_opposite_orders_do_not_deadlock(void)
-{
-	enum { N = 40 };
-	struct event_base *base = event_base_new();
-	char *ci = pg_conninfo("gg_order");
-	char *err = NULL;
-	gg_store *a = NULL, *b = NULL;
-	CHECK_INT(gg_store_open_postgres(&a, base, ci, "host-a:8080", 30000, &err), 0);
-	CHECK_INT(gg_store_open_postgres(&b, base, ci, "host-b:8080", 30000, &err), 0);
-	free(err);
-	PGconn *other = a && b ? pg_raw(ci) : NULL;
-	if (other == NULL)
-		goto done;
-	int deadlocks = server_log_count("deadlock detected");
-	/* Held exclusive, the write lock keeps both batches waiting at their start. */
-	pg_raw_exec(other, "BEGIN");
-	pg_raw_exec(other, GG_PGDB_WRITE_LOCK);
-	static seen sa[N], sb[N];
-	for (int i = 0; i < N; i++) {
-		char id[16];
-		memset(&sa[i], 0, sizeof(sa[i]));
-		memset(&sb[i], 0, sizeof(sb[i]));
-		snprintf(id, sizeof(id), "o-%02d", i);
-		gg_store_accept(a, "github", id, "push", two, 1, on_accept, &sa[i]);
-		snprintf(id, sizeof(id), "o-%02d", N - 1 - i);
-		gg_store_accept(b, "github", id, "push", two, 1, on_accept, &sb[i]);
-	}
-	long waiting = 0;
-	for (int tries = 0; waiting < 2 && tries < 1000; tries++) {
-		usleep(10000);
-		waiting = pg_value("postgres", "SELECT count(*) FROM pg_stat_activity WHERE"
-		                               " datname = 'gg_order' AND wait_event = 'advisory'");
-	}
-	CHECK_INT(waiting, 2);
-	usleep(50000); /* what is still queued joins the next batches */
-	pg_raw_exec(other, "COMMIT");
-	int calls = 0;
-	for (int spins = 0; calls < 2 * N && spins < 100000; spins++) {
-		event_base_loop(base, EVLOOP_ONCE);
-		calls = 0;
-		for (int i = 0; i < N; i++)
-			calls += sa[i].calls + sb[i].calls;
-	}
-	CHECK_INT(calls, 2 * N);
-	int ok = 0, duplicates = 0;
-	for (int i = 0; i < N; i++) {
-		ok += (sa[i].rc == 0) + (sb[i].rc == 0);
-		duplicates += sa[i].duplicate + sb[i].duplicate;
-	}
-	CHECK_INT(ok, 2 * N);
-	CHECK_INT(duplicates, N);
-	CHECK_INT(pg_value("gg_order", "SELECT count(*) FROM deliveries"), N);
-	CHECK_INT(server_log_count("deadlock detected"), deadlocks);
-done:
-	if (other)
-		PQfinish(other);
-	gg_store_close(a);
-	gg_store_close(b);
-	free(ci);
-	event_base_free(base);
-}
-
 static void test_pg_silent_server(void)
 {
 	struct event_base *base = event_base_new();
@@ -1899,7 +1815,6 @@ int main(void)
 		RUN(test_pg_reconnect);
 		RUN(test_pg_silent_server);
 		RUN(test_pg_batch_one_fails);
-		RUN(test_pg_opposite_orders_do_not_deadlock);
 	}
 	free(cmd);
 	free(pwfile);
